@@ -1,0 +1,1 @@
+"""Offline evaluation: metrics, dataset adapters, baselines, the harness and benchmarks."""

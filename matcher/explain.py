@@ -1,0 +1,42 @@
+"""Reasons in plain French that staff can read aloud to a citizen."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from matcher.schemas import CheckStatus, Criterion, EligibilityCheck, MatchQuery, Resource
+
+__all__ = ["reasons_for", "shared_themes"]
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode().strip()
+
+
+def shared_themes(query: MatchQuery, resource: Resource) -> list[str]:
+    """Themes of the resource that the project names, as tags or in its text (accent-insensitive)."""
+    wanted = {_fold(t) for t in query.themes}
+    text = _fold(query.text)
+    return [t for t in resource.themes if _fold(t) in wanted or _fold(t) in text]
+
+
+def reasons_for(
+    query: MatchQuery, resource: Resource, checks: list[EligibilityCheck], score: float
+) -> list[str]:
+    """Two or three short reasons: shared themes, territory, deadline (and closeness of the texts)."""
+    reasons: list[str] = []
+    themes = shared_themes(query, resource)
+    if themes:
+        reasons.append("Thèmes communs : " + ", ".join(themes[:3]) + ".")
+    elif score >= 0.8:
+        reasons.append("Description très proche de votre projet.")
+    else:
+        reasons.append("Description proche de votre projet.")
+    by = {c.criterion: c for c in checks}
+    terr = by.get(Criterion.territory)
+    if terr is not None and terr.status is CheckStatus.passed:
+        reasons.append(terr.clause)
+    dates = by.get(Criterion.dates)
+    if dates is not None and dates.status is not CheckStatus.failed:
+        reasons.append(dates.clause)
+    return reasons[:3]

@@ -1,0 +1,156 @@
+"""Validate rows, store them in batches, and report what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from matcher.schemas import Initiative, Outcome, Provider, Resource, describe_validation_error
+from matcher.store import Catalogue
+
+__all__ = ["ImportReport", "Row", "RowError", "run_import"]
+
+# (line number in the source, record kind, payload or an error message for unreadable lines),
+# optionally followed by the name of the source file when an importer reads several.
+Row = tuple[Any, ...]
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "provider": Provider,
+    "resource": Resource,
+    "initiative": Initiative,
+    "outcome": Outcome,
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A rejected row: where it was and why, in one line."""
+
+    line: int
+    kind: str
+    message: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file else f"line {self.line}"
+        return f"{where} ({self.kind}): {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """Counts of one import run, per record kind."""
+
+    read: dict[str, int] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+    def _add(self, counter: dict[str, int], kind: str, n: int) -> None:
+        counter[kind] = counter.get(kind, 0) + n
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+    def unchanged(self, kind: str) -> int:
+        return (
+            self.read.get(kind, 0)
+            - self.inserted.get(kind, 0)
+            - self.updated.get(kind, 0)
+            - sum(1 for e in self.errors if e.kind == kind)
+        )
+
+
+def run_import(
+    store: Catalogue,
+    rows: Iterable[Row],
+    *,
+    batch_size: int = 1000,
+    check_references: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate ``rows`` and store the valid ones; bad rows are reported, good ones kept.
+
+    Records are written in batches, each in its own transaction, providers before resources before
+    initiatives before outcomes within a batch, so a crash leaves whole batches only; running the
+    same import again completes it without duplicating anything.
+    ``check_references`` rejects resources whose provider and outcomes whose initiative or resource
+    the catalogue does not hold.
+    """
+    report = ImportReport()
+    pending: dict[str, list[tuple[int, BaseModel]]] = {k: [] for k in _MODELS}
+    known = {"provider": set(), "resource": set(), "initiative": set()} if check_references else None
+    if known is not None:
+        known["provider"] = {p.id for p in store.providers()}
+        known["resource"] = {r.id for r in store.resources(include_deleted=True)}
+        from sqlalchemy import select
+
+        from matcher import tables
+
+        with store.engine.connect() as conn:
+            known["initiative"] = set(conn.execute(select(tables.initiatives.c.id)).scalars())
+
+    def flush() -> None:
+        for kind in ("provider", "resource", "initiative"):
+            batch = pending[kind]
+            if not batch:
+                continue
+            records: list[Any] = [m for _, m in batch]
+            upsert = {
+                "provider": store.upsert_providers,
+                "resource": store.upsert_resources,
+                "initiative": store.upsert_initiatives,
+            }[kind]
+            ins, upd = upsert(records)
+            report._add(report.inserted, kind, ins)
+            report._add(report.updated, kind, upd)
+            batch.clear()
+        if pending["outcome"]:
+            added = store.append_outcomes([m for _, m in pending["outcome"]])  # type: ignore[misc]
+            report._add(report.inserted, "outcome", added)
+            pending["outcome"].clear()
+
+    n_pending = 0
+    for row in rows:
+        line, kind, payload = int(row[0]), row[1], row[2]
+        file = row[3] if len(row) > 3 else getattr(row[0], "file", None)
+        report._add(report.read, kind, 1)
+        if progress is not None:
+            progress(1)
+        if isinstance(payload, str):
+            report.errors.append(RowError(line, kind, payload, file))
+            continue
+        try:
+            record = _MODELS[kind].model_validate(payload)
+        except ValidationError as exc:
+            report.errors.append(RowError(line, kind, "; ".join(describe_validation_error(exc)), file))
+            continue
+        problem = _missing_reference(kind, record, known)
+        if problem:
+            report.errors.append(RowError(line, kind, problem, file))
+            continue
+        if known is not None and kind in known:
+            known[kind].add(record.id)  # type: ignore[attr-defined]
+        pending[kind].append((line, record))
+        n_pending += 1
+        if n_pending >= batch_size:
+            flush()
+            n_pending = 0
+    flush()
+    return report
+
+
+def _missing_reference(kind: str, record: BaseModel, known: dict[str, set[str]] | None) -> str | None:
+    if known is None:
+        return None
+    if isinstance(record, Resource) and record.provider_id not in known["provider"]:
+        return f"provider_id: unknown provider {record.provider_id!r} (import its provider first)"
+    if isinstance(record, Outcome):
+        if record.initiative_id not in known["initiative"]:
+            return f"initiative_id: unknown initiative {record.initiative_id!r}"
+        if record.resource_id not in known["resource"]:
+            return f"resource_id: unknown resource {record.resource_id!r}"
+    return None

@@ -1,0 +1,119 @@
+"""Building and loading the resource index from the catalogue.
+
+The catalogue is the source of truth; a snapshot holds only vectors and ids, plus the hash of the
+catalogue content it was built from, so a stale snapshot is detected and rebuilt rather than served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from indexes import DenseIndex, Encoder, Manifest, SnapshotError, current, publish, verify
+from matcher.schemas import Provider, Resource
+from matcher.store import Catalogue
+
+__all__ = ["ResourceIndex", "resource_document"]
+
+_KIND = "resources"
+
+
+def resource_document(resource: Resource, provider: Provider | None) -> str:
+    """The text embedded for a resource: title, provider, description and themes."""
+    parts = [resource.title]
+    if provider is not None:
+        parts.append(provider.name)
+    parts.append(resource.description)
+    if resource.themes:
+        parts.append("Thèmes : " + ", ".join(resource.themes))
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class ResourceIndex:
+    """Live resources with their vectors, as published in one snapshot."""
+
+    manifest: Manifest
+    dense: DenseIndex
+    resources: dict[str, Resource]
+    providers: dict[str, Provider]
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @classmethod
+    def build(
+        cls,
+        store: Catalogue,
+        encoder: Encoder,
+        root: Path,
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ResourceIndex:
+        """Encode every live resource and publish a new snapshot under ``root``."""
+        catalogue_hash = store.resources_hash()
+        resources = {r.id: r for r in store.resources()}
+        providers = {p.id: p for p in store.providers()}
+        ids = sorted(resources)
+        docs = [resource_document(resources[i], providers.get(resources[i].provider_id)) for i in ids]
+        chunks = []
+        for start in range(0, len(docs), batch_size):
+            chunks.append(encoder.encode_documents(docs[start : start + batch_size]))
+            if progress is not None:
+                progress(min(start + batch_size, len(docs)), len(docs))
+        vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+        dense = DenseIndex(encoder.dim)
+        if ids:
+            dense.upsert(ids, vectors)
+        version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        manifest = Manifest(
+            version=version,
+            kind=_KIND,
+            encoder_id=encoder.model_id,
+            dim=encoder.dim,
+            count=len(ids),
+            catalogue_hash=catalogue_hash,
+        )
+        folder = publish(root, dense.save, manifest)
+        return cls(Manifest.read(folder), dense, resources, providers)
+
+    @classmethod
+    def load(cls, store: Catalogue, encoder: Encoder, root: Path) -> ResourceIndex:
+        """Load the published snapshot, verified and checked against the encoder.
+
+        Raises :class:`SnapshotError` when none is published, a file is corrupt, or the snapshot was
+        built with another encoder.
+        """
+        folder = current(root)
+        if folder is None:
+            raise SnapshotError(f"no resource index published under {root}: run maillage index build")
+        manifest = verify(folder)
+        manifest.check(kind=_KIND, encoder_id=encoder.model_id, dim=encoder.dim)
+        dense = DenseIndex.load(folder, dim=manifest.dim)
+        resources = {r.id: r for r in store.resources()}
+        providers = {p.id: p for p in store.providers()}
+        return cls(manifest, dense, resources, providers)
+
+    @classmethod
+    def ensure(
+        cls,
+        store: Catalogue,
+        encoder: Encoder,
+        root: Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ResourceIndex:
+        """The published snapshot if it is sound and current; otherwise a freshly built one."""
+        try:
+            loaded = cls.load(store, encoder, root)
+        except SnapshotError:
+            return cls.build(store, encoder, root, progress=progress)
+        if loaded.manifest.catalogue_hash != store.resources_hash():
+            return cls.build(store, encoder, root, progress=progress)
+        return loaded

@@ -1,0 +1,452 @@
+"""Domain schemas: initiatives, resources, providers, matches, eligibility checks, outcomes.
+
+These pydantic v2 models are the boundary of Maillage: everything that enters (API, widget, CLI,
+imports) is parsed into one of them, and every rejection names the field, what is allowed and the
+value given (see :func:`describe_validation_error`). Territory codes are INSEE codes, canonicalised
+on the way in by :mod:`matcher.territory`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from matcher import territory as _territory
+
+__all__ = [
+    "MAX_DESCRIPTION_CHARS",
+    "MAX_TITLE_CHARS",
+    "Criterion",
+    "CheckStatus",
+    "Decision",
+    "EligibilityCheck",
+    "Initiative",
+    "LegalForm",
+    "Match",
+    "MatchQuery",
+    "Need",
+    "Outcome",
+    "Provider",
+    "ProviderKind",
+    "Recurrence",
+    "Resource",
+    "ResourceKind",
+    "Stage",
+    "describe_validation_error",
+    "utcnow",
+]
+
+MAX_TITLE_CHARS = 300
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_THEMES = 30
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current time (UTC); all timestamps in Maillage are UTC."""
+    return datetime.now(timezone.utc)
+
+
+class LegalForm(str, Enum):
+    """Kind of structure carrying an initiative (or allowed by a resource)."""
+
+    collectif = "collectif"
+    association = "association"
+    entreprise_ess = "entreprise_ess"
+    entreprise = "entreprise"
+    collectivite = "collectivite"
+    etablissement_public = "etablissement_public"
+    administration = "administration"
+
+
+class Stage(str, Enum):
+    """Maturity of an initiative, in order."""
+
+    idee = "idee"
+    prototype = "prototype"
+    experimentation = "experimentation"
+    deploiement = "deploiement"
+    changement_echelle = "changement_echelle"
+
+    @property
+    def order(self) -> int:
+        return list(Stage).index(self)
+
+
+class Need(str, Enum):
+    """What an initiative is looking for (and what a resource offers)."""
+
+    financement = "financement"
+    accompagnement = "accompagnement"
+    partenariat_public = "partenariat_public"
+    donnees = "donnees"
+    expertise = "expertise"
+    lieu = "lieu"
+    visibilite = "visibilite"
+
+
+class ResourceKind(str, Enum):
+    """Kind of state resource (aides-territoires' "types d'aide", widened to non-financial help)."""
+
+    financement = "financement"
+    appel_a_projets = "appel_a_projets"
+    besoin_service_public = "besoin_service_public"
+    accompagnement = "accompagnement"
+    donnees = "donnees"
+    expertise = "expertise"
+    lieu = "lieu"
+
+
+class ProviderKind(str, Enum):
+    """Kind of body offering resources ("financeur" / "porteur d'aide")."""
+
+    ministere = "ministere"
+    service_deconcentre = "service_deconcentre"
+    agence = "agence"
+    operateur = "operateur"
+    region = "region"
+    departement = "departement"
+    intercommunalite = "intercommunalite"
+    commune = "commune"
+    securite_sociale = "securite_sociale"
+    incubateur = "incubateur"
+    fondation = "fondation"
+    autre = "autre"
+
+
+class Recurrence(str, Enum):
+    """How a resource reopens: once, every year, or open all year round."""
+
+    ponctuel = "ponctuel"
+    annuel = "annuel"
+    permanent = "permanent"
+
+
+class Criterion(str, Enum):
+    """One eligibility criterion, checked separately so explanations can name it."""
+
+    territory = "territory"
+    legal_form = "legal_form"
+    stage = "stage"
+    amount = "amount"
+    dates = "dates"
+    capacity = "capacity"
+    needs = "needs"
+
+
+class CheckStatus(str, Enum):
+    passed = "passed"
+    failed = "failed"
+    unknown = "unknown"
+
+
+class Decision(str, Enum):
+    """A staff or partner decision on a match; the labels training learns from."""
+
+    shortlisted = "shortlisted"
+    contacted = "contacted"
+    applied = "applied"
+    obtained = "obtained"
+    refused = "refused"
+    dismissed = "dismissed"
+    pinned = "pinned"
+    excluded = "excluded"
+
+
+# --- field types -------------------------------------------------------------------------------
+
+_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$"
+ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_RE)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_CHARS)]
+Theme = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Amount = Annotated[float, Field(ge=0, le=1e12)]
+
+
+def _territory_code(value: str) -> str:
+    # TerritoryError is a ValueError, so pydantic reports it against the field with its message.
+    return _territory.parse_territory(value).code
+
+
+TerritoryCode = Annotated[str, AfterValidator(_territory_code)]
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _check_siren(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = re.sub(r"\s", "", value)
+    if not re.fullmatch(r"\d{9}", v):
+        raise ValueError(f"a SIREN is 9 digits, got {value!r}")
+    if not _luhn_ok(v):
+        raise ValueError(f"SIREN {value!r} fails its Luhn check digit")
+    return v
+
+
+def _check_siret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = re.sub(r"\s", "", value)
+    if not re.fullmatch(r"\d{14}", v):
+        raise ValueError(f"a SIRET is 14 digits, got {value!r}")
+    # La Poste's establishments (SIREN 356000000) use a different rule; accept them as given.
+    if not v.startswith("356000000") and not _luhn_ok(v):
+        raise ValueError(f"SIRET {value!r} fails its Luhn check digit")
+    return v
+
+
+def _check_rna(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().upper()
+    if not re.fullmatch(r"W[0-9A-Z]\d{7}", v):
+        raise ValueError(f"an RNA number is 'W' followed by 9 characters (e.g. W931234567), got {value!r}")
+    return v
+
+
+Siren = Annotated[str | None, AfterValidator(_check_siren)]
+Siret = Annotated[str | None, AfterValidator(_check_siret)]
+Rna = Annotated[str | None, AfterValidator(_check_rna)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_assignment=True)
+
+
+def _dedupe(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+# --- catalogue records -------------------------------------------------------------------------
+
+
+class Provider(_Schema):
+    """A body that offers resources: ministry, agency, région, commune, operator, incubator…"""
+
+    id: ItemId
+    name: Title
+    kind: ProviderKind = ProviderKind.autre
+    acronym: Annotated[str, StringConstraints(max_length=40)] | None = None
+    territory: TerritoryCode = "FR"
+    url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
+    description: Description = ""
+    source: Annotated[str, StringConstraints(max_length=80)] = "manual"
+
+
+class Initiative(_Schema):
+    """A project carried by citizens, a collective, an association or a social-economy firm."""
+
+    id: ItemId
+    title: Title
+    description: Description = ""
+    themes: Annotated[list[Theme], Field(max_length=MAX_THEMES)] = []
+    territory: TerritoryCode = "FR"
+    legal_form: LegalForm | None = None
+    stage: Stage | None = None
+    needs: list[Need] = []
+    amount_sought: Amount | None = None
+    rna: Rna = None
+    siren: Siren = None
+    siret: Siret = None
+    source: Annotated[str, StringConstraints(max_length=80)] = "manual"
+    consent: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    _dedupe_lists = field_validator("themes", "needs")(_dedupe)
+
+    def text(self) -> str:
+        """The text that represents this initiative for retrieval: title, description, themes."""
+        parts = [self.title, self.description, " ".join(self.themes)]
+        return "\n".join(p for p in parts if p)
+
+
+class Resource(_Schema):
+    """A state resource: funding, call for projects, public-service need, support, data, expertise, premises."""
+
+    id: ItemId
+    kind: ResourceKind
+    provider_id: ItemId
+    title: Title
+    description: Description = ""
+    themes: Annotated[list[Theme], Field(max_length=MAX_THEMES)] = []
+    coverage: Annotated[list[TerritoryCode], Field(min_length=1, max_length=500)] = ["FR"]
+    eligible_legal_forms: list[LegalForm] = []
+    eligible_stages: list[Stage] = []
+    needs_covered: list[Need] = []
+    amount_min: Amount | None = None
+    amount_max: Amount | None = None
+    opens_at: date | None = None
+    closes_at: date | None = None
+    recurrence: Recurrence = Recurrence.ponctuel
+    capacity: Annotated[int, Field(ge=0)] | None = None
+    url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
+    last_verified: date | None = None
+    active: bool = True
+    source: Annotated[str, StringConstraints(max_length=80)] = "manual"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    _dedupe_lists = field_validator(
+        "themes", "coverage", "eligible_legal_forms", "eligible_stages", "needs_covered"
+    )(_dedupe)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Resource:
+        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
+            raise ValueError(
+                f"amount_min ({self.amount_min:g}) must be ≤ amount_max ({self.amount_max:g})"
+            )
+        if self.opens_at is not None and self.closes_at is not None and self.closes_at < self.opens_at:
+            raise ValueError(
+                f"closes_at ({self.closes_at.isoformat()}) must be on or after opens_at "
+                f"({self.opens_at.isoformat()})"
+            )
+        return self
+
+    def text(self) -> str:
+        """The text that represents this resource for retrieval: title, description, themes."""
+        parts = [self.title, self.description, " ".join(self.themes)]
+        return "\n".join(p for p in parts if p)
+
+    def is_open(self, on: date) -> bool:
+        """Whether applications are possible on ``on`` (permanent and undated resources are open)."""
+        if not self.active:
+            return False
+        if self.recurrence is Recurrence.permanent:
+            return True
+        if self.closes_at is not None and self.closes_at < on:
+            # An annual resource reopens: it stays a candidate, its next session is announced.
+            return self.recurrence is Recurrence.annuel
+        return True
+
+
+class MatchQuery(_Schema):
+    """A free-text match request (widget, API, CLI): a project description and its context."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_DESCRIPTION_CHARS)]
+    territory: TerritoryCode | None = None
+    legal_form: LegalForm | None = None
+    stage: Stage | None = None
+    needs: list[Need] = []
+    themes: Annotated[list[Theme], Field(max_length=MAX_THEMES)] = []
+    amount_sought: Amount | None = None
+    initiative_id: ItemId | None = None
+
+    @classmethod
+    def from_initiative(cls, initiative: Initiative) -> MatchQuery:
+        return cls(
+            text=initiative.text() if len(initiative.text()) >= 3 else initiative.title + " — projet",
+            territory=initiative.territory,
+            legal_form=initiative.legal_form,
+            stage=initiative.stage,
+            needs=initiative.needs,
+            themes=initiative.themes,
+            amount_sought=initiative.amount_sought,
+            initiative_id=initiative.id,
+        )
+
+
+# --- matches and outcomes ----------------------------------------------------------------------
+
+
+class EligibilityCheck(_Schema):
+    """One criterion checked for one match: passed / failed / unknown, and the clause that decided it."""
+
+    criterion: Criterion
+    status: CheckStatus
+    clause: str
+    near_miss: str | None = None
+
+
+class Match(_Schema):
+    """One suggested partnership, with everything needed to explain and reproduce it."""
+
+    initiative_id: str | None = None
+    resource_id: str
+    title: str
+    provider: str | None = None
+    kind: str | None = None
+    score: float
+    rank: Annotated[int, Field(ge=1)]
+    features: dict[str, float] = {}
+    checks: list[EligibilityCheck] = []
+    reasons: list[str] = []
+    near_misses: list[str] = []
+    closes_at: date | None = None
+    url: str | None = None
+    index_version: str | None = None
+    model_version: str | None = None
+
+
+class Outcome(_Schema):
+    """A decision on an initiative × resource pair. Stored append-only; ``id`` is assigned by the store
+    unless given (imports give deterministic ids so that re-importing adds nothing)."""
+
+    id: ItemId | None = None
+    initiative_id: ItemId
+    resource_id: ItemId
+    decision: Decision
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    actor: Annotated[str, StringConstraints(max_length=120)] = "staff"
+    source: Annotated[str, StringConstraints(max_length=80)] = "manual"
+    amount: Amount | None = None
+    occurred_at: datetime = Field(default_factory=utcnow)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+_PATTERN_HELP = {
+    _ID_RE: "expected 1 to 128 characters among letters, digits and . _ : @ -, starting with a letter "
+    "or a digit",
+    r"^https?://": "expected an http:// or https:// address",
+}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…'"
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One line per problem: ``field: what is wrong (allowed …), got <value>``.
+
+    The value given is shortened, so a 10 MB description never ends up in a log or a response.
+    """
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in _PATTERN_HELP:
+            msg = _PATTERN_HELP[err["ctx"]["pattern"]]
+        elif err["type"] == "enum":
+            allowed = err.get("ctx", {}).get("expected", "")
+            msg = f"expected one of {allowed}"
+        given = "" if err["type"] in {"missing"} else f", got {_short(err.get('input'))}"
+        lines.append(f"{loc}: {msg}{given}")
+    return lines

@@ -1,0 +1,348 @@
+"""The catalogue store: providers, resources, initiatives and the append-only outcome log.
+
+One code path for SQLite (the default, in WAL mode, under ``MAILLAGE_HOME``) and PostgreSQL (by URL).
+The schema is created and upgraded by the Alembic migrations shipped in ``matcher/migrations``.
+Writes are upserts by id; resources are soft-deleted; outcomes are only ever appended. Every write
+method runs in one transaction: a batch lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from pydantic import BaseModel
+from sqlalchemy import Engine, Table, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from matcher import tables
+from matcher.schemas import Initiative, Outcome, Provider, Resource, utcnow
+
+__all__ = ["Catalogue", "NotFoundError", "StoreError", "sqlite_url"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+M = TypeVar("M", bound=BaseModel)
+
+
+class StoreError(RuntimeError):
+    """The catalogue database cannot be opened or written (message says which and why)."""
+
+
+class NotFoundError(KeyError):
+    """An id that the catalogue does not hold."""
+
+    def __init__(self, what: str, item_id: str) -> None:
+        super().__init__(f"unknown {what} id {item_id!r}")
+        self.what = what
+        self.item_id = item_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def sqlite_url(path: Path) -> str:
+    """SQLAlchemy URL of a SQLite file (its folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
+
+
+def _content_hash(record: BaseModel) -> str:
+    # Timestamps are excluded so that re-importing identical content is recognised as unchanged.
+    data = record.model_dump(mode="json", exclude={"created_at", "updated_at", "recorded_at"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the service) run while a writer (an import) commits; NORMAL is durable in WAL
+    # mode across process crashes, and busy_timeout makes concurrent writers wait instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Catalogue:
+    """Access to the catalogue database. Create with :meth:`open`; safe to share across threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Catalogue:
+        """Connect to ``url`` and bring its schema to the latest migration."""
+        try:
+            engine = create_engine(url, future=True, pool_pre_ping=True)
+        except Exception as exc:  # bad URL, missing driver
+            raise StoreError(f"cannot open catalogue database {url!r}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _on_sqlite_connect)
+        elif engine.dialect.name != "postgresql":
+            raise StoreError(
+                f"unsupported database {engine.dialect.name!r} in {url!r}: expected sqlite or postgresql"
+            )
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Apply pending Alembic migrations (idempotent)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except Exception as exc:
+            raise StoreError(f"cannot migrate catalogue database {self.engine.url!r}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- generic helpers -----------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> Any:
+        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
+
+    def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """Insert or update ``rows`` by id; unchanged rows (same content hash) are left alone.
+
+        Returns ``(inserted, updated)``.
+        """
+        if not rows:
+            return 0, 0
+        ids = [r["id"] for r in rows]
+        existing = dict(
+            conn.execute(select(table.c.id, table.c.content_hash).where(table.c.id.in_(ids))).all()
+        )
+        changed = [r for r in rows if existing.get(r["id"]) != r["content_hash"]]
+        if not changed:
+            return 0, 0
+        stmt = self._insert(table)
+        cols = {c: getattr(stmt.excluded, c) for c in changed[0] if c != "id"}
+        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=cols), changed)
+        inserted = sum(1 for r in changed if r["id"] not in existing)
+        return inserted, len(changed) - inserted
+
+    @staticmethod
+    def _load(model: type[M], rows: Iterable[Any]) -> list[M]:
+        return [model.model_validate(r.data) for r in rows]
+
+    # --- providers -----------------------------------------------------------------------------
+
+    def upsert_providers(self, items: Sequence[Provider]) -> tuple[int, int]:
+        rows = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "kind": p.kind.value,
+                "source": p.source,
+                "data": p.model_dump(mode="json"),
+                "content_hash": _content_hash(p),
+                "updated_at": utcnow(),
+            }
+            for p in items
+        ]
+        with self.engine.begin() as conn:
+            return self._upsert(conn, tables.providers, rows)
+
+    def providers(self) -> list[Provider]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tables.providers.c.data).order_by(tables.providers.c.id))
+            return self._load(Provider, rows)
+
+    def get_provider(self, provider_id: str) -> Provider:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.providers.c.data).where(tables.providers.c.id == provider_id)
+            ).first()
+        if row is None:
+            raise NotFoundError("provider", provider_id)
+        return Provider.model_validate(row.data)
+
+    # --- resources -----------------------------------------------------------------------------
+
+    def upsert_resources(self, items: Sequence[Resource]) -> tuple[int, int]:
+        """Insert or update resources by id. Upserting a soft-deleted id restores it."""
+        rows = [
+            {
+                "id": r.id,
+                "kind": r.kind.value,
+                "provider_id": r.provider_id,
+                "title": r.title,
+                "active": r.active,
+                "closes_at": r.closes_at,
+                "source": r.source,
+                "data": r.model_dump(mode="json"),
+                "content_hash": _content_hash(r),
+                "updated_at": r.updated_at,
+                "deleted_at": None,
+            }
+            for r in items
+        ]
+        with self.engine.begin() as conn:
+            return self._upsert(conn, tables.resources, rows)
+
+    def resources(self, *, include_deleted: bool = False, source: str | None = None) -> list[Resource]:
+        t = tables.resources
+        q = select(t.c.data).order_by(t.c.id)
+        if not include_deleted:
+            q = q.where(t.c.deleted_at.is_(None))
+        if source is not None:
+            q = q.where(t.c.source == source)
+        with self.engine.connect() as conn:
+            return self._load(Resource, conn.execute(q))
+
+    def get_resource(self, resource_id: str, *, include_deleted: bool = False) -> Resource:
+        t = tables.resources
+        q = select(t.c.data).where(t.c.id == resource_id)
+        if not include_deleted:
+            q = q.where(t.c.deleted_at.is_(None))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFoundError("resource", resource_id)
+        return Resource.model_validate(row.data)
+
+    def delete_resource(self, resource_id: str) -> None:
+        """Soft-delete: the resource leaves every listing and index but its outcomes keep their target."""
+        t = tables.resources
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(t)
+                .where(t.c.id == resource_id, t.c.deleted_at.is_(None))
+                .values(deleted_at=utcnow(), active=False, content_hash="deleted")
+            )
+            if done.rowcount == 0:
+                raise NotFoundError("resource", resource_id)
+
+    # --- initiatives ---------------------------------------------------------------------------
+
+    def upsert_initiatives(self, items: Sequence[Initiative]) -> tuple[int, int]:
+        rows = [
+            {
+                "id": i.id,
+                "title": i.title,
+                "territory": i.territory,
+                "source": i.source,
+                "data": i.model_dump(mode="json"),
+                "content_hash": _content_hash(i),
+                "updated_at": i.updated_at,
+            }
+            for i in items
+        ]
+        with self.engine.begin() as conn:
+            return self._upsert(conn, tables.initiatives, rows)
+
+    def initiatives(self, *, source: str | None = None, limit: int | None = None) -> list[Initiative]:
+        t = tables.initiatives
+        q = select(t.c.data).order_by(t.c.id)
+        if source is not None:
+            q = q.where(t.c.source == source)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return self._load(Initiative, conn.execute(q))
+
+    def get_initiative(self, initiative_id: str) -> Initiative:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.initiatives.c.data).where(tables.initiatives.c.id == initiative_id)
+            ).first()
+        if row is None:
+            raise NotFoundError("initiative", initiative_id)
+        return Initiative.model_validate(row.data)
+
+    # --- outcomes (append-only) ----------------------------------------------------------------
+
+    def append_outcomes(self, items: Sequence[Outcome]) -> int:
+        """Append outcomes; an id already in the log is skipped (so re-imports add nothing).
+
+        Returns the number of outcomes actually appended. Outcomes without an id get one derived
+        from their content and time, so a retried identical request is not counted twice.
+        """
+        rows = []
+        for o in items:
+            oid = o.id or "o-" + hashlib.sha256(
+                o.model_dump_json(exclude={"id"}).encode()
+            ).hexdigest()[:24]
+            rows.append(
+                {
+                    "id": oid,
+                    "initiative_id": o.initiative_id,
+                    "resource_id": o.resource_id,
+                    "decision": o.decision.value,
+                    "amount": o.amount,
+                    "source": o.source,
+                    "occurred_at": o.occurred_at,
+                    "recorded_at": o.recorded_at,
+                    "data": o.model_copy(update={"id": oid}).model_dump(mode="json"),
+                }
+            )
+        if not rows:
+            return 0
+        stmt = self._insert(tables.outcomes).on_conflict_do_nothing(index_elements=["id"])
+        with self.engine.begin() as conn:
+            before = conn.execute(select(func.count()).select_from(tables.outcomes)).scalar_one()
+            conn.execute(stmt, rows)
+            after = conn.execute(select(func.count()).select_from(tables.outcomes)).scalar_one()
+        return int(after - before)
+
+    def outcomes(
+        self, *, initiative_id: str | None = None, resource_id: str | None = None
+    ) -> list[Outcome]:
+        t = tables.outcomes
+        q = select(t.c.data).order_by(t.c.seq)
+        if initiative_id is not None:
+            q = q.where(t.c.initiative_id == initiative_id)
+        if resource_id is not None:
+            q = q.where(t.c.resource_id == resource_id)
+        with self.engine.connect() as conn:
+            return self._load(Outcome, conn.execute(q))
+
+    def iter_outcomes(self, batch: int = 5000) -> Iterator[Outcome]:
+        t = tables.outcomes
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(select(t.c.data).order_by(t.c.seq))
+            for row in result:
+                yield Outcome.model_validate(row.data)
+
+    # --- summaries -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Number of providers, live resources, initiatives and outcomes."""
+        with self.engine.connect() as conn:
+            def n(table: Table, *where: Any) -> int:
+                return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+            return {
+                "providers": n(tables.providers),
+                "resources": n(tables.resources, tables.resources.c.deleted_at.is_(None)),
+                "initiatives": n(tables.initiatives),
+                "outcomes": n(tables.outcomes),
+            }
+
+    def resources_hash(self) -> str:
+        """Hash of the live resources' content: an index built from another hash is stale."""
+        t = tables.resources
+        h = hashlib.sha256()
+        with self.engine.connect() as conn:
+            for rid, chash in conn.execute(
+                select(t.c.id, t.c.content_hash).where(t.c.deleted_at.is_(None)).order_by(t.c.id)
+            ):
+                h.update(f"{rid}\0{chash}\n".encode())
+        return h.hexdigest()
+
+    def last_change(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(tables.resources.c.updated_at))).scalar_one()

