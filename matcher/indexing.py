@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +71,7 @@ class ResourceIndex:
         dense = DenseIndex(encoder.dim)
         if ids:
             dense.upsert(ids, vectors)
-        version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         manifest = Manifest(
             version=version,
             kind=_KIND,

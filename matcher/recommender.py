@@ -16,7 +16,7 @@ from matcher import territory
 from matcher.eligibility import check_all, is_eligible
 from matcher.explain import reasons_for
 from matcher.indexing import ResourceIndex
-from matcher.schemas import Initiative, Match, MatchQuery, Resource
+from matcher.schemas import EligibilityCheck, Initiative, Match, MatchQuery, Resource
 
 __all__ = ["Recommendation", "Recommender", "RecommenderConfig"]
 
@@ -101,7 +101,7 @@ class Recommender:
                 break
         return Recommendation(kept, excluded)
 
-    def _match(self, q: MatchQuery, resource: Resource, score: float, checks: list) -> Match:  # type: ignore[type-arg]
+    def _match(self, q: MatchQuery, resource: Resource, score: float, checks: list[EligibilityCheck]) -> Match:
         provider = self.index.providers.get(resource.provider_id)
         return Match(
             initiative_id=q.initiative_id,

@@ -9,8 +9,8 @@ on the way in by :mod:`matcher.territory`.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from enum import Enum
+from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -29,8 +29,8 @@ from matcher import territory as _territory
 __all__ = [
     "MAX_DESCRIPTION_CHARS",
     "MAX_TITLE_CHARS",
-    "Criterion",
     "CheckStatus",
+    "Criterion",
     "Decision",
     "EligibilityCheck",
     "Initiative",
@@ -56,10 +56,10 @@ MAX_THEMES = 30
 
 def utcnow() -> datetime:
     """Timezone-aware current time (UTC); all timestamps in Maillage are UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class LegalForm(str, Enum):
+class LegalForm(StrEnum):
     """Kind of structure carrying an initiative (or allowed by a resource)."""
 
     collectif = "collectif"
@@ -71,7 +71,7 @@ class LegalForm(str, Enum):
     administration = "administration"
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Maturity of an initiative, in order."""
 
     idee = "idee"
@@ -85,7 +85,7 @@ class Stage(str, Enum):
         return list(Stage).index(self)
 
 
-class Need(str, Enum):
+class Need(StrEnum):
     """What an initiative is looking for (and what a resource offers)."""
 
     financement = "financement"
@@ -97,7 +97,7 @@ class Need(str, Enum):
     visibilite = "visibilite"
 
 
-class ResourceKind(str, Enum):
+class ResourceKind(StrEnum):
     """Kind of state resource (aides-territoires' "types d'aide", widened to non-financial help)."""
 
     financement = "financement"
@@ -109,7 +109,7 @@ class ResourceKind(str, Enum):
     lieu = "lieu"
 
 
-class ProviderKind(str, Enum):
+class ProviderKind(StrEnum):
     """Kind of body offering resources ("financeur" / "porteur d'aide")."""
 
     ministere = "ministere"
@@ -126,7 +126,7 @@ class ProviderKind(str, Enum):
     autre = "autre"
 
 
-class Recurrence(str, Enum):
+class Recurrence(StrEnum):
     """How a resource reopens: once, every year, or open all year round."""
 
     ponctuel = "ponctuel"
@@ -134,7 +134,7 @@ class Recurrence(str, Enum):
     permanent = "permanent"
 
 
-class Criterion(str, Enum):
+class Criterion(StrEnum):
     """One eligibility criterion, checked separately so explanations can name it."""
 
     territory = "territory"
@@ -146,13 +146,13 @@ class Criterion(str, Enum):
     needs = "needs"
 
 
-class CheckStatus(str, Enum):
+class CheckStatus(StrEnum):
     passed = "passed"
     failed = "failed"
     unknown = "unknown"
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """A staff or partner decision on a match; the labels training learns from."""
 
     shortlisted = "shortlisted"
@@ -222,7 +222,7 @@ def _check_rna(value: str | None) -> str | None:
     if value is None:
         return None
     v = value.strip().upper()
-    if not re.fullmatch(r"W[0-9A-Z]\d{7}", v):
+    if not re.fullmatch(r"W[0-9A-Z]\d{8}", v):
         raise ValueError(f"an RNA number is 'W' followed by 9 characters (e.g. W931234567), got {value!r}")
     return v
 

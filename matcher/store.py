@@ -20,7 +20,7 @@ from alembic.config import Config
 from pydantic import BaseModel
 from sqlalchemy import Engine, Table, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from matcher import tables
 from matcher.schemas import Initiative, Outcome, Provider, Resource, utcnow
@@ -81,15 +81,21 @@ class Catalogue:
     def open(cls, url: str, *, migrate: bool = True) -> Catalogue:
         """Connect to ``url`` and bring its schema to the latest migration."""
         try:
-            engine = create_engine(url, future=True, pool_pre_ping=True)
-        except Exception as exc:  # bad URL, missing driver
-            raise StoreError(f"cannot open catalogue database {url!r}: {exc}") from exc
+            parsed = make_url(url)
+        except Exception as exc:
+            raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+        shown = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise StoreError(
+                f"unsupported database {parsed.get_backend_name()!r} in {shown!r}: expected sqlite "
+                "(sqlite:///path) or postgresql (postgresql+psycopg://user:pass@host/db)"
+            )
+        try:
+            engine = create_engine(parsed, pool_pre_ping=True)
+        except Exception as exc:  # missing driver
+            raise StoreError(f"cannot open catalogue database {shown!r}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _on_sqlite_connect)
-        elif engine.dialect.name != "postgresql":
-            raise StoreError(
-                f"unsupported database {engine.dialect.name!r} in {url!r}: expected sqlite or postgresql"
-            )
         store = cls(engine)
         if migrate:
             store.migrate()
@@ -104,7 +110,8 @@ class Catalogue:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except Exception as exc:
-            raise StoreError(f"cannot migrate catalogue database {self.engine.url!r}: {exc}") from exc
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot migrate catalogue database {shown!r}: {exc}") from exc
 
     def close(self) -> None:
         self.engine.dispose()

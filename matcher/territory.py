@@ -27,7 +27,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any, NamedTuple
@@ -62,7 +62,7 @@ class TerritoryError(ValueError):
     """An unknown or malformed territory code or postcode; the message names the value given."""
 
 
-class Level(str, Enum):  # noqa: UP042 - same (str, Enum) style as matcher.schemas
+class Level(StrEnum):
     """Level of a territory in the hierarchy, from the finest to the whole country."""
 
     commune = "commune"

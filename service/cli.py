@@ -26,7 +26,7 @@ from matcher.demo_catalogue import load_demo
 from matcher.importers import RECORD_KINDS, ImportReport, dataset_rows, read_file_rows, run_import
 from matcher.importers.datasets import DATASETS
 from matcher.indexing import ResourceIndex
-from matcher.labels import KIND, french_date
+from matcher.labels import KIND
 from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import LegalForm, MatchQuery, Need, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
@@ -260,8 +260,8 @@ def status() -> None:
         store = _open_store(settings)
         for key, value in settings.masked().items():
             out.print(f"{key}: {value}", highlight=False)
-        for key, value in store.counts().items():
-            out.print(f"{key}: {value}")
+        for name, count in store.counts().items():
+            out.print(f"{name}: {count}")
         _index_status(store, settings)
 
 

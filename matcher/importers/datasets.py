@@ -16,7 +16,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def _at(day: date | str | None) -> str | None:
         d = date(int(text[:4]), int(text[5:7]), 1)
     else:
         d = date.fromisoformat(text[:10])
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc).isoformat()
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).isoformat()
 
 
 def _clip(text: str | None, limit: int) -> str:

@@ -82,8 +82,9 @@ def run_import(
     """
     report = ImportReport()
     pending: dict[str, list[tuple[int, BaseModel]]] = {k: [] for k in _MODELS}
-    known = {"provider": set(), "resource": set(), "initiative": set()} if check_references else None
-    if known is not None:
+    known: dict[str, set[str]] | None = None
+    if check_references:
+        known = {}
         known["provider"] = {p.id for p in store.providers()}
         known["resource"] = {r.id for r in store.resources(include_deleted=True)}
         from sqlalchemy import select
@@ -99,7 +100,7 @@ def run_import(
             if not batch:
                 continue
             records: list[Any] = [m for _, m in batch]
-            upsert = {
+            upsert: Callable[[list[Any]], tuple[int, int]] = {  # type: ignore[assignment]
                 "provider": store.upsert_providers,
                 "resource": store.upsert_resources,
                 "initiative": store.upsert_initiatives,

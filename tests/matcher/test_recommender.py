@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexes import HashingEncoder
+from matcher.indexing import ResourceIndex
+from matcher.recommender import Recommender
+from matcher.schemas import MatchQuery
+from matcher.store import Catalogue
+from tests.conftest import TODAY
+
+
+@pytest.fixture
+def recommender(filled_store: Catalogue, encoder: HashingEncoder, tmp_path: Path) -> Recommender:
+    index = ResourceIndex.ensure(filled_store, encoder, tmp_path / "indexes")
+    return Recommender(index, encoder)
+
+
+def test_best_open_resource_in_territory_comes_first(filled_store: Catalogue, recommender: Recommender) -> None:
+    ini = filled_store.get_initiative("ini-jardin")
+    rec = recommender.recommend(ini, 5, today=TODAY)
+    ids = [m.resource_id for m in rec.matches]
+    assert ids[0] == "res-jardin-93"
+    assert [m.rank for m in rec.matches] == list(range(1, len(ids) + 1))
+    top = rec.matches[0]
+    assert top.initiative_id == "ini-jardin" and top.index_version == recommender.index.version
+    assert any("Seine-Saint-Denis" in r for r in top.reasons)
+    assert any(r.startswith("Clôture le 31 mars 2027") for r in top.reasons)
+
+
+def test_closed_and_out_of_territory_never_appear(filled_store: Catalogue, recommender: Recommender) -> None:
+    ini = filled_store.get_initiative("ini-jardin")
+    ids = {m.resource_id for m in recommender.recommend(ini, 10, today=TODAY).matches}
+    assert "res-jardin-closed" not in ids  # textually the closest, but closed
+    assert "res-jardin-lozere" not in ids  # textually close, but Lozère only
+    assert "res-entreprises" not in ids  # reserved to firms; the initiative is an association
+
+
+def test_excluded_matches_say_why_and_what_would_make_it_eligible(
+    filled_store: Catalogue, recommender: Recommender
+) -> None:
+    ini = filled_store.get_initiative("ini-jardin")
+    rec = recommender.recommend(ini, 10, today=TODAY, with_excluded=True)
+    [firms] = [m for m in rec.excluded if m.resource_id == "res-entreprises"]
+    failed = [c for c in firms.checks if c.status.value == "failed"]
+    assert [c.criterion.value for c in failed] == ["legal_form"]
+    assert "porter le projet avec" in (failed[0].near_miss or "")
+
+
+def test_free_text_without_territory_sees_every_open_resource(recommender: Recommender) -> None:
+    q = MatchQuery(text="jardin partagé et compost dans notre quartier")
+    ids = {m.resource_id for m in recommender.recommend(q, 10, today=TODAY).matches}
+    assert {"res-jardin-93", "res-jardin-lozere"} <= ids and "res-jardin-closed" not in ids
+
+
+def test_k_is_bounded(recommender: Recommender) -> None:
+    with pytest.raises(ValueError, match="k must be between 1 and 100, got 0"):
+        recommender.recommend(MatchQuery(text="jardin"), 0)
+
+
+def test_index_follows_catalogue_changes(
+    filled_store: Catalogue, encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    root = tmp_path / "indexes"
+    first = ResourceIndex.ensure(filled_store, encoder, root)
+    assert ResourceIndex.ensure(filled_store, encoder, root).version == first.version  # unchanged: reused
+    filled_store.delete_resource("res-jardin-93")
+    second = ResourceIndex.ensure(filled_store, encoder, root)
+    assert second.version != first.version and "res-jardin-93" not in second.dense.ids
+    rec = Recommender(second, encoder).recommend(filled_store.get_initiative("ini-jardin"), 10, today=TODAY)
+    assert "res-jardin-93" not in {m.resource_id for m in rec.matches}
+
+
+def test_snapshot_from_another_encoder_is_rebuilt_not_served(
+    filled_store: Catalogue, tmp_path: Path
+) -> None:
+    root = tmp_path / "indexes"
+    ResourceIndex.ensure(filled_store, HashingEncoder(64), root)
+    index = ResourceIndex.ensure(filled_store, HashingEncoder(128), root)
+    assert index.manifest.dim == 128 and index.manifest.encoder_id == "hashing:128"

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from matcher import tables
+from matcher.schemas import Outcome, Resource
+from matcher.store import Catalogue, NotFoundError, sqlite_url
+
+
+def test_sqlite_runs_in_wal_mode(store: Catalogue) -> None:
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_migrations_create_the_declared_tables(store: Catalogue) -> None:
+    insp = inspect(store.engine)
+    for table in tables.metadata.sorted_tables:
+        assert {c["name"] for c in insp.get_columns(table.name)} == {c.name for c in table.columns}
+
+
+def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "m.db")
+    Catalogue.open(url).close()
+    cat = Catalogue.open(url)
+    with cat.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_upsert_inserts_updates_and_skips_unchanged(filled_store: Catalogue) -> None:
+    res = filled_store.get_resource("res-mobilite")
+    assert filled_store.upsert_resources([res]) == (0, 0)
+    changed = res.model_copy(update={"title": "Aide à la mobilité solidaire (2e édition)"})
+    assert filled_store.upsert_resources([changed]) == (0, 1)
+    assert filled_store.get_resource("res-mobilite").title.endswith("(2e édition)")
+    new = Resource(id="res-new", kind="lieu", provider_id="prov-etat", title="Tiers-lieu")
+    assert filled_store.upsert_resources([new]) == (1, 0)
+
+
+def test_soft_delete_hides_but_keeps_the_row(filled_store: Catalogue) -> None:
+    before = filled_store.resources_hash()
+    filled_store.delete_resource("res-mobilite")
+    assert "res-mobilite" not in {r.id for r in filled_store.resources()}
+    assert filled_store.get_resource("res-mobilite", include_deleted=True).id == "res-mobilite"
+    assert filled_store.resources_hash() != before
+    with pytest.raises(NotFoundError, match="unknown resource id 'res-mobilite'"):
+        filled_store.get_resource("res-mobilite")
+    with pytest.raises(NotFoundError):
+        filled_store.delete_resource("res-mobilite")
+
+
+def test_upserting_a_deleted_resource_restores_it(filled_store: Catalogue) -> None:
+    res = filled_store.get_resource("res-mobilite")
+    filled_store.delete_resource("res-mobilite")
+    filled_store.upsert_resources([res])
+    assert filled_store.get_resource("res-mobilite").title == res.title
+
+
+def test_outcomes_are_append_only_and_deduplicated_by_id(filled_store: Catalogue) -> None:
+    o = Outcome(id="out-1", initiative_id="ini-jardin", resource_id="res-jardin-93", decision="shortlisted")
+    assert filled_store.append_outcomes([o]) == 1
+    assert filled_store.append_outcomes([o]) == 0
+    later = Outcome(id="out-2", initiative_id="ini-jardin", resource_id="res-jardin-93", decision="obtained")
+    assert filled_store.append_outcomes([later]) == 1
+    assert [x.decision.value for x in filled_store.outcomes(initiative_id="ini-jardin")] == [
+        "shortlisted", "obtained"
+    ]
+
+
+def test_outcome_without_id_gets_a_stable_one(filled_store: Catalogue) -> None:
+    o = Outcome(initiative_id="ini-jardin", resource_id="res-jardin-93", decision="dismissed", reason="hors sujet")
+    assert filled_store.append_outcomes([o]) == 1
+    assert filled_store.append_outcomes([o]) == 0  # a retried identical write is not counted twice
+    [stored] = filled_store.outcomes()
+    assert stored.id and stored.id.startswith("o-") and stored.reason == "hors sujet"
+
+
+def test_unknown_ids_raise_not_found(store: Catalogue) -> None:
+    with pytest.raises(NotFoundError, match="unknown initiative id 'nope'"):
+        store.get_initiative("nope")
+    with pytest.raises(NotFoundError, match="unknown provider id 'nope'"):
+        store.get_provider("nope")
+
+
+def test_unsupported_database_is_refused() -> None:
+    from matcher.store import StoreError
+
+    with pytest.raises(StoreError, match="unsupported database"):
+        Catalogue.open("mysql+pymysql://u:p@localhost/db")

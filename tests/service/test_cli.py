@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MAILLAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MAILLAGE_MODEL", "hashing:128")
+    monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def write(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def loaded(env: Path) -> Path:
+    prov = write(env / "p.jsonl", [{"id": "prov-93", "name": "Département de la Seine-Saint-Denis",
+                                    "kind": "departement", "territory": "93"}])
+    res = write(env / "r.jsonl", [
+        {"id": "res-1", "kind": "financement", "provider_id": "prov-93", "title": "Aide aux jardins partagés",
+         "description": "jardin partagé compost", "coverage": ["93"], "recurrence": "permanent"},
+        {"id": "res-2", "kind": "financement", "provider_id": "prov-93", "title": "Aide au sport",
+         "description": "club de football", "coverage": ["93"], "recurrence": "permanent"},
+    ])
+    ini = write(env / "i.jsonl", [{"id": "ini-1", "title": "Jardin partagé", "territory": "93066",
+                                   "description": "un jardin partagé avec compost"}])
+    for what, path in (("providers", prov), ("resources", res), ("initiatives", ini)):
+        result = runner.invoke(app, ["import", what, str(path)])
+        assert result.exit_code == 0, result.output
+    return env
+
+
+def test_match_stored_initiative_prints_ranked_table(loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "--initiative", "ini-1", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.index("jardins") < result.output.index("sport"), result.output
+
+
+def test_match_free_text_json(loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--territory", "93066", "--json"])
+    assert result.exit_code == 0, result.output
+    matches = json.loads(result.stdout)
+    assert matches[0]["resource_id"] == "res-1" and matches[0]["rank"] == 1 and matches[0]["reasons"]
+
+
+def test_outside_territory_gets_nothing(loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--territory", "48", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_unknown_initiative_is_a_one_line_error(loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "--initiative", "nope"])
+    assert result.exit_code == 2
+    assert "unknown initiative id 'nope'" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_territory_is_a_one_line_error(loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--territory", "99999"])
+    assert result.exit_code == 2 and "territory" in result.output and "99999" in result.output
+
+
+def test_import_unknown_target_and_missing_file(env: Path) -> None:
+    result = runner.invoke(app, ["import", "widgets", "x.jsonl"])
+    assert result.exit_code == 2 and "unknown import target 'widgets'" in result.output
+    result = runner.invoke(app, ["import", "initiatives", str(env / "absent.jsonl")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_import_reports_rejected_lines(env: Path) -> None:
+    path = env / "i.jsonl"
+    path.write_text('{"id": "a", "title": "ok"}\n{"id": "b", "title": ""}\n', encoding="utf-8")
+    result = runner.invoke(app, ["import", "initiatives", str(path)])
+    assert result.exit_code == 0
+    assert "line 2 (initiative): title" in result.output
+
+
+def test_missing_dataset_folder_is_explained(env: Path) -> None:
+    result = runner.invoke(app, ["import", "betagouv", "--data", str(env / "nowhere")])
+    assert result.exit_code == 2 and "startups.jsonl" in result.output
+
+
+def test_index_build_status_verify_and_corruption(loaded: Path) -> None:
+    assert runner.invoke(app, ["index", "build"]).exit_code == 0
+    status = runner.invoke(app, ["index", "status"])
+    assert status.exit_code == 0 and "2 ressources" in status.output
+    assert runner.invoke(app, ["index", "verify"]).exit_code == 0
+    home = loaded / "home" / "indexes"
+    version = (home / "CURRENT").read_text().strip()
+    (home / version / "dense.faiss").write_bytes(b"garbage")
+    bad = runner.invoke(app, ["index", "verify"])
+    assert bad.exit_code == 1 and "corrupt or truncated" in bad.output
