@@ -147,11 +147,23 @@ class HashingEncoder:
         return self._encode(texts)
 
 
-def load_encoder(spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None) -> Encoder:
+def load_encoder(
+    spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None
+) -> Encoder:
     """Resolve a model spec (see the module docstring) into a loaded encoder.
 
-    ``models_dir`` is where materialised models live (``$MAILLAGE_HOME/models/encoders``).
+    ``models_dir`` is where materialised models live (``$MAILLAGE_HOME/models/encoders``);
+    with ``cache_path``, the encoder reads and fills the embedding cache in that file.
     """
+    encoder = _resolve(spec, models_dir)
+    if cache_path is None:
+        return encoder
+    from indexes.cache import CachedEncoder, EmbeddingCache
+
+    return CachedEncoder(encoder, EmbeddingCache(cache_path))
+
+
+def _resolve(spec: str, models_dir: Path | None) -> Encoder:
     spec = _ALIASES.get(spec.strip(), spec.strip())
     if spec.startswith("hashing"):
         _, _, dim = spec.partition(":")

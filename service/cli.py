@@ -106,7 +106,7 @@ def _print_report(report: ImportReport, what: str) -> None:
 
 
 def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
-    encoder = load_encoder(settings.model, models_dir=settings.models_dir)
+    encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path)
     with _progress() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 
@@ -284,7 +284,7 @@ def index_build() -> None:
     settings = _settings()
     with _errors():
         store = _open_store(settings)
-        encoder = load_encoder(settings.model, models_dir=settings.models_dir)
+        encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path)
         with _progress() as progress:
             task = progress.add_task("Indexation des ressources", total=None)
             index = ResourceIndex.build(

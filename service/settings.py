@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         return self.home / "indexes"
 
     @property
+    def cache_path(self) -> Path:
+        return self.home / "cache" / "embeddings.sqlite"
+
+    @property
     def models_dir(self) -> Path:
         return self.home / "models" / "encoders"
 

@@ -1,0 +1,117 @@
+"""On-disk embedding cache keyed by (model id, role, text hash).
+
+Re-indexing and re-evaluating unchanged texts costs nothing: :class:`CachedEncoder` wraps any
+encoder, looks every text up by the sha256 of its content, encodes only the misses and stores them.
+The cache is one SQLite file (WAL mode, safe for several processes); vectors are stored as raw
+``float32`` bytes. Only hashes are keys, but the vectors of personal texts are personal data too, so
+:meth:`EmbeddingCache.forget` removes them when an initiative is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexes.encoders import Encoder
+
+__all__ = ["CachedEncoder", "EmbeddingCache", "text_key"]
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """A persistent map ``(model_id, role, sha256(text)) → (d,) float32``."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, role TEXT NOT NULL, "
+                "key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, "
+                "PRIMARY KEY (model, role, key))"
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def get(self, model: str, role: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        """Vectors found for ``keys`` (missing keys are absent from the result)."""
+        found: dict[str, np.ndarray] = {}
+        conn = self._conn()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, dim, vector FROM embeddings WHERE model = ? AND role = ? AND key IN ({marks})",
+                [model, role, *chunk],
+            )
+            for key, d, blob in rows:
+                if d == dim and len(blob) == 4 * dim:  # a damaged row is a miss, re-encoded
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model: str, role: str, keys: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [
+            (model, role, k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for k, v in zip(keys, vectors, strict=True)
+        ]
+        with self._conn() as conn:
+            conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
+
+    def forget(self, texts: Sequence[str]) -> int:
+        """Delete the vectors of ``texts`` for every model and role; returns rows removed."""
+        keys = [text_key(t) for t in texts]
+        with self._conn() as conn:
+            cur = conn.executemany("DELETE FROM embeddings WHERE key = ?", [(k,) for k in keys])
+            return int(cur.rowcount)
+
+    def __len__(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+
+
+class CachedEncoder:
+    """An :class:`~indexes.encoders.Encoder` that reads and fills an :class:`EmbeddingCache`."""
+
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.model_id = encoder.model_id
+        self.dim = encoder.dim
+        self.hits = 0
+        self.misses = 0
+
+    def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get(self.model_id, role, sorted(set(keys)), self.dim)
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        if missing:
+            fn = self.encoder.encode_queries if role == "query" else self.encoder.encode_documents
+            vectors = fn([t for _, t in missing])
+            self.cache.put(self.model_id, role, [k for k, _ in missing], vectors)
+            found.update({k: v for (k, _), v in zip(missing, vectors, strict=True)})
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "document")
