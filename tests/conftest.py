@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -21,11 +23,41 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TODAY = date(2026, 12, 1)
 
 
+PG_ADMIN_URL = os.environ.get("MAILLAGE_TEST_POSTGRES_URL")
+
+
+@contextmanager
+def open_store(backend: str, tmp_path: Path) -> Iterator[Catalogue]:
+    """A fresh, migrated catalogue on ``backend`` ("sqlite", or "postgresql" when
+    ``MAILLAGE_TEST_POSTGRES_URL`` names a server where databases can be created; .ci/run starts one)."""
+    if backend == "sqlite":
+        cat = Catalogue.open(sqlite_url(tmp_path / "maillage.db"))
+        yield cat
+        cat.close()
+        return
+    if not PG_ADMIN_URL:
+        pytest.skip("no PostgreSQL server: set MAILLAGE_TEST_POSTGRES_URL (.ci/postgres.sh starts one)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"maillage_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    cat = Catalogue.open(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield cat
+    finally:
+        cat.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Catalogue]:
-    cat = Catalogue.open(sqlite_url(tmp_path / "maillage.db"))
-    yield cat
-    cat.close()
+    with open_store("sqlite", tmp_path) as cat:
+        yield cat
 
 
 @pytest.fixture

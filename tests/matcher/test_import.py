@@ -8,7 +8,14 @@ import pytest
 
 from matcher.importers import dataset_rows, read_file_rows, run_import
 from matcher.store import Catalogue
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, open_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalogue]:
+    """The same tests on SQLite and on PostgreSQL: one code path for both."""
+    with open_store(request.param, tmp_path) as cat:
+        yield cat
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:

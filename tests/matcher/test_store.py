@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,19 @@ from sqlalchemy import inspect, text
 from matcher import tables
 from matcher.schemas import Outcome, Resource
 from matcher.store import Catalogue, NotFoundError, sqlite_url
+from tests.conftest import open_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalogue]:
+    """The same tests on SQLite and on PostgreSQL: one code path for both."""
+    with open_store(request.param, tmp_path) as cat:
+        yield cat
 
 
 def test_sqlite_runs_in_wal_mode(store: Catalogue) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("WAL is a SQLite setting")
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
