@@ -9,16 +9,16 @@ from indexes.encoders import (
     SentenceTransformerEncoder,
     load_encoder,
 )
-from indexes.sparse import FrenchAnalyzer, SparseIndex, SparseIndexFileError
 from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, publish, verify
+from indexes.sparse import FrenchAnalyzer, SparseIndex, SparseIndexFileError
 
 __all__ = [
     "DEFAULT_MODEL",
     "FORMAT_VERSION",
-    "FrenchAnalyzer",
     "DenseIndex",
     "Encoder",
     "EncoderError",
+    "FrenchAnalyzer",
     "HashingEncoder",
     "IndexFileError",
     "Manifest",

