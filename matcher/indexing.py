@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes import DenseIndex, Encoder, Manifest, SnapshotError, current, publish, verify
+from indexes import DenseIndex, Encoder, IndexFileError, Manifest, SnapshotError, SparseIndex, current, publish, verify
 from matcher.schemas import Provider, Resource
 from matcher.store import Catalogue
 
@@ -39,6 +39,7 @@ class ResourceIndex:
 
     manifest: Manifest
     dense: DenseIndex
+    sparse: SparseIndex
     resources: dict[str, Resource]
     providers: dict[str, Provider]
 
@@ -71,6 +72,7 @@ class ResourceIndex:
         dense = DenseIndex(encoder.dim)
         if ids:
             dense.upsert(ids, vectors)
+        sparse = SparseIndex().build(ids, docs)
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         manifest = Manifest(
             version=version,
@@ -80,8 +82,12 @@ class ResourceIndex:
             count=len(ids),
             catalogue_hash=catalogue_hash,
         )
-        folder = publish(root, dense.save, manifest)
-        return cls(Manifest.read(folder), dense, resources, providers)
+        def write(tmp: Path) -> None:
+            dense.save(tmp)
+            sparse.save(tmp)
+
+        folder = publish(root, write, manifest)
+        return cls(Manifest.read(folder), dense, sparse, resources, providers)
 
     @classmethod
     def load(cls, store: Catalogue, encoder: Encoder, root: Path) -> ResourceIndex:
@@ -95,10 +101,36 @@ class ResourceIndex:
             raise SnapshotError(f"no resource index published under {root}: run maillage index build")
         manifest = verify(folder)
         manifest.check(kind=_KIND, encoder_id=encoder.model_id, dim=encoder.dim)
-        dense = DenseIndex.load(folder, dim=manifest.dim)
+        try:
+            dense = DenseIndex.load(folder, dim=manifest.dim)
+            sparse = SparseIndex.load(folder)
+        except (IndexFileError, ValueError) as exc:
+            raise SnapshotError(f"snapshot {manifest.version} cannot be loaded: {exc}") from exc
         resources = {r.id: r for r in store.resources()}
         providers = {p.id: p for p in store.providers()}
-        return cls(manifest, dense, resources, providers)
+        if set(dense.ids) != set(resources) or set(sparse.ids) != set(resources):
+            raise SnapshotError(
+                f"snapshot {manifest.version} does not hold the catalogue's live resources "
+                f"({len(dense.ids)} indexed, {len(resources)} in the catalogue): rebuild it"
+            )
+        return cls(manifest, dense, sparse, resources, providers)
+
+    # --- live updates (between snapshot builds) -------------------------------------------------
+
+    def upsert(self, resource: Resource, encoder: Encoder, provider: Provider | None = None) -> None:
+        """Make one added or edited resource visible to the next query, without a rebuild."""
+        if provider is not None:
+            self.providers[provider.id] = provider
+        doc = resource_document(resource, self.providers.get(resource.provider_id))
+        self.dense.upsert([resource.id], encoder.encode_documents([doc]))
+        self.sparse.upsert([resource.id], [doc])
+        self.resources[resource.id] = resource
+
+    def remove(self, resource_id: str) -> None:
+        """Make a deleted resource disappear from the next query."""
+        self.dense.remove([resource_id])
+        self.sparse.remove([resource_id])
+        self.resources.pop(resource_id, None)
 
     @classmethod
     def ensure(

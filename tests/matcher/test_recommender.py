@@ -80,3 +80,52 @@ def test_snapshot_from_another_encoder_is_rebuilt_not_served(
     ResourceIndex.ensure(filled_store, HashingEncoder(64), root)
     index = ResourceIndex.ensure(filled_store, HashingEncoder(128), root)
     assert index.manifest.dim == 128 and index.manifest.encoder_id == "hashing:128"
+
+
+def test_candidates_carry_both_scores_and_the_fusion(filled_store: Catalogue, recommender: Recommender) -> None:
+    rec = recommender.recommend(filled_store.get_initiative("ini-jardin"), 3, today=TODAY)
+    top = rec.matches[0]
+    assert set(top.features) == {"dense", "bm25", "dense_rank", "bm25_rank", "rrf"}
+    assert top.features["bm25"] > 0 and top.features["dense"] > 0
+    assert top.score == top.features["rrf"]
+    scores = [m.score for m in rec.matches]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_each_search_alone_is_a_configuration(filled_store: Catalogue, encoder: HashingEncoder,
+                                              tmp_path: Path) -> None:
+    from matcher.recommender import RecommenderConfig
+
+    index = ResourceIndex.ensure(filled_store, encoder, tmp_path / "indexes")
+    q = MatchQuery(text="covoiturage et transport à la demande", territory="48")
+    for cfg in (RecommenderConfig(use_sparse=False), RecommenderConfig(use_dense=False)):
+        rec = Recommender(index, encoder, cfg).recommend(q, 1, today=TODAY)
+        assert rec.matches[0].resource_id == "res-mobilite"
+    sparse_only = Recommender(index, encoder, RecommenderConfig(use_dense=False)).recommend(q, 1, today=TODAY)
+    assert sparse_only.matches[0].features["dense_rank"] == 0
+
+
+def test_live_add_and_delete_are_visible_to_the_next_query(
+    filled_store: Catalogue, encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    from matcher.schemas import Resource
+
+    index = ResourceIndex.ensure(filled_store, encoder, tmp_path / "indexes")
+    rec = Recommender(index, encoder)
+    q = MatchQuery(text="ressourcerie réemploi de meubles", territory="93066")
+    new = Resource(id="res-ressourcerie", kind="financement", provider_id="prov-93",
+                   title="Aide aux ressourceries", description="réemploi de meubles et ressourcerie",
+                   coverage=["93"], recurrence="permanent")
+    index.upsert(new, encoder)
+    assert rec.recommend(q, 1, today=TODAY).matches[0].resource_id == "res-ressourcerie"
+    index.remove("res-ressourcerie")
+    assert "res-ressourcerie" not in {m.resource_id for m in rec.recommend(q, 10, today=TODAY).matches}
+
+
+def test_corrupt_snapshot_is_rebuilt_not_served(filled_store: Catalogue, encoder: HashingEncoder,
+                                                tmp_path: Path) -> None:
+    root = tmp_path / "indexes"
+    first = ResourceIndex.ensure(filled_store, encoder, root)
+    (root / first.version / "sparse_tokens.jsonl").write_text("garbage", encoding="utf-8")
+    again = ResourceIndex.ensure(filled_store, encoder, root)
+    assert again.version != first.version and len(again.sparse) == len(first.sparse)
