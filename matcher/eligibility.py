@@ -10,10 +10,21 @@ from __future__ import annotations
 from datetime import date
 
 from matcher import territory
-from matcher.labels import LEGAL_FORM, STAGE, french_date, join_fr
+from matcher.labels import LEGAL_FORM, NEED, STAGE, french_date, join_fr
 from matcher.schemas import CheckStatus, Criterion, EligibilityCheck, MatchQuery, Recurrence, Resource
 
-__all__ = ["check_all", "check_dates", "check_legal_form", "check_stage", "check_territory", "is_eligible"]
+__all__ = [
+    "HARD_CRITERIA",
+    "check_all",
+    "check_amount",
+    "check_capacity",
+    "check_dates",
+    "check_legal_form",
+    "check_needs",
+    "check_stage",
+    "check_territory",
+    "is_eligible",
+]
 
 
 def _name(code: str) -> str:
@@ -130,14 +141,87 @@ def check_stage(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     )
 
 
+def _euros(x: float) -> str:
+    return f"{x:,.0f} €".replace(",", "\u202f")
+
+
+def check_amount(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+    lo, hi = resource.amount_min, resource.amount_max
+    if lo is None and hi is None:
+        return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.unknown,
+                                clause="Montant non précisé.")
+    span = (f"de {_euros(lo)} à {_euros(hi)}" if lo is not None and hi is not None
+            else f"à partir de {_euros(lo)}" if lo is not None else f"jusqu'à {_euros(hi or 0)}")
+    if query.amount_sought is None:
+        return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.unknown,
+                                clause=f"Montant {span} ; montant recherché non précisé.")
+    sought = query.amount_sought
+    if lo is not None and sought < lo:
+        return EligibilityCheck(
+            criterion=Criterion.amount, status=CheckStatus.failed,
+            clause=f"Montant {span} ; {_euros(sought)} recherchés, sous le minimum.",
+            near_miss=f"montant minimum {_euros(lo)} : élargir le projet ou le mutualiser avec d'autres porteurs",
+        )
+    if hi is not None and sought > hi:
+        # Partial funding is common: covering part of the need is not a failure.
+        return EligibilityCheck(
+            criterion=Criterion.amount, status=CheckStatus.passed,
+            clause=f"Montant {span} : couvre une partie des {_euros(sought)} recherchés.",
+        )
+    return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.passed,
+                            clause=f"Montant {span}, adapté aux {_euros(sought)} recherchés.")
+
+
+def check_capacity(resource: Resource) -> EligibilityCheck:
+    if resource.capacity is None:
+        return EligibilityCheck(criterion=Criterion.capacity, status=CheckStatus.unknown,
+                                clause="Capacité non précisée.")
+    if resource.capacity == 0:
+        return EligibilityCheck(
+            criterion=Criterion.capacity, status=CheckStatus.failed,
+            clause="Plus de place ni d'enveloppe disponible pour cette session.",
+            near_miss="complet pour cette session : demander à être informé de la prochaine",
+        )
+    return EligibilityCheck(criterion=Criterion.capacity, status=CheckStatus.passed,
+                            clause=f"Capacité restante : {resource.capacity}.")
+
+
+def check_needs(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+    if not query.needs or not resource.needs_covered:
+        return EligibilityCheck(criterion=Criterion.needs, status=CheckStatus.unknown,
+                                clause="Besoins non précisés.")
+    shared = [n for n in query.needs if n in resource.needs_covered]
+    if shared:
+        return EligibilityCheck(criterion=Criterion.needs, status=CheckStatus.passed,
+                                clause="Répond à vos besoins : " + join_fr([NEED[n] for n in shared]) + ".")
+    return EligibilityCheck(
+        criterion=Criterion.needs, status=CheckStatus.failed,
+        clause="Apporte " + join_fr([NEED[n] for n in resource.needs_covered]) + ", pas "
+               + join_fr([NEED[n] for n in query.needs]) + ".",
+    )
+
+
+# A failed hard criterion removes the match from the list (staff may still ask to see it);
+# needs are soft: a resource that offers something else than what was asked is ranked lower.
+HARD_CRITERIA = frozenset(
+    {Criterion.territory, Criterion.dates, Criterion.legal_form, Criterion.stage, Criterion.amount,
+     Criterion.capacity}
+)
+
+
 def check_all(resource: Resource, query: MatchQuery, today: date) -> list[EligibilityCheck]:
+    """One check per criterion, in a fixed order."""
     return [
         check_territory(resource, query),
         check_dates(resource, today),
         check_legal_form(resource, query),
         check_stage(resource, query),
+        check_amount(resource, query),
+        check_capacity(resource),
+        check_needs(resource, query),
     ]
 
 
 def is_eligible(checks: list[EligibilityCheck]) -> bool:
-    return all(c.status is not CheckStatus.failed for c in checks)
+    """No hard criterion failed (unknown is not a failure)."""
+    return all(c.status is not CheckStatus.failed for c in checks if c.criterion in HARD_CRITERIA)
