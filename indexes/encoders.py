@@ -78,6 +78,11 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
     ) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # Loading from a local folder needs no download bar; keep the console for our own progress.
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         try:
             self._model = SentenceTransformer(str(model), device=device)

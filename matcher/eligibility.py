@@ -29,7 +29,11 @@ __all__ = [
 
 def _name(code: str) -> str:
     t = territory.parse_territory(code)
-    return t.name or code
+    if t.name:
+        return t.name
+    # A commune outside the shipped name list: say at least which département it is in.
+    dep = territory.parse_territory(t.departement) if t.departement else None
+    return f"la commune {code} ({dep.name})" if dep and dep.name else code
 
 
 def check_territory(resource: Resource, query: MatchQuery) -> EligibilityCheck:
@@ -38,6 +42,11 @@ def check_territory(resource: Resource, query: MatchQuery) -> EligibilityCheck:
         return EligibilityCheck(
             criterion=Criterion.territory, status=CheckStatus.unknown,
             clause=f"Périmètre : {where} ; territoire du projet non précisé.",
+        )
+    if query.territory in resource.coverage:
+        return EligibilityCheck(
+            criterion=Criterion.territory, status=CheckStatus.passed,
+            clause=f"Réservé à {where} : votre territoire.",
         )
     if territory.covers(resource.coverage, query.territory):
         return EligibilityCheck(

@@ -33,6 +33,7 @@ from importlib.resources import files
 from typing import Any, NamedTuple
 
 __all__ = [
+    "RURAL_DEPARTEMENTS",
     "Level",
     "Territory",
     "TerritoryError",
@@ -256,8 +257,10 @@ def territory_kind(code: str) -> str:
       (R01–R06);
     * for a metropolitan commune of the shipped list: ``"urban"`` when flagged urban (préfectures,
       large cities), ``"rural"`` when flagged not urban (the small rural communes listed);
-    * ``"unknown"`` otherwise: unlisted or unclassified communes, metropolitan départements and
-      régions, and ``FR``.
+    * ``"rural"`` for a low-density département (:data:`RURAL_DEPARTEMENTS`) and the unlisted
+      communes in it;
+    * ``"unknown"`` otherwise: other unlisted or unclassified communes, départements and régions,
+      and ``FR``.
     """
     t = parse_territory(code)
     if t.region in _OVERSEAS_REGIONS:
@@ -266,7 +269,18 @@ def territory_kind(code: str) -> str:
         listed = _data().communes.get(t.code)
         if listed is not None and listed.urban is not None:
             return "urban" if listed.urban else "rural"
+    if t.level in (Level.commune, Level.departement) and t.departement in RURAL_DEPARTEMENTS:
+        return "rural"
     return "unknown"
+
+
+# Metropolitan départements of low population density (under about 50 inhabitants per km², INSEE
+# 2020 populations): a coarse proxy for rurality when a commune is not in the shipped list, so
+# evaluation slices and features see rural initiatives as such.
+RURAL_DEPARTEMENTS = frozenset({
+    "04", "05", "08", "09", "12", "15", "19", "23", "32", "36", "39", "43", "46", "48", "52", "55",
+    "58", "70", "2A", "2B",
+})
 
 
 # --- postcodes ---------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ out = Console()
 err = Console(stderr=True)
 
 # Demo initiatives shown by ``maillage demo`` when none is named: urban, rural, overseas.
-DEMO_SHOWCASE = ("ini-0001", "ini-0100", "ini-0200")
+DEMO_SHOWCASE = ("ini-0001", "ini-0002", "ini-0004")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:

@@ -317,7 +317,7 @@ def test_find_postcode(text, postcode):
     [
         ("97611", "overseas"), ("97411", "overseas"), ("974", "overseas"), ("R04", "overseas"),
         ("97499", "overseas"), ("93066", "urban"), ("75056", "urban"), ("52140", "rural"),
-        ("2B023", "rural"), ("93999", "unknown"), ("2A247", "unknown"), ("93", "unknown"),
+        ("2B023", "rural"), ("93999", "unknown"), ("2A247", "rural"), ("93", "unknown"),
         ("R11", "unknown"), ("FR", "unknown"),
     ],
 )
