@@ -21,17 +21,20 @@ def shared_themes(query: MatchQuery, resource: Resource) -> list[str]:
 
 
 def reasons_for(
-    query: MatchQuery, resource: Resource, checks: list[EligibilityCheck], score: float
+    query: MatchQuery, resource: Resource, checks: list[EligibilityCheck], features: dict[str, float]
 ) -> list[str]:
-    """Two or three short reasons: shared themes, territory, deadline (and closeness of the texts)."""
+    """Two or three short reasons: shared themes or closeness of the texts, similar past projects,
+    territory, deadline."""
     reasons: list[str] = []
     themes = shared_themes(query, resource)
     if themes:
         reasons.append("Thèmes communs : " + ", ".join(themes[:3]) + ".")
-    elif score >= 0.8:
+    elif features.get("dense", 0.0) >= 0.85:
         reasons.append("Description très proche de votre projet.")
     else:
         reasons.append("Description proche de votre projet.")
+    if features.get("knn_vote", 0.0) >= 0.2:
+        reasons.append("Des projets semblables au vôtre ont déjà été soutenus par cette ressource.")
     by = {c.criterion: c for c in checks}
     terr = by.get(Criterion.territory)
     if terr is not None and terr.status is CheckStatus.passed:

@@ -6,6 +6,9 @@ catalogue content it was built from, so a stale snapshot is detected and rebuilt
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from indexes import DenseIndex, Encoder, IndexFileError, Manifest, SnapshotError, SparseIndex, current, publish, verify
+from matcher.history import History
 from matcher.schemas import Provider, Resource
 from matcher.store import Catalogue
 
@@ -33,6 +37,34 @@ def resource_document(resource: Resource, provider: Provider | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def catalogue_signature(store: Catalogue) -> str:
+    """Hash of what a snapshot is built from: live resources and the outcome log."""
+    return hashlib.sha256(f"{store.resources_hash()}|{store.outcomes_signature()}".encode()).hexdigest()
+
+
+def _save_history(history: History, folder: Path) -> None:
+    np.save(folder / "history_vectors.npy", history.vectors, allow_pickle=False)
+    meta = {
+        "initiative_ids": history.initiative_ids,
+        "resources_of": [sorted(r) for r in history.resources_of],
+        "positives": dict(history.positives),
+        "negatives": dict(history.negatives),
+    }
+    (folder / "history.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _load_history(folder: Path, dim: int) -> History:
+    vectors = np.load(folder / "history_vectors.npy", allow_pickle=False)
+    meta = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    expected = (len(meta["initiative_ids"]), dim)
+    if vectors.shape != expected:
+        raise ValueError(f"history_vectors.npy has shape {vectors.shape}, expected {expected}")
+    return History(
+        meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
+        Counter(meta["positives"]), Counter(meta["negatives"]),
+    )
+
+
 @dataclass
 class ResourceIndex:
     """Live resources with their vectors, as published in one snapshot."""
@@ -42,6 +74,7 @@ class ResourceIndex:
     sparse: SparseIndex
     resources: dict[str, Resource]
     providers: dict[str, Provider]
+    history: History
 
     @property
     def version(self) -> str:
@@ -58,7 +91,7 @@ class ResourceIndex:
         progress: Callable[[int, int], None] | None = None,
     ) -> ResourceIndex:
         """Encode every live resource and publish a new snapshot under ``root``."""
-        catalogue_hash = store.resources_hash()
+        catalogue_hash = catalogue_signature(store)
         resources = {r.id: r for r in store.resources()}
         providers = {p.id: p for p in store.providers()}
         ids = sorted(resources)
@@ -73,6 +106,7 @@ class ResourceIndex:
         if ids:
             dense.upsert(ids, vectors)
         sparse = SparseIndex().build(ids, docs)
+        history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         manifest = Manifest(
             version=version,
@@ -85,9 +119,10 @@ class ResourceIndex:
         def write(tmp: Path) -> None:
             dense.save(tmp)
             sparse.save(tmp)
+            _save_history(history, tmp)
 
         folder = publish(root, write, manifest)
-        return cls(Manifest.read(folder), dense, sparse, resources, providers)
+        return cls(Manifest.read(folder), dense, sparse, resources, providers, history)
 
     @classmethod
     def load(cls, store: Catalogue, encoder: Encoder, root: Path) -> ResourceIndex:
@@ -104,7 +139,8 @@ class ResourceIndex:
         try:
             dense = DenseIndex.load(folder, dim=manifest.dim)
             sparse = SparseIndex.load(folder)
-        except (IndexFileError, ValueError) as exc:
+            history = _load_history(folder, manifest.dim)
+        except (IndexFileError, ValueError, KeyError) as exc:
             raise SnapshotError(f"snapshot {manifest.version} cannot be loaded: {exc}") from exc
         resources = {r.id: r for r in store.resources()}
         providers = {p.id: p for p in store.providers()}
@@ -113,7 +149,7 @@ class ResourceIndex:
                 f"snapshot {manifest.version} does not hold the catalogue's live resources "
                 f"({len(dense.ids)} indexed, {len(resources)} in the catalogue): rebuild it"
             )
-        return cls(manifest, dense, sparse, resources, providers)
+        return cls(manifest, dense, sparse, resources, providers, history)
 
     # --- live updates (between snapshot builds) -------------------------------------------------
 
@@ -146,6 +182,6 @@ class ResourceIndex:
             loaded = cls.load(store, encoder, root)
         except SnapshotError:
             return cls.build(store, encoder, root, progress=progress)
-        if loaded.manifest.catalogue_hash != store.resources_hash():
+        if loaded.manifest.catalogue_hash != catalogue_signature(store):
             return cls.build(store, encoder, root, progress=progress)
         return loaded

@@ -1,14 +1,19 @@
 """The one pipeline that makes a ranked list: ``Recommender.recommend``.
 
-The service, the widget, batch matching, training and evaluation all call it. Today's pipeline:
-encode the query → dense search and BM25 search, each restricted to resources that pass the hard
-filters (open on the day, territory covered) → one fused candidate set with both scores kept as
-features → eligibility checks per criterion → reciprocal-rank fusion order → explanations.
-Later stages (features, a learned ranker, diversity) plug in here, not in copies of it.
+The service, the widget, batch matching, training and evaluation all call it:
+
+1. hard filters that an index can apply (open on the day, territory covered) give the allowed set;
+2. candidates: dense search, BM25 search and a kNN vote over similar past initiatives, each
+   restricted to the allowed set, fused into one pool with every score kept;
+3. eligibility checks per criterion; hard failures leave the list (kept aside for staff);
+4. features per pair and a ranker score (hand-weighted prior, or a learned model);
+5. diversity: a cap per provider, so ten variants of one programme do not bury the rest;
+6. explanations.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,10 +23,12 @@ from indexes import Encoder
 from matcher import territory
 from matcher.eligibility import check_all, is_eligible
 from matcher.explain import reasons_for
+from matcher.features import pair_features, to_matrix
 from matcher.indexing import ResourceIndex
+from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.schemas import EligibilityCheck, Initiative, Match, MatchQuery, Resource
 
-__all__ = ["Recommendation", "Recommender", "RecommenderConfig"]
+__all__ = ["Candidate", "Recommendation", "Recommender", "RecommenderConfig"]
 
 
 @dataclass(frozen=True)
@@ -29,14 +36,35 @@ class RecommenderConfig:
     """Knobs of the pipeline; saved with evaluation reports so a figure names its configuration."""
 
     dense_candidates: int = 200
-    """How many resources the dense search hands to the fused candidate set."""
+    """How many resources the dense search hands to the candidate pool."""
     sparse_candidates: int = 200
-    """How many resources the BM25 search hands to the fused candidate set."""
+    """How many resources the BM25 search hands to the candidate pool."""
+    knn_neighbours: int = 30
+    """How many similar past initiatives vote for the resources they obtained."""
     rrf_k: int = 60
-    """Reciprocal-rank fusion constant: ``score = Σ 1 / (rrf_k + rank)`` over the two searches."""
+    """Reciprocal-rank fusion constant: ``rrf = Σ 1 / (rrf_k + rank)`` over the two searches."""
     use_dense: bool = True
     use_sparse: bool = True
+    use_history: bool = True
+    use_ranker: bool = True
+    """False orders by the fusion score alone (retrieval only)."""
+    max_per_provider: int = 3
+    """Diversity: at most this many resources of one provider in a list (0 = no cap)."""
     max_k: int = 100
+
+
+@dataclass
+class Candidate:
+    """One resource considered for a query, with everything computed about it."""
+
+    resource: Resource
+    features: dict[str, float]
+    checks: list[EligibilityCheck]
+    score: float = 0.0
+
+    @property
+    def eligible(self) -> bool:
+        return is_eligible(self.checks)
 
 
 @dataclass(frozen=True)
@@ -50,7 +78,15 @@ class Recommendation:
 class Recommender:
     """Matches initiatives (or free-text projects) to resources."""
 
-    def __init__(self, index: ResourceIndex, encoder: Encoder, config: RecommenderConfig | None = None) -> None:
+    def __init__(
+        self,
+        index: ResourceIndex,
+        encoder: Encoder,
+        config: RecommenderConfig | None = None,
+        ranker: PriorRanker | LearnedRanker | None = None,
+        *,
+        model_version: str | None = None,
+    ) -> None:
         if index.manifest.encoder_id != encoder.model_id:
             raise ValueError(
                 f"index {index.version} was built with {index.manifest.encoder_id!r}, "
@@ -59,6 +95,64 @@ class Recommender:
         self.index = index
         self.encoder = encoder
         self.config = config or RecommenderConfig()
+        self.ranker = ranker or PriorRanker()
+        self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
+
+    # --- public --------------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        query: MatchQuery | Initiative,
+        k: int = 10,
+        *,
+        today: date | None = None,
+        with_excluded: bool = False,
+        exclude_history_of: str | None = None,
+    ) -> Recommendation:
+        """Top ``k`` eligible resources for ``query``, best first, each explained.
+
+        ``today`` fixes the date that decides what is open (defaults to the current date).
+        ``exclude_history_of`` leaves that initiative out of the kNN vote (used when scoring a past
+        initiative for training, so it does not vote for itself). Raises ``ValueError`` when ``k``
+        is outside ``1..config.max_k``.
+        """
+        if not 1 <= k <= self.config.max_k:
+            raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
+        q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
+        day = today or date.today()
+        candidates = self.candidates(q, k, today=day, exclude_history_of=exclude_history_of)
+        eligible = [c for c in candidates if c.eligible]
+        chosen = self._diversify(eligible, k)
+        matches = [self._match(q, c, rank) for rank, c in enumerate(chosen, start=1)]
+        excluded = [self._match(q, c, 1) for c in candidates if not c.eligible] if with_excluded else []
+        return Recommendation(matches, excluded)
+
+    def candidates(
+        self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None
+    ) -> list[Candidate]:
+        """The scored candidate pool for ``q``, best first (eligible or not). Training reads this to
+        build labelled pairs with hard negatives, so it sees exactly what serving sees."""
+        allowed = self._allowed(q, today)
+        if not allowed:
+            return []
+        retrieval = self._retrieve(q, allowed, k, exclude_history_of)
+        pool = []
+        for rid, scores in retrieval.items():
+            resource = self.index.resources[rid]
+            checks = check_all(resource, q, today)
+            pool.append(Candidate(resource, pair_features(q, resource, scores, checks, today), checks))
+        if not pool:
+            return []
+        if self.config.use_ranker:
+            scores_ = self.ranker.predict(to_matrix([c.features for c in pool]))
+        else:
+            scores_ = np.asarray([c.features["rrf"] for c in pool])
+        for c, s in zip(pool, scores_, strict=True):
+            c.score = float(s)
+        pool.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+        return pool
+
+    # --- stages --------------------------------------------------------------------------------
 
     def _allowed(self, query: MatchQuery, today: date) -> list[str]:
         out = []
@@ -70,85 +164,80 @@ class Recommender:
             out.append(rid)
         return out
 
-    def recommend(
-        self,
-        query: MatchQuery | Initiative,
-        k: int = 10,
-        *,
-        today: date | None = None,
-        with_excluded: bool = False,
-    ) -> Recommendation:
-        """Top ``k`` eligible resources for ``query``, best first, each explained.
-
-        ``today`` fixes the date that decides what is open (defaults to the current date).
-        Raises ``ValueError`` when ``k`` is outside ``1..config.max_k``.
-        """
-        if not 1 <= k <= self.config.max_k:
-            raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
-        q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
-        day = today or date.today()
-        allowed = self._allowed(q, day)
-        if not allowed:
-            return Recommendation([], [])
-        candidates = self._candidates(q, allowed, k)
-        kept: list[Match] = []
-        excluded: list[Match] = []
-        for rid, features in candidates:
-            resource = self.index.resources[rid]
-            checks = check_all(resource, q, day)
-            match = self._match(q, resource, features, checks)
-            if is_eligible(checks):
-                if len(kept) < k:
-                    kept.append(match.model_copy(update={"rank": len(kept) + 1}))
-            elif with_excluded:
-                excluded.append(match)
-            if len(kept) >= k and not with_excluded:
-                break
-        return Recommendation(kept, excluded)
-
-    def _candidates(self, q: MatchQuery, allowed: list[str], k: int) -> list[tuple[str, dict[str, float]]]:
-        """The fused candidate set, best first: ``(resource id, features)`` pairs.
-
-        Features: ``dense`` (cosine with the query), ``bm25`` (BM25 score), ``dense_rank`` and
-        ``bm25_rank`` (1-based; 0 when the search did not return it), ``rrf`` (the fused score).
-        """
+    def _retrieve(
+        self, q: MatchQuery, allowed: list[str], k: int, exclude_history_of: str | None
+    ) -> dict[str, dict[str, float]]:
+        """Candidate ids with their retrieval scores, from the three sources."""
         cfg = self.config
+        allowed_set = set(allowed)
+        vector = self.encoder.encode_queries([q.text])[0] if (cfg.use_dense or cfg.use_history) else None
         dense_ids: list[str] = []
-        vector = None
-        if cfg.use_dense:
-            vector = self.encoder.encode_queries([q.text])
+        if cfg.use_dense and vector is not None:
             n = min(len(allowed), max(cfg.dense_candidates, k))
-            _, found = self.index.dense.search(vector, n, allowed=allowed)
+            _, found = self.index.dense.search(vector[None, :], n, allowed=allowed)
             dense_ids = [i for i in found[0] if i is not None]
         sparse_ids: list[str] = []
         if cfg.use_sparse:
             n = min(len(allowed), max(cfg.sparse_candidates, k))
             _, found_sparse = self.index.sparse.search(q.text, n, allowed=allowed)
             sparse_ids = [i for i in found_sparse if i is not None]
+        votes: dict[str, float] = {}
+        best: dict[str, float] = {}
+        history = self.index.history
+        if cfg.use_history and vector is not None and len(history):
+            votes, best = history.knn_votes(vector, k=cfg.knn_neighbours, exclude=exclude_history_of)
+            votes = {r: v for r, v in votes.items() if r in allowed_set}
         dense_rank = {rid: r for r, rid in enumerate(dense_ids, start=1)}
         sparse_rank = {rid: r for r, rid in enumerate(sparse_ids, start=1)}
-        pool = list(dict.fromkeys(dense_ids + sparse_ids))
+        pool = list(dict.fromkeys(dense_ids + sparse_ids + sorted(votes, key=lambda r: -votes[r])))
         if not pool:
-            return []
-        # Every candidate gets both scores, whichever search found it: the ranker needs them all.
-        dense_scores = (
-            np.stack([self.index.dense.reconstruct(rid) for rid in pool]) @ vector[0]
-            if vector is not None
-            else np.zeros(len(pool))
-        )
-        bm25_scores = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
-        out = []
-        for rid, ds, bs in zip(pool, dense_scores, bm25_scores, strict=True):
+            return {}
+        # Every candidate gets every score, whichever source found it: the ranker needs them all.
+        if vector is not None:
+            dense_scores = np.stack([self.index.dense.reconstruct(rid) for rid in pool]) @ vector
+            profile = history.profile_similarity(vector, pool)
+        else:
+            dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
+        bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
+        with_history = history.resources_with_history()
+        out: dict[str, dict[str, float]] = {}
+        for i, rid in enumerate(pool):
             rd, rs = dense_rank.get(rid, 0), sparse_rank.get(rid, 0)
-            rrf = (1.0 / (cfg.rrf_k + rd) if rd else 0.0) + (1.0 / (cfg.rrf_k + rs) if rs else 0.0)
-            out.append((rid, {"dense": float(ds), "bm25": float(bs), "dense_rank": float(rd),
-                              "bm25_rank": float(rs), "rrf": rrf}))
-        out.sort(key=lambda item: (-item[1]["rrf"], -item[1]["dense"], item[0]))
+            out[rid] = {
+                "dense": float(dense_scores[i]),
+                "bm25": float(bm25[i]),
+                "rrf": (1.0 / (cfg.rrf_k + rd) if rd else 0.0) + (1.0 / (cfg.rrf_k + rs) if rs else 0.0),
+                "knn_vote": votes.get(rid, 0.0),
+                "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
+                "profile": float(profile[i]),
+                "has_history": 1.0 if rid in with_history else 0.0,
+                "popularity": math.log1p(history.positives.get(rid, 0)),
+                "acceptance": history.acceptance(rid),
+            }
         return out
 
-    def _match(
-        self, q: MatchQuery, resource: Resource, features: dict[str, float], checks: list[EligibilityCheck]
-    ) -> Match:
+    def _diversify(self, ranked: list[Candidate], k: int) -> list[Candidate]:
+        """Best first, at most ``max_per_provider`` per provider while others remain; the capped ones
+        come back at the end only if the list would otherwise be short."""
+        cap = self.config.max_per_provider
+        if cap <= 0:
+            return ranked[:k]
+        chosen: list[Candidate] = []
+        deferred: list[Candidate] = []
+        per: dict[str, int] = {}
+        for c in ranked:
+            pid = c.resource.provider_id
+            if per.get(pid, 0) < cap:
+                chosen.append(c)
+                per[pid] = per.get(pid, 0) + 1
+            else:
+                deferred.append(c)
+            if len(chosen) >= k:
+                break
+        return (chosen + deferred)[:k]
+
+    def _match(self, q: MatchQuery, c: Candidate, rank: int) -> Match:
+        resource = c.resource
         provider = self.index.providers.get(resource.provider_id)
         return Match(
             initiative_id=q.initiative_id,
@@ -156,14 +245,14 @@ class Recommender:
             title=resource.title,
             provider=provider.name if provider else resource.provider_id,
             kind=resource.kind.value,
-            score=round(features["rrf"], 6),
-            rank=1,
-            features={name: round(value, 6) for name, value in features.items()},
-            checks=checks,
-            reasons=reasons_for(q, resource, checks, features["dense"]),
-            near_misses=[c.near_miss for c in checks if c.near_miss],
+            score=round(c.score, 6),
+            rank=rank,
+            features={name: round(value, 6) for name, value in c.features.items()},
+            checks=c.checks,
+            reasons=reasons_for(q, resource, c.checks, c.features),
+            near_misses=[x.near_miss for x in c.checks if x.near_miss],
             closes_at=resource.closes_at,
             url=resource.url,
             index_version=self.index.version,
-            model_version=self.encoder.model_id,
+            model_version=self.model_version,
         )

@@ -270,6 +270,18 @@ class Catalogue:
             raise NotFoundError("initiative", initiative_id)
         return Initiative.model_validate(row.data)
 
+    def get_initiatives(self, ids: Sequence[str]) -> dict[str, Initiative]:
+        """The initiatives among ``ids`` that exist (unknown ids are absent from the result)."""
+        t = tables.initiatives
+        out: dict[str, Initiative] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start : start + 900])
+                for row in conn.execute(select(t.c.data).where(t.c.id.in_(chunk))):
+                    ini = Initiative.model_validate(row.data)
+                    out[ini.id] = ini
+        return out
+
     # --- outcomes (append-only) ----------------------------------------------------------------
 
     def append_outcomes(self, items: Sequence[Outcome]) -> int:
@@ -349,6 +361,12 @@ class Catalogue:
             ):
                 h.update(f"{rid}\0{chash}\n".encode())
         return h.hexdigest()
+
+    def outcomes_signature(self) -> str:
+        """Changes whenever an outcome is appended (the log is append-only)."""
+        with self.engine.connect() as conn:
+            n, last = conn.execute(select(func.count(), func.max(tables.outcomes.c.seq))).one()
+        return f"{n}:{last}"
 
     def last_change(self) -> datetime | None:
         with self.engine.connect() as conn:

@@ -1,0 +1,100 @@
+"""Features of one (query, candidate resource) pair, the ranker's input.
+
+Every feature is a float with a fixed name and a documented meaning, so a saved ranker can check that
+it is fed what it was trained on (:data:`FEATURES` is its schema). Missing information gives a
+neutral value, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+
+from matcher import territory
+from matcher.schemas import CheckStatus, EligibilityCheck, MatchQuery, Recurrence, Resource
+
+__all__ = ["FEATURES", "FEATURE_VERSION", "pair_features", "to_matrix"]
+
+FEATURE_VERSION = 1
+FEATURES: tuple[str, ...] = (
+    "dense",  # cosine between the query and the resource text
+    "bm25",  # BM25 score of the resource text for the query
+    "rrf",  # reciprocal-rank fusion of the dense and BM25 ranks
+    "knn_vote",  # share of the similarity of the nearest past initiatives that obtained the resource
+    "knn_best",  # similarity of the closest past initiative that obtained it (0 if none)
+    "profile",  # cosine between the query and the centroid of the resource's past initiatives
+    "has_history",  # 1 when the resource has past partnerships
+    "popularity",  # log(1 + past positive decisions)
+    "acceptance",  # smoothed share of positive decisions
+    "territory_level",  # 0 same commune, 1 département, 2 région, 3 national, 4 unknown
+    "coverage_national",  # 1 when the resource covers the whole country
+    "stage_fit",  # 1 stage accepted, 0.5 unknown or any stage, 0 not accepted
+    "legal_form_fit",  # same scale for legal forms
+    "amount_fit",  # 1 within range, 0.5 unknown, partial cover in (0, 1), 0 below minimum
+    "needs_overlap",  # share of the query's needs the resource covers (0.5 when unknown)
+    "days_to_close",  # log(1 + days left), 6 for permanent or undated resources
+    "capacity",  # log(1 + capacity left), -1 when unknown
+    "freshness",  # log(1 + days since the resource record was last verified), -1 when unknown
+    "unknown_checks",  # number of eligibility criteria that could not be decided
+)
+
+
+def _fit(check: EligibilityCheck | None) -> float:
+    if check is None or check.status is CheckStatus.unknown:
+        return 0.5
+    return 1.0 if check.status is CheckStatus.passed else 0.0
+
+
+def pair_features(
+    query: MatchQuery,
+    resource: Resource,
+    retrieval: dict[str, float],
+    checks: list[EligibilityCheck],
+    today: date,
+) -> dict[str, float]:
+    """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
+    (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``profile``, ``popularity``,
+    ``acceptance``, ``has_history``)."""
+    by = {c.criterion.value: c for c in checks}
+    f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}
+    if query.territory is None:
+        f["territory_level"] = 4.0
+    else:
+        f["territory_level"] = float(
+            min(territory.territory_distance(code, query.territory) for code in resource.coverage)
+        )
+    f["coverage_national"] = 1.0 if "FR" in resource.coverage else 0.0
+    f["stage_fit"] = _fit(by.get("stage"))
+    f["legal_form_fit"] = _fit(by.get("legal_form"))
+    amount = by.get("amount")
+    if amount is None or amount.status is CheckStatus.unknown:
+        f["amount_fit"] = 0.5
+    elif amount.status is CheckStatus.failed:
+        f["amount_fit"] = 0.0
+    elif resource.amount_max and query.amount_sought and query.amount_sought > resource.amount_max:
+        f["amount_fit"] = resource.amount_max / query.amount_sought
+    else:
+        f["amount_fit"] = 1.0
+    if query.needs and resource.needs_covered:
+        f["needs_overlap"] = sum(n in resource.needs_covered for n in query.needs) / len(query.needs)
+    else:
+        f["needs_overlap"] = 0.5
+    if resource.recurrence is Recurrence.permanent or resource.closes_at is None:
+        f["days_to_close"] = 6.0
+    else:
+        f["days_to_close"] = math.log1p(max((resource.closes_at - today).days, 0))
+    f["capacity"] = -1.0 if resource.capacity is None else math.log1p(resource.capacity)
+    f["freshness"] = (
+        -1.0 if resource.last_verified is None else math.log1p(max((today - resource.last_verified).days, 0))
+    )
+    f["unknown_checks"] = float(sum(c.status is CheckStatus.unknown for c in checks))
+    return f
+
+
+def to_matrix(rows: list[dict[str, float]]) -> np.ndarray:
+    """``(n, len(FEATURES)) float32`` in schema order."""
+    return np.asarray([[r[name] for name in FEATURES] for r in rows], dtype=np.float32).reshape(
+        len(rows), len(FEATURES)
+    )

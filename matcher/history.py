@@ -1,0 +1,136 @@
+"""Past partnerships: what each resource (and its provider) funded, sponsored or refused before.
+
+Built from the outcome log, it answers the questions a seasoned staff member answers from memory:
+which past initiatives look like this one and what did they obtain (a kNN vote), how close is this
+project to what a resource usually supports (its profile), how often does a resource say yes.
+Vectors of past initiatives are ``(n, d) float32`` L2-normalised rows, encoded as queries (the
+project side), so similarity between two projects is symmetric.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexes import Encoder
+from matcher.schemas import Decision, Initiative, Outcome
+
+__all__ = ["NEGATIVE", "POSITIVE", "History"]
+
+POSITIVE = frozenset({Decision.obtained, Decision.applied, Decision.shortlisted, Decision.contacted, Decision.pinned})
+NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
+
+
+@dataclass
+class History:
+    """Positive pairs with the vectors of their initiatives, plus acceptance counts per resource."""
+
+    initiative_ids: list[str]
+    vectors: np.ndarray
+    resources_of: list[frozenset[str]]
+    positives: Counter[str] = field(default_factory=Counter)
+    negatives: Counter[str] = field(default_factory=Counter)
+    _rows_of: dict[str, list[int]] = field(default_factory=dict)
+    _centroids: dict[str, np.ndarray] = field(default_factory=dict)
+    _row: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rows: defaultdict[str, list[int]] = defaultdict(list)
+        for r, res in enumerate(self.resources_of):
+            for rid in res:
+                rows[rid].append(r)
+        self._rows_of = dict(rows)
+        self._row = {iid: r for r, iid in enumerate(self.initiative_ids)}
+        for rid, idx in self._rows_of.items():
+            c = self.vectors[idx].mean(axis=0)
+            self._centroids[rid] = c / max(float(np.linalg.norm(c)), 1e-12)
+
+    @classmethod
+    def empty(cls, dim: int) -> History:
+        return cls([], np.zeros((0, dim), dtype=np.float32), [])
+
+    @classmethod
+    def build(
+        cls,
+        outcomes: Iterable[Outcome],
+        initiatives: dict[str, Initiative] | Callable[[Sequence[str]], dict[str, Initiative]],
+        encoder: Encoder,
+        *,
+        batch_size: int = 256,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> History:
+        """From the outcome log: the latest decision per (initiative, resource) pair counts."""
+        latest: dict[tuple[str, str], Decision] = {}
+        for o in sorted(outcomes, key=lambda o: o.occurred_at):
+            latest[(o.initiative_id, o.resource_id)] = o.decision
+        pos: defaultdict[str, set[str]] = defaultdict(set)
+        positives: Counter[str] = Counter()
+        negatives: Counter[str] = Counter()
+        for (iid, rid), decision in latest.items():
+            if decision in POSITIVE:
+                pos[iid].add(rid)
+                positives[rid] += 1
+            elif decision in NEGATIVE:
+                negatives[rid] += 1
+        ids = sorted(pos)
+        lookup = initiatives(ids) if callable(initiatives) else initiatives
+        ids = [i for i in ids if i in lookup]
+        texts = [lookup[i].text() for i in ids]
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            chunks.append(encoder.encode_queries(texts[start : start + batch_size]))
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives)
+
+    def __len__(self) -> int:
+        return len(self.initiative_ids)
+
+    def knn_votes(
+        self, query: np.ndarray, *, k: int = 30, exclude: str | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Similarity-weighted votes of the ``k`` most similar past initiatives.
+
+        ``query`` is a ``(d,)`` vector. Returns ``(vote, best)``: ``vote[r]`` is the sum of the
+        similarities of the neighbours that obtained ``r`` divided by the sum over all neighbours
+        (so votes are in [0, 1]); ``best[r]`` the similarity of the closest neighbour that did.
+        ``exclude`` leaves one initiative out (itself, when scoring a past initiative).
+        """
+        if len(self) == 0:
+            return {}, {}
+        sims = self.vectors @ query
+        if exclude is not None and exclude in self._row:
+            sims[self._row[exclude]] = -np.inf
+        k = min(k, len(sims))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.isfinite(sims[top])]
+        weights = np.maximum(sims[top], 0.0) ** 3  # sharpen: the closest neighbours matter most
+        total = float(weights.sum()) or 1.0
+        vote: defaultdict[str, float] = defaultdict(float)
+        best: dict[str, float] = {}
+        for row, w, s in zip(top, weights, sims[top], strict=True):
+            for rid in self.resources_of[row]:
+                vote[rid] += float(w) / total
+                best[rid] = max(best.get(rid, -1.0), float(s))
+        return dict(vote), best
+
+    def profile_similarity(self, query: np.ndarray, resource_ids: Sequence[str]) -> np.ndarray:
+        """Cosine between ``query`` and the centroid of each resource's past initiatives (0 if none)."""
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        for i, rid in enumerate(resource_ids):
+            c = self._centroids.get(rid)
+            if c is not None:
+                out[i] = float(c @ query)
+        return out
+
+    def acceptance(self, resource_id: str) -> float:
+        """Smoothed share of positive decisions (Laplace prior 1/2)."""
+        p, n = self.positives.get(resource_id, 0), self.negatives.get(resource_id, 0)
+        return (p + 1.0) / (p + n + 2.0)
+
+    def resources_with_history(self) -> set[str]:
+        return set(self._rows_of)

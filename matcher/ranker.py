@@ -1,0 +1,172 @@
+"""Rankers: score candidate pairs from their features (:data:`matcher.features.FEATURES`).
+
+Two implementations with one scikit-learn–style API (``fit`` returns ``self``, learned state ends
+in ``_``, ``predict(X) -> (n,) float``):
+
+- :class:`PriorRanker`, transparent hand weights, used when no labels exist yet;
+- :class:`LearnedRanker`, LightGBM with a LambdaRank objective (it optimises nDCG over each query's
+  candidate list directly), trained from labelled pairs with hard negatives from retrieval.
+
+A ranker is saved as a folder with ``ranker.json`` (kind, feature names and version, parameters)
+and, for the learned one, LightGBM's own text model: no pickle. Loading refuses a ranker whose
+feature schema differs from this code's, saying what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from matcher.features import FEATURE_VERSION, FEATURES
+
+__all__ = ["LearnedRanker", "PriorRanker", "Ranker", "RankerError", "load_ranker"]
+
+
+class RankerError(RuntimeError):
+    """A saved ranker that cannot be used with this code (message says why and what to do)."""
+
+
+class Ranker(Protocol):
+    kind: str
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+    def save(self, folder: Path) -> list[Path]: ...
+
+
+# Hand weights on roughly standardised features: what staff would weigh without any labels.
+_PRIOR_WEIGHTS: dict[str, float] = {
+    "dense": 4.0,
+    "bm25": 0.05,
+    "rrf": 20.0,
+    "knn_vote": 2.0,
+    "knn_best": 1.0,
+    "profile": 2.0,
+    "popularity": 0.05,
+    "acceptance": 0.3,
+    "territory_level": -0.05,
+    "stage_fit": 0.2,
+    "legal_form_fit": 0.2,
+    "amount_fit": 0.2,
+    "needs_overlap": 0.4,
+    "unknown_checks": -0.02,
+}
+
+
+@dataclass
+class PriorRanker:
+    """A weighted sum of features; the weights are readable and stored with the ranker."""
+
+    weights: dict[str, float] = field(default_factory=lambda: dict(_PRIOR_WEIGHTS))
+    kind: str = "prior"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.weights) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"weights name unknown features {unknown}; known: {', '.join(FEATURES)}")
+        self.coef_ = np.array([self.weights.get(n, 0.0) for n in FEATURES], dtype=np.float32)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> PriorRanker:
+        return self  # nothing to learn: the prior is the fallback when there are no labels
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32) @ self.coef_
+
+    def save(self, folder: Path) -> list[Path]:
+        path = folder / "ranker.json"
+        path.write_text(json.dumps(_header(self.kind, {"weights": self.weights}), indent=2), encoding="utf-8")
+        return [path]
+
+
+@dataclass
+class LearnedRanker:
+    """LightGBM LambdaRank over :data:`FEATURES`; ``groups`` are the sizes of consecutive query lists."""
+
+    n_estimators: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    random_state: int = 0
+    kind: str = "lambdarank"
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> LearnedRanker:
+        import lightgbm as lgb
+
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise ValueError(f"X must have shape (n, {len(FEATURES)}), got {X.shape}")
+        if int(np.sum(groups)) != X.shape[0]:
+            raise ValueError(f"groups sum to {int(np.sum(groups))} but X has {X.shape[0]} rows")
+        model = lgb.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=self.subsample,
+            subsample_freq=1,
+            colsample_bytree=self.colsample_bytree,
+            random_state=self.random_state,
+            n_jobs=2,
+            verbose=-1,
+        )
+        model.fit(X, np.asarray(y, dtype=np.int32), group=np.asarray(groups), feature_name=list(FEATURES))
+        self.booster_ = model.booster_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "booster_"):
+            raise RankerError("this LearnedRanker is not fitted yet: call fit() or load a trained one")
+        return np.asarray(self.booster_.predict(np.asarray(X, dtype=np.float32)), dtype=np.float32)
+
+    def feature_importances(self) -> dict[str, float]:
+        gains = self.booster_.feature_importance(importance_type="gain")
+        total = float(np.sum(gains)) or 1.0
+        return {n: float(g) / total for n, g in zip(FEATURES, gains, strict=True)}
+
+    def save(self, folder: Path) -> list[Path]:
+        params = {k: v for k, v in asdict(self).items() if k != "kind"}
+        head, model = folder / "ranker.json", folder / "lightgbm.txt"
+        head.write_text(json.dumps(_header(self.kind, params), indent=2), encoding="utf-8")
+        self.booster_.save_model(str(model))
+        return [head, model]
+
+
+def _header(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "feature_version": FEATURE_VERSION, "features": list(FEATURES), "params": params}
+
+
+def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
+    """Load a saved ranker, refusing one trained on another feature schema."""
+    path = folder / "ranker.json"
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RankerError(f"no ranker.json in {folder}") from exc
+    except json.JSONDecodeError as exc:
+        raise RankerError(f"{path} is not valid JSON: {exc}") from exc
+    if head.get("features") != list(FEATURES) or head.get("feature_version") != FEATURE_VERSION:
+        raise RankerError(
+            f"ranker in {folder} was trained on features {head.get('features')} (version "
+            f"{head.get('feature_version')}), this Maillage computes {list(FEATURES)} (version "
+            f"{FEATURE_VERSION}): retrain it with maillage train"
+        )
+    kind = head.get("kind")
+    if kind == "prior":
+        return PriorRanker(weights=head["params"]["weights"])
+    if kind == "lambdarank":
+        import lightgbm as lgb
+
+        ranker = LearnedRanker(**head["params"])
+        try:
+            ranker.booster_ = lgb.Booster(model_file=str(folder / "lightgbm.txt"))
+        except Exception as exc:
+            raise RankerError(f"cannot read {folder / 'lightgbm.txt'}: {exc}") from exc
+        return ranker
+    raise RankerError(f"unknown ranker kind {kind!r} in {path}: expected 'prior' or 'lambdarank'")
