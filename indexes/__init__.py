@@ -9,7 +9,7 @@ from indexes.encoders import (
     SentenceTransformerEncoder,
     load_encoder,
 )
-from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, publish, verify
+from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, publish, set_current, verify
 from indexes.sparse import FrenchAnalyzer, SparseIndex, SparseIndexFileError
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "current",
     "load_encoder",
     "publish",
+    "set_current",
     "verify",
 ]

@@ -27,7 +27,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "publish", "verify"]
+__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "publish", "set_current", "verify"]
 
 FORMAT_VERSION = 1
 _PACKAGES = ("faiss-cpu", "numpy", "sentence-transformers", "torch", "bm25s")
@@ -115,11 +115,14 @@ def publish(
     root: Path,
     write: Callable[[Path], object],
     manifest: Manifest,
+    *,
+    make_current: bool = True,
 ) -> Path:
     """Build a snapshot with ``write(tmp_folder)``, seal it with ``manifest`` and publish it.
 
     Returns the published folder. If ``write`` raises, nothing is published and the previous
-    ``CURRENT`` snapshot stays served.
+    ``CURRENT`` snapshot stays served. With ``make_current=False`` the version is stored but not
+    pointed to (a model registered, not yet promoted).
     """
     root.mkdir(parents=True, exist_ok=True)
     final = root / manifest.version
@@ -139,13 +142,21 @@ def publish(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if make_current:
+        set_current(root, manifest.version)
+    return final
+
+
+def set_current(root: Path, version: str) -> None:
+    """Point ``CURRENT`` at an existing version, atomically."""
+    if not (root / version / "manifest.json").is_file():
+        raise SnapshotError(f"no snapshot {version!r} under {root}")
     pointer = root / f".CURRENT.{os.getpid()}.tmp"
-    pointer.write_text(manifest.version, encoding="utf-8")
+    pointer.write_text(version, encoding="utf-8")
     with pointer.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(pointer, root / "CURRENT")
     _fsync_dir(root)
-    return final
 
 
 def current(root: Path) -> Path | None:

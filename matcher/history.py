@@ -34,7 +34,7 @@ class History:
     positives: Counter[str] = field(default_factory=Counter)
     negatives: Counter[str] = field(default_factory=Counter)
     _rows_of: dict[str, list[int]] = field(default_factory=dict)
-    _centroids: dict[str, np.ndarray] = field(default_factory=dict)
+    _sums: dict[str, np.ndarray] = field(default_factory=dict)
     _row: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -45,8 +45,7 @@ class History:
         self._rows_of = dict(rows)
         self._row = {iid: r for r, iid in enumerate(self.initiative_ids)}
         for rid, idx in self._rows_of.items():
-            c = self.vectors[idx].mean(axis=0)
-            self._centroids[rid] = c / max(float(np.linalg.norm(c)), 1e-12)
+            self._sums[rid] = self.vectors[idx].sum(axis=0)
 
     @classmethod
     def empty(cls, dim: int) -> History:
@@ -118,19 +117,33 @@ class History:
                 best[rid] = max(best.get(rid, -1.0), float(s))
         return dict(vote), best
 
-    def profile_similarity(self, query: np.ndarray, resource_ids: Sequence[str]) -> np.ndarray:
-        """Cosine between ``query`` and the centroid of each resource's past initiatives (0 if none)."""
+    def _own(self, resource_id: str, exclude: str | None) -> int | None:
+        """Row of ``exclude`` when it is one of ``resource_id``'s past initiatives."""
+        row = self._row.get(exclude) if exclude is not None else None
+        return row if row is not None and resource_id in self.resources_of[row] else None
+
+    def profile_similarity(
+        self, query: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None
+    ) -> np.ndarray:
+        """Cosine between ``query`` and the centroid of each resource's past initiatives (0 if none),
+        leaving ``exclude`` out of the centroids."""
         out = np.zeros(len(resource_ids), dtype=np.float32)
         for i, rid in enumerate(resource_ids):
-            c = self._centroids.get(rid)
-            if c is not None:
-                out[i] = float(c @ query)
+            total = self._sums.get(rid)
+            if total is None:
+                continue
+            own = self._own(rid, exclude)
+            if own is not None:
+                total = total - self.vectors[own]
+            norm = float(np.linalg.norm(total))
+            if norm > 1e-9:
+                out[i] = float(total @ query) / norm
         return out
 
-    def acceptance(self, resource_id: str) -> float:
-        """Smoothed share of positive decisions (Laplace prior 1/2)."""
-        p, n = self.positives.get(resource_id, 0), self.negatives.get(resource_id, 0)
-        return (p + 1.0) / (p + n + 2.0)
+    def positive_count(self, resource_id: str, *, exclude: str | None = None) -> int:
+        return self.positives.get(resource_id, 0) - (1 if self._own(resource_id, exclude) is not None else 0)
 
-    def resources_with_history(self) -> set[str]:
-        return set(self._rows_of)
+    def acceptance(self, resource_id: str, *, exclude: str | None = None) -> float:
+        """Smoothed share of positive decisions (Laplace prior 1/2)."""
+        p, n = self.positive_count(resource_id, exclude=exclude), self.negatives.get(resource_id, 0)
+        return (p + 1.0) / (p + n + 2.0)

@@ -140,7 +140,7 @@ class ResourceIndex:
             dense = DenseIndex.load(folder, dim=manifest.dim)
             sparse = SparseIndex.load(folder)
             history = _load_history(folder, manifest.dim)
-        except (IndexFileError, ValueError, KeyError) as exc:
+        except (IndexFileError, ValueError, KeyError, OSError) as exc:
             raise SnapshotError(f"snapshot {manifest.version} cannot be loaded: {exc}") from exc
         resources = {r.id: r for r in store.resources()}
         providers = {p.id: p for p in store.providers()}

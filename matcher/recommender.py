@@ -195,14 +195,14 @@ class Recommender:
         # Every candidate gets every score, whichever source found it: the ranker needs them all.
         if vector is not None:
             dense_scores = np.stack([self.index.dense.reconstruct(rid) for rid in pool]) @ vector
-            profile = history.profile_similarity(vector, pool)
+            profile = history.profile_similarity(vector, pool, exclude=exclude_history_of)
         else:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
-        with_history = history.resources_with_history()
         out: dict[str, dict[str, float]] = {}
         for i, rid in enumerate(pool):
             rd, rs = dense_rank.get(rid, 0), sparse_rank.get(rid, 0)
+            past = history.positive_count(rid, exclude=exclude_history_of)
             out[rid] = {
                 "dense": float(dense_scores[i]),
                 "bm25": float(bm25[i]),
@@ -210,9 +210,9 @@ class Recommender:
                 "knn_vote": votes.get(rid, 0.0),
                 "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
                 "profile": float(profile[i]),
-                "has_history": 1.0 if rid in with_history else 0.0,
-                "popularity": math.log1p(history.positives.get(rid, 0)),
-                "acceptance": history.acceptance(rid),
+                "has_history": 1.0 if past > 0 else 0.0,
+                "popularity": math.log1p(past),
+                "acceptance": history.acceptance(rid, exclude=exclude_history_of),
             }
         return out
 

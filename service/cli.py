@@ -31,6 +31,7 @@ from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import LegalForm, MatchQuery, Need, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.settings import Settings
+from training import ModelRegistry, PromotionRefused, train_from_catalogue
 
 __all__ = ["app", "main"]
 
@@ -114,7 +115,11 @@ def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, 
             progress.update(task, completed=done, total=total)
 
         index = ResourceIndex.ensure(store, encoder, settings.index_dir, progress=tick)
-    return index, Recommender(index, encoder)
+    served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
+    if served is None:
+        return index, Recommender(index, encoder)
+    version, ranker = served
+    return index, Recommender(index, encoder, ranker=ranker, model_version=version)
 
 
 def _print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
@@ -312,6 +317,73 @@ def index_verify() -> None:
             raise SnapshotError(f"no index published under {settings.index_dir}")
         manifest = verify(folder)
         out.print(f"index {manifest.version} : {len(manifest.files)} fichiers vérifiés, intègre.")
+
+
+@app.command()
+def train(
+    source: Annotated[str | None, typer.Option(help="only initiatives of this source (e.g. reserve-parlementaire)")]
+    = None,
+    limit: Annotated[int, typer.Option(help="at most this many example initiatives, thinned over time")] = 3000,
+    promote_if_better: Annotated[bool, typer.Option("--promote", help="promote if it beats the served model")]
+    = False,
+) -> None:
+    """Train a ranker from the catalogue's outcomes and register it (see maillage promote)."""
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)
+        index, rec = _ensure_index(store, settings)
+        registry = ModelRegistry(settings.rankers_dir)
+        with _progress() as progress:
+            task = progress.add_task("Paires d'entraînement", total=None)
+            result = train_from_catalogue(store, index, rec.encoder, registry, today=date.today(), source=source,
+                                          limit=limit, progress=lambda n: progress.advance(task, n))
+        out.print(
+            f"Modèle {result.version} enregistré : {result.train_queries} requêtes d'entraînement, "
+            f"{result.validation_queries} de validation.\n"
+            f"  nDCG@10 validation : {result.validation_ndcg10:.4f} (modèle servi : "
+            f"{result.current_validation_ndcg10:.4f}) ; validation croisée {result.fit.cv_ndcg10:.4f} "
+            f"(a priori {result.fit.cv_ndcg10_prior:.4f})",
+            highlight=False,
+        )
+        if promote_if_better:
+            _promote(registry, result.version, force=False)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="model version (maillage models)")],
+    force: Annotated[bool, typer.Option(help="serve it even if it does not beat the served model")] = False,
+) -> None:
+    """Serve a registered ranker, only if it beat the served one on the validation split."""
+    settings = _settings()
+    with _errors():
+        _promote(ModelRegistry(settings.rankers_dir), version, force=force)
+
+
+def _promote(registry: ModelRegistry, version: str, *, force: bool) -> None:
+    try:
+        registry.promote(version, force=force)
+    except PromotionRefused as exc:
+        _fail(f"promotion refusée : {exc}", code=3)
+    out.print(f"Modèle {version} servi.")
+
+
+@app.command()
+def models() -> None:
+    """List registered rankers and which one is served."""
+    settings = _settings()
+    with _errors():
+        registry = ModelRegistry(settings.rankers_dir)
+        served = registry.current_version()
+        for m in registry.versions():
+            metrics = m.extra.get("metrics", {})
+            mark = "*" if m.version == served else " "
+            out.print(
+                f"{mark} {m.version}  {m.extra.get('ranker_kind')}  {m.encoder_id}  "
+                f"validation nDCG@10 {metrics.get('validation_ndcg10', float('nan')):.4f} "
+                f"(servi alors : {metrics.get('current_validation_ndcg10', float('nan')):.4f})",
+                highlight=False,
+            )
 
 
 def main() -> None:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.home / "models" / "encoders"
 
+    @property
+    def rankers_dir(self) -> Path:
+        return self.home / "models" / "rankers"
+
     def masked(self) -> dict[str, str]:
         """Settings as text with any password in the database URL masked (for start-up logs)."""
         from sqlalchemy.engine import make_url

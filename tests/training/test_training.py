@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexes import HashingEncoder
+from matcher.demo_catalogue import load_demo
+from matcher.indexing import ResourceIndex
+from matcher.recommender import Recommender
+from matcher.schemas import MatchQuery
+from matcher.store import Catalogue, sqlite_url
+from training import (
+    ModelRegistry,
+    PromotionRefused,
+    build_pairs,
+    examples_from_outcomes,
+    ndcg_of_lists,
+    train_from_catalogue,
+)
+
+TODAY = date(2026, 12, 1)
+FAST = {"limit": 80, "folds": 3, "params": {"n_estimators": 40}}  # small: the machine has two cores
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalogue, ResourceIndex, HashingEncoder, Path]]:
+    root = tmp_path_factory.mktemp("train")
+    store = Catalogue.open(sqlite_url(root / "m.db"))
+    load_demo(store, today=TODAY)
+    encoder = HashingEncoder(256)
+    index = ResourceIndex.build(store, encoder, root / "idx")
+    yield store, index, encoder, root
+    store.close()
+
+
+def test_ndcg_of_lists_by_hand() -> None:
+    y = np.array([0, 1, 0, 1, 0])
+    # list 1 (3 items): relevant at position 2 → 1/log2(3); list 2 (2 items): relevant first → 1
+    assert ndcg_of_lists(np.array([3.0, 2.0, 1.0, 5.0, 1.0]), y, np.array([3, 2])) == pytest.approx(
+        (1 / np.log2(3) + 1.0) / 2
+    )
+
+
+def test_examples_are_oldest_first_with_their_positives(setup) -> None:  # type: ignore[no-untyped-def]
+    store, *_ = setup
+    rows = examples_from_outcomes(store)
+    assert len(rows) > 50
+    dates = [when for _, _, when in rows]
+    assert dates == sorted(dates) and all(pos for _, pos, _ in rows)
+
+
+def test_pairs_have_positives_and_hard_negatives_and_leave_one_out(setup) -> None:  # type: ignore[no-untyped-def]
+    store, index, encoder, _ = setup
+    rec = Recommender(index, encoder)
+    examples = [(i, r) for i, r, _ in examples_from_outcomes(store)[:15]]
+    pairs = build_pairs(rec, examples, today=TODAY, per_query=20)
+    assert pairs.groups.sum() == len(pairs) and len(pairs.query_ids) == len(pairs.groups)
+    start = 0
+    for g in pairs.groups:
+        labels = pairs.y[start : start + g]
+        assert 0 < labels.sum() < g  # each list has a positive and negatives
+        start += g
+    ini, relevant = examples[0]
+    own = rec.candidates(MatchQuery.from_initiative(ini), 20, today=TODAY, exclude_history_of=ini.id)
+    for c in own:
+        if c.resource.id in relevant:
+            assert c.features["knn_best"] < 0.999  # it never finds itself among its neighbours
+
+
+def test_train_register_promote_and_gate(setup, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    store, index, encoder, root = setup
+    registry = ModelRegistry(root / "rankers")
+    first = train_from_catalogue(store, index, encoder, registry, today=TODAY, **FAST)
+    assert registry.current_version() is None  # registered, not served
+    assert first.compared_to is None and first.train_queries > first.validation_queries > 0
+    registry.promote(first.version)
+    assert registry.current_version() == first.version
+    second = train_from_catalogue(store, index, encoder, registry, today=TODAY, **FAST)
+    assert second.compared_to == first.version
+    manifest = root / "rankers" / second.version / "manifest.json"
+    data = json.loads(manifest.read_text())
+    # make the candidate lose on the validation split, as a worse model would
+    data["extra"]["metrics"]["validation_ndcg10"] = data["extra"]["metrics"]["current_validation_ndcg10"] - 0.01
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(PromotionRefused, match="does not beat the served model"):
+        registry.promote(second.version)
+    assert registry.current_version() == first.version
+    registry.promote(second.version, force=True)
+    assert registry.current_version() == second.version
+    loaded = registry.load(second.version, encoder_id=encoder.model_id, dim=encoder.dim)
+    assert loaded.kind == "lambdarank"
+
+
+def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
+    store = Catalogue.open(sqlite_url(tmp_path / "m.db"))
+    encoder = HashingEncoder(64)
+    index = ResourceIndex.build(store, encoder, tmp_path / "idx")
+    with pytest.raises(ValueError, match="too few to train a ranker"):
+        train_from_catalogue(store, index, encoder, ModelRegistry(tmp_path / "r"), today=TODAY)
