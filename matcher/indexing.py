@@ -18,10 +18,10 @@ import numpy as np
 
 from indexes import DenseIndex, Encoder, IndexFileError, Manifest, SnapshotError, SparseIndex, current, publish, verify
 from matcher.history import History
-from matcher.schemas import Provider, Resource
+from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
 
-__all__ = ["ResourceIndex", "resource_document"]
+__all__ = ["InitiativeIndex", "ResourceIndex", "catalogue_signature", "resource_document"]
 
 _KIND = "resources"
 
@@ -185,3 +185,34 @@ class ResourceIndex:
         if loaded.manifest.catalogue_hash != catalogue_signature(store):
             return cls.build(store, encoder, root, progress=progress)
         return loaded
+
+
+@dataclass
+class InitiativeIndex:
+    """Initiatives with their vectors, for the reverse direction (resource → initiatives).
+
+    Built in memory from the catalogue; with the embedding cache, rebuilding costs only the new or
+    edited texts. Personal data stays in the catalogue: the index holds vectors, ids and tokens.
+    """
+
+    dense: DenseIndex
+    sparse: SparseIndex
+    initiatives: dict[str, Initiative]
+
+    @classmethod
+    def build(
+        cls, store: Catalogue, encoder: Encoder, *, batch_size: int = 128,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> InitiativeIndex:
+        inis = {i.id: i for i in store.initiatives()}
+        ids = sorted(inis)
+        texts = [inis[i].text() for i in ids]
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            chunks.append(encoder.encode_queries(texts[start : start + batch_size]))
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        dense = DenseIndex(encoder.dim)
+        if ids:
+            dense.upsert(ids, np.vstack(chunks))
+        return cls(dense, SparseIndex().build(ids, texts), inis)

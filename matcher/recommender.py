@@ -14,6 +14,7 @@ The service, the widget, batch matching, training and evaluation all call it:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,9 +25,19 @@ from matcher import territory
 from matcher.eligibility import check_all, is_eligible
 from matcher.explain import reasons_for
 from matcher.features import pair_features, to_matrix
-from matcher.indexing import ResourceIndex
+from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.ranker import LearnedRanker, PriorRanker
-from matcher.schemas import EligibilityCheck, Initiative, Match, MatchQuery, Resource
+from matcher.schemas import (
+    Decision,
+    EligibilityCheck,
+    Initiative,
+    InitiativeMatch,
+    Match,
+    MatchQuery,
+    Outcome,
+    Resource,
+)
+from matcher.store import NotFoundError
 
 __all__ = ["Candidate", "Recommendation", "Recommender", "RecommenderConfig"]
 
@@ -108,24 +119,58 @@ class Recommender:
         today: date | None = None,
         with_excluded: bool = False,
         exclude_history_of: str | None = None,
+        overrides: Mapping[str, Outcome] | None = None,
     ) -> Recommendation:
         """Top ``k`` eligible resources for ``query``, best first, each explained.
 
         ``today`` fixes the date that decides what is open (defaults to the current date).
         ``exclude_history_of`` leaves that initiative out of the kNN vote (used when scoring a past
-        initiative for training, so it does not vote for itself). Raises ``ValueError`` when ``k``
-        is outside ``1..config.max_k``.
+        initiative for training, so it does not vote for itself). ``overrides`` are staff decisions
+        for this initiative (``Catalogue.overrides_for``): pinned resources come first whatever
+        their score, excluded ones never appear; both say so in their reasons. Raises
+        ``ValueError`` when ``k`` is outside ``1..config.max_k``.
         """
         if not 1 <= k <= self.config.max_k:
             raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         day = today or date.today()
         candidates = self.candidates(q, k, today=day, exclude_history_of=exclude_history_of)
-        eligible = [c for c in candidates if c.eligible]
-        chosen = self._diversify(eligible, k)
-        matches = [self._match(q, c, rank) for rank, c in enumerate(chosen, start=1)]
-        excluded = [self._match(q, c, 1) for c in candidates if not c.eligible] if with_excluded else []
+        overrides = overrides or {}
+        staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
+        pinned = [
+            self._pinned(q, rid, day) for rid, o in overrides.items()
+            if o.decision is Decision.pinned and rid in self.index.resources
+        ]
+        pinned_ids = {c.resource.id for c in pinned}
+        eligible = [c for c in candidates if c.eligible and c.resource.id not in staff_out | pinned_ids]
+        chosen = pinned[:k] + self._diversify(eligible, k - len(pinned[:k]))
+        matches = []
+        for rank, c in enumerate(chosen, start=1):
+            m = self._match(q, c, rank)
+            note = overrides.get(c.resource.id)
+            if note is not None:
+                m.reasons.insert(0, "Épinglé par l'équipe" + (f" : {note.reason}" if note.reason else "."))
+            matches.append(m)
+        excluded: list[Match] = []
+        if with_excluded:
+            for c in candidates:
+                if not c.eligible or c.resource.id in staff_out:
+                    m = self._match(q, c, 1)
+                    note = overrides.get(c.resource.id)
+                    if note is not None and note.decision is Decision.excluded:
+                        m.reasons.insert(0, "Exclu par l'équipe" + (f" : {note.reason}" if note.reason else "."))
+                    excluded.append(m)
         return Recommendation(matches, excluded)
+
+    def _pinned(self, q: MatchQuery, resource_id: str, today: date) -> Candidate:
+        """A pinned resource with its features and checks computed as for any candidate."""
+        resource = self.index.resources[resource_id]
+        checks = check_all(resource, q, today)
+        scores = {"dense": 0.0}
+        if self.config.use_dense:
+            vector = self.encoder.encode_queries([q.text])[0]
+            scores["dense"] = float(self.index.dense.reconstruct(resource_id) @ vector)
+        return Candidate(resource, pair_features(q, resource, scores, checks, today), checks, score=float("inf"))
 
     def candidates(
         self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None
@@ -235,6 +280,54 @@ class Recommender:
             if len(chosen) >= k:
                 break
         return (chosen + deferred)[:k]
+
+    # --- the reverse direction -----------------------------------------------------------------
+
+    def recommend_initiatives(
+        self, resource_id: str, initiatives: InitiativeIndex, k: int = 10, *, today: date | None = None
+    ) -> list[InitiativeMatch]:
+        """For one resource (a call, a public-service need…), the initiatives that fit it best.
+
+        Same machinery the other way round: dense and BM25 search of the resource's text over the
+        initiatives, the same eligibility checks per criterion (an initiative failing a hard
+        criterion is left out), fused order, and the same explanations.
+        """
+        if not 1 <= k <= self.config.max_k:
+            raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
+        if resource_id not in self.index.resources:
+            raise NotFoundError("resource", resource_id)
+        resource = self.index.resources[resource_id]
+        day = today or date.today()
+        provider = self.index.providers.get(resource.provider_id)
+        text = resource_document(resource, provider)
+        allowed = [i for i, ini in initiatives.initiatives.items()
+                   if territory.covers(resource.coverage, ini.territory)]
+        if not allowed:
+            return []
+        n = min(len(allowed), max(self.config.dense_candidates, k))
+        vector = self.encoder.encode_queries([text])
+        _, dense_found = initiatives.dense.search(vector, n, allowed=allowed)
+        _, sparse_found = initiatives.sparse.search(text, n, allowed=allowed)
+        fused: dict[str, float] = {}
+        for found in (dense_found[0], sparse_found):
+            for rank, iid in enumerate((i for i in found if i is not None), start=1):
+                fused[iid] = fused.get(iid, 0.0) + 1.0 / (self.config.rrf_k + rank)
+        out: list[InitiativeMatch] = []
+        for iid in sorted(fused, key=lambda i: (-fused[i], i)):
+            ini = initiatives.initiatives[iid]
+            q = MatchQuery.from_initiative(ini)
+            checks = check_all(resource, q, day)
+            if not is_eligible(checks):
+                continue
+            dense = float(initiatives.dense.reconstruct(iid) @ vector[0])
+            out.append(InitiativeMatch(
+                initiative_id=iid, title=ini.title, territory=ini.territory, score=round(fused[iid], 6),
+                rank=len(out) + 1, checks=checks,
+                reasons=reasons_for(q, resource, checks, {"dense": dense}),
+            ))
+            if len(out) >= k:
+                break
+        return out
 
     def _match(self, q: MatchQuery, c: Candidate, rank: int) -> Match:
         resource = c.resource

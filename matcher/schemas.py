@@ -34,6 +34,7 @@ __all__ = [
     "Decision",
     "EligibilityCheck",
     "Initiative",
+    "InitiativeMatch",
     "LegalForm",
     "Match",
     "MatchQuery",
@@ -400,6 +401,18 @@ class Match(_Schema):
     url: str | None = None
     index_version: str | None = None
     model_version: str | None = None
+
+
+class InitiativeMatch(_Schema):
+    """One initiative suggested for a resource (the reverse direction)."""
+
+    initiative_id: str
+    title: str
+    territory: str
+    score: float
+    rank: Annotated[int, Field(ge=1)]
+    checks: list[EligibilityCheck] = []
+    reasons: list[str] = []
 
 
 class Outcome(_Schema):

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from matcher import tables
-from matcher.schemas import Initiative, Outcome, Provider, Resource, utcnow
+from matcher.schemas import Decision, Initiative, Outcome, Provider, Resource, utcnow
 
 __all__ = ["Catalogue", "NotFoundError", "StoreError", "sqlite_url"]
 
@@ -328,6 +328,15 @@ class Catalogue:
             q = q.where(t.c.resource_id == resource_id)
         with self.engine.connect() as conn:
             return self._load(Outcome, conn.execute(q))
+
+    def overrides_for(self, initiative_id: str) -> dict[str, Outcome]:
+        """Staff pins and exclusions for an initiative: the latest pin/exclude decision per resource
+        (a later pin cancels an exclusion and the reverse)."""
+        out: dict[str, Outcome] = {}
+        for o in self.outcomes(initiative_id=initiative_id):
+            if o.decision in (Decision.pinned, Decision.excluded):
+                out[o.resource_id] = o
+        return out
 
     def iter_outcomes(self, batch: int = 5000) -> Iterator[Outcome]:
         t = tables.outcomes

@@ -25,10 +25,10 @@ from matcher import territory
 from matcher.demo_catalogue import load_demo
 from matcher.importers import RECORD_KINDS, ImportReport, dataset_rows, read_file_rows, run_import
 from matcher.importers.datasets import DATASETS
-from matcher.indexing import ResourceIndex
+from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.labels import KIND
 from matcher.recommender import Recommendation, Recommender
-from matcher.schemas import LegalForm, MatchQuery, Need, Stage, describe_validation_error
+from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.settings import Settings
 from training import ModelRegistry, PromotionRefused, train_from_catalogue
@@ -183,6 +183,8 @@ def import_(
 def match(
     initiative: Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")] = None,
     text: Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")] = None,
+    resource: Annotated[str | None, typer.Option("--resource", "-r", help="reverse: initiatives that fit "
+                                                 "this resource")] = None,
     territory_code: Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, "
                                                        "département, R+région) or FR")] = None,
     legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
@@ -193,17 +195,22 @@ def match(
     show_excluded: Annotated[bool, typer.Option("--show-excluded", help="list hard failures too")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """Match a stored initiative, or a free-text project, with resources."""
+    """Match a stored initiative, or a free-text project, with resources (or, with --resource,
+    a resource with the initiatives that fit it)."""
     settings = _settings()
     with _errors():
-        if (initiative is None) == (text is None):
-            raise ValueError("give exactly one of --initiative ID or --text \"…\"")
+        if sum(x is not None for x in (initiative, text, resource)) != 1:
+            raise ValueError("give exactly one of --initiative ID, --text \"…\" or --resource ID")
         today = date.fromisoformat(on) if on else None
         store = _open_store(settings)
         _, rec = _ensure_index(store, settings)
+        if resource is not None:
+            _reverse(store, rec, resource, k, today, as_json)
+            return
         if initiative is not None:
             ini = store.get_initiative(initiative)
-            result = rec.recommend(ini, k, today=today, with_excluded=show_excluded)
+            result = rec.recommend(ini, k, today=today, with_excluded=show_excluded,
+                                   overrides=store.overrides_for(ini.id))
             heading = f"{ini.title} ({ini.id}, {ini.territory})"
         else:
             query = MatchQuery(text=text or "", territory=territory_code, legal_form=legal_form,
@@ -215,6 +222,50 @@ def match(
                                         ensure_ascii=False, indent=2) + "\n")
         else:
             _print_matches(result, heading, show_excluded)
+
+
+def _reverse(store: Catalogue, rec: Recommender, resource_id: str, k: int, today: date | None,
+             as_json: bool) -> None:
+    res = store.get_resource(resource_id)
+    with _progress() as progress:
+        task = progress.add_task("Indexation des initiatives", total=None)
+        inis = InitiativeIndex.build(store, rec.encoder,
+                                     progress=lambda d, t: progress.update(task, completed=d, total=t))
+    found = rec.recommend_initiatives(resource_id, inis, k, today=today)
+    if as_json:
+        sys.stdout.write(json.dumps([m.model_dump(mode="json") for m in found], ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"Initiatives pour : {res.title} ({res.id})", title_justify="left", show_lines=True,
+                  expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Initiative", ratio=3)
+    table.add_column("Territoire", no_wrap=True)
+    table.add_column("Pourquoi", ratio=4)
+    for m in found:
+        table.add_row(str(m.rank), f"[bold]{m.title}[/]\n{m.initiative_id}", m.territory, "\n".join(m.reasons))
+    if not found:
+        table.add_row("", "Aucune initiative éligible trouvée.", "", "")
+    out.print(table)
+
+
+@app.command()
+def override(
+    initiative: Annotated[str, typer.Option("--initiative", "-i")],
+    resource: Annotated[str, typer.Option("--resource", "-r")],
+    pin: Annotated[bool, typer.Option("--pin/--exclude", help="pin the resource on top, or exclude it")],
+    reason: Annotated[str, typer.Option(help="why (kept with the decision, shown to staff)")],
+    actor: Annotated[str, typer.Option(help="who decides")] = "staff",
+) -> None:
+    """Pin or exclude a resource for an initiative; stored as an outcome, so it becomes a label."""
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)
+        store.get_initiative(initiative)
+        store.get_resource(resource)
+        outcome = Outcome(initiative_id=initiative, resource_id=resource,
+                          decision=Decision.pinned if pin else Decision.excluded, reason=reason, actor=actor)
+        store.append_outcomes([outcome])
+        out.print(f"{'Épinglé' if pin else 'Exclu'} : {resource} pour {initiative}.")
 
 
 @app.command()

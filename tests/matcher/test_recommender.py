@@ -140,3 +140,48 @@ def test_corrupt_snapshot_is_rebuilt_not_served(filled_store: Catalogue, encoder
     (root / first.version / "sparse_tokens.jsonl").write_text("garbage", encoding="utf-8")
     again = ResourceIndex.ensure(filled_store, encoder, root)
     assert again.version != first.version and len(again.sparse) == len(first.sparse)
+
+
+def test_staff_pin_and_exclude(filled_store: Catalogue, recommender: Recommender) -> None:
+    from matcher.schemas import Outcome
+
+    ini = filled_store.get_initiative("ini-jardin")
+    filled_store.append_outcomes([
+        Outcome(initiative_id="ini-jardin", resource_id="res-mobilite", decision="pinned", reason="vu en comité"),
+        Outcome(initiative_id="ini-jardin", resource_id="res-jardin-93", decision="excluded", reason="déjà financé"),
+    ])
+    overrides = filled_store.overrides_for("ini-jardin")
+    rec = recommender.recommend(ini, 5, today=TODAY, overrides=overrides, with_excluded=True)
+    assert rec.matches[0].resource_id == "res-mobilite"
+    assert rec.matches[0].reasons[0] == "Épinglé par l'équipe : vu en comité"
+    assert "res-jardin-93" not in {m.resource_id for m in rec.matches}
+    [out] = [m for m in rec.excluded if m.resource_id == "res-jardin-93"]
+    assert out.reasons[0] == "Exclu par l'équipe : déjà financé"
+    # a later pin cancels the exclusion
+    filled_store.append_outcomes([Outcome(initiative_id="ini-jardin", resource_id="res-jardin-93",
+                                          decision="pinned", reason="finalement oui")])
+    again = recommender.recommend(ini, 5, today=TODAY, overrides=filled_store.overrides_for("ini-jardin"))
+    assert {"res-jardin-93", "res-mobilite"} == {m.resource_id for m in again.matches[:2]}
+
+
+def test_reverse_direction_finds_initiatives_that_fit(filled_store: Catalogue, recommender: Recommender,
+                                                      encoder: HashingEncoder) -> None:
+    from matcher.indexing import InitiativeIndex
+    from matcher.schemas import Initiative
+    from matcher.store import NotFoundError
+
+    filled_store.upsert_initiatives([
+        Initiative(id="ini-velo", title="Atelier vélo", territory="93066", description="réparation de vélos"),
+        Initiative(id="ini-lozere", title="Jardin partagé en Lozère", territory="48",
+                   description="jardin partagé agriculture urbaine compost potager"),
+        Initiative(id="ini-sarl", title="Potager d'entreprise", territory="93066", legal_form="entreprise",
+                   description="jardin partagé agriculture urbaine compost potager", stage="idee"),
+    ])
+    inis = InitiativeIndex.build(filled_store, encoder)
+    found = recommender.recommend_initiatives("res-jardin-93", inis, 5, today=TODAY)
+    ids = [m.initiative_id for m in found]
+    assert ids[0] == "ini-jardin"
+    assert "ini-lozere" not in ids  # outside the resource's coverage
+    assert found[0].reasons and found[0].checks
+    with pytest.raises(NotFoundError, match="unknown resource id 'nope'"):
+        recommender.recommend_initiatives("nope", inis, 5)

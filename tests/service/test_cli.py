@@ -101,3 +101,15 @@ def test_index_build_status_verify_and_corruption(loaded: Path) -> None:
     (home / version / "dense.faiss").write_bytes(b"garbage")
     bad = runner.invoke(app, ["index", "verify"])
     assert bad.exit_code == 1 and "corrupt or truncated" in bad.output
+
+
+def test_override_and_reverse_from_the_cli(loaded: Path) -> None:
+    result = runner.invoke(app, ["override", "-i", "ini-1", "-r", "res-2", "--pin", "--reason", "comité du 3 mars"])
+    assert result.exit_code == 0, result.output
+    top = json.loads(runner.invoke(app, ["match", "-i", "ini-1", "--json"]).stdout)[0]
+    assert top["resource_id"] == "res-2" and "comité du 3 mars" in top["reasons"][0]
+    bad = runner.invoke(app, ["override", "-i", "ini-1", "-r", "ghost", "--exclude", "--reason", "x"])
+    assert bad.exit_code == 2 and "unknown resource id 'ghost'" in bad.output
+    reverse = runner.invoke(app, ["match", "--resource", "res-1", "--json"])
+    assert reverse.exit_code == 0, reverse.output
+    assert json.loads(reverse.stdout)[0]["initiative_id"] == "ini-1"
