@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval.batch import read_cohort, run_batch
 from indexes import EncoderError, SnapshotError, current, load_encoder, verify
 from matcher import territory
 from matcher.demo_catalogue import load_demo
@@ -266,6 +267,31 @@ def override(
                           decision=Decision.pinned if pin else Decision.excluded, reason=reason, actor=actor)
         store.append_outcomes([outcome])
         out.print(f"{'Épinglé' if pin else 'Exclu'} : {resource} pour {initiative}.")
+
+
+@app.command()
+def batch(
+    input_file: Annotated[Path, typer.Argument(help="cohort of initiatives, JSONL or CSV (import format)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV, one row per (initiative, rank)")],
+    k: Annotated[int, typer.Option("-k")] = 10,
+    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+) -> None:
+    """Match a whole cohort to CSV; run the same command again to resume an interrupted run."""
+    settings = _settings()
+    with _errors():
+        cohort, problems = read_cohort(input_file)
+        for p in problems[:20]:
+            err.print(f"  {p}", highlight=False, markup=False)
+        store = _open_store(settings)
+        _, rec = _ensure_index(store, settings)
+        with _progress() as progress:
+            task = progress.add_task("Appariement du lot", total=len(cohort))
+            report = run_batch(rec, cohort, output, k=k, today=date.fromisoformat(on) if on else None,
+                               progress=lambda n: progress.advance(task, n))
+        out.print(
+            f"{report.done} initiatives appariées ({report.rows} lignes), {report.skipped_already_done} déjà "
+            f"faites, {len(problems)} lignes rejetées → {output}"
+        )
 
 
 @app.command()
