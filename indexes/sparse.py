@@ -272,14 +272,15 @@ class SparseIndex:
 
     # --- persistence ---------------------------------------------------------------------------
 
-    def save(self, folder: Path) -> list[Path]:
+    def save(self, folder: Path, *, prefix: str = "") -> list[Path]:
         """Write ``sparse.json`` (config, count, checksum) and ``sparse_tokens.jsonl`` (one
-        ``[id, [tokens...]]`` per line, insertion order); returns the files written.
+        ``[id, [tokens...]]`` per line, insertion order); returns the files written. ``prefix``
+        lets several sparse indexes share one snapshot folder.
 
         Plain files for a snapshot manifest to hash; publish through ``snapshot.publish`` for atomicity.
         """
         folder.mkdir(parents=True, exist_ok=True)
-        config_path, tokens_path = folder / CONFIG_FILE, folder / TOKENS_FILE
+        config_path, tokens_path = folder / (prefix + CONFIG_FILE), folder / (prefix + TOKENS_FILE)
         with self._lock:
             lines = [json.dumps([i, t], ensure_ascii=False) + "\n" for i, t in self._docs.items()]
         payload = "".join(lines).encode("utf-8")
@@ -296,9 +297,9 @@ class SparseIndex:
         return [config_path, tokens_path]
 
     @classmethod
-    def load(cls, folder: Path) -> SparseIndex:
+    def load(cls, folder: Path, *, prefix: str = "") -> SparseIndex:
         """Read what ``save`` wrote; raise ``SparseIndexFileError`` (a ``ValueError``) naming the bad file."""
-        config_path, tokens_path = folder / CONFIG_FILE, folder / TOKENS_FILE
+        config_path, tokens_path = folder / (prefix + CONFIG_FILE), folder / (prefix + TOKENS_FILE)
         config = _read_config(config_path)
         try:
             payload = tokens_path.read_bytes()

@@ -17,13 +17,14 @@ from matcher.schemas import CheckStatus, EligibilityCheck, MatchQuery, Recurrenc
 
 __all__ = ["FEATURES", "FEATURE_VERSION", "pair_features", "to_matrix"]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query
     "rrf",  # reciprocal-rank fusion of the dense and BM25 ranks
     "knn_vote",  # share of the similarity of the nearest past initiatives that obtained the resource
     "knn_best",  # similarity of the closest past initiative that obtained it (0 if none)
+    "lex_vote",  # the same vote with BM25 neighbours among past initiatives (keywords matter)
     "profile",  # cosine between the query and the centroid of the resource's past initiatives
     "has_history",  # 1 when the resource has past partnerships
     "popularity",  # log(1 + past positive decisions)
@@ -55,7 +56,7 @@ def pair_features(
     today: date,
 ) -> dict[str, float]:
     """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
-    (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``profile``, ``popularity``,
+    (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``lex_vote``, ``profile``, ``popularity``,
     ``acceptance``, ``has_history``)."""
     by = {c.criterion.value: c for c in checks}
     f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexes import Encoder
+from indexes import Encoder, SparseIndex
 from matcher.schemas import Decision, Initiative, Outcome
 
 __all__ = ["NEGATIVE", "POSITIVE", "History"]
@@ -33,6 +33,8 @@ class History:
     resources_of: list[frozenset[str]]
     positives: Counter[str] = field(default_factory=Counter)
     negatives: Counter[str] = field(default_factory=Counter)
+    sparse: SparseIndex | None = None
+    """BM25 over the past initiatives' texts, for the lexical vote (short texts are keyword-heavy)."""
     _rows_of: dict[str, list[int]] = field(default_factory=dict)
     _sums: dict[str, np.ndarray] = field(default_factory=dict)
     _row: dict[str, int] = field(default_factory=dict)
@@ -84,7 +86,8 @@ class History:
             if progress is not None:
                 progress(min(start + batch_size, len(texts)), len(texts))
         vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
-        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives)
+        sparse = SparseIndex().build(ids, texts)
+        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives, sparse)
 
     def __len__(self) -> int:
         return len(self.initiative_ids)
@@ -116,6 +119,23 @@ class History:
                 vote[rid] += float(w) / total
                 best[rid] = max(best.get(rid, -1.0), float(s))
         return dict(vote), best
+
+    def lexical_votes(self, text: str, *, k: int = 30, exclude: str | None = None) -> dict[str, float]:
+        """Like :meth:`knn_votes` with BM25 neighbours: votes weighted by BM25 score, summing to ≤ 1."""
+        if self.sparse is None or len(self) == 0:
+            return {}
+        scores, ids = self.sparse.search(text, k + 1)
+        total = 0.0
+        vote: defaultdict[str, float] = defaultdict(float)
+        taken = 0
+        for score, iid in zip(scores, ids, strict=True):
+            if iid is None or iid == exclude or taken >= k:
+                continue
+            taken += 1
+            total += float(score)
+            for rid in self.resources_of[self._row[iid]]:
+                vote[rid] += float(score)
+        return {r: v / total for r, v in vote.items()} if total > 0 else {}
 
     def _own(self, resource_id: str, exclude: str | None) -> int | None:
         """Row of ``exclude`` when it is one of ``resource_id``'s past initiatives."""

@@ -51,6 +51,8 @@ def _save_history(history: History, folder: Path) -> None:
         "negatives": dict(history.negatives),
     }
     (folder / "history.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    if history.sparse is not None:
+        history.sparse.save(folder, prefix="history_")
 
 
 def _load_history(folder: Path, dim: int) -> History:
@@ -59,9 +61,10 @@ def _load_history(folder: Path, dim: int) -> History:
     expected = (len(meta["initiative_ids"]), dim)
     if vectors.shape != expected:
         raise ValueError(f"history_vectors.npy has shape {vectors.shape}, expected {expected}")
+    sparse = SparseIndex.load(folder, prefix="history_") if (folder / "history_sparse.json").is_file() else None
     return History(
         meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
-        Counter(meta["positives"]), Counter(meta["negatives"]),
+        Counter(meta["positives"]), Counter(meta["negatives"]), sparse,
     )
 
 

@@ -45,6 +45,7 @@ _PRIOR_WEIGHTS: dict[str, float] = {
     "rrf": 20.0,
     "knn_vote": 2.0,
     "knn_best": 1.0,
+    "lex_vote": 1.5,
     "profile": 2.0,
     "popularity": 0.05,
     "acceptance": 0.3,

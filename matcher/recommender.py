@@ -228,13 +228,18 @@ class Recommender:
             sparse_ids = [i for i in found_sparse if i is not None]
         votes: dict[str, float] = {}
         best: dict[str, float] = {}
+        lexical: dict[str, float] = {}
         history = self.index.history
         if cfg.use_history and vector is not None and len(history):
             votes, best = history.knn_votes(vector, k=cfg.knn_neighbours, exclude=exclude_history_of)
             votes = {r: v for r, v in votes.items() if r in allowed_set}
+            lexical = history.lexical_votes(q.text, k=cfg.knn_neighbours, exclude=exclude_history_of)
+            lexical = {r: v for r, v in lexical.items() if r in allowed_set}
         dense_rank = {rid: r for r, rid in enumerate(dense_ids, start=1)}
         sparse_rank = {rid: r for r, rid in enumerate(sparse_ids, start=1)}
-        pool = list(dict.fromkeys(dense_ids + sparse_ids + sorted(votes, key=lambda r: -votes[r])))
+        pool = list(dict.fromkeys(
+            dense_ids + sparse_ids + sorted(votes, key=lambda r: -votes[r]) + sorted(lexical, key=lambda r: -lexical[r])
+        ))
         if not pool:
             return {}
         # Every candidate gets every score, whichever source found it: the ranker needs them all.
@@ -254,6 +259,7 @@ class Recommender:
                 "rrf": (1.0 / (cfg.rrf_k + rd) if rd else 0.0) + (1.0 / (cfg.rrf_k + rs) if rs else 0.0),
                 "knn_vote": votes.get(rid, 0.0),
                 "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
+                "lex_vote": lexical.get(rid, 0.0),
                 "profile": float(profile[i]),
                 "has_history": 1.0 if past > 0 else 0.0,
                 "popularity": math.log1p(past),

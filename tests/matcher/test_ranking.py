@@ -120,3 +120,14 @@ def test_ranker_with_another_feature_schema_is_refused(tmp_path: Path) -> None:
         PriorRanker(weights={"nope": 1.0})
     with pytest.raises(RankerError, match="not fitted"):
         LearnedRanker().predict(np.zeros((1, len(FEATURES))))
+
+
+def test_lexical_vote_of_past_initiatives(store: Catalogue, encoder: HashingEncoder, tmp_path: Path) -> None:
+    _history_store(store)
+    history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
+    votes = history.lexical_votes("tatamis pour le judo")
+    assert max(votes, key=lambda r: votes[r]) == "prog-b" and sum(votes.values()) == pytest.approx(1.0)
+    assert history.lexical_votes("tatamis pour le judo", exclude="judo") == {}  # only itself matched
+    index = ResourceIndex.build(store, encoder, tmp_path / "idx")
+    loaded = ResourceIndex.load(store, encoder, tmp_path / "idx")
+    assert loaded.history.lexical_votes("chorale") == index.history.lexical_votes("chorale")
