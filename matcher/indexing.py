@@ -109,7 +109,7 @@ class ResourceIndex:
         if ids:
             dense.upsert(ids, vectors)
         sparse = SparseIndex().build(ids, docs)
-        history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
+        history = History.build(store.iter_outcomes(), store.get_initiatives, encoder, progress=progress)
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         manifest = Manifest(
             version=version,

@@ -31,6 +31,7 @@ from matcher.labels import KIND
 from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
+from service.cli_eval import register as register_eval
 from service.settings import Settings
 from training import ModelRegistry, PromotionRefused, train_from_catalogue
 
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 index_app = typer.Typer(help="Build, inspect and verify the resource index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+register_eval(app)
 
 out = Console()
 err = Console(stderr=True)

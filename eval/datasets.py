@@ -1,0 +1,413 @@
+"""Labelled evaluation sets built from the real data of ``../shared/data``, split in time.
+
+Records come from :func:`matcher.importers.datasets.dataset_rows`, the same adapters that load the
+sets into the catalogue, so evaluation sees exactly what the product would. This module only
+chooses the candidate resources, the queries and their relevant resources, and splits them:
+
+| name | query → relevant | candidates | train | test |
+| --- | --- | --- | --- | --- |
+| ``reserve-parlementaire`` | grant → its budget programme | ``rp-prog-*`` except 122 | 2013–2015 | 2016 |
+| ``betagouv`` | startup → its sponsors (none: skipped) | ``bg-org-*`` | first phase < 2022 | 2022–2023 |
+| ``betagouv-incubators`` | startup → its incubator | ``bg-inc-*`` | first phase < 2022 | 2022–2023 |
+| ``eig-defis`` | défi → host ministry (see below) | ``eig-min-*`` | promotions 1–4 | the last two (5, 6) |
+
+Programme 122 (works by communes, 59 % of the grants) is dropped from queries *and* candidates:
+the set stands for association projects. ``history`` holds the outcomes of the train split only;
+they become the catalogue's past partnerships, and test outcomes are never shown to a system.
+
+``eig-defis`` labels are free text (88 spellings for 100 défis). They are mapped to a coarse
+ministry level by the ordered keyword rules of :data:`EIG_MINISTRIES` (first match wins; e.g.
+"Direction générale de la gendarmerie nationale (DGGN)" → ``interieur``, "Shom" → ``armees``,
+"DREES" → ``affaires-sociales``); an unmatched label goes to ``autre`` and is counted in
+``EvalSet.notes``. Défi dates are page dates (mostly October 2021), so the split uses the promotion,
+the one field read from the raw file besides what the importer yields.
+
+``train_file`` / ``test_file`` replace the set's main file (grants, startups or défis) with two
+JSONL files of the same schema: every record of one is train, of the other test, whatever its date.
+An id present in both splits raises ``ValueError`` naming the ids.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from matcher import territory
+from matcher.importers.datasets import dataset_rows, slug
+from matcher.schemas import Initiative, Need, Outcome, Provider, ProviderKind, Recurrence, Resource, ResourceKind
+
+__all__ = ["EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
+
+_POSITIVE = {"obtained"}
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    """One labelled query: an initiative and the ids of the resources it really obtained."""
+
+    id: str
+    initiative: Initiative
+    relevant: frozenset[str]
+    when: date | None = None
+    slices: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EvalSet:
+    """Candidates, train and test queries, and the train-only history of one labelled set."""
+
+    name: str
+    providers: list[Provider]
+    resources: list[Resource]
+    train: list[EvalQuery]
+    test: list[EvalQuery]
+    history: list[Outcome]
+    split: str = ""
+    today: date = field(default_factory=date.today)
+    """A day after every query: systems that filter by dates see every resource open."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def resource_ids(self) -> list[str]:
+        return [r.id for r in self.resources]
+
+    def provider_of(self) -> dict[str, str]:
+        return {r.id: r.provider_id for r in self.resources}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "split": self.split, "candidates": len(self.resources),
+            "providers": len(self.providers), "train": len(self.train), "test": len(self.test),
+            "history": len(self.history), "notes": list(self.notes),
+        }
+
+
+# --- EIG: host administration → ministry --------------------------------------------------------
+
+# (key, name, keywords matched on the folded lower-case label, in order; first rule that matches wins).
+# Order matters: specific bodies before the broad words they contain ("DREES … recherche" is social
+# affairs, "Agence du numérique de la sécurité civile" is the interior, not the digital directorate).
+EIG_MINISTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("armees", "Ministère des Armées",
+     ("armees", "defense", "shom", "hydrographique et oceanographique de la marine")),
+    ("interieur", "Ministère de l'Intérieur",
+     ("interieur", "gendarmerie", "securite civile", "sapeurs-pompiers", "prefecture", "police",
+      "collectivites locales", "refugies", "antai")),
+    ("justice", "Ministère de la Justice", ("justice", "cour de cassation", "penitentiaire")),
+    ("affaires-sociales", "Ministères sociaux (santé, solidarités, travail)",
+     ("sante", "solidarites", "medicament", "assurance maladie", "securite sociale", "urssaf",
+      "affaires sociales", "ministeres sociaux", "drees", "evaluation et des statistiques", "travail",
+      "offre de soins")),
+    ("economie-finances", "Ministère de l'Économie et des Finances",
+     ("economie", "finances", "comptes publics", "direction du budget", "dgfip", "dgccrf", "concurrence",
+      "statistique et des etudes economiques", "insee", "ministeres economiques", "douane")),
+    ("agriculture", "Ministère de l'Agriculture et de l'Alimentation", ("agriculture", "alimentation")),
+    ("ecologie", "Ministère de la Transition écologique et de la Mer",
+     ("transition ecologique", "developpement durable", "cgdd", "environnement", "ademe",
+      "information geographique", "cerema", "affaires maritimes", "ministere de la mer", "peches",
+      "hydrometeorologie", "inondations", "energie")),
+    ("cohesion-territoires", "Ministère de la Cohésion des territoires et du Logement",
+     ("logement", "hebergement", "egalite des territoires", "cohesion des territoires")),
+    ("culture", "Ministère de la Culture",
+     ("culture", "bibliotheque nationale", "mobilier national", "archivage", "archives", "patrimoine")),
+    ("education", "Ministère de l'Éducation nationale et de la Jeunesse",
+     ("education nationale", "academie", "numerique pour l'education", "jeunesse")),
+    ("enseignement-recherche", "Ministère de l'Enseignement supérieur et de la Recherche",
+     ("enseignement superieur", "recherche", "museum", "universite")),
+    ("premier-ministre", "Services du Premier ministre (numérique, transformation publique)",
+     ("premier ministre", "interministerielle du numerique", "dinum", "etalab",
+      "transformation publique", "information legale")),
+    ("affaires-etrangeres", "Ministère de l'Europe et des Affaires étrangères",
+     ("affaires etrangeres", "agence francaise de developpement")),
+    ("autorites-independantes", "Juridictions financières et autorités indépendantes",
+     ("cour des comptes", "autorite de", "haute autorite")),
+)
+_EIG_OTHER = ("autre", "Autre administration")
+
+
+def _fold(text: str) -> str:
+    return slug(text.replace("’", "'"), limit=1000).replace("-", " ").replace("'", " ")
+
+
+def eig_ministry(label: str) -> str:
+    """Ministry key of a free-text EIG host administration (``"autre"`` when no rule matches)."""
+    text = f" {_fold(label)} "
+    for key, _name, words in EIG_MINISTRIES:
+        if any(f" {_fold(w)} " in text for w in words):  # whole words only
+            return key
+    return _EIG_OTHER[0]
+
+
+def _eig_candidates() -> tuple[list[Provider], list[Resource]]:
+    providers, resources = [], []
+    for key, name in [(k, n) for k, n, _ in EIG_MINISTRIES] + [_EIG_OTHER]:
+        pid = f"eig-min-{key}"
+        kind = ProviderKind.ministere if key != "autre" else ProviderKind.autre
+        providers.append(Provider(id=pid, name=name, kind=kind, source="eig-defis"))
+        resources.append(Resource(
+            id=pid, kind=ResourceKind.besoin_service_public, provider_id=pid,
+            title=f"Défis d'intérêt général — {name}",
+            description=f"Administration hôte de défis Entrepreneurs d'intérêt général : {name}, "
+                        "ses directions, services déconcentrés et opérateurs.",
+            needs_covered=[Need.partenariat_public, Need.donnees, Need.expertise], recurrence=Recurrence.annuel,
+            source="eig-defis",
+        ))
+    return providers, resources
+
+
+# --- set definitions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    source: str  # importer name in matcher.importers.datasets
+    main: str  # the file that train/test files replace, relative to the data folder
+    aux: tuple[str, ...]  # other files the importer reads
+    prefix: str  # candidate resources' id prefix
+    split: str  # human description, written into reports
+    excluded: frozenset[str] = frozenset()  # candidate ids dropped, with their queries
+
+
+_BG_AUX = ("betagouv-startups/organisations.jsonl", "betagouv-startups/incubators.jsonl")
+EVAL_SETS: dict[str, _Spec] = {
+    "reserve-parlementaire": _Spec(
+        "reserve-parlementaire", "reserve-parlementaire/reserve_parlementaire_2013_2016.jsonl",
+        ("reserve-parlementaire/programmes.jsonl",), "rp-prog-",
+        "train: grants 2013–2015; test: grants 2016; programme 122 (communes' works) excluded",
+        frozenset({"rp-prog-122"}),
+    ),
+    "betagouv": _Spec(
+        "betagouv", "betagouv-startups/startups.jsonl", _BG_AUX, "bg-org-",
+        "train: startups whose first phase started before 2022; test: 2022–2023; startups without sponsor skipped",
+    ),
+    "betagouv-incubators": _Spec(
+        "betagouv", "betagouv-startups/startups.jsonl", _BG_AUX, "bg-inc-",
+        "train: startups whose first phase started before 2022; test: 2022–2023",
+    ),
+    "eig-defis": _Spec(
+        "eig-defis", "eig-defis/eig_defis.jsonl", (), "eig-min-",
+        "train: promotions 1–4 (incl. 3 - DIG); test: the last two promotions (5, 6); "
+        "labels mapped to 15 ministry-level hosts",
+    ),
+}
+
+
+@dataclass
+class _Records:
+    providers: dict[str, Provider] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
+    initiatives: dict[str, Initiative] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "provider": Provider, "resource": Resource, "initiative": Initiative, "outcome": Outcome,
+}
+
+
+def _read(source: str, data: Path) -> _Records:
+    """Every valid record the importer yields; invalid rows are counted, as an import would reject them."""
+    recs = _Records()
+    for row in dataset_rows(source, data):
+        kind, payload = row[1], row[2]
+        if isinstance(payload, str):
+            recs.rejected[kind] += 1
+            continue
+        try:
+            record = _MODELS[kind].model_validate(payload)
+        except ValidationError:
+            recs.rejected[kind] += 1
+            continue
+        if isinstance(record, Provider):
+            recs.providers.setdefault(record.id, record)
+        elif isinstance(record, Resource):
+            recs.resources.setdefault(record.id, record)
+        elif isinstance(record, Initiative):
+            recs.initiatives[record.id] = record
+        elif isinstance(record, Outcome):
+            recs.outcomes.append(record)
+    return recs
+
+
+def _missing(data: Path, files: Iterable[str]) -> list[str]:
+    return [str(data / f) for f in files if not (data / f).is_file()]
+
+
+def _unavailable(name: str, where: Path, missing: list[str]) -> FileNotFoundError:
+    return FileNotFoundError(f"dataset {name} is not available under {where}: missing {', '.join(missing)}")
+
+
+def _staged(spec: _Spec, data: Path, main_file: Path, folder: Path) -> Path:
+    """A data folder laid out as the importer expects, with ``main_file`` as the set's main file."""
+    for rel, target in [(spec.main, main_file)] + [(a, data / a) for a in spec.aux]:
+        link = folder / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target.resolve())
+    return folder
+
+
+def _eig_promotions(path: Path) -> dict[str, int]:
+    """Initiative id → promotion number ("Promotion 3 - DIG" → 3), read from the raw défis file."""
+    out: dict[str, int] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the importer reports it; here it is just not a query
+            if not isinstance(d, dict) or not d.get("id"):
+                continue
+            m = re.search(r"(\d+)", str(d.get("promotion") or ""))
+            if m:
+                out["eig-" + slug(str(d["id"]))] = int(m.group(1))
+    return out
+
+
+def _year_split(train_years: range, test_years: range) -> Callable[[Initiative], str | None]:
+    def split(ini: Initiative) -> str | None:
+        y = ini.created_at.year
+        return "train" if y in train_years else "test" if y in test_years else None
+
+    return split
+
+
+def load_eval_set(
+    name: str,
+    data: Path,
+    *,
+    train_file: Path | None = None,
+    test_file: Path | None = None,
+) -> EvalSet:
+    """Build the labelled set ``name`` (one of :data:`EVAL_SETS`) from the data folder ``data``.
+
+    Raises ``ValueError`` for an unknown name, a lone ``train_file``/``test_file`` or an id in both
+    splits, and ``FileNotFoundError`` ("dataset X is not available under DIR: missing …").
+    """
+    if name not in EVAL_SETS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(EVAL_SETS)}")
+    if (train_file is None) != (test_file is None):
+        raise ValueError("give both --train and --test files, or neither")
+    spec = EVAL_SETS[name]
+    data = Path(data)
+    if train_file is not None and test_file is not None:
+        given = [Path(train_file), Path(test_file)]
+        missing = [str(p) for p in given if not p.is_file()] + _missing(data, spec.aux)
+        if missing:
+            raise _unavailable(name, data, missing)
+        with tempfile.TemporaryDirectory(prefix="maillage-eval-") as tmp:
+            train = _read(spec.source, _staged(spec, data, given[0], Path(tmp) / "train"))
+            test = _read(spec.source, _staged(spec, data, given[1], Path(tmp) / "test"))
+        split_desc = f"train: {given[0].name}; test: {given[1].name}"
+        return _assemble(name, spec, train, test, lambda ini, role: role, split_desc)
+
+    missing = _missing(data, (spec.main, *spec.aux))
+    if missing:
+        raise _unavailable(name, data, missing)
+    recs = _read(spec.source, data)
+    if spec.source == "eig-defis":
+        promos = _eig_promotions(data / spec.main)
+        latest = sorted(set(promos.values()))[-2:]
+
+        def by_promotion(ini: Initiative, _role: str) -> str | None:
+            p = promos.get(ini.id)
+            return None if p is None else "test" if p in latest else "train"
+
+        return _assemble(name, spec, recs, recs, by_promotion, spec.split)
+    if spec.source == "reserve-parlementaire":
+        by_year = _year_split(range(2013, 2016), range(2016, 2017))
+    else:
+        by_year = _year_split(range(1900, 2022), range(2022, 2024))
+    return _assemble(name, spec, recs, recs, lambda ini, _role: by_year(ini), spec.split)
+
+
+def _assemble(
+    name: str,
+    spec: _Spec,
+    train_recs: _Records,
+    test_recs: _Records,
+    role_of: Callable[[Initiative, str], str | None],
+    split_desc: str,
+) -> EvalSet:
+    notes: list[str] = []
+    if spec.source == "eig-defis":
+        providers_list, resources_list = _eig_candidates()
+        host_names = {**test_recs.providers, **train_recs.providers}
+        relabel: Callable[[str], str | None] = lambda rid: (  # noqa: E731
+            f"eig-min-{eig_ministry(host_names[rid].name)}" if rid in host_names else None
+        )
+        unmapped = sorted({p.name for p in host_names.values() if eig_ministry(p.name) == "autre"})
+        if unmapped:
+            notes.append(f"{len(unmapped)} EIG host label(s) mapped to 'autre': {'; '.join(unmapped)}")
+    else:
+        all_res = {**test_recs.resources, **train_recs.resources}
+        resources_list = [r for rid, r in sorted(all_res.items())
+                          if rid.startswith(spec.prefix) and rid not in spec.excluded]
+        owners = {r.provider_id for r in resources_list}
+        all_prov = {**test_recs.providers, **train_recs.providers}
+        providers_list = [p for pid, p in sorted(all_prov.items()) if pid in owners]
+        relabel = lambda rid: rid  # noqa: E731
+    candidates = {r.id for r in resources_list}
+
+    queries: dict[str, list[EvalQuery]] = {"train": [], "test": []}
+    history: list[Outcome] = []
+    dropped = Counter[str]()
+    for role, recs in (("train", train_recs), ("test", test_recs)):
+        positives: dict[str, list[Outcome]] = {}
+        for o in recs.outcomes:
+            if o.decision.value in _POSITIVE:
+                positives.setdefault(o.initiative_id, []).append(o)
+        for iid, ini in recs.initiatives.items():
+            if role_of(ini, role) != role:
+                continue
+            outs = positives.get(iid, [])
+            labels = {relabel(o.resource_id) for o in outs}
+            if labels & spec.excluded:
+                dropped["excluded resource"] += 1
+                continue
+            relevant = frozenset(lab for lab in labels if lab in candidates)
+            if not relevant:
+                dropped["no relevant candidate"] += 1
+                continue
+            queries[role].append(EvalQuery(iid, ini, relevant, ini.created_at.date()))
+            if role == "train":
+                history.extend(o.model_copy(update={"resource_id": relabel(o.resource_id)}) for o in outs
+                               if relabel(o.resource_id) in candidates)
+    both = sorted({q.id for q in queries["train"]} & {q.id for q in queries["test"]})
+    if both:
+        shown = ", ".join(both[:20]) + (f" … ({len(both)} in all)" if len(both) > 20 else "")
+        raise ValueError(f"split leak in {name}: {len(both)} id(s) in both train and test: {shown}")
+    for reason, n in sorted(dropped.items()):
+        notes.append(f"{n} record(s) skipped: {reason}")
+    for recs in {id(train_recs): train_recs, id(test_recs): test_recs}.values():
+        for kind, n in sorted(recs.rejected.items()):
+            notes.append(f"{n} {kind} row(s) rejected by validation")
+
+    seen = Counter(o.resource_id for o in history)
+    kind_of = {r.id: r.kind.value for r in resources_list}
+    test = [_with_slices(q, seen, kind_of) for q in sorted(queries["test"], key=lambda q: q.id)]
+    train = sorted(queries["train"], key=lambda q: q.id)
+    whens = [q.when for q in train + test if q.when is not None]
+    today = max(whens) + timedelta(days=1) if whens else date.today()
+    return EvalSet(name, providers_list, resources_list, train, test, history, split_desc, today, notes)
+
+
+def _with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:
+    slices: dict[str, str] = {}
+    if q.initiative.territory != "FR":
+        slices["territory"] = territory.territory_kind(q.initiative.territory)
+    states = {"seen" if seen[r] else "cold" for r in q.relevant}
+    slices["popularity"] = states.pop() if len(states) == 1 else "mixed"
+    slices["kind"] = "+".join(sorted({kind_of[r] for r in q.relevant}))
+    return EvalQuery(q.id, q.initiative, q.relevant, q.when, slices)

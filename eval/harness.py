@@ -1,0 +1,396 @@
+"""Run systems on one split of one labelled set and collect every figure the report shows.
+
+All systems are fitted on the same train split and rank the same test queries in the same process.
+Per-query metrics are computed on each system's list of ``depth`` items (MRR and MAP over the whole
+list, the others at each k); catalogue metrics (coverage, provider concentration) on the top
+``main_k`` lists. Every figure carries a percentile-bootstrap 95 % CI over test queries; all
+systems use the same resampled query sets (same seed), so their intervals are comparable.
+
+Significance: the reference system (``maillage`` when present, else the best by nDCG) is compared
+with every other one on each headline metric by a paired two-sided t-test over queries — through
+``ranx.compare`` when ranx is installed (its figures are checked against ours), else scipy — and a
+paired bootstrap of the difference (CI of the delta and a p-value). p-values are not corrected for
+multiple comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from eval import metrics as M
+from eval.datasets import EvalSet
+from eval.systems import System
+from indexes import Encoder
+
+__all__ = ["Comparison", "EvalResult", "SystemResult", "evaluate", "headline_metrics"]
+
+_CHUNK = 64  # queries per rank() call: progress granularity and encoder batch size
+
+
+@dataclass
+class SystemResult:
+    """One system's ranked lists and figures on the test split."""
+
+    name: str
+    rankings: list[list[str]]
+    """Per test query, up to ``depth`` resource ids, best first."""
+    per_query: dict[str, np.ndarray]
+    """Metric name → ``(n_test,) float64`` per-query values (``ndcg@k``, ``recall@k``, ``hit@k``, ``mrr``, ``map``)."""
+    summary: dict[str, M.CI]
+    """Metric name → mean over queries (or catalogue figure) with its 95 % CI."""
+    fit_seconds: float
+    rank_seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``system`` minus ``baseline`` on one metric, paired over test queries."""
+
+    system: str
+    baseline: str
+    metric: str
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    p_bootstrap: float
+    test: str
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation produced; :mod:`eval.report` renders it."""
+
+    dataset: dict[str, Any]
+    k_values: tuple[int, ...]
+    main_k: int
+    depth: int
+    seed: int
+    encoder: str
+    systems: dict[str, SystemResult]
+    reference: str | None
+    best_baseline: str | None
+    comparisons: list[Comparison]
+    significance: str
+    slices: dict[str, dict[str, dict[str, Any]]]
+    """Slice key → value → ``{"n": count, "systems": {system: {metric: mean}}}``."""
+    query_ids: list[str]
+    notes: list[str] = field(default_factory=list)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def headline(self) -> list[str]:
+        return headline_metrics(self.main_k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every figure, JSON-ready (rankings and per-query arrays left out)."""
+        systems = {}
+        for name, s in self.systems.items():
+            systems[name] = {
+                "metrics": {m: ci.as_dict() for m, ci in s.summary.items()},
+                "recall_curve": {str(k): s.summary[f"recall@{k}"].value for k in self.k_values},
+                "fit_seconds": round(s.fit_seconds, 3),
+                "rank_seconds": round(s.rank_seconds, 3),
+                "config": s.config,
+            }
+        return {
+            "dataset": self.dataset,
+            "k_values": list(self.k_values),
+            "main_k": self.main_k,
+            "depth": self.depth,
+            "seed": self.seed,
+            "encoder": self.encoder,
+            "created_at": self.created_at,
+            "systems": systems,
+            "reference": self.reference,
+            "best_baseline": self.best_baseline,
+            "significance": self.significance,
+            "comparisons": [asdict(c) for c in self.comparisons],
+            "slices": self.slices,
+            "notes": self.notes,
+        }
+
+
+def headline_metrics(main_k: int) -> list[str]:
+    return [f"ndcg@{main_k}", f"recall@{main_k}", "mrr", "map"]
+
+
+def _catalogue_names(main_k: int) -> list[str]:
+    return [f"coverage@{main_k}", f"top10%_share@{main_k}", f"gini@{main_k}"]
+
+
+def _check_k_values(k_values: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(sorted(set(k_values)))
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise ValueError(f"k_values must be positive ints, got {list(k_values)!r}")
+    return ks
+
+
+def evaluate(
+    evalset: EvalSet,
+    systems: Sequence[System],
+    *,
+    k_values: Sequence[int] = (1, 3, 5, 10, 20),
+    encoder: Encoder,
+    seed: int = 0,
+    depth: int | None = None,
+    limit: int | None = None,
+    resamples: int = 1000,
+    significance: str = "auto",
+    progress: bool = True,
+) -> EvalResult:
+    """Fit every system on ``evalset``'s train split and score it on the test split.
+
+    ``depth`` (default: ``max(max(k_values), min(100, candidates))``) is how many items each system
+    ranks; ``limit`` keeps a seeded sample of that many test queries; ``significance`` is ``"ranx"``,
+    ``"scipy"`` or ``"auto"`` (ranx when installed). Raises ``ValueError`` for bad arguments.
+    """
+    ks = _check_k_values(k_values)
+    names = [s.name for s in systems]
+    if not systems or len(set(names)) != len(names):
+        raise ValueError(f"systems must be a non-empty list with distinct names, got {names}")
+    if significance not in {"auto", "ranx", "scipy"}:
+        raise ValueError(f"significance must be one of auto, ranx, scipy; got {significance!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if not evalset.test:
+        raise ValueError(f"dataset {evalset.name} has no test queries for this split")
+    n_cand = len(evalset.resources)
+    depth = depth or max(ks[-1], min(100, n_cand))
+    if depth < ks[-1]:
+        raise ValueError(f"depth ({depth}) must be >= the largest k ({ks[-1]})")
+    main_k = 10 if 10 in ks else ks[-1]
+
+    notes = list(evalset.notes)
+    if limit is not None and limit < len(evalset.test):
+        keep = np.sort(np.random.default_rng(seed).choice(len(evalset.test), size=limit, replace=False))
+        evalset = replace(evalset, test=[evalset.test[i] for i in keep])
+        notes.append(f"test queries limited to a seeded sample of {limit}")
+    queries = evalset.test
+    relevant = [q.relevant for q in queries]
+
+    results: dict[str, SystemResult] = {}
+    for system in systems:
+        t0 = time.perf_counter()
+        _log(progress, f"{system.name}: fitting on {len(evalset.train)} train queries, {n_cand} candidates")
+        system.fit(evalset, encoder)
+        t1 = time.perf_counter()
+        rankings: list[list[str]] = []
+        try:
+            with tqdm(total=len(queries), desc=f"{system.name}: ranking", unit="q", file=sys.stderr,
+                      disable=not progress, leave=False) as bar:
+                for start in range(0, len(queries), _CHUNK):
+                    chunk = queries[start : start + _CHUNK]
+                    for ranked in system.rank(chunk, depth):
+                        rankings.append(_ids(ranked, system.name))
+                    bar.update(len(chunk))
+        finally:
+            close = getattr(system, "close", None)
+            if callable(close):
+                close()
+        t2 = time.perf_counter()
+        per_query = _per_query(rankings, relevant, ks)
+        results[system.name] = SystemResult(
+            system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system)
+        )
+        _log(progress, f"{system.name}: fit {t1 - t0:.1f} s, rank {t2 - t1:.1f} s")
+
+    provider_of = evalset.provider_of()
+    for res in results.values():
+        res.summary = _summaries(res, evalset.resource_ids, provider_of, main_k, resamples, seed)
+
+    reference, best_baseline = _reference(results, main_k)
+    method = _method(significance)
+    comparisons, more_notes = _compare(results, reference, relevant, main_k, method, resamples, seed)
+    notes += more_notes
+    return EvalResult(
+        dataset=evalset.summary() | {"test_evaluated": len(queries)},
+        k_values=ks, main_k=main_k, depth=depth, seed=seed, encoder=encoder.model_id,
+        systems=results, reference=reference, best_baseline=best_baseline, comparisons=comparisons,
+        significance=method, slices=_slices(evalset, results, main_k), query_ids=[q.id for q in queries],
+        notes=notes,
+    )
+
+
+def _log(enabled: bool, message: str) -> None:
+    if enabled:
+        tqdm.write(message, file=sys.stderr)
+
+
+def _ids(ranked: Sequence[tuple[str, float]], name: str) -> list[str]:
+    ids = [rid for rid, _ in ranked]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"system {name!r} returned the same resource twice in one list")
+    return ids
+
+
+def _config_of(system: System) -> dict[str, Any]:
+    config = getattr(system, "config", None)
+    return asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
+
+
+def _per_query(rankings: list[list[str]], relevant: list[frozenset[str]], ks: tuple[int, ...]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        out[f"ndcg@{k}"] = np.array([M.ndcg_at_k(r, rel, k) for r, rel in zip(rankings, relevant, strict=True)])
+        out[f"recall@{k}"] = np.array([M.recall_at_k(r, rel, k) for r, rel in zip(rankings, relevant, strict=True)])
+        out[f"hit@{k}"] = np.array([M.hit_at_k(r, rel, k) for r, rel in zip(rankings, relevant, strict=True)])
+    out["mrr"] = np.array([M.reciprocal_rank(r, rel) for r, rel in zip(rankings, relevant, strict=True)])
+    out["map"] = np.array([M.average_precision(r, rel) for r, rel in zip(rankings, relevant, strict=True)])
+    return out
+
+
+def _summaries(
+    res: SystemResult, candidates: list[str], provider_of: dict[str, str], k: int, resamples: int, seed: int
+) -> dict[str, M.CI]:
+    summary = {m: M.bootstrap_ci(v, resamples=resamples, seed=seed) for m, v in res.per_query.items()}
+    # Catalogue metrics are not means of per-query values: resample queries and recompute them.
+    cand_idx = {c: i for i, c in enumerate(candidates)}
+    providers = sorted(set(provider_of.values()))
+    prov_idx = {p: i for i, p in enumerate(providers)}
+    top = np.full((len(res.rankings), k), -1, dtype=np.int64)
+    prov = np.full((len(res.rankings), k), -1, dtype=np.int64)
+    for row, ranked in enumerate(res.rankings):
+        for col, rid in enumerate(ranked[:k]):
+            top[row, col] = cand_idx.get(rid, -1)
+            prov[row, col] = prov_idx.get(provider_of.get(rid, ""), -1)
+
+    def cov(idx: np.ndarray) -> float:
+        shown = top[idx]
+        return float(np.unique(shown[shown >= 0]).size / max(1, len(candidates)))
+
+    def counts(idx: np.ndarray) -> np.ndarray:
+        shown = prov[idx]
+        return np.bincount(shown[shown >= 0], minlength=len(providers)).astype(np.float64)
+
+    n = len(res.rankings)
+    names = _catalogue_names(k)
+    summary[names[0]] = M.bootstrap_ci(statistic=cov, n=n, resamples=resamples, seed=seed, bounds=(0.0, 1.0))
+    summary[names[1]] = M.bootstrap_ci(
+        statistic=lambda idx: M.concentration_from_counts(counts(idx))[0], n=n, resamples=resamples, seed=seed,
+        bounds=(0.0, 1.0),
+    )
+    summary[names[2]] = M.bootstrap_ci(
+        statistic=lambda idx: M.gini(counts(idx)), n=n, resamples=resamples, seed=seed, bounds=(0.0, 1.0)
+    )
+    return summary
+
+
+def _reference(results: dict[str, SystemResult], k: int) -> tuple[str | None, str | None]:
+    """(the system under test, the best other system by nDCG@k)."""
+    by_ndcg = sorted(results, key=lambda s: -results[s].summary[f"ndcg@{k}"].value)
+    reference = "maillage" if "maillage" in results else by_ndcg[0]
+    # Variants of our own pipeline (maillage-*) are ablations, not baselines.
+    others = [s for s in by_ndcg if s != reference and not s.startswith("maillage")]
+    return reference, (others[0] if others else None)
+
+
+def _method(significance: str) -> str:
+    if significance == "scipy":
+        return "scipy"
+    try:
+        import ranx  # noqa: F401
+    except ImportError:
+        if significance == "ranx":
+            raise ValueError("significance='ranx' needs the ranx package (pip install ranx==0.3.21)") from None
+        return "scipy"
+    return "ranx"
+
+
+def _compare(
+    results: dict[str, SystemResult],
+    reference: str | None,
+    relevant: list[frozenset[str]],
+    k: int,
+    method: str,
+    resamples: int,
+    seed: int,
+) -> tuple[list[Comparison], list[str]]:
+    if reference is None or len(results) < 2:
+        return [], []
+    metrics = headline_metrics(k)
+    others = [s for s in results if s != reference]
+    notes: list[str] = []
+    pvalues: dict[tuple[str, str], float] = {}
+    if method == "ranx":
+        pvalues, notes = _ranx_pvalues(results, reference, others, relevant, metrics)
+    out = []
+    ref = results[reference].per_query
+    for other in others:
+        for m in metrics:
+            a, b = ref[m], results[other].per_query[m]
+            delta = M.bootstrap_ci(a - b, resamples=resamples, seed=seed)
+            p = pvalues.get((other, m), M.paired_ttest_pvalue(a, b))
+            out.append(Comparison(
+                reference, other, m, delta.value, delta.low, delta.high, p,
+                M.paired_bootstrap_pvalue(a, b, resamples=max(resamples, 10_000), seed=seed),
+                "paired t-test (ranx.compare)" if (other, m) in pvalues else "paired t-test (scipy)",
+            ))
+    return out, notes
+
+
+def _ranx_pvalues(
+    results: dict[str, SystemResult],
+    reference: str,
+    others: list[str],
+    relevant: list[frozenset[str]],
+    metrics: list[str],
+) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """Paired t-test p-values from ``ranx.compare``; ranx's means are checked against ours."""
+    from ranx import Qrels, Run, compare
+
+    qids = [f"q{i}" for i in range(len(relevant))]
+    qrels = Qrels({q: dict.fromkeys(rel, 1) for q, rel in zip(qids, relevant, strict=True)})
+    runs = []
+    for name in [reference, *others]:
+        run_dict = {}
+        for q, ranked in zip(qids, results[name].rankings, strict=True):
+            # Scores from ranks, so ranx sees exactly our order (ties would be re-ordered by ranx).
+            run_dict[q] = {rid: float(len(ranked) - i) for i, rid in enumerate(ranked)} or {"__none__": 0.0}
+        runs.append(Run(run_dict, name=name))
+    ranx_metrics = list(metrics)  # same names; runs hold the ``depth`` items, so "map" is AP over the list
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety warnings inside ranx
+        report = compare(qrels, runs, metrics=ranx_metrics, stat_test="student", max_p=0.05).to_dict()
+    out: dict[tuple[str, str], float] = {}
+    notes: list[str] = []
+    for ours, theirs in zip(metrics, ranx_metrics, strict=True):
+        for name in [reference, *others]:
+            mine = float(np.mean(results[name].per_query[ours]))
+            got = float(report[name]["scores"][theirs])
+            if not math.isclose(mine, got, abs_tol=1e-6):
+                notes.append(f"ranx disagrees on {ours} for {name}: {got:.6f} vs {mine:.6f}")
+        for other in others:
+            p = float(report[reference]["comparisons"][other][theirs])
+            if not math.isnan(p):  # NaN when every difference is 0: scipy's helper says 1.0
+                out[(other, ours)] = p
+    return out, notes
+
+
+def _slices(evalset: EvalSet, results: dict[str, SystemResult], k: int) -> dict[str, dict[str, dict[str, Any]]]:
+    metrics = [f"ndcg@{k}", f"recall@{k}", "mrr"]
+    keys = sorted({key for q in evalset.test for key in q.slices})
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in keys:
+        values = sorted({q.slices[key] for q in evalset.test if key in q.slices})
+        out[key] = {}
+        for value in values:
+            mask = np.array([q.slices.get(key) == value for q in evalset.test])
+            out[key][value] = {
+                "n": int(mask.sum()),
+                "systems": {
+                    name: {m: float(res.per_query[m][mask].mean()) for m in metrics}
+                    for name, res in results.items()
+                },
+            }
+    return out

@@ -1,0 +1,344 @@
+"""The systems compared by the harness: baselines and the product pipeline, behind one interface.
+
+Each system is fitted on an :class:`~eval.datasets.EvalSet` (candidates, train queries and the
+train-only history) and ranks test queries: ``rank(queries, k)`` returns, per query, up to ``k``
+``(resource_id, score)`` pairs, best first. Systems never see test labels.
+
+``maillage`` is the product: a temporary catalogue loaded with the set, a published resource index,
+and :class:`matcher.recommender.Recommender` — a configuration of the one pipeline, never a copy.
+Baselines share its resource text (:func:`matcher.indexing.resource_document`) and query text
+(:meth:`matcher.schemas.MatchQuery.from_initiative`), so differences come from the method only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from eval.datasets import EvalQuery, EvalSet
+from indexes import DenseIndex, Encoder
+from indexes.sparse import SparseIndex
+from matcher.indexing import ResourceIndex, resource_document
+from matcher.recommender import Recommender, RecommenderConfig
+from matcher.schemas import MatchQuery
+from matcher.store import Catalogue, sqlite_url
+from training.fit import FitReport, fit_ranker
+from training.pairs import build_pairs
+
+__all__ = [
+    "SYSTEMS",
+    "BM25System",
+    "DenseSystem",
+    "MaillageSystem",
+    "PopularitySystem",
+    "RandomSystem",
+    "Ranking",
+    "System",
+    "TfidfLRSystem",
+    "make_systems",
+    "query_text",
+]
+
+Ranking = list[tuple[str, float]]
+
+
+@runtime_checkable
+class System(Protocol):
+    """What the harness needs from a system."""
+
+    name: str
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> System:
+        """Learn from ``evalset`` (candidates, train queries, train history); returns ``self``."""
+        ...
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        """Up to ``k`` ``(resource_id, score)`` per query, best first."""
+        ...
+
+
+def query_text(query: EvalQuery) -> str:
+    """The text every system sees for a query: what the recommender would encode."""
+    return MatchQuery.from_initiative(query.initiative).text
+
+
+def _documents(evalset: EvalSet) -> tuple[list[str], list[str]]:
+    providers = {p.id: p for p in evalset.providers}
+    ids = [r.id for r in evalset.resources]
+    docs = [resource_document(r, providers.get(r.provider_id)) for r in evalset.resources]
+    return ids, docs
+
+
+def _not_fitted(name: str) -> RuntimeError:
+    return RuntimeError(f"system {name!r} is not fitted: call fit(evalset, encoder) first")
+
+
+class RandomSystem:
+    """A uniform random order of the candidates; seeded per query id, so order-independent."""
+
+    name = "random"
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+        self.ids_: list[str] | None = None
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> RandomSystem:
+        self.ids_ = list(evalset.resource_ids)
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        if self.ids_ is None:
+            raise _not_fitted(self.name)
+        out = []
+        for q in queries:
+            digest = hashlib.blake2b(f"{self.seed}:{q.id}".encode(), digest_size=8).digest()
+            rng = np.random.default_rng(int.from_bytes(digest, "little"))
+            order = rng.permutation(len(self.ids_))[:k]
+            out.append([(self.ids_[i], float(k - n)) for n, i in enumerate(order)])
+        return out
+
+
+class PopularitySystem:
+    """Candidates by number of positive outcomes in the train history (ties: id order)."""
+
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self.order_: list[tuple[str, float]] | None = None
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> PopularitySystem:
+        counts = Counter(o.resource_id for o in evalset.history)
+        self.order_ = sorted(((r, float(counts[r])) for r in evalset.resource_ids), key=lambda t: (-t[1], t[0]))
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        if self.order_ is None:
+            raise _not_fitted(self.name)
+        return [list(self.order_[:k]) for _ in queries]
+
+
+class BM25System:
+    """BM25 over the resource documents (:class:`indexes.sparse.SparseIndex`, French analyser).
+
+    Only resources sharing a term with the query are returned, so lists can be shorter than ``k``.
+    """
+
+    name = "bm25"
+
+    def __init__(self) -> None:
+        self.index_: SparseIndex | None = None
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> BM25System:
+        ids, docs = _documents(evalset)
+        self.index_ = SparseIndex().build(ids, docs)
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        if self.index_ is None:
+            raise _not_fitted(self.name)
+        out = []
+        for q in queries:
+            scores, ids = self.index_.search(query_text(q), k)
+            out.append([(i, float(s)) for s, i in zip(scores, ids, strict=True) if i is not None])
+        return out
+
+
+class DenseSystem:
+    """Zero-shot cosine between the encoded query and resource documents; no filter, no learning."""
+
+    name = "dense"
+
+    def __init__(self) -> None:
+        self.index_: DenseIndex | None = None
+        self.encoder_: Encoder | None = None
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> DenseSystem:
+        ids, docs = _documents(evalset)
+        self.index_ = DenseIndex(encoder.dim)
+        if ids:
+            self.index_.upsert(ids, encoder.encode_documents(docs))
+        self.encoder_ = encoder
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        if self.index_ is None or self.encoder_ is None:
+            raise _not_fitted(self.name)
+        if not queries or len(self.index_) == 0:
+            return [[] for _ in queries]
+        vectors = self.encoder_.encode_queries([query_text(q) for q in queries])
+        scores, ids = self.index_.search(vectors, min(k, len(self.index_)))
+        return [[(i, float(s)) for s, i in zip(row_s, row_i, strict=True) if i is not None]
+                for row_s, row_i in zip(scores, ids, strict=True)]
+
+
+class TfidfLRSystem:
+    """TF-IDF (words, 1–2 grams) + one-vs-rest logistic regression, classes = resources seen in train.
+
+    Candidates never seen in train cannot be predicted; they follow, in id order, with score 0.
+    """
+
+    name = "tfidf-lr"
+
+    def __init__(self, *, C: float = 4.0, max_features: int = 200_000, seed: int = 0) -> None:
+        self.C = C
+        self.max_features = max_features
+        self.seed = seed
+        self.model_ = None
+        self.classes_: list[str] = []
+        self.rest_: list[str] = []
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> TfidfLRSystem:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        if not evalset.train:
+            raise ValueError(f"tfidf-lr needs train queries; {evalset.name} has none")
+        candidates = set(evalset.resource_ids)
+        labels = [sorted(q.relevant & candidates) for q in evalset.train]
+        binarizer = MultiLabelBinarizer()
+        y = binarizer.fit_transform(labels)
+        self.classes_ = list(binarizer.classes_)
+        self.rest_ = sorted(candidates - set(self.classes_))
+        texts = [query_text(q) for q in evalset.train]
+        vectorizer = TfidfVectorizer(
+            strip_accents="unicode", lowercase=True, ngram_range=(1, 2), sublinear_tf=True,
+            min_df=1, max_features=self.max_features,
+        )
+        # Dual liblinear: far faster than the primal when features outnumber train queries.
+        clf = OneVsRestClassifier(LogisticRegression(
+            C=self.C, solver="liblinear", dual=True, max_iter=1000, random_state=self.seed
+        ))
+        if y.shape[1] == 1:  # a single class: every query gets it first
+            self.model_ = None
+            return self
+        self.model_ = make_pipeline(vectorizer, clf).fit(texts, y)
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        if not self.classes_:
+            raise _not_fitted(self.name)
+        if not queries:
+            return []
+        if self.model_ is None:
+            probs = np.ones((len(queries), 1))
+        else:
+            probs = self.model_.predict_proba([query_text(q) for q in queries])
+        out = []
+        for row in np.atleast_2d(probs):
+            order = np.argsort(-row, kind="stable")[:k]
+            ranked = [(self.classes_[i], float(row[i])) for i in order]
+            out.append((ranked + [(r, 0.0) for r in self.rest_])[:k])
+        return out
+
+
+class MaillageSystem:
+    """The product pipeline on a temporary catalogue: train initiatives and train-only history loaded,
+    resources indexed, then :meth:`Recommender.recommend` per test query on ``evalset.today``.
+
+    ``config`` is the :class:`RecommenderConfig`; ``max_k`` is raised to the ``k`` asked for.
+    Call :meth:`close` (the harness does) to delete the temporary catalogue.
+    """
+
+    name = "maillage"
+
+    def __init__(
+        self,
+        *,
+        config: RecommenderConfig | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        learn: bool = True,
+        max_train_queries: int = 3000,
+    ) -> None:
+        self.config = config or RecommenderConfig()
+        self.progress = progress
+        self.learn = learn
+        self.name = "maillage" if learn else "maillage-prior"
+        self.max_train_queries = max_train_queries
+        self.fit_report_: FitReport | None = None
+        self.tmp_: tempfile.TemporaryDirectory[str] | None = None
+        self.store_: Catalogue | None = None
+        self.recommender_: Recommender | None = None
+        self.today_: date | None = None
+
+    def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
+        self.close()
+        self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
+        root = Path(self.tmp_.name)
+        store = self.store_ = Catalogue.open(sqlite_url(root / "catalogue.db"))
+        store.upsert_providers(evalset.providers)
+        store.upsert_resources(evalset.resources)
+        for start in range(0, len(evalset.train), 2000):
+            store.upsert_initiatives([q.initiative for q in evalset.train[start : start + 2000]])
+        store.append_outcomes(evalset.history)
+        index = ResourceIndex.build(store, encoder, root / "indexes", progress=self.progress)
+        self.recommender_ = Recommender(index, encoder, self.config)
+        self.today_ = evalset.today
+        if self.learn:
+            # The ranker learns from the train split only, through the same code as `maillage train`:
+            # pairs from the pipeline's own candidates, each train initiative left out of the history.
+            examples = [(q.initiative, q.relevant) for q in evalset.train]
+            if len(examples) > self.max_train_queries:
+                step = len(examples) / self.max_train_queries
+                examples = [examples[int(i * step)] for i in range(self.max_train_queries)]
+            pairs = build_pairs(self.recommender_, examples, today=evalset.today)
+            if len(pairs.groups) >= 20:
+                ranker, self.fit_report_ = fit_ranker(pairs, folds=3)
+                self.recommender_ = Recommender(index, encoder, self.config, ranker)
+        return self
+
+    def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
+        rec = self.recommender_
+        if rec is None:
+            raise _not_fitted(self.name)
+        if k > rec.config.max_k:  # a deeper list than the service allows: same pipeline, wider knob
+            rec = self.recommender_ = Recommender(rec.index, rec.encoder, replace(rec.config, max_k=k), rec.ranker)
+        out = []
+        for q in queries:
+            result = rec.recommend(q.initiative, k, today=self.today_)
+            out.append([(m.resource_id, m.score) for m in result.matches])
+        return out
+
+    def close(self) -> None:
+        if self.store_ is not None:
+            self.store_.close()
+            self.store_ = None
+        if self.tmp_ is not None:
+            self.tmp_.cleanup()
+            self.tmp_ = None
+
+
+SYSTEMS: dict[str, Callable[[int], System]] = {
+    "random": lambda seed: RandomSystem(seed=seed),
+    "popularity": lambda seed: PopularitySystem(),
+    "bm25": lambda seed: BM25System(),
+    "dense": lambda seed: DenseSystem(),
+    "tfidf-lr": lambda seed: TfidfLRSystem(seed=seed),
+    "maillage": lambda seed: MaillageSystem(),
+    "maillage-prior": lambda seed: MaillageSystem(learn=False),
+}
+
+
+def make_systems(names: Sequence[str], *, seed: int = 0) -> list[System]:
+    """Systems by name, in the order given; raises ``ValueError`` naming an unknown or repeated name."""
+    seen: set[str] = set()
+    out = []
+    for raw in names:
+        name = raw.strip()
+        if name not in SYSTEMS:
+            raise ValueError(f"unknown system {name!r}: expected some of {', '.join(SYSTEMS)}")
+        if name in seen:
+            raise ValueError(f"system {name!r} given twice")
+        seen.add(name)
+        out.append(SYSTEMS[name](seed))
+    return out

@@ -1,0 +1,85 @@
+"""``maillage eval``: offline evaluation of the systems on a real labelled set (a thin face over ``eval``).
+
+Parses options, calls :func:`eval.datasets.load_eval_set`, :func:`eval.harness.evaluate` and
+:func:`eval.report.write_report`, prints the table. Bad input or missing data: one line on stderr
+and exit code 2; a model or store that cannot be used: exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from indexes import EncoderError, load_encoder
+from matcher.store import StoreError
+from service.settings import Settings
+
+__all__ = ["DEFAULT_SYSTEMS", "register"]
+
+DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage"
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"erreur : {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _k_values(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--k-values must be comma-separated positive integers, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise ValueError(f"--k-values must be comma-separated positive integers, got {text!r}")
+    return ks
+
+
+def eval_command(
+    dataset: Annotated[str, typer.Option("--dataset", help="reserve-parlementaire, betagouv, "
+                                         "betagouv-incubators or eig-defis")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for report.md, results.json and plots")],
+    data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
+    train: Annotated[Path | None, typer.Option("--train", help="JSONL train split (raw set's schema)")] = None,
+    test: Annotated[Path | None, typer.Option("--test", help="JSONL test split (raw set's schema)")] = None,
+    systems: Annotated[str, typer.Option("--systems", help="comma-separated systems")] = DEFAULT_SYSTEMS,
+    model: Annotated[str | None, typer.Option("--model", help="encoder spec (default: MAILLAGE_MODEL)")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="evaluate a seeded sample of N test queries")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="seed of sampling, random baseline and bootstrap")] = 0,
+    k_values: Annotated[str, typer.Option("--k-values", help="cut-offs, comma-separated")] = "1,3,5,10,20",
+) -> None:
+    """Evaluate baselines and the Maillage pipeline on a real labelled set; write a report."""
+    from eval.datasets import EVAL_SETS, load_eval_set
+    from eval.harness import evaluate
+    from eval.report import format_table, write_report
+    from eval.systems import make_systems
+
+    settings = Settings()
+    try:
+        if dataset not in EVAL_SETS:
+            raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join(EVAL_SETS)}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {limit}")
+        ks = _k_values(k_values)
+        chosen = make_systems([s for s in systems.split(",") if s.strip()], seed=seed)
+        started = time.perf_counter()
+        evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test)
+        encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
+                               cache_path=settings.cache_path)
+        result = evaluate(evalset, chosen, k_values=ks, encoder=encoder, seed=seed, limit=limit)
+        paths = write_report(result, out_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except (EncoderError, StoreError) as exc:
+        _fail(str(exc), code=1)
+    typer.echo(format_table(result))
+    typer.echo(f"{len(paths)} files written to {out_dir} in {time.perf_counter() - started:.0f} s", err=True)
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command to the ``maillage`` application."""
+    app.command("eval")(eval_command)
