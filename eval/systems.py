@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,10 +27,11 @@ from eval.datasets import EvalQuery, EvalSet
 from indexes import DenseIndex, Encoder
 from indexes.sparse import SparseIndex
 from matcher.indexing import ResourceIndex, resource_document
+from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from training.fit import FitReport, fit_ranker
+from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import build_pairs
 
 __all__ = [
@@ -266,6 +267,7 @@ class MaillageSystem:
         self.name = "maillage" if learn else "maillage-prior"
         self.max_train_queries = max_train_queries
         self.fit_report_: FitReport | None = None
+        self.gate_: dict[str, float] = {}
         self.tmp_: tempfile.TemporaryDirectory[str] | None = None
         self.store_: Catalogue | None = None
         self.recommender_: Recommender | None = None
@@ -287,14 +289,30 @@ class MaillageSystem:
         if self.learn:
             # The ranker learns from the train split only, through the same code as `maillage train`:
             # pairs from the pipeline's own candidates, each train initiative left out of the history.
-            examples = [(q.initiative, q.relevant) for q in evalset.train]
-            if len(examples) > self.max_train_queries:
-                step = len(examples) / self.max_train_queries
-                examples = [examples[int(i * step)] for i in range(self.max_train_queries)]
-            pairs = build_pairs(self.recommender_, examples, today=evalset.today)
-            if len(pairs.groups) >= 20:
+            # Each example is scored as of its own date (only earlier partnerships count), as test
+            # queries are; the later half of the train split has enough history to learn from.
+            dated = sorted(evalset.train, key=lambda q: (q.when or date.min, q.id))
+            dated = dated[len(dated) // 2 :]
+            if len(dated) > self.max_train_queries:
+                step = len(dated) / self.max_train_queries
+                dated = [dated[int(i * step)] for i in range(self.max_train_queries)]
+            examples = [
+                (q.initiative, q.relevant,
+                 datetime(q.when.year, q.when.month, q.when.day, tzinfo=UTC) if q.when else None)
+                for q in dated
+            ]
+            # The promotion gate of `maillage promote`, inside the train split: the learned ranker
+            # replaces the prior only if it beats it on the latest 20 % of the train examples.
+            cut = int(len(examples) * 0.8)
+            pairs = build_pairs(self.recommender_, examples[:cut], today=evalset.today)
+            val = build_pairs(self.recommender_, examples[cut:], today=evalset.today)
+            if len(pairs.groups) >= 20 and len(val.groups) >= 5:
                 ranker, self.fit_report_ = fit_ranker(pairs, folds=3)
-                self.recommender_ = Recommender(index, encoder, self.config, ranker)
+                learned = ndcg_of_lists(ranker.predict(val.X), val.y, val.groups)
+                prior = ndcg_of_lists(PriorRanker().predict(val.X), val.y, val.groups)
+                self.gate_ = {"validation_ndcg10_learned": learned, "validation_ndcg10_prior": prior}
+                if learned > prior:
+                    self.recommender_ = Recommender(index, encoder, self.config, ranker)
         return self
 
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:

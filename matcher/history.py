@@ -1,10 +1,14 @@
 """Past partnerships: what each resource (and its provider) funded, sponsored or refused before.
 
 Built from the outcome log, it answers the questions a seasoned staff member answers from memory:
-which past initiatives look like this one and what did they obtain (a kNN vote), how close is this
-project to what a resource usually supports (its profile), how often does a resource say yes.
-Vectors of past initiatives are ``(n, d) float32`` L2-normalised rows, encoded as queries (the
-project side), so similarity between two projects is symmetric.
+which past initiatives look like this one and what did they obtain (a kNN vote, dense and lexical),
+how close is this project to what a resource usually supports (its profile), how often does a
+resource say yes. Vectors of past initiatives are ``(n, d) float32`` L2-normalised rows, encoded as
+queries (the project side), so similarity between two projects is symmetric.
+
+Every question can be asked **as of** a date (``before``, a POSIX timestamp): only partnerships
+decided before it count. Training scores each past initiative as of its own date, so the ranker
+learns from the same situation it serves in: predicting from what was known before.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
 
 @dataclass
 class History:
-    """Positive pairs with the vectors of their initiatives, plus acceptance counts per resource."""
+    """Positive pairs with the vectors of their initiatives, plus acceptance counts per resource.
+
+    ``dates[r]`` is the POSIX time of row ``r``'s first positive decision.
+    """
 
     initiative_ids: list[str]
     vectors: np.ndarray
@@ -35,16 +42,19 @@ class History:
     negatives: Counter[str] = field(default_factory=Counter)
     sparse: SparseIndex | None = None
     """BM25 over the past initiatives' texts, for the lexical vote (short texts are keyword-heavy)."""
-    _rows_of: dict[str, list[int]] = field(default_factory=dict)
+    dates: np.ndarray | None = None
+    _rows_of: dict[str, np.ndarray] = field(default_factory=dict)
     _sums: dict[str, np.ndarray] = field(default_factory=dict)
     _row: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.dates is None:
+            self.dates = np.zeros(len(self.initiative_ids), dtype=np.float64)
         rows: defaultdict[str, list[int]] = defaultdict(list)
         for r, res in enumerate(self.resources_of):
             for rid in res:
                 rows[rid].append(r)
-        self._rows_of = dict(rows)
+        self._rows_of = {rid: np.asarray(idx, dtype=np.int64) for rid, idx in rows.items()}
         self._row = {iid: r for r, iid in enumerate(self.initiative_ids)}
         for rid, idx in self._rows_of.items():
             self._sums[rid] = self.vectors[idx].sum(axis=0)
@@ -64,17 +74,20 @@ class History:
         progress: Callable[[int, int], None] | None = None,
     ) -> History:
         """From the outcome log: the latest decision per (initiative, resource) pair counts."""
-        latest: dict[tuple[str, str], Decision] = {}
+        latest: dict[tuple[str, str], Outcome] = {}
         for o in sorted(outcomes, key=lambda o: o.occurred_at):
-            latest[(o.initiative_id, o.resource_id)] = o.decision
+            latest[(o.initiative_id, o.resource_id)] = o
         pos: defaultdict[str, set[str]] = defaultdict(set)
+        first: dict[str, float] = {}
         positives: Counter[str] = Counter()
         negatives: Counter[str] = Counter()
-        for (iid, rid), decision in latest.items():
-            if decision in POSITIVE:
+        for (iid, rid), o in latest.items():
+            if o.decision in POSITIVE:
                 pos[iid].add(rid)
                 positives[rid] += 1
-            elif decision in NEGATIVE:
+                when = o.occurred_at.timestamp()
+                first[iid] = min(first.get(iid, when), when)
+            elif o.decision in NEGATIVE:
                 negatives[rid] += 1
         ids = sorted(pos)
         lookup = initiatives(ids) if callable(initiatives) else initiatives
@@ -87,26 +100,38 @@ class History:
                 progress(min(start + batch_size, len(texts)), len(texts))
         vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
         sparse = SparseIndex().build(ids, texts)
-        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives, sparse)
+        dates = np.asarray([first[i] for i in ids], dtype=np.float64)
+        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives, sparse, dates)
 
     def __len__(self) -> int:
         return len(self.initiative_ids)
 
+    def _visible(self, before: float | None, exclude: str | None) -> np.ndarray | None:
+        """Boolean mask of the rows that may be used, or None when all may."""
+        if before is None and (exclude is None or exclude not in self._row):
+            return None
+        dates = self.dates if self.dates is not None else np.zeros(len(self))
+        mask: np.ndarray = np.ones(len(self), dtype=bool) if before is None else np.asarray(dates < before)
+        if exclude is not None and exclude in self._row:
+            mask[self._row[exclude]] = False
+        return mask
+
     def knn_votes(
-        self, query: np.ndarray, *, k: int = 30, exclude: str | None = None
+        self, query: np.ndarray, *, k: int = 30, exclude: str | None = None, before: float | None = None
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Similarity-weighted votes of the ``k`` most similar past initiatives.
 
         ``query`` is a ``(d,)`` vector. Returns ``(vote, best)``: ``vote[r]`` is the sum of the
         similarities of the neighbours that obtained ``r`` divided by the sum over all neighbours
         (so votes are in [0, 1]); ``best[r]`` the similarity of the closest neighbour that did.
-        ``exclude`` leaves one initiative out (itself, when scoring a past initiative).
+        ``exclude`` leaves one initiative out; ``before`` keeps partnerships decided before it.
         """
         if len(self) == 0:
             return {}, {}
         sims = self.vectors @ query
-        if exclude is not None and exclude in self._row:
-            sims[self._row[exclude]] = -np.inf
+        mask = self._visible(before, exclude)
+        if mask is not None:
+            sims = np.where(mask, sims, -np.inf)
         k = min(k, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.isfinite(sims[top])]
@@ -120,50 +145,54 @@ class History:
                 best[rid] = max(best.get(rid, -1.0), float(s))
         return dict(vote), best
 
-    def lexical_votes(self, text: str, *, k: int = 30, exclude: str | None = None) -> dict[str, float]:
+    def lexical_votes(
+        self, text: str, *, k: int = 30, exclude: str | None = None, before: float | None = None
+    ) -> dict[str, float]:
         """Like :meth:`knn_votes` with BM25 neighbours: votes weighted by BM25 score, summing to ≤ 1."""
         if self.sparse is None or len(self) == 0:
             return {}
-        scores, ids = self.sparse.search(text, k + 1)
+        mask = self._visible(before, exclude)
+        allowed = None if mask is None else [self.initiative_ids[r] for r in np.flatnonzero(mask)]
+        if allowed is not None and not allowed:
+            return {}
+        scores, ids = self.sparse.search(text, k, allowed=allowed)
         total = 0.0
         vote: defaultdict[str, float] = defaultdict(float)
-        taken = 0
         for score, iid in zip(scores, ids, strict=True):
-            if iid is None or iid == exclude or taken >= k:
+            if iid is None:
                 continue
-            taken += 1
             total += float(score)
             for rid in self.resources_of[self._row[iid]]:
                 vote[rid] += float(score)
         return {r: v / total for r, v in vote.items()} if total > 0 else {}
 
-    def _own(self, resource_id: str, exclude: str | None) -> int | None:
-        """Row of ``exclude`` when it is one of ``resource_id``'s past initiatives."""
-        row = self._row.get(exclude) if exclude is not None else None
-        return row if row is not None and resource_id in self.resources_of[row] else None
+    def _rows(self, resource_id: str, mask: np.ndarray | None) -> np.ndarray:
+        rows = self._rows_of.get(resource_id)
+        if rows is None:
+            return np.zeros(0, dtype=np.int64)
+        return rows if mask is None else rows[mask[rows]]
 
     def profile_similarity(
-        self, query: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None
+        self, query: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None,
+        before: float | None = None,
     ) -> np.ndarray:
-        """Cosine between ``query`` and the centroid of each resource's past initiatives (0 if none),
-        leaving ``exclude`` out of the centroids."""
+        """Cosine between ``query`` and the centroid of each resource's past initiatives (0 if none)."""
         out = np.zeros(len(resource_ids), dtype=np.float32)
+        mask = self._visible(before, exclude)
         for i, rid in enumerate(resource_ids):
-            total = self._sums.get(rid)
-            if total is None:
+            if rid not in self._sums:
                 continue
-            own = self._own(rid, exclude)
-            if own is not None:
-                total = total - self.vectors[own]
+            total = self._sums[rid] if mask is None else self.vectors[self._rows(rid, mask)].sum(axis=0)
             norm = float(np.linalg.norm(total))
             if norm > 1e-9:
                 out[i] = float(total @ query) / norm
         return out
 
-    def positive_count(self, resource_id: str, *, exclude: str | None = None) -> int:
-        return self.positives.get(resource_id, 0) - (1 if self._own(resource_id, exclude) is not None else 0)
+    def positive_count(self, resource_id: str, *, exclude: str | None = None, before: float | None = None) -> int:
+        return len(self._rows(resource_id, self._visible(before, exclude)))
 
-    def acceptance(self, resource_id: str, *, exclude: str | None = None) -> float:
+    def acceptance(self, resource_id: str, *, exclude: str | None = None, before: float | None = None) -> float:
         """Smoothed share of positive decisions (Laplace prior 1/2)."""
-        p, n = self.positive_count(resource_id, exclude=exclude), self.negatives.get(resource_id, 0)
+        p = self.positive_count(resource_id, exclude=exclude, before=before)
+        n = self.negatives.get(resource_id, 0)
         return (p + 1.0) / (p + n + 2.0)

@@ -49,6 +49,7 @@ def _save_history(history: History, folder: Path) -> None:
         "resources_of": [sorted(r) for r in history.resources_of],
         "positives": dict(history.positives),
         "negatives": dict(history.negatives),
+        "dates": [float(x) for x in history.dates] if history.dates is not None else [],
     }
     (folder / "history.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     if history.sparse is not None:
@@ -65,6 +66,7 @@ def _load_history(folder: Path, dim: int) -> History:
     return History(
         meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
         Counter(meta["positives"]), Counter(meta["negatives"]), sparse,
+        np.asarray(meta.get("dates") or [0.0] * len(meta["initiative_ids"]), dtype=np.float64),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 
@@ -59,6 +59,8 @@ class RecommenderConfig:
     use_history: bool = True
     use_ranker: bool = True
     """False orders by the fusion score alone (retrieval only)."""
+    rerank_depth: int = 50
+    """A learned ranker reorders this many of the prior's best candidates (and is trained on them)."""
     max_per_provider: int = 3
     """Diversity: at most this many resources of one provider in a list (0 = no cap)."""
     max_k: int = 100
@@ -107,6 +109,7 @@ class Recommender:
         self.encoder = encoder
         self.config = config or RecommenderConfig()
         self.ranker = ranker or PriorRanker()
+        self._prior = ranker if isinstance(ranker, PriorRanker) else PriorRanker()
         self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
 
     # --- public --------------------------------------------------------------------------------
@@ -119,13 +122,15 @@ class Recommender:
         today: date | None = None,
         with_excluded: bool = False,
         exclude_history_of: str | None = None,
+        history_before: datetime | None = None,
         overrides: Mapping[str, Outcome] | None = None,
     ) -> Recommendation:
         """Top ``k`` eligible resources for ``query``, best first, each explained.
 
         ``today`` fixes the date that decides what is open (defaults to the current date).
         ``exclude_history_of`` leaves that initiative out of the kNN vote (used when scoring a past
-        initiative for training, so it does not vote for itself). ``overrides`` are staff decisions
+        initiative for training, so it does not vote for itself) and ``history_before`` counts only
+        partnerships decided before that time (scoring as of a past date). ``overrides`` are staff decisions
         for this initiative (``Catalogue.overrides_for``): pinned resources come first whatever
         their score, excluded ones never appear; both say so in their reasons. Raises
         ``ValueError`` when ``k`` is outside ``1..config.max_k``.
@@ -134,7 +139,8 @@ class Recommender:
             raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         day = today or date.today()
-        candidates = self.candidates(q, k, today=day, exclude_history_of=exclude_history_of)
+        candidates = self.candidates(q, k, today=day, exclude_history_of=exclude_history_of,
+                                     history_before=history_before)
         overrides = overrides or {}
         staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
         pinned = [
@@ -173,14 +179,16 @@ class Recommender:
         return Candidate(resource, pair_features(q, resource, scores, checks, today), checks, score=float("inf"))
 
     def candidates(
-        self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None
+        self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None,
+        history_before: datetime | None = None,
     ) -> list[Candidate]:
         """The scored candidate pool for ``q``, best first (eligible or not). Training reads this to
         build labelled pairs with hard negatives, so it sees exactly what serving sees."""
         allowed = self._allowed(q, today)
         if not allowed:
             return []
-        retrieval = self._retrieve(q, allowed, k, exclude_history_of)
+        before = history_before.timestamp() if history_before is not None else None
+        retrieval = self._retrieve(q, allowed, k, exclude_history_of, before)
         pool = []
         for rid, scores in retrieval.items():
             resource = self.index.resources[rid]
@@ -188,14 +196,28 @@ class Recommender:
             pool.append(Candidate(resource, pair_features(q, resource, scores, checks, today), checks))
         if not pool:
             return []
-        if self.config.use_ranker:
-            scores_ = self.ranker.predict(to_matrix([c.features for c in pool]))
-        else:
-            scores_ = np.asarray([c.features["rrf"] for c in pool])
-        for c, s in zip(pool, scores_, strict=True):
+        if not self.config.use_ranker:
+            for c in pool:
+                c.score = c.features["rrf"]
+            pool.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+            return pool
+        prior = self._prior.predict(to_matrix([c.features for c in pool]))
+        for c, s in zip(pool, prior, strict=True):
             c.score = float(s)
         pool.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
-        return pool
+        if isinstance(self.ranker, PriorRanker):
+            return pool
+        # Two stages: the learned ranker reorders the prior's top ``rerank_depth``, the only part of
+        # the pool it was trained on (it has never seen the tail, so it must not judge it).
+        head, tail = pool[: self.config.rerank_depth], pool[self.config.rerank_depth :]
+        learned = self.ranker.predict(to_matrix([c.features for c in head]))
+        floor = float(np.min(learned)) if len(head) else 0.0
+        for c, s in zip(head, learned, strict=True):
+            c.score = float(s)
+        head.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+        for rank, c in enumerate(tail, start=1):
+            c.score = floor - rank  # below every reranked candidate, in prior order
+        return head + tail
 
     # --- stages --------------------------------------------------------------------------------
 
@@ -210,7 +232,7 @@ class Recommender:
         return out
 
     def _retrieve(
-        self, q: MatchQuery, allowed: list[str], k: int, exclude_history_of: str | None
+        self, q: MatchQuery, allowed: list[str], k: int, exclude_history_of: str | None, before: float | None
     ) -> dict[str, dict[str, float]]:
         """Candidate ids with their retrieval scores, from the three sources."""
         cfg = self.config
@@ -231,9 +253,11 @@ class Recommender:
         lexical: dict[str, float] = {}
         history = self.index.history
         if cfg.use_history and vector is not None and len(history):
-            votes, best = history.knn_votes(vector, k=cfg.knn_neighbours, exclude=exclude_history_of)
+            votes, best = history.knn_votes(vector, k=cfg.knn_neighbours, exclude=exclude_history_of,
+                                            before=before)
             votes = {r: v for r, v in votes.items() if r in allowed_set}
-            lexical = history.lexical_votes(q.text, k=cfg.knn_neighbours, exclude=exclude_history_of)
+            lexical = history.lexical_votes(q.text, k=cfg.knn_neighbours, exclude=exclude_history_of,
+                                            before=before)
             lexical = {r: v for r, v in lexical.items() if r in allowed_set}
         dense_rank = {rid: r for r, rid in enumerate(dense_ids, start=1)}
         sparse_rank = {rid: r for r, rid in enumerate(sparse_ids, start=1)}
@@ -245,14 +269,14 @@ class Recommender:
         # Every candidate gets every score, whichever source found it: the ranker needs them all.
         if vector is not None:
             dense_scores = np.stack([self.index.dense.reconstruct(rid) for rid in pool]) @ vector
-            profile = history.profile_similarity(vector, pool, exclude=exclude_history_of)
+            profile = history.profile_similarity(vector, pool, exclude=exclude_history_of, before=before)
         else:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
         out: dict[str, dict[str, float]] = {}
         for i, rid in enumerate(pool):
             rd, rs = dense_rank.get(rid, 0), sparse_rank.get(rid, 0)
-            past = history.positive_count(rid, exclude=exclude_history_of)
+            past = history.positive_count(rid, exclude=exclude_history_of, before=before)
             out[rid] = {
                 "dense": float(dense_scores[i]),
                 "bm25": float(bm25[i]),
@@ -263,7 +287,7 @@ class Recommender:
                 "profile": float(profile[i]),
                 "has_history": 1.0 if past > 0 else 0.0,
                 "popularity": math.log1p(past),
-                "acceptance": history.acceptance(rid, exclude=exclude_history_of),
+                "acceptance": history.acceptance(rid, exclude=exclude_history_of, before=before),
             }
         return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 
@@ -51,30 +51,36 @@ class PairSet:
 
 def build_pairs(
     recommender: Recommender,
-    examples: Sequence[tuple[Initiative, frozenset[str]]],
+    examples: Sequence[tuple[Initiative, frozenset[str]] | tuple[Initiative, frozenset[str], datetime | None]],
     *,
     today: date,
-    per_query: int = 50,
+    per_query: int | None = None,
     leave_one_out: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> PairSet:
     """Pairs for ``examples`` of ``(initiative, relevant resource ids)``.
 
-    ``per_query`` caps each list to the best-scored candidates (hard negatives) plus every retrieved
-    positive. ``leave_one_out`` scores each initiative against a history without itself.
+    Each list is the prior's best ``per_query`` candidates (default: the recommender's
+    ``rerank_depth``, exactly what a learned ranker reorders when serving): its negatives are hard
+    ones. ``leave_one_out`` scores each initiative against a history without itself; when an example
+    carries a date, only partnerships decided before it count (the situation the ranker serves in).
     """
     rows: list[dict[str, float]] = []
     labels: list[int] = []
     groups: list[int] = []
     qids: list[str] = []
     skipped = 0
-    for ini, relevant in examples:
+    depth = per_query or recommender.config.rerank_depth
+    for example in examples:
+        ini, relevant = example[0], example[1]
+        when = example[2] if len(example) > 2 else None
         query = MatchQuery.from_initiative(ini)
-        pool = recommender.candidates(query, per_query, today=today,
-                                      exclude_history_of=ini.id if leave_one_out else None)
+        pool = recommender.candidates(query, depth, today=today,
+                                      exclude_history_of=ini.id if leave_one_out else None,
+                                      history_before=when)
         if progress is not None:
             progress(1)
-        top = pool[:per_query] + [c for c in pool[per_query:] if c.resource.id in relevant]
+        top = pool[:depth]
         y = [1 if c.resource.id in relevant else 0 for c in top]
         if not any(y) or all(y):
             skipped += 1

@@ -94,8 +94,8 @@ def train_from_catalogue(
     cut = int(len(rows) * (1 - validation_share))
     train_rows, val_rows = rows[:cut], rows[cut:]
     base = Recommender(index, encoder, config, PriorRanker())
-    train_pairs = build_pairs(base, [(i, r) for i, r, _ in train_rows], today=today, progress=progress)
-    val_pairs = build_pairs(base, [(i, r) for i, r, _ in val_rows], today=today, progress=progress)
+    train_pairs = build_pairs(base, train_rows, today=today, progress=progress)
+    val_pairs = build_pairs(base, val_rows, today=today, progress=progress)
     model, fit = fit_ranker(train_pairs, folds=folds, params=params)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
     reference = served[1] if served is not None else PriorRanker()
