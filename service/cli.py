@@ -465,6 +465,20 @@ def models() -> None:
             )
 
 
+@app.command()
+def bench(
+    sizes: Annotated[str, typer.Option(help="catalogue sizes, e.g. 1k,10k,100k")] = "1k,10k,100k",
+    quick: Annotated[bool, typer.Option(help="one pass, fewer queries (a smoke run)")] = False,
+    output: Annotated[Path, typer.Option("--out", help="folder for results.json and latency.png")] = Path("bench"),
+) -> None:
+    """Retrieval benchmark: latency, throughput, build time and memory beside a plain baseline."""
+    from eval.bench import main as bench_main
+
+    settings = _settings()
+    argv = ["--sizes", sizes, "--out", str(output), "--model", settings.model, "--home", str(settings.home)]
+    raise typer.Exit(bench_main(argv + (["--quick"] if quick else [])))
+
+
 def main() -> None:
     app()
 
