@@ -1,0 +1,466 @@
+"""Retrieval benchmark: latency, build time, memory and encoding throughput, ours against a plain
+baseline measured in the same run (what ``maillage bench`` runs; ``python -m eval.bench``).
+
+Synthetic catalogues are built from the demo, not from random vectors: the demo resources' texts are
+encoded once in two variants (title + description, and title + the first sentence of the
+description), then item ``i`` of a size-N catalogue is a demo vector picked at random plus seeded
+Gaussian noise, renormalised. The noise norm is half the median distance between a demo resource and
+its nearest other resource, so items stay in their source's neighbourhood and the catalogue keeps
+the real topic structure (and the narrow cone of e5 vectors) that uniform random vectors lack. Each
+item carries its source's text, for BM25. Queries are the demo initiatives (title + description),
+encoded as queries: real queries, which sit farther from the catalogue than its items do.
+
+Figures (``K.ratio`` is ours / baseline: below 1 is smaller or faster, above 1 is more):
+
+- ``{N}.retrieve_vector.p50_ms`` / ``p99_ms``: top 10 for a query vector. Baseline: ``IndexFlatIP``.
+- ``{N}.retrieve_filtered.p50_ms``: the same restricted to a random 25% of the ids (string ids in).
+  Baseline: ``IndexFlatIP`` with an ``IDSelectorBatch``.
+- ``{N}.retrieve_text.p50_ms`` / ``p99_ms`` (N ≤ 10k): free text → encode, dense top 200 and BM25 top
+  200 over the items' texts, reciprocal-rank fusion (the candidate stage of ``Recommender``, with its
+  sizes and constant). The text is an initiative's query text (title, description, themes; ~140
+  tokens); ``retrieve_short_text`` (largest N ≤ 10k) uses title + first sentence (~40 tokens).
+  Baseline: a plain ``SentenceTransformer.encode`` and a flat top-200 search.
+- ``{N}.recall_at_10``: our top 10 against the exact top 10 (no baseline: it is the oracle); for an
+  HNSW index also ``{N}.ef{E}.recall_at_10`` and ``{N}.ef{E}.p50_ms`` for other efSearch values.
+- ``{N}.build_s``: index build with vectors given. Baseline: ``IndexFlatIP.add``.
+- ``{N}.memory_bytes_per_item``: serialised index files (FAISS + id list + config) per item;
+  ``{N}.memory_resident_bytes_per_item`` adds the in-process id mapping (measured with tracemalloc).
+- ``encode.texts_per_s``: short texts (title + one-line description), batch encoding.
+- ``live_update_visible``: 1 when an added, moved and deleted item are all seen by the next query.
+
+Latency figures are the median over ``repeats`` passes of per-pass percentiles; ours and the
+baseline alternate query by query so that load from other processes hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from indexes import DEFAULT_MODEL, DenseIndex, Encoder, SparseIndex, load_encoder
+from matcher.demo_catalogue import demo_dir
+from matcher.recommender import RecommenderConfig
+
+__all__ = ["main", "run_bench", "size_label"]
+
+TEXT_MAX_SIZE = 10_000  # free-text figures only up to here (BM25 analysis of 100k texts adds minutes)
+FILTER_FRACTION = 0.25
+TOP_K = 10
+EF_SWEEP = (128, 256, 512, 1024, 2048)  # efSearch values whose recall and latency are reported for HNSW
+
+
+def size_label(n: int) -> str:
+    """``1000`` → ``1k``, ``100000`` → ``100k``, ``1500`` → ``1500``."""
+    return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
+
+
+def _parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"a size is a number with an optional k or M suffix, got {text!r}")
+    return int(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2).lower()]
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"demo file {path} is missing: the benchmark builds its catalogues from it")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+
+
+def demo_texts() -> tuple[list[str], list[str], list[str], list[str]]:
+    """``(full, short, queries, short_queries)``: demo resources as title + description and as title +
+    first sentence; demo initiatives as the pipeline's query text (title, description, themes: what
+    ``MatchQuery.from_initiative`` sends) and as title + first sentence (a typed free-text query)."""
+    resources = _read_jsonl(demo_dir() / "resources.jsonl")
+    initiatives = _read_jsonl(demo_dir() / "initiatives.jsonl")
+    full = [f"{r['title']}\n{r['description']}" for r in resources]
+    short = [f"{r['title']}. {_first_sentence(r['description'])}" for r in resources]
+    queries = ["\n".join(p for p in (i["title"], i["description"], " ".join(i.get("themes") or [])) if p)
+               for i in initiatives]
+    short_queries = [f"{i['title']}. {_first_sentence(i['description'])}" for i in initiatives]
+    return full, short, queries, short_queries
+
+
+def synthetic_catalogue(
+    base: np.ndarray, texts: Sequence[str], n: int, rng: np.random.Generator, noise_norm: float
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """``n`` items: ``(ids, (n, d) float32 unit vectors, texts)``, each a random row of ``base`` plus
+    isotropic Gaussian noise of expected norm ``noise_norm``, renormalised; it keeps its source's text."""
+    d = base.shape[1]
+    src = rng.integers(0, len(base), n)
+    x = base[src] + rng.normal(0.0, noise_norm / np.sqrt(d), (n, d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return [f"syn-{i:07d}" for i in range(n)], np.ascontiguousarray(x, dtype=np.float32), [texts[s] for s in src]
+
+
+def noise_norm_for(vectors: np.ndarray) -> float:
+    """Half the median distance from each (unit) vector to its nearest other one."""
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    return 0.5 * float(np.median(np.sqrt(np.maximum(2.0 - 2.0 * sims.max(axis=1), 0.0))))
+
+
+# --- measuring ----------------------------------------------------------------------------------------
+
+
+def _timed(fn: Callable[..., object], *args: object) -> float:
+    """Seconds ``fn(*args)`` takes."""
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _interleaved(ours: Callable[[int], object], base: Callable[[int], object], n_queries: int,
+                 repeats: int) -> dict[str, float]:
+    """p50/p99 in ms of ``ours(i)`` and ``base(i)`` over queries ``i``: the two alternate query by query
+    (and which goes first alternates too); each figure is the median over ``repeats`` passes."""
+    for i in range(min(5, n_queries)):
+        ours(i), base(i)
+    passes: dict[str, list[float]] = {"p50": [], "p99": [], "base_p50": [], "base_p99": []}
+    gc.disable()
+    try:
+        for r in range(repeats):
+            a, b = np.empty(n_queries), np.empty(n_queries)
+            for i in range(n_queries):
+                if (i + r) % 2:
+                    a[i], b[i] = _timed(ours, i), _timed(base, i)
+                else:
+                    b[i], a[i] = _timed(base, i), _timed(ours, i)
+            for key, values in (("", a * 1e3), ("base_", b * 1e3)):
+                passes[f"{key}p50"].append(float(np.percentile(values, 50)))
+                passes[f"{key}p99"].append(float(np.percentile(values, 99)))
+    finally:
+        gc.enable()
+    return {k: float(np.median(v)) for k, v in passes.items()}
+
+
+def _rate(encode: Callable[[list[str]], object], texts: list[str], repeats: int) -> float:
+    """Texts per second of ``encode(texts)`` in one batch call, median over ``repeats`` (after a warm-up)."""
+    encode(texts[:8])
+    return float(np.median([len(texts) / _timed(encode, texts) for _ in range(repeats)]))
+
+
+def _files_bytes(paths: Sequence[Path]) -> int:
+    return sum(p.stat().st_size for p in paths)
+
+
+def _rrf(rankings: Sequence[Sequence[str | None]], k: int, constant: int) -> list[str]:
+    """Reciprocal-rank fusion: ``Σ 1 / (constant + rank)`` over the rankings; top ``k`` ids."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate((i for i in ranking if i is not None), start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (constant + rank)
+    return sorted(fused, key=lambda i: (-fused[i], i))[:k]
+
+
+def _plain_model(spec: str, home: Path) -> Any:
+    """The sentence-transformers model behind ``spec``, loaded plainly for the baseline (None: none)."""
+    from indexes.e5 import E5_MODEL_ID
+
+    folder = home / "models" / "encoders" / E5_MODEL_ID if spec in ("multilingual-e5-small", "e5") else Path(spec)
+    if not folder.is_dir():
+        return None
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device="cpu")
+
+
+# --- the benchmark --------------------------------------------------------------------------------------
+
+
+def run_bench(
+    sizes: Sequence[int] = (1_000, 10_000, 100_000),
+    out: Path = Path("bench"),
+    model: str = DEFAULT_MODEL,
+    home: Path = Path("/tmp/bench-home"),
+    queries: int = 200,
+    seed: int = 0,
+    *,
+    encoder: Encoder | None = None,
+    quick: bool = False,
+    repeats: int | None = None,
+    plot: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Measure everything in the module docstring; write ``out/results.json`` and ``out/latency.png``.
+
+    ``encoder`` replaces the model named by ``model`` (tests pass a ``HashingEncoder``); ``quick`` runs
+    one pass and a few encoding batches; ``repeats`` sets the passes (default 3, 1 when quick).
+    Returns the figures: ``{key: value}`` with ms, s, bytes, texts/s, ratios, 0/1 flags.
+    """
+    if not sizes or any(n < 100 for n in sizes):
+        raise ValueError(f"sizes must be catalogue sizes >= 100, got {list(sizes)}")
+    if queries < 1:
+        raise ValueError(f"queries must be >= 1, got {queries}")
+    repeats = repeats or (1 if quick else 3)
+    rng = np.random.default_rng(seed)
+    figures: dict[str, float] = {}
+
+    plain = None  # the baseline's plain SentenceTransformer, when the model is one
+    if encoder is None:
+        encoder = load_encoder(model, models_dir=home / "models" / "encoders")
+        plain = _plain_model(model, home)
+    prefix = str(getattr(encoder, "query_prefix", ""))
+    log(f"encoder {encoder.model_id} (dim {encoder.dim}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs; "
+        f"DenseIndex defaults {asdict(DenseIndex(encoder.dim).config)}")
+
+    full, short, initiative_texts, short_queries = demo_texts()
+    query_texts = [initiative_texts[i % len(initiative_texts)] for i in range(queries)]
+    short_texts = [short_queries[i % len(short_queries)] for i in range(queries)]
+
+    # Encoding throughput of short texts, in batch (the first call warms the model up).
+    batch = short if not quick else short[:32]
+    ours_rate = _rate(encoder.encode_documents, batch, repeats)
+    base_rate = None if plain is None else _rate(
+        lambda texts: plain.encode(texts, batch_size=32, normalize_embeddings=True), batch, repeats)
+    _with_baseline(figures, "encode.texts_per_s", ours_rate, base_rate)
+
+    base_vectors = np.vstack([encoder.encode_documents(full), encoder.encode_documents(short)])
+    base_texts = full + short
+    noise = noise_norm_for(base_vectors[: len(full)])
+    qv = encoder.encode_queries(query_texts)
+    log(f"{len(base_texts)} demo vectors, noise norm {noise:.3f}, {queries} queries, {repeats} passes")
+
+    def encode_plain(text: str) -> np.ndarray:
+        if plain is None:
+            return encoder.encode_queries([text])
+        return np.asarray(plain.encode([prefix + text], normalize_embeddings=True), dtype=np.float32)
+
+    largest_text = max((n for n in sizes if n <= TEXT_MAX_SIZE), default=0)
+    for n in sizes:
+        ids, x, texts = synthetic_catalogue(base_vectors, base_texts, n, rng, noise)
+        measured = _bench_size(ids, x, texts, qv, query_texts, short_texts, encoder, encode_plain, rng, repeats,
+                               text=n <= TEXT_MAX_SIZE, short=n == largest_text, live=n == max(sizes))
+        figures.update(measured)
+        label = size_label(n)
+        log(f"{label}: " + ", ".join(f"{k.split('.', 1)[1]}={v:.4g}" for k, v in measured.items()
+                                     if k.startswith(f"{label}.") and not k.endswith(".ratio")))
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"model": encoder.model_id, "dim": encoder.dim, "faiss": faiss.__version__, "cpus": os.cpu_count(),
+            "sizes": list(sizes), "queries": queries, "repeats": repeats, "seed": seed, "quick": quick,
+            "dense_config": asdict(DenseIndex(encoder.dim).config), "noise_norm": noise,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "ratio": "ours / baseline: below 1 is faster or smaller, above 1 is more"}
+    tmp_json = out / ".results.json.tmp"
+    tmp_json.write_text(json.dumps({"meta": meta, **figures}, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp_json, out / "results.json")
+    if plot:
+        _plot(figures, sizes, out / "latency.png")
+    _print_table(figures, log)
+    return figures
+
+
+def _with_baseline(figures: dict[str, float], key: str, ours: float, base: float | None = None) -> None:
+    """Record ``key``; with a baseline, also ``baseline.key`` and ``key.ratio`` (ours / baseline)."""
+    figures[key] = float(ours)
+    if base is not None:
+        figures[f"baseline.{key}"] = float(base)
+        figures[f"{key}.ratio"] = float(ours) / float(base) if base else float("nan")
+
+
+def _bench_size(
+    ids: list[str],
+    x: np.ndarray,
+    texts: list[str],
+    qv: np.ndarray,
+    query_texts: list[str],
+    short_texts: list[str],
+    encoder: Encoder,
+    encode_plain: Callable[[str], np.ndarray],
+    rng: np.random.Generator,
+    repeats: int,
+    *,
+    text: bool,
+    short: bool,
+    live: bool,
+) -> dict[str, float]:
+    """Every figure for one catalogue (``ids``, ``(n, d)`` vectors ``x``, ``texts``)."""
+    n, label = len(ids), size_label(len(ids))
+    figures: dict[str, float] = {}
+
+    # Build (vectors given); the last pass's indexes are the ones measured below.
+    ours_build, base_build = [], []
+    for _ in range(repeats if n <= 10_000 else min(repeats, 2)):
+        gc.collect()
+        start = time.perf_counter()
+        dense = DenseIndex.build(ids, x)
+        ours_build.append(time.perf_counter() - start)
+        flat = faiss.IndexFlatIP(x.shape[1])
+        base_build.append(_timed(flat.add, x))
+    _with_baseline(figures, f"{label}.build_s", float(np.median(ours_build)), float(np.median(base_build)))
+    figures[f"{label}.hnsw"] = float(dense.kind == "hnsw")
+
+    # Memory: serialised files, then with the in-process id mapping.
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_bytes = _files_bytes(dense.save(Path(tmp) / "ours"))
+        base_paths = [Path(tmp) / "flat.faiss", Path(tmp) / "ids.txt"]
+        faiss.write_index(flat, str(base_paths[0]))
+        base_paths[1].write_text("\n".join(ids) + "\n", encoding="utf-8")
+        base_bytes = _files_bytes(base_paths)
+    _with_baseline(figures, f"{label}.memory_bytes_per_item", ours_bytes / n, base_bytes / n)
+    strings = sum(sys.getsizeof(i) for i in ids)
+    tracemalloc.start()
+    mapping = DenseIndex(x.shape[1], hnsw_threshold=n + 1)  # the same id mapping; FAISS memory is untracked
+    mapping.upsert(ids, x)
+    ours_map = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del mapping
+    _with_baseline(figures, f"{label}.memory_resident_bytes_per_item", (ours_bytes + ours_map + strings) / n,
+                   (base_bytes + sys.getsizeof(list(ids)) + strings) / n)
+
+    # Vector retrieval, unfiltered and filtered; recall against the exact top 10.
+    lat = _interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K),
+                       lambda i: flat.search(qv[i : i + 1], TOP_K), len(qv), repeats)
+    _with_baseline(figures, f"{label}.retrieve_vector.p50_ms", lat["p50"], lat["base_p50"])
+    _with_baseline(figures, f"{label}.retrieve_vector.p99_ms", lat["p99"], lat["base_p99"])
+    _, exact = flat.search(qv, TOP_K)
+    _, got = dense.search(qv, TOP_K)
+    figures[f"{label}.recall_at_10"] = float(np.mean(
+        [len({ids[j] for j in e} & set(g)) / TOP_K for e, g in zip(exact, got, strict=True)]))
+
+    if dense.kind == "hnsw":  # the efSearch trade-off behind the default, on the same index and queries
+        default = dense.config
+        for ef in EF_SWEEP:
+            dense.config = replace(default, ef_search=ef)
+            _, got = dense.search(qv, TOP_K)
+            figures[f"{label}.ef{ef}.recall_at_10"] = float(np.mean(
+                [len({ids[j] for j in e} & set(g)) / TOP_K for e, g in zip(exact, got, strict=True)]))
+            figures[f"{label}.ef{ef}.p50_ms"] = float(np.median(
+                [_timed(dense.search, qv[i : i + 1], TOP_K) for i in range(len(qv))]) * 1e3)
+        dense.config = default
+
+    allowed = [ids[j] for j in np.flatnonzero(rng.random(n) < FILTER_FRACTION)]
+    position = {item: p for p, item in enumerate(ids)}
+
+    def flat_filtered(i: int) -> object:
+        sel = faiss.IDSelectorBatch(np.fromiter((position[a] for a in allowed), dtype=np.int64))
+        return flat.search(qv[i : i + 1], TOP_K, params=faiss.SearchParameters(sel=sel))
+
+    lat = _interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K, allowed=allowed), flat_filtered,
+                       min(len(qv), 50), repeats)
+    _with_baseline(figures, f"{label}.retrieve_filtered.p50_ms", lat["p50"], lat["base_p50"])
+
+    # Free text: encode + hybrid retrieval (dense and BM25, fused as the recommender does).
+    if text:
+        cfg = RecommenderConfig()
+        sparse = SparseIndex().build(ids, texts)
+
+        def hybrid(texts: list[str], i: int) -> list[str]:
+            _, dense_ids = dense.search(encoder.encode_queries([texts[i]]), cfg.dense_candidates)
+            _, sparse_ids = sparse.search(texts[i], cfg.sparse_candidates)
+            return _rrf([dense_ids[0], sparse_ids], TOP_K, cfg.rrf_k)
+
+        def plain_flat(texts: list[str], i: int) -> object:
+            return flat.search(encode_plain(texts[i]), cfg.dense_candidates)
+
+        for name, texts_ in (("retrieve_text", query_texts), ("retrieve_short_text", short_texts))[: 1 + short]:
+            lat = _interleaved(partial(hybrid, texts_), partial(plain_flat, texts_), len(qv), repeats)
+            _with_baseline(figures, f"{label}.{name}.p50_ms", lat["p50"], lat["base_p50"])
+            _with_baseline(figures, f"{label}.{name}.p99_ms", lat["p99"], lat["base_p99"])
+
+    if live:
+        figures.update(_live_update(dense, qv[0], x[1], ids, label))
+    return figures
+
+
+def _live_update(dense: DenseIndex, q: np.ndarray, other: np.ndarray, ids: list[str], label: str) -> dict[str, float]:
+    """Add an item on the query, move an existing one onto it, delete both: each seen by the next query."""
+    q2 = q[None, :]
+    t_add = _timed(dense.upsert, ["bench-new"], q2)
+    added = dense.search(q2, 1)[1][0][0] == "bench-new"
+    moved_id = ids[1]
+    near = 0.999 * q + 0.001 * other
+    t_move = _timed(dense.upsert, [moved_id], (near / np.linalg.norm(near))[None, :])
+    moved = moved_id in dense.search(q2, 2)[1][0]
+    t_del = _timed(dense.remove, ["bench-new", moved_id])
+    gone = not ({"bench-new", moved_id} & set(dense.search(q2, 50)[1][0]))
+    return {"live_update_visible": float(added and moved and gone), f"{label}.upsert_ms": t_add * 1e3,
+            f"{label}.move_ms": t_move * 1e3, f"{label}.remove_ms": t_del * 1e3}
+
+
+def _print_table(figures: dict[str, float], log: Callable[[str], None]) -> None:
+    log(f"{'figure':44} {'ours':>12} {'baseline':>12} {'ratio':>8}")
+    for key, value in figures.items():
+        if key.startswith("baseline.") or key.endswith(".ratio"):
+            continue
+        base = figures.get(f"baseline.{key}")
+        ratio = figures.get(f"{key}.ratio")
+        log(f"{key:44} {value:12.4g} {'' if base is None else f'{base:12.4g}':>12} "
+            f"{'' if ratio is None else f'{ratio:8.3g}':>8}")
+
+
+def _plot(figures: dict[str, float], sizes: Sequence[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, what, title in ((axes[0], "retrieve_vector", "Vector → top 10"),
+                            (axes[1], "retrieve_text", "Free text → encode + hybrid top 10")):
+        for who, prefix, style in (("ours", "", "-"), ("baseline (flat)", "baseline.", "--")):
+            for pct, marker in (("p50", "o"), ("p99", "^")):
+                pts = [(n, figures[f"{prefix}{size_label(n)}.{what}.{pct}_ms"]) for n in sizes
+                       if f"{prefix}{size_label(n)}.{what}.{pct}_ms" in figures]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), style, marker=marker, label=f"{who} {pct}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("catalogue size (items)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Maillage retrieval latency by catalogue size (2-core CPU)")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=lambda s: [_parse_size(p) for p in s.split(",")], default=None,
+                        help="catalogue sizes, e.g. 1k,10k,100k (default; --quick: 1k,10k)")
+    parser.add_argument("--quick", action="store_true", help="one pass, 50 queries, fewer texts")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("MAILLAGE_HOME", "/tmp/bench-home")))
+    parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--queries", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    queries = args.queries or (50 if args.quick else 200)
+    try:
+        run_bench(sizes, args.out, args.model, args.home, queries, args.seed, quick=args.quick)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
