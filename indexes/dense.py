@@ -19,17 +19,20 @@ walks disallowed nodes too, so it misses results when they are few: below 20% of
 for the rows where HNSW comes back short, the allowed rows are scored exactly from the flat storage,
 without a second copy of it (a zero-copy view gathers a small subset; FAISS scans a large one in place).
 
-Defaults (measured by ``python -m eval.bench`` and ``/tmp`` sweeps on this 2-core machine, 100k
-demo-derived e5 vectors, 200 real initiative queries; figures in ``bench/results.json``):
+Defaults, measured on this project's 2-core machine with 100k demo-derived e5 vectors (see
+``eval/bench.py``) and the 200 demo initiatives as queries (real queries: they sit farther from the
+catalogue than its items, the hard case for HNSW); one query per thread, medians of repeated runs:
 
-- ``hnsw_m=32``: 1,808 serialised bytes per item (M=48 would pass the 2 KB/item budget with the ids).
-- ``ef_construction=128``: 100k items built in 11-19 s on 2 cores (efC=200: 25 s, the 30 s budget
-  is too close); at efSearch 512 recall@10 is 0.959 against 0.924 for efC=64.
-- ``ef_search=1024``: recall@10 0.997 against exact search (512: 0.959, 128: 0.73) for 1.5 ms per
-  query at 100k, where the flat scan takes 15 ms. The synthetic catalogue is hundreds of noisy copies of
-  each demo resource, so the top 10 are near-ties; in-distribution queries reach 0.999 at efSearch 64.
-- ``hnsw_threshold=30_000``: the flat scan stays about as fast as HNSW at efSearch 1024 up to there
-  (1.2 ms at 20k, 4.2 ms at 50k), and below it updates are free and results exact.
+- ``hnsw_m=32``: 1,808 serialised bytes per item, 1,820 with the ids (M=48 would leave no room under
+  the 2 KB/item budget once the in-process id mapping, ~140 B/item, is counted).
+- ``ef_construction=128``: 100k items built in 11-19 s on 2 cores (efC 200: 25 s, too close to the
+  30 s budget on a shared machine; efC 64: 7-13 s but recall@10 0.90 at efSearch 512 against 0.96).
+- ``ef_search=1024``: recall@10 0.99-0.997 against exact search (efSearch 512: 0.96, 128: 0.73) for
+  1.3-2.4 ms per query at 100k, where the flat scan takes 15 ms. The synthetic catalogue holds hundreds
+  of noisy copies of each demo resource, so its top 10 are near-ties; queries drawn like the items
+  reach recall 0.999 at efSearch 64.
+- ``hnsw_threshold=30_000``: the flat scan costs 1.1 ms at 20k, 1.75 at 30k and 3.1 at 50k items
+  against 1.3, 1.3 and 1.8 ms for HNSW: below 30k, exact search is as fast, exact, and free to update.
 """
 
 from __future__ import annotations
