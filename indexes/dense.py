@@ -19,20 +19,21 @@ walks disallowed nodes too, so it misses results when they are few: below 20% of
 for the rows where HNSW comes back short, the allowed rows are scored exactly from the flat storage,
 without a second copy of it (a zero-copy view gathers a small subset; FAISS scans a large one in place).
 
-Defaults, measured on this project's 2-core machine with 100k demo-derived e5 vectors (see
-``eval/bench.py``) and the 200 demo initiatives as queries (real queries: they sit farther from the
-catalogue than its items, the hard case for HNSW); one query per thread, medians of repeated runs:
+Defaults, measured on this project's 2-core machine by ``python -m eval.bench`` (``bench/results.json``:
+100k demo-derived e5 vectors, the 200 demo initiatives as queries) and by sweeps on the same data:
 
-- ``hnsw_m=32``: 1,808 serialised bytes per item, 1,820 with the ids (M=48 would leave no room under
-  the 2 KB/item budget once the in-process id mapping, ~140 B/item, is counted).
-- ``ef_construction=128``: 100k items built in 11-19 s on 2 cores (efC 200: 25 s, too close to the
-  30 s budget on a shared machine; efC 64: 7-13 s but recall@10 0.90 at efSearch 512 against 0.96).
-- ``ef_search=1024``: recall@10 0.99-0.997 against exact search (efSearch 512: 0.96, 128: 0.73) for
-  1.3-2.4 ms per query at 100k, where the flat scan takes 15 ms. The synthetic catalogue holds hundreds
-  of noisy copies of each demo resource, so its top 10 are near-ties; queries drawn like the items
-  reach recall 0.999 at efSearch 64.
-- ``hnsw_threshold=30_000``: the flat scan costs 1.1 ms at 20k, 1.75 at 30k and 3.1 at 50k items
-  against 1.3, 1.3 and 1.8 ms for HNSW: below 30k, exact search is as fast, exact, and free to update.
+- ``hnsw_m=32``: 1,820 serialised bytes per item with the ids, 1,960 with the in-process id mapping
+  (flat: 1,548 / 1,616); M=48 would add ~130 B/item and leave no margin under the 2 KB budget.
+- ``ef_construction=128``: 100k items built in 11.4 s (sweeps under load: 11-19 s); efC 200 took
+  25 s, too close to the 30 s budget, and efC 64 lost recall (0.90 against 0.96 at efSearch 512).
+- ``ef_search=1024``: recall@10 against exact search 0.989 (efSearch 128: 0.76, 256: 0.87, 512: 0.95,
+  2048: 1.0) for 2.2 ms per query at 100k (2048: 4.8 ms), where the flat scan takes 16 ms. The
+  initiatives sit farther from the catalogue than its items and the synthetic catalogue holds hundreds
+  of noisy copies of each demo resource, so the top 10 are near-ties: the hard case. Queries drawn like
+  the items reach recall 0.999 at efSearch 64.
+- ``hnsw_threshold=30_000``: one query costs 1.1 / 1.75 / 3.1 ms by flat scan at 20k / 30k / 50k
+  items, against 1.3 / 1.3 / 1.8 ms for HNSW: below 30k, exact search is as fast, exact, and free to
+  update.
 """
 
 from __future__ import annotations
