@@ -23,7 +23,7 @@ from matcher.importers.files import read_file_rows
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative, describe_validation_error
 
-__all__ = ["COLUMNS", "BatchReport", "read_cohort", "run_batch"]
+__all__ = ["COLUMNS", "BatchOutputExists", "BatchReport", "read_cohort", "run_batch"]
 
 COLUMNS = (
     "initiative_id", "rank", "resource_id", "title", "provider", "kind", "score", "closes_at", "reasons",
@@ -54,6 +54,10 @@ def read_cohort(path: Path) -> tuple[list[Initiative], list[str]]:
     return good, errors
 
 
+class BatchOutputExists(ValueError):
+    """The output file exists and was not written by an interrupted batch run."""
+
+
 def _resume_point(out: Path, progress_path: Path) -> tuple[set[str], int]:
     done: set[str] = set()
     offset = 0
@@ -74,13 +78,23 @@ def run_batch(
     k: int = 10,
     today: date | None = None,
     progress: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> BatchReport:
-    """Match every initiative and append its rows to ``out``; resumes a previous interrupted run."""
+    """Match every initiative and append its rows to ``out``; resumes a previous interrupted run.
+
+    An existing ``out`` that this function did not start (no ``.progress`` file beside it) is never
+    overwritten unless ``overwrite`` is set: :class:`BatchOutputExists` names it instead.
+    """
     progress_path = out.with_name(out.name + ".progress")
+    if out.is_file() and not progress_path.is_file() and out.stat().st_size > 0 and not overwrite:
+        raise BatchOutputExists(
+            f"{out} already exists and is not an interrupted batch run (no {progress_path.name} beside it): "
+            "choose another output file, or pass --overwrite to replace it"
+        )
     done, offset = _resume_point(out, progress_path)
     report = BatchReport()
     if not done:
-        # A fresh run: header only (any stale output without a progress file is replaced).
+        # A fresh run: header only.
         out.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
         progress_path.write_text("", encoding="utf-8")
     else:

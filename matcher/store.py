@@ -372,9 +372,15 @@ class Catalogue:
         return h.hexdigest()
 
     def outcomes_signature(self) -> str:
-        """Changes whenever an outcome is appended (the log is append-only)."""
+        """Changes whenever an outcome other than a staff pin or exclusion is appended.
+
+        Pins and exclusions act at once through :meth:`overrides_for`; they reach the learned history
+        at the next snapshot build, so recording one does not make the published snapshot stale.
+        """
+        t = tables.outcomes
+        overrides = (Decision.pinned.value, Decision.excluded.value)
         with self.engine.connect() as conn:
-            n, last = conn.execute(select(func.count(), func.max(tables.outcomes.c.seq))).one()
+            n, last = conn.execute(select(func.count(), func.max(t.c.seq)).where(t.c.decision.not_in(overrides))).one()
         return f"{n}:{last}"
 
     def last_change(self) -> datetime | None:

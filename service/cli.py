@@ -277,6 +277,7 @@ def batch(
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV, one row per (initiative, rank)")],
     k: Annotated[int, typer.Option("-k")] = 10,
     on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing OUTPUT that is not a run to resume")] = False,
 ) -> None:
     """Match a whole cohort to CSV; run the same command again to resume an interrupted run."""
     settings = _settings()
@@ -289,7 +290,7 @@ def batch(
         with _progress() as progress:
             task = progress.add_task("Appariement du lot", total=len(cohort))
             report = run_batch(rec, cohort, output, k=k, today=date.fromisoformat(on) if on else None,
-                               progress=lambda n: progress.advance(task, n))
+                               progress=lambda n: progress.advance(task, n), overwrite=overwrite)
         out.print(
             f"{report.done} initiatives appariées ({report.rows} lignes), {report.skipped_already_done} déjà "
             f"faites, {len(problems)} lignes rejetées → {output}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.batch import read_cohort, run_batch
+from eval.batch import BatchOutputExists, read_cohort, run_batch
 from indexes import HashingEncoder
 from matcher.indexing import ResourceIndex
 from matcher.recommender import Recommender
@@ -78,3 +78,14 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(rec: Recommender, 
     reference = tmp_path / "ref.csv"
     run_batch(rec, cohort, reference, k=3, today=TODAY)
     assert got == rows(reference)
+
+
+def test_batch_refuses_to_overwrite_a_file_it_did_not_start(rec: Recommender, tmp_path: Path) -> None:
+    cohort, _ = read_cohort(cohort_file(tmp_path / "c.jsonl", 3))
+    precious = tmp_path / "report.csv"
+    precious.write_text("someone's spreadsheet\n", encoding="utf-8")
+    with pytest.raises(BatchOutputExists, match="report.csv already exists"):
+        run_batch(rec, cohort, precious, k=2, today=TODAY)
+    assert precious.read_text(encoding="utf-8") == "someone's spreadsheet\n"
+    report = run_batch(rec, cohort, precious, k=2, today=TODAY, overwrite=True)
+    assert report.done == 3 and len(rows(precious)) == 6

@@ -88,6 +88,16 @@ def test_outcome_without_id_gets_a_stable_one(filled_store: Catalogue) -> None:
     assert stored.id and stored.id.startswith("o-") and stored.reason == "hors sujet"
 
 
+def test_staff_overrides_leave_the_snapshot_signature_alone(filled_store: Catalogue) -> None:
+    before = filled_store.outcomes_signature()
+    pin = Outcome(initiative_id="ini-jardin", resource_id="res-jardin-93", decision="pinned", reason="vu en comité")
+    filled_store.append_outcomes([pin])
+    assert filled_store.outcomes_signature() == before
+    filled_store.append_outcomes([Outcome(initiative_id="ini-jardin", resource_id="res-jardin-93",
+                                          decision="obtained")])
+    assert filled_store.outcomes_signature() != before
+
+
 def test_unknown_ids_raise_not_found(store: Catalogue) -> None:
     with pytest.raises(NotFoundError, match="unknown initiative id 'nope'"):
         store.get_initiative("nope")
