@@ -161,17 +161,18 @@ class ResourceIndex:
     def upsert(self, resource: Resource, encoder: Encoder, provider: Provider | None = None) -> None:
         """Make one added or edited resource visible to the next query, without a rebuild."""
         if provider is not None:
-            self.providers[provider.id] = provider
+            self.providers = {**self.providers, provider.id: provider}
         doc = resource_document(resource, self.providers.get(resource.provider_id))
         self.dense.upsert([resource.id], encoder.encode_documents([doc]))
         self.sparse.upsert([resource.id], [doc])
-        self.resources[resource.id] = resource
+        # Copy on write: a query iterating the previous dict in another thread is not disturbed.
+        self.resources = {**self.resources, resource.id: resource}
 
     def remove(self, resource_id: str) -> None:
         """Make a deleted resource disappear from the next query."""
+        self.resources = {k: v for k, v in self.resources.items() if k != resource_id}
         self.dense.remove([resource_id])
         self.sparse.remove([resource_id])
-        self.resources.pop(resource_id, None)
 
     @classmethod
     def ensure(

@@ -233,6 +233,9 @@ Siret = Annotated[str | None, AfterValidator(_check_siret)]
 Rna = Annotated[str | None, AfterValidator(_check_rna)]
 
 
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
 class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_assignment=True)
 
@@ -274,6 +277,8 @@ class Initiative(_Schema):
     siret: Siret = None
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
     consent: bool = False
+    # Personal data, kept only with consent (widget submissions) and never shown to partners.
+    contact_email: Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL_RE)] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

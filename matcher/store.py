@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, make_url
 from matcher import tables
 from matcher.schemas import Decision, Initiative, Outcome, Provider, Resource, utcnow
 
-__all__ = ["Catalogue", "NotFoundError", "StoreError", "sqlite_url"]
+__all__ = ["Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 M = TypeVar("M", bound=BaseModel)
@@ -53,10 +53,28 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+_OPTIONAL_SINCE_0002 = ("contact_email",)
+
+
 def _content_hash(record: BaseModel) -> str:
     # Timestamps are excluded so that re-importing identical content is recognised as unchanged.
     data = record.model_dump(mode="json", exclude={"created_at", "updated_at", "recorded_at"})
+    for added in _OPTIONAL_SINCE_0002:  # fields added later hash as before while unset
+        if data.get(added) is None:
+            data.pop(added, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def content_hash(record: BaseModel) -> str:
+    """The hash the store keeps for a record (also the service's ETag)."""
+    return _content_hash(record)
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
+    if stamp is not None and stamp.tzinfo is None:
+        return stamp.replace(tzinfo=UTC)
+    return stamp
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -101,14 +119,14 @@ class Catalogue:
             store.migrate()
         return store
 
-    def migrate(self) -> None:
-        """Apply pending Alembic migrations (idempotent)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Apply pending Alembic migrations up to ``revision`` (idempotent)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
         except Exception as exc:
             shown = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot migrate catalogue database {shown!r}: {exc}") from exc
@@ -194,6 +212,7 @@ class Catalogue:
                 "content_hash": _content_hash(r),
                 "updated_at": r.updated_at,
                 "deleted_at": None,
+                "changed_at": utcnow(),
             }
             for r in items
         ]
@@ -228,10 +247,60 @@ class Catalogue:
             done = conn.execute(
                 update(t)
                 .where(t.c.id == resource_id, t.c.deleted_at.is_(None))
-                .values(deleted_at=utcnow(), active=False, content_hash="deleted")
+                .values(deleted_at=utcnow(), changed_at=utcnow(), active=False, content_hash="deleted")
             )
             if done.rowcount == 0:
                 raise NotFoundError("resource", resource_id)
+
+    def resources_changed_since(self, since: datetime | None) -> tuple[list[Resource], list[str], datetime | None]:
+        """Resources written at or after ``since`` (all live ones when ``None``): ``(live, deleted_ids,
+        newest change)``. Callers keep the newest change and ask again from it (ties are re-sent,
+        so a caller compares content before re-indexing)."""
+        t = tables.resources
+        q = select(t.c.id, t.c.data, t.c.deleted_at, t.c.changed_at)
+        q = q.where(t.c.changed_at >= since) if since is not None else q.where(t.c.deleted_at.is_(None))
+        live: list[Resource] = []
+        deleted: list[str] = []
+        newest: datetime | None = since
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                if row.deleted_at is not None:
+                    deleted.append(row.id)
+                else:
+                    live.append(Resource.model_validate(row.data))
+                stamp = _aware(row.changed_at)
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+        return live, deleted, newest
+
+    def page(
+        self, what: str, /, *, offset: int = 0, limit: int = 50, text: str | None = None, **filters: Any
+    ) -> tuple[list[Any], int]:
+        """One page of providers, resources or initiatives ordered by id, and the total matching.
+
+        ``filters`` are equality filters on the table's columns (``kind``, ``provider_id``,
+        ``territory``, ``source``, ``active``); ``text`` matches the title (or name) case-insensitively.
+        Deleted resources are never listed.
+        """
+        table, model, title = {
+            "providers": (tables.providers, Provider, tables.providers.c.name),
+            "resources": (tables.resources, Resource, tables.resources.c.title),
+            "initiatives": (tables.initiatives, Initiative, tables.initiatives.c.title),
+        }[what]
+        where: list[Any] = []
+        if table is tables.resources:
+            where.append(table.c.deleted_at.is_(None))
+        for column, value in filters.items():
+            if value is not None:
+                if column not in table.c:
+                    raise ValueError(f"{what} cannot be filtered on {column!r}")
+                where.append(table.c[column] == value)
+        if text:
+            where.append(func.lower(title).contains(text.lower(), autoescape=True))
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+            rows = conn.execute(select(table.c.data).where(*where).order_by(table.c.id).offset(offset).limit(limit))
+            return self._load(model, rows), int(total)
 
     # --- initiatives ---------------------------------------------------------------------------
 
@@ -269,6 +338,13 @@ class Catalogue:
         if row is None:
             raise NotFoundError("initiative", initiative_id)
         return Initiative.model_validate(row.data)
+
+    def delete_initiative(self, initiative_id: str) -> None:
+        """Erase an initiative (its personal data goes with it); outcomes keep only its id as a label."""
+        t = tables.initiatives
+        with self.engine.begin() as conn:
+            if conn.execute(t.delete().where(t.c.id == initiative_id)).rowcount == 0:
+                raise NotFoundError("initiative", initiative_id)
 
     def get_initiatives(self, ids: Sequence[str]) -> dict[str, Initiative]:
         """The initiatives among ``ids`` that exist (unknown ids are absent from the result)."""

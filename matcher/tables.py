@@ -21,7 +21,7 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["initiatives", "metadata", "outcomes", "providers", "resources"]
+__all__ = ["api_keys", "initiatives", "metadata", "outcomes", "providers", "resources"]
 
 metadata = MetaData()
 
@@ -52,7 +52,10 @@ resources = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Soft deletion: a deleted resource keeps its row (outcomes still point at it) but is never served.
     Column("deleted_at", DateTime(timezone=True), nullable=True),
+    # Set by the store on every write (upsert or delete): the service's workers poll it to follow the catalogue.
+    Column("changed_at", DateTime(timezone=True), nullable=True),
     Index("ix_resources_provider", "provider_id"),
+    Index("ix_resources_changed", "changed_at"),
     Index("ix_resources_active", "active", "deleted_at"),
 )
 
@@ -85,4 +88,18 @@ outcomes = Table(
     Column("data", JSON, nullable=False),
     Index("ix_outcomes_initiative", "initiative_id"),
     Index("ix_outcomes_resource", "resource_id"),
+)
+
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # Only a SHA-256 of the secret is kept: keys are 256-bit random, so a slow hash adds nothing.
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("origins", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -480,6 +480,93 @@ def bench(
     raise typer.Exit(bench_main(argv + (["--quick"] if quick else [])))
 
 
+keys_app = typer.Typer(help="API keys: create, list, revoke (stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who holds it (a partner, a person, a job)")],
+    role: Annotated[str, typer.Option(help="admin, staff, read-only, or partner (publishable, for the widget)")],
+    origin: Annotated[list[str] | None, typer.Option(help="allowed origin of a partner key (repeat)")] = None,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from service.keys import KeySpecError, KeyStore
+
+    settings = _settings()
+    with _errors():
+        try:
+            key, token = KeyStore(_open_store(settings)).create(name, role, origin or [])
+        except KeySpecError as exc:
+            _fail(str(exc))
+        out.print(f"Clé {key.id} ({key.role.value}) créée pour {key.name}"
+                  + (f", origines : {', '.join(key.origins)}" if key.origins else "") + ".", highlight=False)
+        err.print("Notez-la maintenant, elle ne sera plus affichée :", highlight=False)
+        sys.stdout.write(token + "\n")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    from service.keys import KeyStore
+
+    settings = _settings()
+    with _errors():
+        keys = KeyStore(_open_store(settings)).list()
+        table = Table(title="Clés d'API", title_justify="left")
+        for col in ("id", "nom", "rôle", "origines", "créée", "révoquée"):
+            table.add_column(col)
+        for k in keys:
+            table.add_row(k.id, k.name, k.role.value, "\n".join(k.origins), f"{k.created_at:%Y-%m-%d %H:%M}",
+                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+        out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (maillage keys list)")]) -> None:
+    """Revoke a key: it stops working at once, in every worker."""
+    from service.keys import KeyStore
+
+    settings = _settings()
+    with _errors():
+        KeyStore(_open_store(settings)).revoke(key_id)
+        out.print(f"Clé {key_id} révoquée.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (each loads the model once)")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the API, the widget and the staff console (demo catalogue when the store is empty)."""
+    import logging
+
+    import uvicorn
+
+    settings = _settings()
+    with _errors():
+        store = _open_store(settings)  # fail here, clearly, if the catalogue cannot be opened or migrated
+        counts = store.counts()
+        store.close()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for key, value in settings.masked().items():
+        err.print(f"  {key} = {value}", highlight=False)
+    base = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    err.print(
+        f"Catalogue : {counts['resources']} ressources, {counts['initiatives']} initiatives"
+        + (" (vide : le catalogue de démonstration sera chargé)" if counts["resources"] == 0
+           and settings.demo_when_empty else "") + ".\n"
+        f"  Console équipe : {base}/console\n  Widget (démo)  : {base}/widget/demo\n"
+        f"  API (docs)     : {base}/docs\n"
+        "  Clés : maillage keys create --name … --role staff|partner|admin|read-only",
+        highlight=False,
+    )
+    uvicorn.run("service.api:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, timeout_graceful_shutdown=10)
+
+
 def main() -> None:
     app()
 

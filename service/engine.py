@@ -1,0 +1,278 @@
+"""What one service worker holds: the catalogue, the encoder, the live index and the recommender.
+
+- **Start-up check**: the published snapshot is verified against the catalogue. Missing, corrupt,
+  built with another encoder or stale: it is rebuilt from the catalogue (the embedding cache makes
+  that cheap) and the reason is logged. A catalogue that cannot be opened stops the start with its
+  error.
+- **Following the catalogue**: every write through the API is committed first, then applied to this
+  worker's index; a poller applies writes made by other workers or by ``maillage import`` (resources
+  carry a ``changed_at`` stamp), so a change is visible to matches within a second everywhere.
+- **Rebuild and swap**: a full rebuild runs in a background thread while queries go on against the
+  current index; the writes made during the build are replayed on the new one, then one assignment
+  swaps it in. No query waits for the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from indexes import Encoder, SnapshotError, load_encoder
+from matcher.demo_catalogue import load_demo
+from matcher.indexing import InitiativeIndex, ResourceIndex
+from matcher.recommender import Recommender
+from matcher.schemas import Resource
+from matcher.store import Catalogue, content_hash
+from service.settings import Settings
+from training import ModelRegistry
+
+__all__ = ["Engine", "IndexState", "RWLock"]
+
+log = logging.getLogger("maillage.engine")
+
+
+class RWLock:
+    """Many readers or one writer; a waiting writer holds back new readers (writes are short)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class IndexState:
+    """What ``/v1/index`` reports."""
+
+    version: str
+    count: int
+    encoder_id: str
+    built_at: str
+    repaired: str | None = None
+    rebuilding: bool = False
+    last_rebuild_error: str | None = None
+    live_changes: int = 0
+    last_sync: float = field(default_factory=time.time)
+
+
+class Engine:
+    """The serving state of one worker (see the module docstring)."""
+
+    def __init__(self, settings: Settings, *, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.store = Catalogue.open(settings.db_url)
+        self.encoder = encoder or load_encoder(settings.model, models_dir=settings.models_dir,
+                                               cache_path=settings.cache_path)
+        self.lock = RWLock()
+        self._write = threading.Lock()  # one applier of changes at a time (requests, poller, swap)
+        self._hashes: dict[str, str] = {}
+        self._watermark: datetime | None = None
+        self._initiatives: InitiativeIndex | None = None
+        self._initiatives_dirty = True
+        self._rebuild_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.rec: Recommender
+        self.state: IndexState
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def start(self, *, demo_when_empty: bool = True, poll_interval: float | None = 0.5) -> None:
+        """Check the catalogue against the snapshot (repairing it if needed), then follow the catalogue."""
+        if demo_when_empty and self.store.counts()["resources"] == 0:
+            log.info("catalogue is empty: loading the demo catalogue")
+            load_demo(self.store)
+        watermark = datetime.now(UTC)
+        repaired: str | None = None
+        try:
+            index = ResourceIndex.load(self.store, self.encoder, self.settings.index_dir)
+            if index.manifest.catalogue_hash != _signature(self.store):
+                repaired = f"snapshot {index.version} was older than the catalogue: rebuilt"
+                index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
+        except SnapshotError as exc:
+            repaired = f"{exc}: rebuilt from the catalogue"
+            index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
+        if repaired:
+            log.warning("index: %s", repaired)
+        self._install(index, watermark)
+        self.state.repaired = repaired
+        if poll_interval:
+            self._poller = threading.Thread(target=self._poll, args=(poll_interval,), name="maillage-sync",
+                                            daemon=True)
+            self._poller.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+        if self._rebuild_thread is not None:
+            self._rebuild_thread.join(timeout=60)
+        self.store.close()
+
+    def _recommender(self, index: ResourceIndex) -> Recommender:
+        served = ModelRegistry(self.settings.rankers_dir).load_current(encoder_id=self.encoder.model_id,
+                                                                       dim=self.encoder.dim)
+        if served is None:
+            return Recommender(index, self.encoder)
+        version, ranker = served
+        return Recommender(index, self.encoder, ranker=ranker, model_version=version)
+
+    def _install(self, index: ResourceIndex, watermark: datetime) -> None:
+        """Make ``index`` the served one and replay every write made since ``watermark``."""
+        rec = self._recommender(index)
+        with self._write:
+            self._hashes = {rid: content_hash(r) for rid, r in index.resources.items()}
+            self._watermark = watermark
+            self.rec = rec
+            previous = getattr(self, "state", None)
+            self.state = IndexState(index.version, len(index.resources), index.manifest.encoder_id,
+                                    index.manifest.created_at)
+            if previous is not None:
+                self.state.repaired = previous.repaired
+            self._sync_locked()
+
+    # --- following the catalogue ---------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Apply every resource write committed since the last sync; returns how many changed."""
+        with self._write:
+            return self._sync_locked()
+
+    def _sync_locked(self) -> int:
+        live, deleted, newest = self.store.resources_changed_since(self._watermark)
+        changed = 0
+        index = self.rec.index
+        for res in live:
+            digest = content_hash(res)
+            if self._hashes.get(res.id) == digest:
+                continue
+            self._apply_upsert(index, res)
+            self._hashes[res.id] = digest
+            changed += 1
+        for rid in deleted:
+            if rid in self._hashes:
+                with self.lock.write():
+                    index.remove(rid)
+                del self._hashes[rid]
+                changed += 1
+        if newest is not None:
+            self._watermark = newest
+        if changed:
+            self.state.count = len(index.resources)
+            self.state.live_changes += changed
+        self.state.last_sync = time.time()
+        return changed
+
+    def _apply_upsert(self, index: ResourceIndex, res: Resource) -> None:
+        provider = index.providers.get(res.provider_id)
+        if provider is None:
+            try:
+                provider = self.store.get_provider(res.provider_id)
+            except KeyError:
+                provider = None
+        from matcher.indexing import resource_document
+
+        self.encoder.encode_documents([resource_document(res, provider)])  # encode outside the lock (cached)
+        with self.lock.write():
+            index.upsert(res, self.encoder, provider)
+
+    def _poll(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.sync()
+            except Exception:  # the poller must outlive a transient database error
+                log.exception("index sync failed; retrying")
+
+    # --- initiatives (reverse direction) ---------------------------------------------------------
+
+    def initiative_index(self) -> InitiativeIndex:
+        with self._write:
+            if self._initiatives is None or self._initiatives_dirty:
+                self._initiatives = InitiativeIndex.build(self.store, self.encoder)
+                self._initiatives_dirty = False
+            return self._initiatives
+
+    def initiatives_changed(self) -> None:
+        self._initiatives_dirty = True
+
+    # --- rebuild and swap ----------------------------------------------------------------------
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._rebuild_thread is not None and self._rebuild_thread.is_alive()
+
+    def rebuild(self, *, wait: bool = False, on_done: Callable[[str], None] | None = None) -> bool:
+        """Start a full rebuild in the background; ``False`` if one is already running."""
+        with self._write:
+            if self.rebuilding:
+                return False
+            self.state.rebuilding = True
+            self._rebuild_thread = threading.Thread(target=self._rebuild, args=(on_done,), name="maillage-rebuild",
+                                                    daemon=True)
+            self._rebuild_thread.start()
+        if wait:
+            self._rebuild_thread.join()
+        return True
+
+    def _rebuild(self, on_done: Callable[[str], None] | None) -> None:
+        try:
+            watermark = datetime.now(UTC)
+            index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
+            self._install(index, watermark)
+            self.state.last_rebuild_error = None
+            log.info("index %s swapped in (%d resources)", index.version, len(index.resources))
+            if on_done is not None:
+                on_done(index.version)
+        except Exception as exc:
+            log.exception("index rebuild failed; the current index stays in service")
+            self.state.last_rebuild_error = str(exc)
+        finally:
+            self.state.rebuilding = False
+
+    def reload_model(self) -> str:
+        """Serve the registry's current ranker (after a promotion)."""
+        rec = self._recommender(self.rec.index)
+        with self._write:
+            self.rec = rec
+        return rec.model_version
+
+
+def _signature(store: Catalogue) -> str:
+    from matcher.indexing import catalogue_signature
+
+    return catalogue_signature(store)

@@ -1,0 +1,211 @@
+"""What stands between the network and the engine: errors in one shape, body limits, timeouts,
+rate limits, CORS from the partners' allow-list, request ids and metrics.
+
+Every error body is ``{"error": {"code", "message", "details", "request_id"}}`` (documented in the
+OpenAPI schema as ``Error``). The guard is plain ASGI so it also covers requests that never reach a
+route (a body too large, a timeout, an unknown path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import BaseModel
+
+__all__ = ["ApiError", "ErrorBody", "Guard", "Metrics", "TokenBuckets", "error_body"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    message: str
+
+
+class ErrorContent(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+    request_id: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error answer."""
+
+    error: ErrorContent
+
+
+class ApiError(Exception):
+    """An error a route raises on purpose: status, stable code, French-free technical message."""
+
+    def __init__(self, status: int, code: str, message: str, *, details: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str, request_id: str | None, details: list[dict[str, Any]] | None = None) -> bytes:
+    return json.dumps(
+        {"error": {"code": code, "message": message, "details": details or [], "request_id": request_id}},
+        ensure_ascii=False,
+    ).encode()
+
+
+class TokenBuckets:
+    """Token buckets keyed by a string (a key id, an IP): ``rate`` per minute, bursts of ``burst``."""
+
+    def __init__(self, per_minute: int, burst: int | None = None, *, max_keys: int = 100_000) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst or max(5, per_minute // 10))
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Take one token; returns 0 when allowed, else the seconds to wait before a retry."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            if len(self._buckets) > self.max_keys:  # forget the idle ones rather than grow without bound
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+            return (1.0 - tokens) / self.rate
+
+
+class Metrics:
+    """Prometheus metrics of one worker (its own registry, so tests can build several apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("maillage_http_requests", "HTTP requests answered", ["route", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram(
+            "maillage_http_request_seconds", "Time to answer", ["route"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.rejected = Counter("maillage_http_rejected", "Requests refused before a route ran", ["reason"],
+                                registry=self.registry)
+        self.index_items = Gauge("maillage_index_resources", "Resources in the served index", registry=self.registry)
+        self.live_changes = Gauge("maillage_index_live_changes", "Writes applied since the snapshot",
+                                  registry=self.registry)
+        self.matches = Counter("maillage_matches", "Match requests served", ["kind", "role"], registry=self.registry)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class Guard:
+    """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, and a JSON
+    500 that leaks nothing when a route fails unexpectedly."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, timeout_s: float, metrics: Metrics,
+                 allowed_origins: Callable[[], set[str]]) -> None:
+        self.app, self.max_body, self.timeout_s, self.metrics = app, max_body, timeout_s, metrics
+        self.allowed_origins = allowed_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        origin = headers.get("origin")
+        cors_ok = origin is not None and origin in self.allowed_origins()
+        method = scope["method"]
+        started = time.perf_counter()
+        status_holder = {"status": 500, "sent": False}
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["sent"] = True
+                extra = [(b"x-request-id", request_id.encode())]
+                if cors_ok:
+                    extra += [(b"access-control-allow-origin", origin.encode()),  # type: ignore[union-attr]
+                              (b"vary", b"Origin"),
+                              (b"access-control-expose-headers", b"ETag, Retry-After, X-Request-Id")]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        async def reply(status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+            body = error_body(code, message, request_id)
+            await send_wrapped({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                *(extra or []),
+            ]})
+            await send_wrapped({"type": "http.response.body", "body": body})
+
+        if method == "OPTIONS" and origin is not None and "access-control-request-method" in headers:
+            if not cors_ok:
+                self.metrics.rejected.labels("origin").inc()
+                await reply(403, "origin_not_allowed", f"origin {origin} is not on any partner key's allow-list")
+                return
+            await send_wrapped({"type": "http.response.start", "status": 204, "headers": [
+                (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+                (b"access-control-allow-headers", b"Authorization, Content-Type, X-Api-Key, X-Maillage-Widget"),
+                (b"access-control-max-age", b"600"),
+            ]})
+            await send_wrapped({"type": "http.response.body", "body": b""})
+            return
+
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            self.metrics.rejected.labels("body_size").inc()
+            await reply(413, "body_too_large",
+                        f"request body of {declared} bytes is over the {self.max_body}-byte limit")
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        route = scope.get("path", "")
+        try:
+            await asyncio.wait_for(self.app(scope, receive_limited, send_wrapped), timeout=self.timeout_s)
+        except _BodyTooLarge:
+            self.metrics.rejected.labels("body_size").inc()
+            if not status_holder["sent"]:
+                await reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
+        except TimeoutError:
+            self.metrics.rejected.labels("timeout").inc()
+            if not status_holder["sent"]:
+                await reply(504, "timeout", f"request took longer than {self.timeout_s:g} s and was abandoned")
+        except Exception:
+            if not status_holder["sent"]:
+                await reply(500, "internal_error", "unexpected error; quote the request id to the operators")
+            raise
+        finally:
+            endpoint = scope.get("route")
+            route = getattr(endpoint, "path", None) or ("unmatched" if status_holder["status"] == 404 else route)
+            self.metrics.requests.labels(route, method, str(status_holder["status"])).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}

@@ -1,0 +1,137 @@
+"""The API's behaviour: matching, the catalogue, decisions, the index following writes."""
+
+from __future__ import annotations
+
+from tests.service.conftest import Api
+
+FREE = {"text": "jardin partagé compost potager dans le quartier", "territory": "93066",
+        "legal_form": "association", "k": 3}
+
+
+def test_free_text_match_returns_explained_eligible_resources(api: Api) -> None:
+    r = api.client.post("/v1/match", json=FREE, headers=api.h("staff"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ids = [m["resource_id"] for m in body["matches"]]
+    assert ids and "res-jardin-93" in ids
+    assert "res-jardin-closed" not in ids and "res-jardin-lozere" not in ids and "res-entreprises" not in ids
+    assert all(m["reasons"] and m["checks"] for m in body["matches"])
+    assert body["index_version"] and body["model_version"]
+
+
+def test_stored_initiative_match_applies_staff_exclusion(api: Api) -> None:
+    first = api.client.post("/v1/initiatives/ini-jardin/match?k=3", headers=api.h("staff")).json()["matches"]
+    top = first[0]["resource_id"]
+    r = api.client.post("/v1/initiatives/ini-jardin/overrides", headers=api.h("staff"),
+                        json={"resource_id": top, "action": "exclude", "reason": "déjà financé"})
+    assert r.status_code == 201 and r.json()["decision"] == "excluded"
+    after = api.client.post("/v1/initiatives/ini-jardin/match?k=3", headers=api.h("staff")).json()["matches"]
+    assert top not in [m["resource_id"] for m in after]
+
+
+def test_a_created_resource_is_matched_by_the_next_query(api: Api) -> None:
+    new = {"id": "res-velo", "kind": "financement", "provider_id": "prov-etat",
+           "title": "Ateliers de réparation de vélos solidaires",
+           "description": "réparation vélo atelier solidaire recyclerie", "coverage": ["FR"]}
+    r = api.client.post("/v1/resources", json=new, headers=api.h("staff"))
+    assert r.status_code == 201, r.text
+    q = {"text": "atelier de réparation de vélos solidaire", "k": 3}
+    ids = [m["resource_id"] for m in api.client.post("/v1/match", json=q, headers=api.h("staff")).json()["matches"]]
+    assert ids[0] == "res-velo"
+    assert api.client.delete("/v1/resources/res-velo", headers=api.h("staff")).status_code == 204
+    ids = [m["resource_id"] for m in api.client.post("/v1/match", json=q, headers=api.h("staff")).json()["matches"]]
+    assert "res-velo" not in ids
+    assert api.client.get("/v1/resources/res-velo", headers=api.h("staff")).status_code == 404
+
+
+def test_listing_is_paginated_and_filtered(api: Api) -> None:
+    r = api.client.get("/v1/resources?limit=2", headers=api.h("read-only")).json()
+    assert r["total"] == 6 and len(r["items"]) == 2 and r["next_offset"] == 2
+    last = api.client.get("/v1/resources?limit=2&offset=4", headers=api.h("read-only")).json()
+    assert last["next_offset"] is None and len(last["items"]) == 2
+    only = api.client.get("/v1/resources?provider_id=prov-93", headers=api.h("read-only")).json()
+    assert {i["id"] for i in only["items"]} == {"res-jardin-93", "res-jardin-closed"}
+    text = api.client.get("/v1/resources?q=LOZÈRE", headers=api.h("read-only")).json()
+    assert [i["id"] for i in text["items"]] == ["res-jardin-lozere"]
+
+
+def test_etags_revalidate_and_guard_concurrent_edits(api: Api) -> None:
+    r = api.client.get("/v1/initiatives/ini-jardin", headers=api.h("staff"))
+    tag = r.headers["etag"]
+    again = api.client.get("/v1/initiatives/ini-jardin", headers=api.h("staff", **{"If-None-Match": tag}))
+    assert again.status_code == 304
+    edited = r.json() | {"title": "Jardin partagé de la cité (v2)"}
+    ok = api.client.put("/v1/initiatives/ini-jardin", json=edited, headers=api.h("staff", **{"If-Match": tag}))
+    assert ok.status_code == 200 and ok.headers["etag"] != tag
+    stale = api.client.put("/v1/initiatives/ini-jardin", json=edited | {"title": "autre"},
+                           headers=api.h("staff", **{"If-Match": tag}))
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "precondition_failed"
+    assert api.client.get("/v1/initiatives/ini-jardin", headers=api.h("staff")).json()["title"].endswith("(v2)")
+
+
+def test_outcomes_are_recorded_once_and_listed(api: Api) -> None:
+    o = {"id": "dec-1", "initiative_id": "ini-jardin", "resource_id": "res-jardin-93", "decision": "shortlisted",
+         "reason": "bon dossier"}
+    assert api.client.post("/v1/outcomes", json=o, headers=api.h("staff")).status_code == 201
+    assert api.client.post("/v1/outcomes", json=o, headers=api.h("staff")).status_code == 201
+    listed = api.client.get("/v1/outcomes?initiative_id=ini-jardin", headers=api.h("staff")).json()
+    assert [x["id"] for x in listed] == ["dec-1"]
+
+
+def test_bulk_import_keeps_good_rows_and_names_bad_ones(api: Api) -> None:
+    body = "\n".join([
+        '{"id": "ini-b1", "title": "Recyclerie", "territory": "75056"}',
+        '{"id": "ini-b2", "title": "Épicerie", "territory": "99999"}',
+        '{not json',
+    ])
+    r = api.client.post("/v1/import/initiatives", content=body.encode(),
+                        headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["inserted"] == {"initiative": 1} and rep["rejected"] == 2
+    assert rep["errors"][0].startswith("line 2") and "territory" in rep["errors"][0]
+    assert "malformed JSON" in rep["errors"][1]
+    assert api.client.post("/v1/import/initiatives", content=body.encode(),
+                           headers=api.h("staff")).status_code == 403
+
+
+def test_reverse_match_lists_initiatives_for_a_resource(api: Api) -> None:
+    r = api.client.get("/v1/resources/res-jardin-93/initiatives", headers=api.h("staff"))
+    assert r.status_code == 200 and r.json()["matches"][0]["initiative_id"] == "ini-jardin"
+
+
+def test_widget_submission_needs_consent_and_hides_contact(api: Api) -> None:
+    sub = {"title": "Jardin des Francs-Moisins", "description": "jardin partagé compost", "territory": "93066",
+           "contact_email": "habitant@example.org"}
+    refused = api.client.post("/v1/widget/initiatives", json=sub | {"consent": False}, headers=api.h("partner"))
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "consent_required"
+    assert api.client.get("/v1/initiatives?q=Francs", headers=api.h("staff")).json()["total"] == 0
+    made = api.client.post("/v1/widget/initiatives", json=sub | {"consent": True}, headers=api.h("partner"))
+    assert made.status_code == 201 and made.json()["initiative"]["contact_email"] is None
+    stored = api.client.get("/v1/initiatives?q=Francs", headers=api.h("staff")).json()["items"]
+    assert stored[0]["contact_email"] == "habitant@example.org" and stored[0]["source"] == "widget:Portail test"
+
+
+def test_territory_autocomplete(api: Api) -> None:
+    hits = api.client.get("/v1/territories?q=saint-d", headers=api.h("partner")).json()
+    assert any(h["code"] == "93066" for h in hits)
+
+
+def test_index_status_rebuild_and_swap(api: Api) -> None:
+    before = api.client.get("/v1/index", headers=api.h("read-only")).json()
+    assert before["resources"] == 6 and before["stale"] is False
+    r = api.client.post("/v1/index/rebuild", headers=api.h("admin"))
+    assert r.status_code == 202
+    api.client.app.state.engine._rebuild_thread.join(30)  # type: ignore[attr-defined]
+    after = api.client.get("/v1/index", headers=api.h("read-only")).json()
+    assert after["version"] != before["version"] and after["rebuilding"] is False
+    assert api.client.post("/v1/index/rebuild", headers=api.h("staff")).status_code == 403
+
+
+def test_health_readiness_and_metrics(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json()["resources"] == 6
+    api.client.post("/v1/match", json=FREE, headers=api.h("staff"))
+    text = api.client.get("/metrics", headers=api.h("admin")).text
+    assert 'maillage_http_requests_total{method="POST",route="/v1/match",status="200"} 1.0' in text
+    assert "maillage_index_resources 6.0" in text
