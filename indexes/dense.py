@@ -350,6 +350,12 @@ class DenseIndex:
         with self._lock:
             return self._vectors()[self._rows[item_id]].copy()
 
+    def reconstruct_many(self, item_ids: Sequence[str]) -> np.ndarray:
+        """``(len(item_ids), d) float32`` stored vectors of live items, in order (``KeyError`` if one is absent)."""
+        with self._lock:
+            rows = [self._rows[i] for i in item_ids]
+            return self._vectors()[rows].copy() if rows else np.zeros((0, self.dim), dtype=np.float32)
+
     # --- persistence ---------------------------------------------------------------------------
 
     def save(self, folder: Path) -> list[Path]:

@@ -8,6 +8,7 @@ initiative eligible.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from matcher import territory
 from matcher.labels import LEGAL_FORM, NEED, STAGE, french_date, join_fr
@@ -27,6 +28,15 @@ __all__ = [
 ]
 
 
+_check = EligibilityCheck  # (model_construct was measured slower than validation in pydantic 2.14)
+
+
+@lru_cache(maxsize=4096)
+def _where(coverage: tuple[str, ...]) -> str:
+    return join_fr([_name(c) for c in coverage])
+
+
+@lru_cache(maxsize=8192)
 def _name(code: str) -> str:
     t = territory.parse_territory(code)
     if t.name:
@@ -37,23 +47,23 @@ def _name(code: str) -> str:
 
 
 def check_territory(resource: Resource, query: MatchQuery) -> EligibilityCheck:
-    where = join_fr([_name(c) for c in resource.coverage])
+    where = _where(tuple(resource.coverage))
     if query.territory is None:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.territory, status=CheckStatus.unknown,
             clause=f"Périmètre : {where} ; territoire du projet non précisé.",
         )
     if query.territory in resource.coverage:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.territory, status=CheckStatus.passed,
             clause=f"Réservé à {where} : votre territoire.",
         )
     if territory.covers(resource.coverage, query.territory):
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.territory, status=CheckStatus.passed,
             clause=f"Périmètre : {where}, qui couvre {_name(query.territory)}.",
         )
-    return EligibilityCheck(
+    return _check(
         criterion=Criterion.territory, status=CheckStatus.failed,
         clause=f"Périmètre : {where}, qui ne couvre pas {_name(query.territory)}.",
         near_miss=f"réservé à {where} : s'associer à un porteur de projet de ce territoire",
@@ -69,33 +79,33 @@ def _next_session(closed: date, today: date) -> date:
 
 def check_dates(resource: Resource, today: date) -> EligibilityCheck:
     if resource.recurrence is Recurrence.permanent:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.dates, status=CheckStatus.passed, clause="Ouvert toute l'année."
         )
     if resource.opens_at is not None and resource.opens_at > today:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.dates, status=CheckStatus.passed,
             clause=f"Ouverture le {french_date(resource.opens_at)} : le temps de préparer le dossier.",
         )
     if resource.closes_at is None:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.dates, status=CheckStatus.unknown, clause="Date de clôture non précisée."
         )
     if resource.closes_at >= today:
         days = (resource.closes_at - today).days
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.dates, status=CheckStatus.passed,
             clause=f"Clôture le {french_date(resource.closes_at)} (dans {days} jours).",
         )
     if resource.recurrence is Recurrence.annuel:
         nxt = _next_session(resource.closes_at, today)
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.dates, status=CheckStatus.unknown,
             clause=f"Session close le {french_date(resource.closes_at)} ; session annuelle, "
                    f"prochaine clôture attendue vers le {french_date(nxt)}.",
             near_miss=f"prochaine session attendue vers le {french_date(nxt)}",
         )
-    return EligibilityCheck(
+    return _check(
         criterion=Criterion.dates, status=CheckStatus.failed,
         clause=f"Clos depuis le {french_date(resource.closes_at)}.",
     )
@@ -103,20 +113,20 @@ def check_dates(resource: Resource, today: date) -> EligibilityCheck:
 
 def check_legal_form(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     if not resource.eligible_legal_forms:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.legal_form, status=CheckStatus.passed, clause="Ouvert à toutes les structures."
         )
     allowed = join_fr([LEGAL_FORM[f] for f in resource.eligible_legal_forms])
     if query.legal_form is None:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.legal_form, status=CheckStatus.unknown,
             clause=f"Ouvert aux structures : {allowed} ; forme du porteur non précisée.",
         )
     if query.legal_form in resource.eligible_legal_forms:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.legal_form, status=CheckStatus.passed, clause=f"Ouvert aux structures : {allowed}."
         )
-    return EligibilityCheck(
+    return _check(
         criterion=Criterion.legal_form, status=CheckStatus.failed,
         clause=f"Ouvert aux structures : {allowed} ; pas à {LEGAL_FORM[query.legal_form]}.",
         near_miss=f"ouvert aux structures {allowed} : porter le projet avec l'une d'elles",
@@ -125,17 +135,17 @@ def check_legal_form(resource: Resource, query: MatchQuery) -> EligibilityCheck:
 
 def check_stage(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     if not resource.eligible_stages:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.stage, status=CheckStatus.passed, clause="Tous stades de projet."
         )
     allowed = join_fr([STAGE[s] for s in resource.eligible_stages])
     if query.stage is None:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.stage, status=CheckStatus.unknown,
             clause=f"Stades acceptés : {allowed} ; stade du projet non précisé.",
         )
     if query.stage in resource.eligible_stages:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.stage, status=CheckStatus.passed, clause=f"Stades acceptés : {allowed}."
         )
     earliest = min(resource.eligible_stages, key=lambda s: s.order)
@@ -144,7 +154,7 @@ def check_stage(resource: Resource, query: MatchQuery) -> EligibilityCheck:
         if query.stage.order < earliest.order
         else f"réservé aux stades {allowed}"
     )
-    return EligibilityCheck(
+    return _check(
         criterion=Criterion.stage, status=CheckStatus.failed,
         clause=f"Stades acceptés : {allowed} ; pas « {STAGE[query.stage]} ».", near_miss=hint,
     )
@@ -157,53 +167,53 @@ def _euros(x: float) -> str:
 def check_amount(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     lo, hi = resource.amount_min, resource.amount_max
     if lo is None and hi is None:
-        return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.unknown,
+        return _check(criterion=Criterion.amount, status=CheckStatus.unknown,
                                 clause="Montant non précisé.")
     span = (f"de {_euros(lo)} à {_euros(hi)}" if lo is not None and hi is not None
             else f"à partir de {_euros(lo)}" if lo is not None else f"jusqu'à {_euros(hi or 0)}")
     if query.amount_sought is None:
-        return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.unknown,
+        return _check(criterion=Criterion.amount, status=CheckStatus.unknown,
                                 clause=f"Montant {span} ; montant recherché non précisé.")
     sought = query.amount_sought
     if lo is not None and sought < lo:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.amount, status=CheckStatus.failed,
             clause=f"Montant {span} ; {_euros(sought)} recherchés, sous le minimum.",
             near_miss=f"montant minimum {_euros(lo)} : élargir le projet ou le mutualiser avec d'autres porteurs",
         )
     if hi is not None and sought > hi:
         # Partial funding is common: covering part of the need is not a failure.
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.amount, status=CheckStatus.passed,
             clause=f"Montant {span} : couvre une partie des {_euros(sought)} recherchés.",
         )
-    return EligibilityCheck(criterion=Criterion.amount, status=CheckStatus.passed,
+    return _check(criterion=Criterion.amount, status=CheckStatus.passed,
                             clause=f"Montant {span}, adapté aux {_euros(sought)} recherchés.")
 
 
 def check_capacity(resource: Resource) -> EligibilityCheck:
     if resource.capacity is None:
-        return EligibilityCheck(criterion=Criterion.capacity, status=CheckStatus.unknown,
+        return _check(criterion=Criterion.capacity, status=CheckStatus.unknown,
                                 clause="Capacité non précisée.")
     if resource.capacity == 0:
-        return EligibilityCheck(
+        return _check(
             criterion=Criterion.capacity, status=CheckStatus.failed,
             clause="Plus de place ni d'enveloppe disponible pour cette session.",
             near_miss="complet pour cette session : demander à être informé de la prochaine",
         )
-    return EligibilityCheck(criterion=Criterion.capacity, status=CheckStatus.passed,
+    return _check(criterion=Criterion.capacity, status=CheckStatus.passed,
                             clause=f"Capacité restante : {resource.capacity}.")
 
 
 def check_needs(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     if not query.needs or not resource.needs_covered:
-        return EligibilityCheck(criterion=Criterion.needs, status=CheckStatus.unknown,
+        return _check(criterion=Criterion.needs, status=CheckStatus.unknown,
                                 clause="Besoins non précisés.")
     shared = [n for n in query.needs if n in resource.needs_covered]
     if shared:
-        return EligibilityCheck(criterion=Criterion.needs, status=CheckStatus.passed,
+        return _check(criterion=Criterion.needs, status=CheckStatus.passed,
                                 clause="Répond à vos besoins : " + join_fr([NEED[n] for n in shared]) + ".")
-    return EligibilityCheck(
+    return _check(
         criterion=Criterion.needs, status=CheckStatus.failed,
         clause="Apporte " + join_fr([NEED[n] for n in resource.needs_covered]) + ", pas "
                + join_fr([NEED[n] for n in query.needs]) + ".",

@@ -228,6 +228,8 @@ class Recommender:
                 continue
             if query.territory is not None and not territory.covers(res.coverage, query.territory):
                 continue
+            if query.kinds and res.kind not in query.kinds:
+                continue
             out.append(rid)
         return out
 
@@ -268,7 +270,7 @@ class Recommender:
             return {}
         # Every candidate gets every score, whichever source found it: the ranker needs them all.
         if vector is not None:
-            dense_scores = np.stack([self.index.dense.reconstruct(rid) for rid in pool]) @ vector
+            dense_scores = self.index.dense.reconstruct_many(pool) @ vector
             profile = history.profile_similarity(vector, pool, exclude=exclude_history_of, before=before)
         else:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)

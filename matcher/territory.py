@@ -230,12 +230,18 @@ def covers(coverage: Iterable[str], territory: str) -> bool:
     """
     if isinstance(coverage, str):
         coverage = [coverage]
+    return _covers(tuple(coverage), territory)
+
+
+@lru_cache(maxsize=65536)
+def _covers(coverage: tuple[str, ...], territory: str) -> bool:
     ancestors = set(parse_territory(territory).ancestors)
     # Parse every code first, so that an invalid one is reported even after a hit.
     codes = [parse_territory(c).code for c in coverage]
     return any(c in ancestors for c in codes)
 
 
+@lru_cache(maxsize=65536)
 def territory_distance(a: str, b: str) -> int:
     """Distance between two territories: the level of their lowest common ancestor.
 

@@ -282,3 +282,13 @@ def test_load_reads_the_earlier_idmap_layout(tmp_path: Path, data: tuple[list[st
     loaded = DenseIndex.load(tmp_path, dim=32)
     assert loaded.kind == "exact" and loaded.ids == ids[1:] and loaded.tombstones == 0
     assert loaded.search(q, 10)[1] == oracle(q, x[1:], ids[1:], 10)
+
+
+def test_reconstruct_many_returns_the_stored_vectors_in_order() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((5, 8)).astype(np.float32)
+    index = DenseIndex.build([f"r{i}" for i in range(5)], vectors)
+    got = index.reconstruct_many(["r3", "r0"])
+    assert np.allclose(got, np.stack([index.reconstruct("r3"), index.reconstruct("r0")]))
+    with pytest.raises(KeyError):
+        index.reconstruct_many(["nope"])
