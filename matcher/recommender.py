@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,7 @@ class Recommender:
         self.ranker = ranker or PriorRanker()
         self._prior = ranker if isinstance(ranker, PriorRanker) else PriorRanker()
         self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
+        self._check_cache: dict[tuple[Any, ...], tuple[Resource, list[EligibilityCheck]]] = {}
 
     # --- public --------------------------------------------------------------------------------
 
@@ -192,7 +194,7 @@ class Recommender:
         pool = []
         for rid, scores in retrieval.items():
             resource = self.index.resources[rid]
-            checks = check_all(resource, q, today)
+            checks = self._checks_for(resource, q, today)
             pool.append(Candidate(resource, pair_features(q, resource, scores, checks, today), checks))
         if not pool:
             return []
@@ -220,6 +222,20 @@ class Recommender:
         return head + tail
 
     # --- stages --------------------------------------------------------------------------------
+
+    def _checks_for(self, resource: Resource, q: MatchQuery, today: date) -> list[EligibilityCheck]:
+        """:func:`check_all`, memoised: checks depend only on the resource, the date and the few facts
+        a query states (territory, legal form, stage, amount, needs), which repeat across queries.
+        A hit must hold the very same resource object, so an edited resource is checked afresh."""
+        key = (resource.id, q.territory, q.legal_form, q.stage, q.amount_sought, tuple(q.needs), today)
+        hit = self._check_cache.get(key)
+        if hit is not None and hit[0] is resource:
+            return list(hit[1])
+        checks = check_all(resource, q, today)
+        if len(self._check_cache) >= 200_000:
+            self._check_cache.clear()
+        self._check_cache[key] = (resource, checks)
+        return list(checks)
 
     def _allowed(self, query: MatchQuery, today: date) -> list[str]:
         out = []
