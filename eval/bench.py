@@ -26,6 +26,11 @@ Figures (``K.ratio`` is ours / baseline: below 1 is smaller or faster, above 1 i
 - ``{N}.memory_bytes_per_item``: serialised index files (FAISS + id list + config) per item;
   ``{N}.memory_resident_bytes_per_item`` adds the in-process id mapping (measured with tracemalloc).
 - ``encode.texts_per_s``: short texts (title + one-line description), batch encoding.
+- ``{N}.rank_after_encoding.p50_ms`` / ``p99_ms`` (largest N ≤ 10k): everything ``Recommender.recommend``
+  does once the query vector is known — hybrid retrieval, the history votes, eligibility per criterion,
+  features, ranking, diversity and explanations — over a catalogue of the demo resources (real records,
+  with the demo's decision history) padded with copies up to N, for the demo initiatives as queries.
+  Baseline: hybrid retrieval alone (dense and BM25 top 200, fused), so the ratio shows what ranking adds.
 - ``live_update_visible``: 1 when an added, moved and deleted item are all seen by the next query.
 
 Latency figures are the median over ``repeats`` passes of per-pass percentiles (free-text figures: one
@@ -386,8 +391,78 @@ def _bench_size(
             _with_baseline(figures, f"{label}.{name}.p50_ms", lat["p50"], lat["base_p50"])
             _with_baseline(figures, f"{label}.{name}.p99_ms", lat["p99"], lat["base_p99"])
 
+    if short:
+        figures.update(_rank_after_encoding(encoder, n, rng, repeats, label))
     if live:
         figures.update(_live_update(dense, qv[0], x[1], ids, label))
+    return figures
+
+
+class _Precomputed:
+    """An encoder whose query vectors were computed beforehand (so a timing excludes encoding)."""
+
+    def __init__(self, encoder: Encoder, vectors: dict[str, np.ndarray]) -> None:
+        self.inner, self.vectors = encoder, vectors
+        self.model_id, self.dim = encoder.model_id, encoder.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_documents(texts)
+
+
+def _rank_after_encoding(encoder: Encoder, n: int, rng: np.random.Generator, repeats: int,
+                         label: str) -> dict[str, float]:
+    """``{label}.rank_after_encoding.*``: see the module docstring."""
+    from indexes.snapshot import Manifest
+    from matcher.demo_catalogue import load_demo
+    from matcher.history import History
+    from matcher.indexing import ResourceIndex, resource_document
+    from matcher.recommender import Recommender
+    from matcher.schemas import MatchQuery
+    from matcher.store import Catalogue, sqlite_url
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Catalogue.open(sqlite_url(Path(tmp) / "bench.db"))
+        load_demo(store)
+        demo = store.resources()
+        providers = {p.id: p for p in store.providers()}
+        history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
+        initiatives = store.initiatives()
+        store.close()
+    docs = [resource_document(r, providers.get(r.provider_id)) for r in demo]
+    base = encoder.encode_documents(docs)
+    src = rng.integers(0, len(demo), max(n - len(demo), 0))
+    noise = noise_norm_for(base)
+    copies = base[src] + rng.normal(0.0, noise / np.sqrt(base.shape[1]), (len(src), base.shape[1])).astype(np.float32)
+    copies /= np.linalg.norm(copies, axis=1, keepdims=True)
+    resources = {r.id: r for r in demo}
+    resources.update({f"syn-{i:07d}": demo[s].model_copy(update={"id": f"syn-{i:07d}"}) for i, s in enumerate(src)})
+    ids = list(resources)
+    dense = DenseIndex.build(ids, np.vstack([base, copies]).astype(np.float32))
+    sparse = SparseIndex().build(ids, docs + [docs[s] for s in src])
+    manifest = Manifest(version="bench", kind="resources", encoder_id=encoder.model_id, dim=encoder.dim,
+                        count=len(ids), catalogue_hash="bench")
+    queries = [MatchQuery.from_initiative(i) for i in initiatives]
+    vectors = dict(zip([q.text for q in queries], encoder.encode_queries([q.text for q in queries]), strict=True))
+    index = ResourceIndex(manifest, dense, sparse, resources, providers, history)
+    rec = Recommender(index, _Precomputed(encoder, vectors))  # type: ignore[arg-type]
+    cfg = rec.config
+
+    def ours(i: int) -> object:
+        return rec.recommend(queries[i], TOP_K)
+
+    def base_hybrid(i: int) -> object:
+        q = queries[i]
+        _, dense_ids = dense.search(vectors[q.text][None, :], cfg.dense_candidates)
+        _, sparse_ids = sparse.search(q.text, cfg.sparse_candidates)
+        return _rrf([dense_ids[0], sparse_ids], TOP_K, cfg.rrf_k)
+
+    lat = _interleaved(ours, base_hybrid, len(queries), repeats)
+    figures: dict[str, float] = {}
+    _with_baseline(figures, f"{label}.rank_after_encoding.p50_ms", lat["p50"], lat["base_p50"])
+    _with_baseline(figures, f"{label}.rank_after_encoding.p99_ms", lat["p99"], lat["base_p99"])
     return figures
 
 

@@ -84,7 +84,7 @@ def test_batch_refuses_to_overwrite_a_file_it_did_not_start(rec: Recommender, tm
     cohort, _ = read_cohort(cohort_file(tmp_path / "c.jsonl", 3))
     precious = tmp_path / "report.csv"
     precious.write_text("someone's spreadsheet\n", encoding="utf-8")
-    with pytest.raises(BatchOutputExists, match="report.csv already exists"):
+    with pytest.raises(BatchOutputExists, match=r"report\.csv already exists"):
         run_batch(rec, cohort, precious, k=2, today=TODAY)
     assert precious.read_text(encoding="utf-8") == "someone's spreadsheet\n"
     report = run_batch(rec, cohort, precious, k=2, today=TODAY, overwrite=True)

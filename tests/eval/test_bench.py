@@ -13,7 +13,8 @@ from indexes import HashingEncoder
 SIZE_KEYS = [
     "build_s", "memory_bytes_per_item", "memory_resident_bytes_per_item", "retrieve_vector.p50_ms",
     "retrieve_vector.p99_ms", "retrieve_filtered.p50_ms", "retrieve_text.p50_ms", "retrieve_text.p99_ms",
-    "retrieve_short_text.p50_ms", "retrieve_short_text.p99_ms",
+    "retrieve_short_text.p50_ms", "retrieve_short_text.p99_ms", "rank_after_encoding.p50_ms",
+    "rank_after_encoding.p99_ms",
 ]
 
 
