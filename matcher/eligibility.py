@@ -7,6 +7,7 @@ initiative eligible.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -28,7 +29,26 @@ __all__ = [
 ]
 
 
-_check = EligibilityCheck  # (model_construct was measured slower than validation in pydantic 2.14)
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One criterion's verdict, as computed for every candidate of a pool.
+
+    A plain frozen dataclass: a candidate pool needs thousands of these per query, and building
+    validated :class:`EligibilityCheck` models for all of them cost more than the ranking itself. The
+    few that are shown become models through :meth:`model` (same fields).
+    """
+
+    criterion: Criterion
+    status: CheckStatus
+    clause: str
+    near_miss: str | None = None
+
+    def model(self) -> Check:
+        return EligibilityCheck(criterion=self.criterion, status=self.status, clause=self.clause,
+                                near_miss=self.near_miss)
+
+
+_check = Check
 
 
 @lru_cache(maxsize=4096)
@@ -46,7 +66,7 @@ def _name(code: str) -> str:
     return f"la commune {code} ({dep.name})" if dep and dep.name else code
 
 
-def check_territory(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+def check_territory(resource: Resource, query: MatchQuery) -> Check:
     where = _where(tuple(resource.coverage))
     if query.territory is None:
         return _check(
@@ -77,7 +97,7 @@ def _next_session(closed: date, today: date) -> date:
     return nxt if nxt >= today else date(today.year + 1, closed.month, day)
 
 
-def check_dates(resource: Resource, today: date) -> EligibilityCheck:
+def check_dates(resource: Resource, today: date) -> Check:
     if resource.recurrence is Recurrence.permanent:
         return _check(
             criterion=Criterion.dates, status=CheckStatus.passed, clause="Ouvert toute l'année."
@@ -111,7 +131,7 @@ def check_dates(resource: Resource, today: date) -> EligibilityCheck:
     )
 
 
-def check_legal_form(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+def check_legal_form(resource: Resource, query: MatchQuery) -> Check:
     if not resource.eligible_legal_forms:
         return _check(
             criterion=Criterion.legal_form, status=CheckStatus.passed, clause="Ouvert à toutes les structures."
@@ -133,7 +153,7 @@ def check_legal_form(resource: Resource, query: MatchQuery) -> EligibilityCheck:
     )
 
 
-def check_stage(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+def check_stage(resource: Resource, query: MatchQuery) -> Check:
     if not resource.eligible_stages:
         return _check(
             criterion=Criterion.stage, status=CheckStatus.passed, clause="Tous stades de projet."
@@ -164,7 +184,7 @@ def _euros(x: float) -> str:
     return f"{x:,.0f} €".replace(",", "\u202f")
 
 
-def check_amount(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+def check_amount(resource: Resource, query: MatchQuery) -> Check:
     lo, hi = resource.amount_min, resource.amount_max
     if lo is None and hi is None:
         return _check(criterion=Criterion.amount, status=CheckStatus.unknown,
@@ -191,7 +211,7 @@ def check_amount(resource: Resource, query: MatchQuery) -> EligibilityCheck:
                             clause=f"Montant {span}, adapté aux {_euros(sought)} recherchés.")
 
 
-def check_capacity(resource: Resource) -> EligibilityCheck:
+def check_capacity(resource: Resource) -> Check:
     if resource.capacity is None:
         return _check(criterion=Criterion.capacity, status=CheckStatus.unknown,
                                 clause="Capacité non précisée.")
@@ -205,7 +225,7 @@ def check_capacity(resource: Resource) -> EligibilityCheck:
                             clause=f"Capacité restante : {resource.capacity}.")
 
 
-def check_needs(resource: Resource, query: MatchQuery) -> EligibilityCheck:
+def check_needs(resource: Resource, query: MatchQuery) -> Check:
     if not query.needs or not resource.needs_covered:
         return _check(criterion=Criterion.needs, status=CheckStatus.unknown,
                                 clause="Besoins non précisés.")
@@ -228,7 +248,7 @@ HARD_CRITERIA = frozenset(
 )
 
 
-def check_all(resource: Resource, query: MatchQuery, today: date) -> list[EligibilityCheck]:
+def check_all(resource: Resource, query: MatchQuery, today: date) -> list[Check]:
     """One check per criterion, in a fixed order."""
     return [
         check_territory(resource, query),
@@ -241,6 +261,6 @@ def check_all(resource: Resource, query: MatchQuery, today: date) -> list[Eligib
     ]
 
 
-def is_eligible(checks: list[EligibilityCheck]) -> bool:
+def is_eligible(checks: list[Check]) -> bool:
     """No hard criterion failed (unknown is not a failure)."""
     return all(c.status is not CheckStatus.failed for c in checks if c.criterion in HARD_CRITERIA)

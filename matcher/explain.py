@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
-from matcher.schemas import CheckStatus, Criterion, EligibilityCheck, MatchQuery, Resource
+from matcher.eligibility import Check
+from matcher.schemas import CheckStatus, Criterion, MatchQuery, Resource
 
 __all__ = ["reasons_for", "shared_themes"]
 
@@ -21,7 +23,7 @@ def shared_themes(query: MatchQuery, resource: Resource) -> list[str]:
 
 
 def reasons_for(
-    query: MatchQuery, resource: Resource, checks: list[EligibilityCheck], features: dict[str, float]
+    query: MatchQuery, resource: Resource, checks: Sequence[Check], features: dict[str, float]
 ) -> list[str]:
     """Two or three short reasons: shared themes or closeness of the texts, similar past projects,
     territory, deadline."""

@@ -8,12 +8,14 @@ neutral value, never an exception.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 
 from matcher import territory
-from matcher.schemas import CheckStatus, EligibilityCheck, MatchQuery, Recurrence, Resource
+from matcher.eligibility import Check
+from matcher.schemas import CheckStatus, MatchQuery, Recurrence, Resource
 
 __all__ = ["FEATURES", "FEATURE_VERSION", "pair_features", "to_matrix"]
 
@@ -42,7 +44,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def _fit(check: EligibilityCheck | None) -> float:
+def _fit(check: Check | None) -> float:
     if check is None or check.status is CheckStatus.unknown:
         return 0.5
     return 1.0 if check.status is CheckStatus.passed else 0.0
@@ -52,7 +54,7 @@ def pair_features(
     query: MatchQuery,
     resource: Resource,
     retrieval: dict[str, float],
-    checks: list[EligibilityCheck],
+    checks: Sequence[Check],
     today: date,
 ) -> dict[str, float]:
     """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream

@@ -23,14 +23,13 @@ import numpy as np
 
 from indexes import Encoder
 from matcher import territory
-from matcher.eligibility import check_all, is_eligible
+from matcher.eligibility import Check, check_all, is_eligible
 from matcher.explain import reasons_for
 from matcher.features import pair_features, to_matrix
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.schemas import (
     Decision,
-    EligibilityCheck,
     Initiative,
     InitiativeMatch,
     Match,
@@ -73,7 +72,7 @@ class Candidate:
 
     resource: Resource
     features: dict[str, float]
-    checks: list[EligibilityCheck]
+    checks: list[Check]
     score: float = 0.0
 
     @property
@@ -112,7 +111,8 @@ class Recommender:
         self.ranker = ranker or PriorRanker()
         self._prior = ranker if isinstance(ranker, PriorRanker) else PriorRanker()
         self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
-        self._check_cache: dict[tuple[Any, ...], tuple[Resource, list[EligibilityCheck]]] = {}
+        self._check_cache: dict[tuple[Any, ...], tuple[Resource, list[Check]]] = {}
+        self._open_by_coverage: tuple[dict[str, Resource], date, dict[tuple[str, ...], list[str]]] | None = None
 
     # --- public --------------------------------------------------------------------------------
 
@@ -223,7 +223,7 @@ class Recommender:
 
     # --- stages --------------------------------------------------------------------------------
 
-    def _checks_for(self, resource: Resource, q: MatchQuery, today: date) -> list[EligibilityCheck]:
+    def _checks_for(self, resource: Resource, q: MatchQuery, today: date) -> list[Check]:
         """:func:`check_all`, memoised: checks depend only on the resource, the date and the few facts
         a query states (territory, legal form, stage, amount, needs), which repeat across queries.
         A hit must hold the very same resource object, so an edited resource is checked afresh."""
@@ -238,15 +238,26 @@ class Recommender:
         return list(checks)
 
     def _allowed(self, query: MatchQuery, today: date) -> list[str]:
-        out = []
-        for rid, res in self.index.resources.items():
-            if not res.is_open(today):
-                continue
-            if query.territory is not None and not territory.covers(res.coverage, query.territory):
-                continue
-            if query.kinds and res.kind not in query.kinds:
-                continue
-            out.append(rid)
+        """Open resources whose coverage includes the query's territory (and of the kinds it asks for).
+
+        The open resources are grouped by coverage once per (resource dict, date) — the index replaces
+        its dict on every write — so a query tests each distinct coverage once instead of every resource.
+        """
+        resources = self.index.resources
+        cached = self._open_by_coverage
+        if cached is None or cached[0] is not resources or cached[1] != today:
+            groups: dict[tuple[str, ...], list[str]] = {}
+            for rid, res in resources.items():
+                if res.is_open(today):
+                    groups.setdefault(tuple(res.coverage), []).append(rid)
+            cached = (resources, today, groups)
+            self._open_by_coverage = cached
+        groups = cached[2]
+        where = query.territory
+        out = [rid for cov, rids in groups.items() if where is None or territory.covers(cov, where) for rid in rids]
+        if query.kinds:
+            kinds = set(query.kinds)
+            out = [rid for rid in out if resources[rid].kind in kinds]
         return out
 
     def _retrieve(
@@ -370,7 +381,7 @@ class Recommender:
             dense = float(initiatives.dense.reconstruct(iid) @ vector[0])
             out.append(InitiativeMatch(
                 initiative_id=iid, title=ini.title, territory=ini.territory, score=round(fused[iid], 6),
-                rank=len(out) + 1, checks=checks,
+                rank=len(out) + 1, checks=[x.model() for x in checks],
                 reasons=reasons_for(q, resource, checks, {"dense": dense}),
             ))
             if len(out) >= k:
@@ -389,7 +400,7 @@ class Recommender:
             score=round(c.score, 6),
             rank=rank,
             features={name: round(value, 6) for name, value in c.features.items()},
-            checks=c.checks,
+            checks=[x.model() for x in c.checks],
             reasons=reasons_for(q, resource, c.checks, c.features),
             near_misses=[x.near_miss for x in c.checks if x.near_miss],
             closes_at=resource.closes_at,

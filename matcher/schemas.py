@@ -361,11 +361,16 @@ class MatchQuery(_Schema):
     themes: Annotated[list[Theme], Field(max_length=MAX_THEMES)] = []
     amount_sought: Amount | None = None
     initiative_id: ItemId | None = None
+    # A hard filter, not a preference (a partner portal that only lists calls for projects, say).
+    kinds: list[ResourceKind] = Field(default=[], description="only resources of these kinds; empty: all")
 
     @classmethod
     def from_initiative(cls, initiative: Initiative) -> MatchQuery:
+        # Title, description and themes together may exceed what a query holds: a stored initiative
+        # is matched on the first MAX_DESCRIPTION_CHARS characters rather than refused.
+        text = initiative.text()[:MAX_DESCRIPTION_CHARS]
         return cls(
-            text=initiative.text() if len(initiative.text()) >= 3 else initiative.title + " — projet",
+            text=text if len(text.strip()) >= 3 else initiative.title + " — projet",
             territory=initiative.territory,
             legal_form=initiative.legal_form,
             stage=initiative.stage,

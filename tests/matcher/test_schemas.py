@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from matcher.schemas import Initiative, MatchQuery, Outcome, Resource, describe_validation_error
+from matcher.schemas import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    Initiative,
+    MatchQuery,
+    Outcome,
+    Resource,
+    describe_validation_error,
+)
 
 
 def errors_of(model: type, **fields: object) -> list[str]:
@@ -90,3 +98,9 @@ def test_match_query_from_initiative_keeps_context() -> None:
     q = MatchQuery.from_initiative(ini)
     assert q.territory == "48" and q.legal_form == ini.legal_form and q.initiative_id == "i"
     assert "Réemploi" in q.text
+
+
+def test_match_query_from_a_long_initiative_is_cut_not_refused() -> None:
+    ini = Initiative(id="i", title="T" * MAX_TITLE_CHARS, description="d" * MAX_DESCRIPTION_CHARS, themes=["jardin"])
+    q = MatchQuery.from_initiative(ini)
+    assert len(q.text) == MAX_DESCRIPTION_CHARS and q.text.startswith("T" * MAX_TITLE_CHARS + "\nd")
