@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -252,25 +252,36 @@ class Catalogue:
             if done.rowcount == 0:
                 raise NotFoundError("resource", resource_id)
 
-    def resources_changed_since(self, since: datetime | None) -> tuple[list[Resource], list[str], datetime | None]:
+    def resources_changed_since(
+        self, since: datetime | None, *, known: Mapping[str, str] | None = None
+    ) -> tuple[list[Resource], list[str], datetime | None]:
         """Resources written at or after ``since`` (all live ones when ``None``): ``(live, deleted_ids,
         newest change)``. Callers keep the newest change and ask again from it (ties are re-sent,
-        so a caller compares content before re-indexing)."""
+        so a caller compares content before re-indexing).
+
+        ``known`` maps ids to the :func:`content_hash` the caller already holds: live rows with that
+        hash are left out without being read, so asking again over a window already seen is cheap.
+        """
         t = tables.resources
-        q = select(t.c.id, t.c.data, t.c.deleted_at, t.c.changed_at)
+        q = select(t.c.id, t.c.content_hash, t.c.deleted_at, t.c.changed_at)
         q = q.where(t.c.changed_at >= since) if since is not None else q.where(t.c.deleted_at.is_(None))
-        live: list[Resource] = []
+        wanted: list[str] = []
         deleted: list[str] = []
         newest: datetime | None = since
+        live: list[Resource] = []
         with self.engine.connect() as conn:
             for row in conn.execute(q):
                 if row.deleted_at is not None:
                     deleted.append(row.id)
-                else:
-                    live.append(Resource.model_validate(row.data))
+                elif known is None or known.get(row.id) != row.content_hash:
+                    wanted.append(row.id)
                 stamp = _aware(row.changed_at)
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                rows = conn.execute(select(t.c.data).where(t.c.id.in_(chunk), t.c.deleted_at.is_(None)))
+                live.extend(self._load(Resource, rows))
         return live, deleted, newest
 
     def page(

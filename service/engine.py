@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from indexes import Encoder, SnapshotError, load_encoder
 from matcher.demo_catalogue import load_demo
@@ -34,6 +34,13 @@ from training import ModelRegistry
 __all__ = ["Engine", "IndexState", "RWLock"]
 
 log = logging.getLogger("maillage.engine")
+
+# A write is stamped (``resources.changed_at``) before its transaction commits, so a write stamped
+# earlier can become visible after a later one was already applied (two API requests, an import and
+# a request); each sync therefore looks back this far behind the newest stamp it has seen. Rows already
+# applied are recognised by their content hash and skipped without being read. Found by
+# scripts/crash_test.py: with three concurrent writers the index missed a committed resource.
+SYNC_LOOKBACK = timedelta(seconds=60)
 
 
 class RWLock:
@@ -174,7 +181,8 @@ class Engine:
             return self._sync_locked()
 
     def _sync_locked(self) -> int:
-        live, deleted, newest = self.store.resources_changed_since(self._watermark)
+        since = None if self._watermark is None else self._watermark - SYNC_LOOKBACK
+        live, deleted, newest = self.store.resources_changed_since(since, known=self._hashes)
         changed = 0
         index = self.rec.index
         for res in live:
@@ -190,7 +198,7 @@ class Engine:
                     index.remove(rid)
                 del self._hashes[rid]
                 changed += 1
-        if newest is not None:
+        if newest is not None and (self._watermark is None or newest > self._watermark):
             self._watermark = newest
         if changed:
             self.state.count = len(index.resources)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from matcher import tables
 from matcher.schemas import Outcome, Resource
-from matcher.store import Catalogue, NotFoundError, sqlite_url
+from matcher.store import Catalogue, NotFoundError, content_hash, sqlite_url
 from tests.conftest import open_store
 
 
@@ -93,6 +94,17 @@ def test_upserting_a_deleted_resource_restores_it(filled_store: Catalogue) -> No
     filled_store.delete_resource("res-mobilite")
     filled_store.upsert_resources([res])
     assert filled_store.get_resource("res-mobilite").title == res.title
+
+
+def test_changes_since_skip_rows_whose_content_the_caller_already_holds(filled_store: Catalogue) -> None:
+    live, _, newest = filled_store.resources_changed_since(None)
+    known = {r.id: content_hash(r) for r in live}  # what a caller computes from the records it got
+    edited = filled_store.get_resource("res-mobilite").model_copy(update={"title": "Mobilité solidaire (revue)"})
+    filled_store.upsert_resources([edited])
+    filled_store.delete_resource("res-entreprises")
+    assert newest is not None
+    again, deleted, _ = filled_store.resources_changed_since(newest - timedelta(hours=1), known=known)
+    assert [r.title for r in again] == ["Mobilité solidaire (revue)"] and deleted == ["res-entreprises"]
 
 
 def test_outcomes_are_append_only_and_deduplicated_by_id(filled_store: Catalogue) -> None:
