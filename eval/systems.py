@@ -323,7 +323,7 @@ class MaillageSystem:
             rec = self.recommender_ = Recommender(rec.index, rec.encoder, replace(rec.config, max_k=k), rec.ranker)
         out = []
         for q in queries:
-            result = rec.recommend(q.initiative, k, today=self.today_)
+            result = rec.recommend(q.initiative, k, today=self.today_, explain=False)
             out.append([(m.resource_id, m.score) for m in result.matches])
         return out
 

@@ -126,6 +126,7 @@ class Recommender:
         exclude_history_of: str | None = None,
         history_before: datetime | None = None,
         overrides: Mapping[str, Outcome] | None = None,
+        explain: bool = True,
     ) -> Recommendation:
         """Top ``k`` eligible resources for ``query``, best first, each explained.
 
@@ -135,7 +136,8 @@ class Recommender:
         partnerships decided before that time (scoring as of a past date). ``overrides`` are staff decisions
         for this initiative (``Catalogue.overrides_for``): pinned resources come first whatever
         their score, excluded ones never appear; both say so in their reasons. Raises
-        ``ValueError`` when ``k`` is outside ``1..config.max_k``.
+        ``ValueError`` when ``k`` is outside ``1..config.max_k``. ``explain=False`` leaves out the checks and
+        reasons of each match (same ranking; offline evaluation reads only ids and scores).
         """
         if not 1 <= k <= self.config.max_k:
             raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
@@ -154,7 +156,7 @@ class Recommender:
         chosen = pinned[:k] + self._diversify(eligible, k - len(pinned[:k]))
         matches = []
         for rank, c in enumerate(chosen, start=1):
-            m = self._match(q, c, rank)
+            m = self._match(q, c, rank, explain)
             note = overrides.get(c.resource.id)
             if note is not None:
                 m.reasons.insert(0, "Épinglé par l'équipe" + (f" : {note.reason}" if note.reason else "."))
@@ -388,8 +390,12 @@ class Recommender:
                 break
         return out
 
-    def _match(self, q: MatchQuery, c: Candidate, rank: int) -> Match:
+    def _match(self, q: MatchQuery, c: Candidate, rank: int, explain: bool = True) -> Match:
         resource = c.resource
+        if not explain:  # the same ranking, without the checks and reasons (offline evaluation)
+            return Match(initiative_id=q.initiative_id, resource_id=resource.id, title=resource.title,
+                         kind=resource.kind.value, score=round(c.score, 6), rank=rank,
+                         index_version=self.index.version, model_version=self.model_version)
         provider = self.index.providers.get(resource.provider_id)
         return Match(
             initiative_id=q.initiative_id,

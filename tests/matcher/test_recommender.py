@@ -185,3 +185,14 @@ def test_reverse_direction_finds_initiatives_that_fit(filled_store: Catalogue, r
     assert found[0].reasons and found[0].checks
     with pytest.raises(NotFoundError, match="unknown resource id 'nope'"):
         recommender.recommend_initiatives("nope", inis, 5)
+
+
+def test_unexplained_recommendation_ranks_the_same(filled_store: Catalogue, encoder: HashingEncoder,
+                                                   tmp_path: Path) -> None:
+    rec = Recommender(ResourceIndex.build(filled_store, encoder, tmp_path / "idx"), encoder)
+    ini = filled_store.get_initiative("ini-jardin")
+    full = rec.recommend(ini, 5, today=TODAY)
+    bare = rec.recommend(ini, 5, today=TODAY, explain=False)
+    assert [(m.resource_id, m.score) for m in bare.matches] == [(m.resource_id, m.score) for m in full.matches]
+    assert all(m.reasons and m.checks for m in full.matches)
+    assert not any(m.reasons or m.checks for m in bare.matches)
