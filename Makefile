@@ -24,7 +24,7 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not model and not realdata"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not model and not realdata and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check matcher indexes training service eval tests

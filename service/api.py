@@ -128,6 +128,8 @@ class Access:
         if key.role not in self.roles:
             raise ApiError(403, "forbidden", f"a {key.role.value} key cannot use this endpoint")
         origin = request.headers.get("origin")
+        if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
+            origin = f"{request.url.scheme}://{request.url.netloc}"  # browsers omit Origin on same-origin GETs
         if key.role is Role.partner and (origin is None or origin not in key.origins):
             raise ApiError(403, "origin_not_allowed",
                            f"origin {origin or '(none)'} is not allowed for this partner key")
@@ -322,7 +324,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
                    with_excluded: Annotated[bool, Query(description="also list hard failures (not for partner keys)")]
                    = False) -> MatchResponse:
         query = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
-                           needs=body.needs, themes=body.themes, amount_sought=body.amount_sought)
+                           needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
         rec = engine.rec
         with engine.lock.read():
             result = rec.recommend(query, body.k, today=body.on,

@@ -16,6 +16,7 @@ from matcher.schemas import (
     LegalForm,
     Match,
     Need,
+    ResourceKind,
     Stage,
     TerritoryCode,
     Theme,
@@ -52,6 +53,8 @@ class MatchRequest(BaseModel):
     needs: list[Need] = Field(default=[], max_length=len(Need))
     themes: Annotated[list[Theme], Field(max_length=20)] = []
     amount_sought: Amount | None = None
+    kinds: list[ResourceKind] = Field(default=[], max_length=len(ResourceKind),
+                                      description="only resources of these kinds (a partner's preset); empty: all")
     k: Annotated[int, Field(ge=1, le=50)] = 10
     on: date | None = Field(default=None, description="date deciding what is open (default: today)")
 

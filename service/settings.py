@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexes import DEFAULT_MODEL
@@ -30,6 +30,14 @@ class Settings(BaseSettings):
       allowed) before 429 with ``Retry-After``; 600 and 1200.
     - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.
     - ``MAILLAGE_SYNC_INTERVAL_S``: how often each worker applies writes made elsewhere; 0.5 s.
+
+    Widget and console:
+
+    - ``MAILLAGE_SECRET_KEY``: signs the console's session cookies; when unset, a random one is
+      generated once and kept in ``$MAILLAGE_HOME/secret_key`` (mode 600), shared by all workers.
+    - ``MAILLAGE_PUBLIC_URL``: the service's public address (``https://maillage.example.gouv.fr``);
+      the widget demo page makes its own partner key for this origin, as it does on loopback.
+    - ``MAILLAGE_WIDGET_DEMO``: let ``/widget/demo`` create that demo key; true.
     """
 
     model_config = SettingsConfigDict(env_prefix="MAILLAGE_", frozen=True, extra="ignore")
@@ -45,6 +53,9 @@ class Settings(BaseSettings):
     rate_per_ip: int = Field(default=1200, ge=1)
     demo_when_empty: bool = True
     sync_interval_s: float = Field(default=0.5, ge=0)
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
+    widget_demo: bool = True
 
     @property
     def db_url(self) -> str:
@@ -76,4 +87,6 @@ class Settings(BaseSettings):
             "max_body_bytes": str(self.max_body_bytes), "request_timeout_s": str(self.request_timeout_s),
             "rate_per_key": f"{self.rate_per_key}/min", "rate_per_ip": f"{self.rate_per_ip}/min",
             "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
+            "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
+            "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
         }

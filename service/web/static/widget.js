@@ -1,0 +1,531 @@
+/*! Maillage — widget for partner sites. One tag:
+ *
+ *   <script src="https://MAILLAGE/widget.js" data-key="mk_partner_…" async></script>
+ *
+ * Options, all optional, as data-* attributes of that tag (or of a <maillage-widget> element):
+ *   data-territory  INSEE code used when the citizen gives no commune (commune, département, R11, FR)
+ *   data-kinds      resource kinds to list, comma-separated (financement,appel_a_projets,…)
+ *   data-themes     themes of the portal, comma-separated (they weigh in the ranking)
+ *   data-results    number of suggestions, 1 to 20 (default 5)
+ *   data-color      main colour, #rrggbb (darkened if needed to keep a 4.5:1 contrast)
+ *   data-title, data-intro, data-submit, data-consent   texts of the title, introduction, button, consent box
+ *   data-target     CSS selector of the element to render into (default: right after the tag)
+ *
+ * The widget renders in a Shadow DOM (the host page's styles do not reach it, its styles do not leak),
+ * needs no framework, calls the service that served this file, and stores nothing: no cookie, no
+ * local storage. The citizen's project is kept only if they tick the consent box.
+ */
+(function () {
+  "use strict";
+
+  var LABELS = __MAILLAGE_LABELS__;
+  var MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+    "novembre", "décembre"];
+  var DEFAULTS = {
+    title: "Trouvez un soutien public pour votre projet",
+    intro: "Décrivez votre projet : nous vous indiquons les financements, appels à projets et accompagnements " +
+      "de l'État et de ses partenaires qui peuvent vous correspondre, et pourquoi.",
+    submit: "Voir les ressources adaptées",
+    consent: "J'accepte que ma description soit transmise à l'équipe de l'accélérateur, qui pourra me " +
+      "recontacter pour m'accompagner."
+  };
+  var DEFAULT_COLOR = "#000091"; // bleu France (Système de design de l'État)
+  var current = document.currentScript;
+  var scriptBase = current && current.src ? new URL(".", current.src).href : null;
+
+  // --- small helpers ---------------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) return;
+      if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    });
+    (children || []).forEach(function (child) {
+      if (child !== null && child !== undefined) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function csv(value) {
+    return (value || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+  }
+
+  function frenchDate(iso) {
+    var p = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+    if (!p) return "";
+    var day = parseInt(p[3], 10);
+    return (day === 1 ? "1er" : day) + " " + MONTHS[parseInt(p[2], 10) - 1] + " " + p[1];
+  }
+
+  function luminance(hex) {
+    var rgb = [1, 3, 5].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+  }
+
+  function contrast(a, b) {
+    var la = luminance(a), lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+
+  function darken(hex, factor) {
+    return "#" + [1, 3, 5].map(function (i) {
+      var c = Math.round(parseInt(hex.substr(i, 2), 16) * factor);
+      return ("0" + c.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  /** The partner's colour, darkened until white text on it (and it on white) reaches 4.5:1 (WCAG AA). */
+  function accessibleColor(hex) {
+    var color = /^#[0-9a-fA-F]{6}$/.test(hex || "") ? hex.toLowerCase() : DEFAULT_COLOR;
+    for (var i = 0; i < 20 && contrast(color, "#ffffff") < 4.5; i++) color = darken(color, 0.9);
+    return color;
+  }
+
+  var CSS = [
+    // all:initial stops what the page passes down; !important wins over the page's own !important
+    // rules that match the host element itself (a "* {font-family: … !important}", say).
+    ":host{all:initial;display:block;--mw-accent:" + DEFAULT_COLOR + ";",
+    "font-family:Marianne,Arial,'Helvetica Neue',sans-serif!important;font-size:16px!important;",
+    "font-weight:400!important;font-style:normal!important;line-height:1.5!important;color:#161616!important;",
+    "letter-spacing:normal!important;text-transform:none!important;text-align:left!important;",
+    "visibility:visible!important}",
+    ":host([hidden]){display:none}",
+    "*{box-sizing:border-box}",
+    ".mw{background:#fff;border:1px solid #dddddd;border-top:4px solid var(--mw-accent);padding:1.5rem;",
+    "max-width:60rem;margin:0 auto}",
+    "h2{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem}",
+    "h3{font-size:1.25rem;margin:1.5rem 0 .75rem}",
+    "h4{font-size:1.125rem;margin:0 0 .25rem}",
+    "p{margin:0 0 .75rem}",
+    ".mw-intro{color:#3a3a3a}",
+    "form{display:grid;gap:1rem;margin-top:1rem}",
+    ".mw-row{display:grid;grid-template-columns:1fr 1fr;gap:1rem}",
+    ":host([data-size=narrow]) .mw-row{grid-template-columns:1fr}",
+    ":host([data-size=narrow]) .mw{padding:1rem}",
+    "label,legend{display:block;font-weight:700;margin-bottom:.25rem}",
+    ".mw-hint{display:block;font-weight:400;font-size:.875rem;color:#666666;margin:0 0 .25rem}",
+    "textarea,input[type=text],input[type=email],select{width:100%;font:inherit;color:#161616;",
+    "background:#eeeeee;border:0;border-bottom:2px solid #3a3a3a;border-radius:4px 4px 0 0;padding:.5rem .75rem}",
+    "textarea{min-height:7rem;resize:vertical}",
+    "[aria-invalid=true]{border-bottom-color:#ce0500}",
+    ".mw-error{color:#ce0500;font-size:.875rem;margin:.25rem 0 0}",
+    "fieldset{border:0;margin:0;padding:0}",
+    ".mw-checks-grid{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem}",
+    ".mw-check{display:flex;align-items:center;gap:.4rem}",
+    ".mw-check label{display:inline;font-weight:400;margin:0}",
+    "input[type=checkbox]{width:1.125rem;height:1.125rem;accent-color:var(--mw-accent);margin:0;flex:none}",
+    ".mw-consent{display:flex;gap:.5rem;align-items:flex-start;background:#f6f6f6;padding:.75rem}",
+    ".mw-consent label{font-weight:400;margin:0}",
+    ".mw-consent input{margin-top:.2rem}",
+    "button{font:inherit;font-weight:500;cursor:pointer;border:0;border-radius:0;padding:.6rem 1.5rem;",
+    "background:var(--mw-accent);color:#fff;justify-self:start;min-height:2.75rem}",
+    "button:hover{text-decoration:underline}",
+    "button[disabled]{background:#e5e5e5;color:#666666;cursor:wait}",
+    ":focus-visible{outline:2px solid #0a76f6;outline-offset:2px}",
+    "a{color:var(--mw-accent)}",
+    ".mw-combo{position:relative}",
+    "[role=listbox]{position:absolute;z-index:10;left:0;right:0;margin:0;padding:0;list-style:none;background:#fff;",
+    "border:1px solid #929292;max-height:16rem;overflow:auto}",
+    "[role=option]{padding:.5rem .75rem;cursor:pointer}",
+    "[role=option][aria-selected=true]{background:var(--mw-accent);color:#fff}",
+    ".mw-status{margin:1rem 0 0;font-weight:500}",
+    ".mw-status.mw-bad{color:#ce0500}",
+    ".mw-status.mw-good{color:#18753c}",
+    "ol.mw-list{list-style:none;margin:0;padding:0;display:grid;gap:1rem}",
+    ".mw-card{border:1px solid #dddddd;padding:1rem 1.25rem;border-left:4px solid var(--mw-accent)}",
+    ".mw-meta{color:#3a3a3a;font-size:.875rem;margin:0 0 .5rem}",
+    ".mw-tag{display:inline-block;background:#eeeeee;border-radius:1rem;padding:0 .6rem;margin-left:.25rem}",
+    ".mw-deadline{font-weight:700;font-size:.9375rem}",
+    ".mw-sub{font-weight:700;margin:.75rem 0 .25rem;font-size:.9375rem}",
+    "ul.mw-reasons,ul.mw-crit{margin:0;padding-left:1.25rem}",
+    "ul.mw-crit{list-style:none;padding:0;font-size:.875rem}",
+    "ul.mw-crit li{margin:.2rem 0}",
+    ".mw-st{display:inline-block;min-width:7.5rem;font-weight:700;font-size:.8125rem;padding:0 .4rem;",
+    "border-radius:4px;margin-right:.4rem}",
+    ".mw-st-passed{background:#b8fec9;color:#18753c}",
+    ".mw-st-failed{background:#ffe9e9;color:#ce0500}",
+    ".mw-st-unknown{background:#feecc2;color:#716043}",
+    ".mw-near{background:#e8edff;padding:.4rem .6rem;font-size:.875rem;margin:.5rem 0 0}",
+    ".mw-foot{font-size:.75rem;color:#666666;margin:1.25rem 0 0}",
+    ".mw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
+  ].join("");
+
+  function applyStyles(root) {
+    // A constructed style sheet works under a strict Content-Security-Policy; <style> is the fallback.
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.appendChild(el("style", {text: CSS}));
+    }
+  }
+
+  // --- the element ---------------------------------------------------------------------------
+
+  var counter = 0;
+
+  class MaillageWidget extends HTMLElement {}
+
+  MaillageWidget.prototype.connectedCallback = function () {
+    if (this.shadowRoot) return;
+    var d = this.dataset;
+    var results = parseInt(d.results || "5", 10);
+    this.config = {
+      api: d.api || scriptBase,
+      key: d.key || "",
+      territory: d.territory || null,
+      kinds: csv(d.kinds),
+      themes: csv(d.themes),
+      results: isNaN(results) ? 5 : Math.max(1, Math.min(20, results)),
+      title: d.title || DEFAULTS.title,
+      intro: d.intro || DEFAULTS.intro,
+      submit: d.submit || DEFAULTS.submit,
+      consent: d.consent || DEFAULTS.consent
+    };
+    this.uid = "mw" + (++counter);
+    this.place = {code: null, hits: [], active: -1, timer: null, seq: 0};
+    this.style.setProperty("--mw-accent", accessibleColor(d.color));
+    var root = this.attachShadow({mode: "open"});
+    applyStyles(root);
+    root.appendChild(this.build());
+    this.watchSize();
+  };
+
+  MaillageWidget.prototype.ref = function (name) { return this.uid + "-" + name; };
+
+  MaillageWidget.prototype.field = function (name) { return this.shadowRoot.getElementById(this.ref(name)); };
+
+  MaillageWidget.prototype.build = function () {
+    var self = this, c = this.config, id = this.ref.bind(this);
+    function options(pairs, empty) {
+      return [el("option", {value: "", text: empty})].concat(pairs.map(function (p) {
+        return el("option", {value: p[0], text: p[1].charAt(0).toUpperCase() + p[1].slice(1)});
+      }));
+    }
+    var needs = LABELS.need.map(function (p) {
+      return el("div", {"class": "mw-check"}, [
+        el("input", {type: "checkbox", id: id("need-" + p[0]), name: "needs", value: p[0]}),
+        el("label", {"for": id("need-" + p[0]), text: p[1].charAt(0).toUpperCase() + p[1].slice(1)})
+      ]);
+    });
+    var form = el("form", {novalidate: true, "aria-describedby": id("intro")}, [
+      el("div", {"class": "mw-field"}, [
+        el("label", {"for": id("text")}, ["Décrivez votre projet ", el("span", {"class": "mw-hint", text: "Obligatoire. Ce que vous faites, pour qui, où et avec qui."})]),
+        el("textarea", {id: id("text"), name: "text", required: true, maxlength: "5000", "aria-describedby": id("text-error")}),
+        el("p", {"class": "mw-error", id: id("text-error"), hidden: true})
+      ]),
+      el("div", {"class": "mw-field mw-combo"}, [
+        el("label", {"for": id("place")}, ["Commune ou code postal ", el("span", {"class": "mw-hint", text: "Facultatif. Tapez le début du nom ou le code postal, puis choisissez dans la liste."})]),
+        el("input", {type: "text", id: id("place"), name: "place", role: "combobox", autocomplete: "off",
+          "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": id("places"), "aria-describedby": id("place-error")}),
+        el("ul", {id: id("places"), role: "listbox", "aria-label": "Communes proposées", hidden: true}),
+        el("p", {"class": "mw-error", id: id("place-error"), hidden: true}),
+        el("p", {"class": "mw-sr", id: id("place-live"), "aria-live": "polite"})
+      ]),
+      el("div", {"class": "mw-row"}, [
+        el("div", {"class": "mw-field"}, [
+          el("label", {"for": id("form"), text: "Type de structure"}),
+          el("select", {id: id("form"), name: "legal_form"}, options(LABELS.legal_form, "Je ne sais pas encore"))
+        ]),
+        el("div", {"class": "mw-field"}, [
+          el("label", {"for": id("stage"), text: "Stade du projet"}),
+          el("select", {id: id("stage"), name: "stage"}, options(LABELS.stage, "Non précisé"))
+        ])
+      ]),
+      el("fieldset", {"class": "mw-field"}, [
+        el("legend", {}, ["Vos besoins ", el("span", {"class": "mw-hint", text: "Facultatif, plusieurs choix possibles."})]),
+        el("div", {"class": "mw-checks-grid"}, needs)
+      ]),
+      el("div", {"class": "mw-consent"}, [
+        el("input", {type: "checkbox", id: id("consent"), name: "consent"}),
+        el("label", {"for": id("consent"), text: c.consent})
+      ]),
+      el("div", {"class": "mw-field", id: id("email-field"), hidden: true}, [
+        el("label", {"for": id("email")}, ["Adresse électronique ", el("span", {"class": "mw-hint", text: "Facultatif. Pour être recontacté ; format attendu : nom@exemple.fr"})]),
+        el("input", {type: "email", id: id("email"), name: "email", autocomplete: "email", "aria-describedby": id("email-error")}),
+        el("p", {"class": "mw-error", id: id("email-error"), hidden: true})
+      ]),
+      el("button", {type: "submit", id: id("submit"), text: c.submit})
+    ]);
+    form.addEventListener("submit", function (event) { event.preventDefault(); self.search(); });
+    this.wirePlace(form);
+    var consent = form.querySelector("#" + id("consent"));
+    consent.addEventListener("change", function () { self.field("email-field").hidden = !consent.checked; });
+    return el("section", {"class": "mw", "aria-labelledby": id("title")}, [
+      el("h2", {id: id("title"), text: c.title}),
+      el("p", {"class": "mw-intro", id: id("intro"), text: c.intro}),
+      form,
+      el("p", {"class": "mw-status", id: id("status"), role: "status", "aria-live": "polite"}),
+      el("div", {id: id("results")}),
+      el("p", {"class": "mw-foot"}, [
+        "Suggestions calculées par Maillage, le service de mise en relation de l'accélérateur d'initiatives " +
+        "citoyennes. Sans votre accord, votre description n'est pas conservée."
+      ])
+    ]);
+  };
+
+  MaillageWidget.prototype.watchSize = function () {
+    var self = this;
+    function apply(width) { self.setAttribute("data-size", width < 560 ? "narrow" : "wide"); }
+    apply(this.getBoundingClientRect().width || 600);
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(function (entries) { apply(entries[0].contentRect.width); }).observe(this);
+    }
+  };
+
+  // --- API calls -----------------------------------------------------------------------------
+
+  MaillageWidget.prototype.call = function (method, path, body) {
+    var c = this.config;
+    if (!c.api) return Promise.reject({message: "Adresse du service inconnue : ajoutez data-api au widget."});
+    var init = {
+      method: method, mode: "cors", credentials: "omit", cache: "no-store",
+      headers: {"Authorization": "Bearer " + c.key, "X-Maillage-Widget": "1"}
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(new URL(path, c.api).href, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok) return data;
+        throw {status: response.status, code: data.error && data.error.code, data: data,
+          retry: response.headers.get("Retry-After")};
+      });
+    }, function () {
+      throw {status: 0};
+    });
+  };
+
+  function explain(error) {
+    if (error.message) return error.message;
+    switch (error.status) {
+      case 0: return "Le service Maillage n'a pas pu être joint depuis ce site : l'adresse du site n'est peut-être " +
+        "pas autorisée pour cette clé, ou le service est indisponible. Réessayez plus tard.";
+      case 401: return "La clé de ce widget est inconnue ou a été révoquée. Prévenez le responsable du site.";
+      case 403: return error.code === "origin_not_allowed"
+        ? "Ce site n'est pas autorisé à utiliser cette clé (origine non autorisée). Prévenez le responsable du site."
+        : "Cette clé ne permet pas cette recherche. Prévenez le responsable du site.";
+      case 422: return "Votre demande n'a pas pu être lue : vérifiez les champs et réessayez.";
+      case 429: return "Trop de demandes en peu de temps : réessayez dans " + (error.retry || "quelques") + " secondes.";
+      default: return "Le service est momentanément indisponible. Réessayez dans quelques minutes.";
+    }
+  }
+
+  // --- commune autocompletion (ARIA combobox) -------------------------------------------------
+
+  MaillageWidget.prototype.wirePlace = function (form) {
+    var self = this, input = form.querySelector("#" + this.ref("place"));
+    input.addEventListener("input", function () {
+      self.place.code = null;
+      clearTimeout(self.place.timer);
+      var q = input.value.trim();
+      if (q.length < 2) { self.showPlaces([]); return; }
+      self.place.timer = setTimeout(function () { self.lookup(q); }, 200);
+    });
+    input.addEventListener("keydown", function (event) {
+      var p = self.place, open = input.getAttribute("aria-expanded") === "true";
+      if (event.key === "ArrowDown" && p.hits.length) {
+        event.preventDefault();
+        if (!open) self.showPlaces(p.hits);
+        self.activate(Math.min(p.active + 1, p.hits.length - 1));
+      } else if (event.key === "ArrowUp" && open) {
+        event.preventDefault();
+        self.activate(Math.max(p.active - 1, 0));
+      } else if (event.key === "Enter" && open && p.active >= 0) {
+        event.preventDefault();
+        self.choose(p.active);
+      } else if (event.key === "Escape" && open) {
+        event.preventDefault();
+        self.showPlaces([], true);
+      }
+    });
+    input.addEventListener("blur", function () { setTimeout(function () { self.showPlaces([], true); }, 150); });
+  };
+
+  MaillageWidget.prototype.lookup = function (q) {
+    var self = this, seq = ++this.place.seq;
+    return this.call("GET", "v1/territories?limit=8&q=" + encodeURIComponent(q)).then(function (hits) {
+      if (seq !== self.place.seq) return;
+      self.place.hits = hits;
+      self.showPlaces(hits);
+      self.field("place-live").textContent = hits.length
+        ? hits.length + (hits.length > 1 ? " communes proposées" : " commune proposée") + ", flèches haut et bas pour choisir."
+        : "Aucune commune trouvée.";
+    }, function () { /* autocompletion is a convenience: a failed lookup leaves the field as typed */ });
+  };
+
+  MaillageWidget.prototype.showPlaces = function (hits, keepHits) {
+    var self = this, list = this.field("places"), input = this.field("place");
+    list.textContent = "";
+    hits.forEach(function (hit, i) {
+      var option = el("li", {role: "option", id: self.ref("place-" + i), "aria-selected": "false", text: hit.label});
+      option.addEventListener("mousedown", function (event) { event.preventDefault(); self.choose(i); });
+      list.appendChild(option);
+    });
+    if (!keepHits) this.place.hits = hits;
+    this.place.active = -1;
+    list.hidden = !hits.length;
+    input.setAttribute("aria-expanded", hits.length ? "true" : "false");
+    input.removeAttribute("aria-activedescendant");
+  };
+
+  MaillageWidget.prototype.activate = function (i) {
+    var list = this.field("places"), input = this.field("place");
+    Array.prototype.forEach.call(list.children, function (option, j) {
+      option.setAttribute("aria-selected", j === i ? "true" : "false");
+    });
+    this.place.active = i;
+    input.setAttribute("aria-activedescendant", this.ref("place-" + i));
+    list.children[i].scrollIntoView({block: "nearest"});
+  };
+
+  MaillageWidget.prototype.choose = function (i) {
+    var hit = this.place.hits[i], input = this.field("place");
+    this.place.code = hit.code;
+    input.value = hit.label;
+    this.showPlaces([], true);
+    this.setError("place", null);
+    this.field("place-live").textContent = hit.label + " choisie.";
+  };
+
+  // --- search --------------------------------------------------------------------------------
+
+  MaillageWidget.prototype.setError = function (name, message) {
+    var box = this.field(name + "-error"), input = this.field(name);
+    box.textContent = message || "";
+    box.hidden = !message;
+    if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+  };
+
+  MaillageWidget.prototype.setStatus = function (text, tone) {
+    var status = this.field("status");
+    status.textContent = text;
+    status.className = "mw-status" + (tone ? " mw-" + tone : "");
+  };
+
+  MaillageWidget.prototype.search = function () {
+    var self = this, c = this.config;
+    var text = this.field("text").value.trim();
+    var placeText = this.field("place").value.trim();
+    if (placeText && !this.place.code && /^\d{5}$/.test(placeText) && this.place.hits.length &&
+        this.place.hits[0].postcode === placeText) {
+      this.choose(0);  // a full postcode typed without picking: its first commune
+    }
+    var consent = this.field("consent").checked;
+    var email = this.field("email").value.trim();
+    this.setError("text", text.length < 10 ? "Décrivez votre projet en une phrase au moins (10 caractères)." : null);
+    this.setError("place", placeText && !this.place.code
+      ? "Choisissez une commune dans la liste proposée, ou laissez le champ vide." : null);
+    this.setError("email", consent && email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)
+      ? "Adresse électronique invalide : format attendu nom@exemple.fr." : null);
+    var invalid = this.shadowRoot.querySelector("[aria-invalid=true]");
+    if (invalid) { invalid.focus(); return; }
+
+    var needs = Array.prototype.map.call(this.shadowRoot.querySelectorAll("input[name=needs]:checked"),
+      function (box) { return box.value; });
+    var profile = {
+      territory: this.place.code || c.territory || undefined,
+      legal_form: this.field("form").value || undefined,
+      stage: this.field("stage").value || undefined,
+      needs: needs
+    };
+    var query = Object.assign({text: text, themes: c.themes, kinds: c.kinds, k: c.results}, profile);
+    var button = this.field("submit"), results = this.field("results");
+    button.disabled = true;
+    results.setAttribute("aria-busy", "true");
+    this.setStatus("Recherche en cours…");
+    var asked = [this.call("POST", "v1/match", query)];
+    if (consent) {
+      var title = text.split(/[.!?\n]/)[0].trim();
+      asked.push(this.call("POST", "v1/widget/initiatives", Object.assign({}, profile, {
+        title: title.length > 90 ? title.slice(0, 89).trim() + "…" : title,
+        description: text, territory: profile.territory || "FR", contact_email: email || undefined, consent: true
+      })));
+    }
+    Promise.all(asked).then(function (answers) {
+      self.show(answers[0].matches || []);
+      self.setStatus(self.summary((answers[0].matches || []).length) + (consent
+        ? " Votre projet a bien été transmis à l'équipe de l'accélérateur." : ""), "good");
+    }, function (error) {
+      results.textContent = "";
+      self.setStatus(explain(error), "bad");
+    }).then(function () {
+      button.disabled = false;
+      results.removeAttribute("aria-busy");
+    });
+  };
+
+  MaillageWidget.prototype.summary = function (n) {
+    return n === 0 ? "Aucune ressource ne correspond pour l'instant." :
+      n === 1 ? "1 ressource peut correspondre à votre projet." : n + " ressources peuvent correspondre à votre projet.";
+  };
+
+  MaillageWidget.prototype.show = function (matches) {
+    var self = this, results = this.field("results");
+    results.textContent = "";
+    var heading = el("h3", {tabindex: "-1", text: matches.length ? "Ressources suggérées" : "Aucune suggestion"});
+    results.appendChild(heading);
+    if (!matches.length) {
+      results.appendChild(el("p", {text: "Précisez votre description ou élargissez le territoire, puis relancez la recherche."}));
+    } else {
+      results.appendChild(el("ol", {"class": "mw-list"}, matches.map(function (m) { return self.card(m); })));
+    }
+    heading.focus();
+  };
+
+  MaillageWidget.prototype.card = function (m) {
+    var kind = LABELS.kind[m.kind] || m.kind;
+    var title = m.url
+      ? el("a", {href: m.url, target: "_blank", rel: "noopener noreferrer"}, [m.title, el("span", {"class": "mw-sr", text: " (nouvelle fenêtre)"})])
+      : m.title;
+    var checks = (m.checks || []).map(function (check) {
+      return el("li", {}, [
+        el("span", {"class": "mw-st mw-st-" + check.status, text: (check.status === "passed" ? "✓ " : check.status === "failed" ? "✗ " : "? ") + (LABELS.status[check.status] || check.status)}),
+        el("strong", {text: (LABELS.criterion[check.criterion] || check.criterion) + " : "}),
+        check.clause
+      ]);
+    });
+    return el("li", {"class": "mw-card"}, [
+      el("h4", {}, [title]),
+      el("p", {"class": "mw-meta"}, [m.provider || "", kind ? el("span", {"class": "mw-tag", text: kind}) : null]),
+      m.closes_at ? el("p", {"class": "mw-deadline", text: "Date de clôture : " + frenchDate(m.closes_at)}) : null,
+      el("p", {"class": "mw-sub", text: "Pourquoi cette suggestion"}),
+      el("ul", {"class": "mw-reasons"}, (m.reasons || []).map(function (r) { return el("li", {text: r}); })),
+      checks.length ? el("p", {"class": "mw-sub", text: "Éligibilité, critère par critère"}) : null,
+      checks.length ? el("ul", {"class": "mw-crit"}, checks) : null,
+      (m.near_misses || []).length ? el("p", {"class": "mw-near", text: "Pour devenir éligible : " + m.near_misses.join(" ; ")}) : null
+    ]);
+  };
+
+  if (!customElements.get("maillage-widget")) customElements.define("maillage-widget", MaillageWidget);
+
+  // The one-tag embed: <script src=".../widget.js" data-key="…"> renders a widget where it stands.
+  if (current && current.dataset && current.dataset.key) {
+    var widget = document.createElement("maillage-widget");
+    Array.prototype.forEach.call(current.attributes, function (attr) {
+      if (attr.name.indexOf("data-") === 0 && attr.name !== "data-target") widget.setAttribute(attr.name, attr.value);
+    });
+    if (!widget.hasAttribute("data-api")) widget.setAttribute("data-api", scriptBase);
+    var target = current.dataset.target ? document.querySelector(current.dataset.target) : null;
+    var place = function () {
+      if (target) target.appendChild(widget);
+      else current.parentNode.insertBefore(widget, current.nextSibling);
+    };
+    if (current.dataset.target && !target && document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", function () {
+        target = document.querySelector(current.dataset.target);
+        place();
+      });
+    } else {
+      place();
+    }
+  }
+})();
