@@ -230,7 +230,8 @@ def run_bench(
         encoder = load_encoder(model, models_dir=home / "models" / "encoders")
         plain = _plain_model(model, home)
     prefix = str(getattr(encoder, "query_prefix", ""))
-    log(f"encoder {encoder.model_id} (dim {encoder.dim}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs "
+    runtime = getattr(encoder, "runtime", "python")
+    log(f"encoder {encoder.model_id} (dim {encoder.dim}, {runtime}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs "
         f"(load {load_before:.2f}); "
         f"DenseIndex defaults {asdict(DenseIndex(encoder.dim).config)}")
 
@@ -266,7 +267,8 @@ def run_bench(
         log(f"{label}: " + ", ".join(f"{k.split('.', 1)[1]}={v:.4g}" for k, v in measured.items()
                                      if k.startswith(f"{label}.") and not k.endswith(".ratio")))
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"model": encoder.model_id, "dim": encoder.dim, "faiss": faiss.__version__, "cpus": os.cpu_count(),
+    meta = {"model": encoder.model_id, "runtime": runtime, "dim": encoder.dim, "faiss": faiss.__version__,
+            "cpus": os.cpu_count(),
             "sizes": list(sizes), "queries": queries, "repeats": repeats, "seed": seed, "quick": quick,
             "dense_config": asdict(DenseIndex(encoder.dim).config), "noise_norm": noise,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

