@@ -2,7 +2,8 @@
 
 The API (demo catalogue, hashing encoder) runs under uvicorn in a thread; partner pages are served by
 two plain HTTP servers on other ports, so they are other origins: one is on the partner key's
-allow-list, the other is not. Screenshots go to ``docs/screenshots/`` (the README shows them).
+allow-list, the other is not. Screenshots go to ``artifacts/screenshots/``
+(``docs/screenshots/`` with ``MAILLAGE_UPDATE_SCREENSHOTS=1``; the README shows those).
 Chromium is the system one (Debian's ``chromium``); these tests are skipped only when it is absent,
 and ``MAILLAGE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns that skip into a failure.
 """
@@ -35,7 +36,10 @@ from tests.service.conftest import make_settings
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Artifacts of every run go to artifacts/screenshots/ (git-ignored); MAILLAGE_UPDATE_SCREENSHOTS=1 writes
+# them to docs/screenshots/ instead, the copies the README shows (dates in them change from run to run).
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = _ROOT / ("docs" if os.environ.get("MAILLAGE_UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
 PRESET_KINDS = ["financement", "appel_a_projets", "accompagnement", "lieu"]
