@@ -449,7 +449,7 @@ def _rank_after_encoding(encoder: Encoder, n: int, rng: np.random.Generator, rep
     queries = [MatchQuery.from_initiative(i) for i in initiatives]
     vectors = dict(zip([q.text for q in queries], encoder.encode_queries([q.text for q in queries]), strict=True))
     index = ResourceIndex(manifest, dense, sparse, resources, providers, history)
-    rec = Recommender(index, _Precomputed(encoder, vectors))  # type: ignore[arg-type]
+    rec = Recommender(index, _Precomputed(encoder, vectors))
     cfg = rec.config
 
     def ours(i: int) -> object:

@@ -43,7 +43,7 @@ class Check:
     clause: str
     near_miss: str | None = None
 
-    def model(self) -> Check:
+    def model(self) -> EligibilityCheck:
         return EligibilityCheck(criterion=self.criterion, status=self.status, clause=self.clause,
                                 near_miss=self.near_miss)
 
