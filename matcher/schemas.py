@@ -27,6 +27,7 @@ from pydantic import (
 from matcher import territory as _territory
 
 __all__ = [
+    "EMAIL_PATTERN",
     "MAX_DESCRIPTION_CHARS",
     "MAX_TITLE_CHARS",
     "CheckStatus",
@@ -233,7 +234,10 @@ Siret = Annotated[str | None, AfterValidator(_check_siret)]
 Rna = Annotated[str | None, AfterValidator(_check_rna)]
 
 
-_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# An address's shape. ``\s`` differs between regex dialects: pydantic's (Rust) counts U+0085 as a
+# space, JSON Schema's (ECMA 262, what API clients validate with) counts U+FEFF instead; naming both
+# makes the pattern mean the same thing on both sides of the API.
+EMAIL_PATTERN = r"^[^@\s\u0085\ufeff]+@[^@\s\u0085\ufeff]+\.[^@\s\u0085\ufeff]+$"
 
 
 class _Schema(BaseModel):
@@ -278,7 +282,7 @@ class Initiative(_Schema):
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
     consent: bool = False
     # Personal data, kept only with consent (widget submissions) and never shown to partners.
-    contact_email: Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL_RE)] | None = None
+    contact_email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

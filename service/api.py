@@ -12,22 +12,29 @@ models and imports in bulk.
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import generate_latest
 from pydantic import ValidationError
+from starlette.routing import Match
 
+from indexes import SnapshotError
 from matcher import territory
 from matcher.importers import run_import
 from matcher.schemas import (
     Decision,
     Initiative,
+    ItemId,
     MatchQuery,
     Outcome,
     Provider,
@@ -39,13 +46,17 @@ from service.api_models import (
     CreatedInitiative,
     ImportResult,
     IndexStatus,
+    InitiativeIn,
     InitiativeMatches,
+    IsoDate,
     MatchRequest,
     MatchResponse,
     ModelInfo,
     OutcomeIn,
     OverrideIn,
     Page,
+    ProviderIn,
+    ResourceIn,
     TerritoryHit,
     WidgetInitiative,
 )
@@ -58,18 +69,33 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("maillage.api")
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        401: "no key, or a key that is unknown or revoked",
-        403: "the key's role or origin does not allow this",
-        404: "unknown id",
-        413: "request body too large",
-        422: "invalid input; `details` names each field",
-        429: "rate limit; retry after `Retry-After` seconds",
-        504: "request timed out",
-    }.items()
+_ERROR_TEXT = {
+    401: "no key, or a key that is unknown or revoked",
+    403: "the key's role or origin does not allow this",
+    404: "unknown id",
+    409: "conflict with the current state",
+    412: "the record changed since it was read (its ETag differs from `If-Match`)",
+    413: "request body too large",
+    422: "invalid input; `details` names each field",
+    429: "rate limit; retry after `Retry-After` seconds",
+    503: "the service is starting, or the catalogue cannot be reached",
+    504: "request timed out",
 }
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "required": True, "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "seconds to wait", "required": True, "schema": {"type": "string"}}},
+}
+ETAG_HEADER: dict[str, Any] = {"ETag": {
+    "description": "the record's version, for `If-None-Match` and `If-Match`", "required": True,
+    "schema": {"type": "string"}}}
+
+
+def error(status: int, description: str | None = None) -> dict[str, Any]:
+    """The OpenAPI description of an error answer (always an ``ErrorBody``)."""
+    out: dict[str, Any] = {"model": ErrorBody, "description": description or _ERROR_TEXT[status]}
+    if status in _HEADERS:
+        out["headers"] = _HEADERS[status]
+    return out
 
 READERS = (Role.admin, Role.staff, Role.read_only)
 WRITERS = (Role.admin, Role.staff)
@@ -89,32 +115,53 @@ def _json_error(request: Request, status: int, code: str, message: str, details:
 def _validation_details(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     out = []
     for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
-        field = ".".join(loc) or None
-        msg = e.get("msg", "invalid")
+        raw_loc = tuple(e.get("loc", ()))
+        loc = [str(p) for p in raw_loc if p not in ("body",)]
+        field = ".".join(loc) or ("body" if raw_loc == ("body",) else None)
+        msg = e.get("msg", "invalid").removeprefix("Value error, ")
         if e.get("type") == "string_too_long":
             limit = (e.get("ctx") or {}).get("max_length")
             msg = f"too long: at most {limit} characters"
+        elif e.get("type") == "json_invalid":  # loc is ("body", offset): the offset is no field
+            field = "body"
+            msg = f"malformed JSON: {(e.get('ctx') or {}).get('error', 'invalid')} at character {raw_loc[-1]}"
         out.append({"field": field, "message": msg})
     return out
 
 
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path: the router's own 405 names only the first route's.
+    Asked of the routes themselves (``matches``), since included routers are not flattened."""
+    routes = request.app.router.routes
+    return ", ".join(m for m in _METHODS
+                     if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes))
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer mk_…`")
+_api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="the key, when a bearer cannot be sent")
+
+
 class Access:
-    """Dependency: authenticates the key, checks role, origin and rate limits."""
+    """Dependency: authenticates the key, checks role, origin and rate limits.
+
+    The key comes as ``Authorization: Bearer …`` or ``X-Api-Key`` (both declared as security schemes,
+    so the OpenAPI schema says which operations need one)."""
 
     def __init__(self, *roles: Role) -> None:
         self.roles = roles
 
-    def __call__(self, request: Request) -> ApiKey:
+    def __call__(self, request: Request,
+                 bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+                 header: Annotated[str | None, Security(_api_key_header)] = None) -> ApiKey:
         app = request.app
         ip = request.client.host if request.client else "unknown"
         wait = app.state.ip_buckets.take(ip)
         if wait:
             raise ApiError(429, "rate_limited", f"too many requests from {ip}", headers=retry_after(wait))
-        token = request.headers.get("x-api-key") or ""
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:]
+        token = bearer.credentials if bearer is not None else header or ""
         if not token:
             raise ApiError(401, "missing_key", "an API key is required (Authorization: Bearer … or X-Api-Key)",
                            headers={"WWW-Authenticate": "Bearer"})
@@ -145,6 +192,47 @@ def _engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]
+
+
+def _one_value_each(request: Request) -> None:
+    """Dependency of every ``/v1`` route: a query parameter given twice is refused, where FastAPI would
+    silently keep the last value (``?territory=93&territory=48`` is no filter on both)."""
+    route = request.scope.get("route")
+    declared = {p.alias for p in route.dependant.query_params} if isinstance(route, APIRoute) else set()
+    for name in declared:
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise ApiError(422, "invalid_input", f"{name}: given {len(values)} times, expected once",
+                           details=[{"field": name, "message": f"given {len(values)} times, expected once"}])
+
+
+def _sub_calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _sub_calls(sub)
+
+
+class DocumentedRoute(APIRoute):
+    """A route whose OpenAPI entry lists the errors it can answer, read off its signature: a key
+    (401, 403, 429), the engine (503), path ids (404), parameters (422), a body (413, 422), and the
+    guard's timeout (504) everywhere. Routes add their own (304, 409, 412…) with ``responses=``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        dependant = get_dependant(path=path, call=endpoint)
+        calls = set(_sub_calls(dependant))
+        codes = {504}
+        if any(isinstance(c, Access) for c in calls):
+            codes |= {401, 403, 429}
+        if _engine in calls:
+            codes.add(503)
+        if dependant.path_params:
+            codes |= {404, 422}
+        if dependant.query_params or dependant.header_params:
+            codes.add(422)
+        if dependant.body_params or "requestBody" in (kwargs.get("openapi_extra") or {}):
+            codes |= {413, 422}
+        kwargs["responses"] = {code: error(code) for code in sorted(codes)} | (kwargs.get("responses") or {})
+        super().__init__(path, endpoint, **kwargs)
 
 
 def _etag(record: Any) -> str:
@@ -209,8 +297,8 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
             "`If-Match` to update safely)."
         ),
         lifespan=lifespan,
-        responses=ERRORS,
     )
+    app.router.route_class = DocumentedRoute
     app.state.engine = None
     app.state.settings = settings
     app.state.metrics = metrics
@@ -263,9 +351,16 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # FastAPI's answer to a body that is not UTF-8: malformed JSON like any other, so 422.
+            message = f"malformed JSON: the body is not UTF-8 text ({exc.__cause__})"
+            return _json_error(request, 422, "invalid_input", message, [{"field": "body", "message": message}])
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
-        return _json_error(request, exc.status_code, code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return _json_error(request, exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -287,7 +382,7 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
 
 
 def _routes(app: FastAPI, metrics: Metrics) -> None:
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", route_class=DocumentedRoute, dependencies=[Depends(_one_value_each)])
 
     # --- health ---------------------------------------------------------------------------------
 
@@ -296,7 +391,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: catalogue reachable and index loaded",
-             responses={503: {"model": ErrorBody}})
+             responses={503: error(503)})
     def readyz(request: Request) -> Any:
         engine: Engine | None = request.app.state.engine
         if engine is None:
@@ -335,9 +430,9 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.post("/initiatives/{initiative_id}/match", tags=["match"], response_model=MatchResponse,
              summary="Match a stored initiative (staff pins and exclusions applied)")
-    def match_initiative(engine: EngineDep, key: Annotated[ApiKey, Depends(Access(*READERS))], initiative_id: str,
+    def match_initiative(engine: EngineDep, key: Annotated[ApiKey, Depends(Access(*READERS))], initiative_id: ItemId,
                          k: Annotated[int, Query(ge=1, le=50)] = 10, with_excluded: bool = False,
-                         on: date | None = None) -> MatchResponse:
+                         on: IsoDate | None = None) -> MatchResponse:
         ini = engine.store.get_initiative(initiative_id)
         rec = engine.rec
         with engine.lock.read():
@@ -349,8 +444,8 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.get("/resources/{resource_id}/initiatives", tags=["match"], response_model=InitiativeMatches,
             summary="Reverse match: the initiatives that fit a resource or public-service need")
-    def reverse(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))], resource_id: str,
-                k: Annotated[int, Query(ge=1, le=50)] = 10, on: date | None = None) -> InitiativeMatches:
+    def reverse(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))], resource_id: ItemId,
+                k: Annotated[int, Query(ge=1, le=50)] = 10, on: IsoDate | None = None) -> InitiativeMatches:
         engine.store.get_resource(resource_id)
         inis = engine.initiative_index()
         rec = engine.rec
@@ -394,13 +489,14 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     # --- catalogue: initiatives, resources, providers -------------------------------------------
 
-    def crud(kind: str, model: type[Any], *, get: Callable[[Engine, str], Any],
+    def crud(kind: str, model: type[Any], body_model: type[Any], *, get: Callable[[Engine, str], Any],
              upsert: Callable[[Engine, list[Any]], Any], delete: Callable[[Engine, str], None] | None,
-             filters: tuple[str, ...]) -> None:
+             filters: tuple[str, ...], write_errors: dict[int | str, dict[str, Any]] | None = None) -> None:
+        """List, get, create, replace (and delete) one kind of record; ``body_model`` is what writes accept
+        (the record, its JSON types checked), ``write_errors`` what writes may answer besides the rest."""
         tag = kind
+        write_errors = write_errors or {}
 
-        @v1.get(f"/{kind}", tags=[tag], response_model=Page[model], summary=f"List {kind} (paginated, filtered)",
-                name=f"list_{kind}")
         def list_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))],
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -410,31 +506,39 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
             return _page(items, total, offset, limit)
 
         list_.__doc__ = f"Filters: {', '.join(filters) or 'none'}; `q` searches titles."
-        _add_filter_params(list_, filters)
+        _add_filter_params(list_, filters)  # before the route is made, so that the route reads the filters
+        v1.get(f"/{kind}", tags=[tag], response_model=Page[model],  # type: ignore[valid-type]
+               summary=f"List {kind} (paginated, filtered)", name=f"list_{kind}")(list_)
 
         @v1.get(f"/{kind}/{{item_id}}", tags=[tag], response_model=model, summary=f"One of the {kind}",
-                name=f"get_{kind}")
-        def get_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))], item_id: str, request: Request,
+                name=f"get_{kind}", responses={
+                    200: {"headers": ETAG_HEADER},
+                    304: {"description": "not modified: `If-None-Match` names the current ETag"}})
+        def get_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))], item_id: ItemId, request: Request,
                  response: Response) -> Any:
             record = get(engine, item_id)
             return _conditional(request, response, record) or record
 
         @v1.post(f"/{kind}", tags=[tag], status_code=201, response_model=model, name=f"create_{kind}",
-                 summary=f"Create or replace one of the {kind} (upsert by id)")
+                 summary=f"Create or replace one of the {kind} (upsert by id)",
+                 responses={201: {"headers": ETAG_HEADER}, **write_errors})
         def create_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))],
-                    body: Annotated[model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
+                    body: Annotated[body_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
             upsert(engine, [body])
             response.headers["ETag"] = _etag(body)
             return body
 
         @v1.put(f"/{kind}/{{item_id}}", tags=[tag], response_model=model, name=f"replace_{kind}",
                 summary=f"Replace one of the {kind} (send If-Match to avoid overwriting a concurrent edit)",
-                responses={412: {"model": ErrorBody, "description": "the record changed since it was read"}})
-        def put_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], item_id: str,
-                 body: Annotated[model, Body()], request: Request, response: Response) -> Any:  # type: ignore[valid-type]
-            if body.id != item_id:
+                description="The `id` in the body must be the one in the path (422 otherwise).",
+                responses={200: {"headers": ETAG_HEADER}, 412: error(412), **write_errors})
+        def put_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], item_id: ItemId,
+                 body: Annotated[body_model, Body()], request: Request,  # type: ignore[valid-type]
+                 response: Response) -> Any:
+            given: str = body.id  # type: ignore[attr-defined]  # body_model varies with the kind
+            if given != item_id:
                 raise ApiError(422, "invalid_input",
-                               f"id in the body ({body.id!r}) differs from the path ({item_id!r})",
+                               f"id in the body ({given!r}) differs from the path ({item_id!r})",
                                details=[{"field": "id", "message": "must equal the id in the path"}])
             try:
                 current = get(engine, item_id)
@@ -448,7 +552,8 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
         if delete is not None:
             @v1.delete(f"/{kind}/{{item_id}}", tags=[tag], status_code=204, name=f"delete_{kind}",
                        summary=f"Delete one of the {kind}")
-            def delete_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], item_id: str) -> Response:
+            def delete_(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))],
+                        item_id: ItemId) -> Response:
                 delete(engine, item_id)
                 return Response(status_code=204)
 
@@ -470,22 +575,25 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
         engine.store.delete_initiative(iid)
         engine.initiatives_changed()
 
-    crud("initiatives", Initiative, get=lambda e, i: e.store.get_initiative(i), upsert=upsert_initiatives,
-         delete=delete_initiative, filters=("territory", "source"))
-    crud("resources", Resource, get=lambda e, i: e.store.get_resource(i), upsert=upsert_resources,
-         delete=delete_resource, filters=("kind", "provider_id", "source", "active"))
-    crud("providers", Provider, get=lambda e, i: e.store.get_provider(i),
+    crud("initiatives", Initiative, InitiativeIn, get=lambda e, i: e.store.get_initiative(i),
+         upsert=upsert_initiatives, delete=delete_initiative, filters=("territory", "source"))
+    crud("resources", Resource, ResourceIn, get=lambda e, i: e.store.get_resource(i), upsert=upsert_resources,
+         delete=delete_resource, filters=("kind", "provider_id", "source", "active"),
+         write_errors={404: error(404, "unknown id, or `provider_id` names no stored provider")})
+    crud("providers", Provider, ProviderIn, get=lambda e, i: e.store.get_provider(i),
          upsert=lambda e, items: e.store.upsert_providers(items), delete=None, filters=("kind", "source"))
 
     @v1.post("/import/{kind}", tags=["catalogue"], response_model=ImportResult,
              summary="Bulk import: a JSON array or JSON lines of records of one kind",
+             description="Good rows are stored, bad ones are counted in `rejected` and named in `errors` (a row "
+                         "that is not a JSON object included): the answer is 200 as long as the body can be read.",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                 "application/x-ndjson": {"schema": {"type": "string"}},
+                 "application/json": {"schema": {"type": "array", "items": {}}},
+                 "application/x-ndjson": {"schema": {"type": "string", "pattern": r"\S"}},  # not blank
              }}})
-    async def bulk_import(request: Request, kind: Literal["providers", "resources", "initiatives", "outcomes"],
+    async def bulk_import(request: Request, engine: EngineDep,
+                          kind: Literal["providers", "resources", "initiatives", "outcomes"],
                           _: Annotated[ApiKey, Depends(Access(Role.admin))]) -> ImportResult:
-        engine = _engine(request)
         raw = await request.body()
         rows = _import_rows(raw, kind.removesuffix("s"), request.headers.get("content-type", ""))
         import anyio
@@ -501,7 +609,8 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
     # --- decisions ------------------------------------------------------------------------------
 
     @v1.post("/outcomes", tags=["decisions"], status_code=201, response_model=Outcome,
-             summary="Record a decision about an (initiative, resource) pair")
+             summary="Record a decision about an (initiative, resource) pair",
+             responses={404: error(404, "the initiative or the resource is unknown")})
     def record_outcome(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], body: OutcomeIn) -> Outcome:
         engine.store.get_initiative(body.initiative_id)
         engine.store.get_resource(body.resource_id, include_deleted=True)
@@ -514,9 +623,10 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
         return stored[-1] if body.id is None else next(o for o in stored if o.id == body.id)
 
     @v1.get("/outcomes", tags=["decisions"], response_model=list[Outcome],
-            summary="Decisions recorded for an initiative or a resource")
+            summary="Decisions recorded for an initiative or a resource",
+            description="Give `initiative_id`, `resource_id` or both (422 when neither is given).")
     def list_outcomes(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))],
-                      initiative_id: str | None = None, resource_id: str | None = None) -> list[Outcome]:
+                      initiative_id: ItemId | None = None, resource_id: ItemId | None = None) -> list[Outcome]:
         if initiative_id is None and resource_id is None:
             raise ApiError(422, "invalid_input", "give initiative_id or resource_id",
                            details=[{"field": "initiative_id", "message": "required unless resource_id is given"}])
@@ -524,7 +634,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.post("/initiatives/{initiative_id}/overrides", tags=["decisions"], status_code=201, response_model=Outcome,
              summary="Pin a resource on top of an initiative's matches, or exclude it")
-    def override(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], initiative_id: str,
+    def override(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*WRITERS))], initiative_id: ItemId,
                  body: OverrideIn) -> Outcome:
         engine.store.get_initiative(initiative_id)
         engine.store.get_resource(body.resource_id)
@@ -548,7 +658,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.post("/index/rebuild", tags=["ops"], status_code=202, response_model=IndexStatus,
              summary="Rebuild the index in the background and swap it in when ready",
-             responses={409: {"model": ErrorBody, "description": "a rebuild is already running"}})
+             responses={409: error(409, "a rebuild is already running")})
     def index_rebuild(engine: EngineDep, key: Annotated[ApiKey, Depends(Access(Role.admin))]) -> IndexStatus:
         if not engine.rebuild():
             raise ApiError(409, "rebuild_running", "a rebuild is already running")
@@ -566,7 +676,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.post("/models/{version}/promote", tags=["ops"], response_model=ModelInfo,
              summary="Serve a registered ranker (refused unless it beat the served one)",
-             responses={409: {"model": ErrorBody, "description": "promotion refused by the gate"}})
+             responses={409: error(409, "promotion refused by the gate")})
     def promote(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(Role.admin))], version: str,
                 force: bool = False) -> ModelInfo:
         from training import ModelRegistry, PromotionRefused
@@ -576,8 +686,8 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
             m = registry.promote(version, force=force)
         except PromotionRefused as exc:
             raise ApiError(409, "promotion_refused", str(exc)) from exc
-        except (FileNotFoundError, ValueError) as exc:
-            raise ApiError(404, "not_found", str(exc)) from exc
+        except (FileNotFoundError, ValueError, SnapshotError) as exc:
+            raise ApiError(404, "not_found", f"unknown model version {version!r}") from exc
         engine.reload_model()
         return ModelInfo(version=m.version, kind=m.extra.get("ranker_kind"), encoder=m.encoder_id, served=True,
                          metrics=m.extra.get("metrics", {}))
@@ -600,14 +710,21 @@ def _add_filter_params(func: Callable[..., Any], filters: tuple[str, ...]) -> No
 
 
 def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, str, Any]]:
+    """``(line, kind, record or error)`` rows: an ``application/json`` body is one array of records;
+    JSON lines otherwise (``application/x-ndjson``), each line read on its own."""
     text = raw.decode("utf-8", errors="replace")
     stripped = text.lstrip()
-    if "ndjson" not in content_type and stripped.startswith("["):
+    as_array = "json" in content_type and "ndjson" not in content_type
+    if as_array or ("ndjson" not in content_type and stripped.startswith("[")):
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ApiError(422, "invalid_input",
                            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        if not isinstance(payload, list):
+            raise ApiError(422, "invalid_input", f"an application/json body is an array of records, got a JSON "
+                           f"{type(payload).__name__} (send JSON lines as application/x-ndjson)",
+                           details=[{"field": "body", "message": "expected an array"}])
         return [(n, kind, item if isinstance(item, dict) else f"expected a JSON object, got {type(item).__name__}")
                 for n, item in enumerate(payload, start=1)]
     rows: list[tuple[int, str, Any]] = []

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+import types
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from matcher.schemas import (
+    EMAIL_PATTERN,
     MAX_DESCRIPTION_CHARS,
     Amount,
     Initiative,
@@ -16,6 +21,8 @@ from matcher.schemas import (
     LegalForm,
     Match,
     Need,
+    Provider,
+    Resource,
     ResourceKind,
     Stage,
     TerritoryCode,
@@ -23,11 +30,111 @@ from matcher.schemas import (
 )
 
 __all__ = [
-    "ImportResult", "IndexStatus", "InitiativeMatches", "KeyInfo", "MatchRequest", "MatchResponse", "ModelInfo",
-    "OutcomeIn", "OverrideIn", "Page", "TerritoryHit", "WidgetInitiative",
+    "ImportResult", "IndexStatus", "InitiativeIn", "InitiativeMatches", "IsoDate", "KeyInfo", "MatchRequest",
+    "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "ProviderIn", "ResourceIn", "TerritoryHit",
+    "WidgetInitiative",
 ]
 
 T = TypeVar("T")
+
+# Bodies are checked against the JSON types their OpenAPI schema declares. Left to itself pydantic would
+# also read ``"12"`` as a number, ``"yes"`` or ``1`` as true, and ``0`` or ``"0"`` as 1970-01-01 (a Unix
+# time): a client's mistake would silently become a value.
+_ISO = {date: re.compile(r"^\d{4}-\d{2}-\d{2}$"), datetime: re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")}
+_SHAPES = {date: "YYYY-MM-DD", datetime: "YYYY-MM-DDTHH:MM:SS+HH:MM"}
+_SCALARS = (bool, int, float, datetime, date)
+
+
+def _iso_text(value: Any, kind: type[date]) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO[kind].match(value.strip())):
+        return value
+    raise ValueError(f"expected a {kind.__name__} written {_SHAPES[kind]} (ISO 8601), got {value!r}")
+
+
+def _json_typed(value: Any, kind: type) -> Any:
+    if kind in (date, datetime):
+        return _iso_text(value, kind)
+    if kind is bool and not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(lambda v: _iso_text(v, date))]
+
+
+def _scalar_kind(annotation: Any) -> type | None:
+    """The scalar a field holds (bool, int, float, datetime or date), through ``| None`` and
+    ``Annotated``; ``None`` for anything else (strings, enums, lists, models)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _scalar_kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_scalar_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return annotation if annotation in _SCALARS else None
+
+
+# What pydantic trims from strings (Unicode White_Space), spelled out: ``\s`` means something else in
+# each regex dialect (JSON Schema's, Python's, Rust's).
+_SPACE = r"\t\n\x0b\x0c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _not_blank(length: int) -> str:
+    """A JSON Schema pattern: at least ``length`` characters once spaces are trimmed from both ends."""
+    if length <= 1:
+        return f"[^{_SPACE}]"
+    return f"[^{_SPACE}][\\s\\S]{{{length - 2},}}[^{_SPACE}]"
+
+
+def _document_trimming(schema: dict[str, Any]) -> None:
+    """Strings are trimmed before their length is checked: say so with a pattern where the schema only
+    gives ``minLength`` (a title of one space is refused although it is one character long)."""
+    for prop in schema.get("properties", {}).values():
+        for option in [prop, prop.get("items", {}), *prop.get("anyOf", [])]:
+            for target in (option, option.get("items", {})):
+                if target.get("type") == "string" and target.get("minLength") and "pattern" not in target:
+                    target["pattern"] = _not_blank(target["minLength"])
+
+
+def _body_schema(*examples: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a request body: the trimming patterns, and the examples shown in the docs."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        _document_trimming(schema)
+        if examples:
+            schema["examples"] = list(examples)
+
+    return extra
+
+
+class _JsonTyped(BaseModel):
+    """Mixin for request bodies: numbers, booleans and dates must come as the JSON types (and ISO text)
+    that the schema declares; strings are trimmed, as in the catalogue's records. A subclass that sets
+    its own ``json_schema_extra`` passes it through :func:`_body_schema`."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, json_schema_extra=_body_schema())
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _declared_json_type(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        kind = _scalar_kind(field.annotation) if field is not None else None
+        return value if kind is None or value is None else _json_typed(value, kind)
+
+
+class InitiativeIn(_JsonTyped, Initiative):
+    """An initiative as written through the API (JSON types as declared, dates as ISO text)."""
+
+
+class ResourceIn(_JsonTyped, Resource):
+    """A resource as written through the API: JSON types as declared, ``amount_min`` ≤ ``amount_max``,
+    ``opens_at`` ≤ ``closes_at``, and ``provider_id`` naming a stored provider (404 otherwise)."""
+
+
+class ProviderIn(_JsonTyped, Provider):
+    """A provider as written through the API."""
 
 FREE_TEXT_EXAMPLE = {
     "text": "Recyclerie solidaire et atelier de réparation de vélos pour les habitants du quartier",
@@ -39,10 +146,10 @@ FREE_TEXT_EXAMPLE = {
 }
 
 
-class MatchRequest(BaseModel):
+class MatchRequest(_JsonTyped):
     """A project described in free text, with what is known of its holder."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FREE_TEXT_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema(FREE_TEXT_EXAMPLE))
 
     text: Annotated[str, Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS,
                                description="the project, in the citizen's words")]
@@ -56,7 +163,7 @@ class MatchRequest(BaseModel):
     kinds: list[ResourceKind] = Field(default=[], max_length=len(ResourceKind),
                                       description="only resources of these kinds (a partner's preset); empty: all")
     k: Annotated[int, Field(ge=1, le=50)] = 10
-    on: date | None = Field(default=None, description="date deciding what is open (default: today)")
+    on: IsoDate | None = Field(default=None, description="date deciding what is open (default: today)")
 
 
 class MatchResponse(BaseModel):
@@ -82,13 +189,13 @@ class Page(BaseModel, Generic[T]):
     next_offset: int | None
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(_JsonTyped):
     """A decision about an (initiative, resource) pair: becomes a training label."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema({
         "initiative_id": "ini-0001", "resource_id": "res-0001", "decision": "shortlisted",
         "reason": "Projet solide, dossier à compléter", "actor": "c.martin",
-    }]})
+    }))
 
     id: ItemId | None = Field(default=None, description="idempotency: an id already recorded is not added twice")
     initiative_id: ItemId
@@ -99,12 +206,12 @@ class OutcomeIn(BaseModel):
     amount: Amount | None = None
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(_JsonTyped):
     """Pin a resource on top of an initiative's matches, or exclude it, with the reason."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema({
         "resource_id": "res-0001", "action": "pin", "reason": "Vu en comité le 12/11", "actor": "c.martin",
-    }]})
+    }))
 
     resource_id: ItemId
     action: Literal["pin", "exclude"]
@@ -112,13 +219,13 @@ class OverrideIn(BaseModel):
     actor: Annotated[str, Field(min_length=1, max_length=120)] = "staff"
 
 
-class WidgetInitiative(BaseModel):
+class WidgetInitiative(_JsonTyped):
     """A project submitted from a partner's widget, stored only with the citizen's consent."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema({
         "title": "Recyclerie du quartier", "description": FREE_TEXT_EXAMPLE["text"], "territory": "93066",
         "legal_form": "association", "stage": "lancement", "needs": ["financement"], "consent": True,
-    }]})
+    }))
 
     title: Annotated[str, Field(min_length=3, max_length=300)]
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
@@ -126,8 +233,10 @@ class WidgetInitiative(BaseModel):
     legal_form: LegalForm | None = None
     stage: Stage | None = None
     needs: list[Need] = Field(default=[], max_length=len(Need))
-    contact_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    consent: bool = Field(description="the citizen ticked the consent box; nothing is stored otherwise")
+    contact_email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    # Only ``true`` is accepted (422 ``consent_required`` otherwise); the schema says so with ``const``.
+    consent: bool = Field(description="the citizen ticked the consent box; nothing is stored otherwise",
+                          json_schema_extra={"const": True})
 
 
 class ImportResult(BaseModel):

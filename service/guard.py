@@ -134,8 +134,18 @@ class Guard:
         method = scope["method"]
         started = time.perf_counter()
         status_holder = {"status": 500, "sent": False}
+        over_limit = False  # set once the body read so far is over max_body
 
         async def send_wrapped(message: Message) -> None:
+            if over_limit:
+                # The app may have turned the limit's exception into an answer of its own (FastAPI makes
+                # it a 400 "error parsing the body"): whatever it says, the client gets the 413.
+                if message["type"] == "http.response.start" and not status_holder["sent"]:
+                    await refuse_body()
+                return
+            await emit(message)
+
+        async def emit(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["sent"] = True
@@ -149,11 +159,15 @@ class Guard:
 
         async def reply(status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
             body = error_body(code, message, request_id)
-            await send_wrapped({"type": "http.response.start", "status": status, "headers": [
+            await emit({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                 *(extra or []),
             ]})
-            await send_wrapped({"type": "http.response.body", "body": body})
+            await emit({"type": "http.response.body", "body": body})
+
+        async def refuse_body() -> None:
+            self.metrics.rejected.labels("body_size").inc()
+            await reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
 
         if method == "OPTIONS" and origin is not None and "access-control-request-method" in headers:
             if not cors_ok:
@@ -177,11 +191,12 @@ class Guard:
         received = 0
 
         async def receive_limited() -> Message:
-            nonlocal received
+            nonlocal received, over_limit
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
+                    over_limit = True
                     raise _BodyTooLarge
             return message
 
@@ -189,9 +204,8 @@ class Guard:
         try:
             await asyncio.wait_for(self.app(scope, receive_limited, send_wrapped), timeout=self.timeout_s)
         except _BodyTooLarge:
-            self.metrics.rejected.labels("body_size").inc()
             if not status_holder["sent"]:
-                await reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
+                await refuse_body()
         except TimeoutError:
             self.metrics.rejected.labels("timeout").inc()
             if not status_holder["sent"]:

@@ -1,0 +1,150 @@
+"""Every operation of the OpenAPI schema, fuzzed with schemathesis: no 5xx, every answer as documented.
+
+The schema is read from the ASGI app itself (``/openapi.json``), so an operation added to the API is
+fuzzed without touching this file. Each test runs against its own app on its own temporary home
+(what the fuzzer writes or deletes cannot reach another test), with the admin key so that every
+operation is reachable; the widget's operations run a second time with the partner key and its
+origin. All of schemathesis's default checks run: server errors, status codes, content types,
+headers and bodies against the schema, valid data accepted, invalid data rejected, undeclared
+methods answered 405 with ``Allow``, and requests without a key refused.
+
+Bounded for CI: a few derandomized examples per operation (``FUZZ_EXAMPLES``), no example database,
+so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis import Case, GenerationMode
+from schemathesis.python import asgi
+
+from service.api import create_app
+from tests.service.conftest import PARTNER_ORIGIN, make_settings, seed
+
+# A few examples per operation in CI; MAILLAGE_FUZZ_EXAMPLES=200 for a deeper run before a release.
+FUZZ_EXAMPLES = int(os.environ.get("MAILLAGE_FUZZ_EXAMPLES", "8"))
+
+# The schema comes from an app that is never started: serving /openapi.json needs no engine.
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings(Path("unused")),
+                                                                       start_engine=False))
+
+# Codes that exist in the INSEE referential (a code of the right shape may not).
+TERRITORIES = ("FR", "R11", "93", "48", "2A", "93066", "75056", "97411")
+
+
+def _territory(value: object) -> str:
+    return TERRITORIES[zlib.crc32(str(value).encode()) % len(TERRITORIES)]
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """JSON lines travel as text; without this serializer schemathesis would skip those bodies."""
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
+
+@schema.hook
+def filter_case(context: schemathesis.HookContext, case: Case) -> bool:
+    """Drop the "invalid" JSON lines bodies that are not text (an object, a number): once sent they are
+    text, hence valid, so they cannot test that invalid data is refused. Text bodies of every kind
+    still go through."""
+    return not (case.media_type == "application/x-ndjson" and not isinstance(case.body, str))
+
+
+@schema.hook
+def map_case(context: schemathesis.HookContext, case: Case) -> Case:
+    """Make valid cases satisfy the rules that JSON Schema cannot state, so that a 422 on "valid" data
+    is a real finding: territory codes that exist, SIREN/SIRET/RNA checksums, ``amount_min`` ≤
+    ``amount_max``, ``opens_at`` ≤ ``closes_at``, the body's id equal to the path's on PUT, and one of
+    ``initiative_id``/``resource_id`` when listing outcomes. Each rule is in the operation's description
+    or in the field's error message; invalid (negative) cases are left as generated."""
+    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+        return case
+    body = case.body
+    if isinstance(body, dict):
+        if body.get("territory") is not None:
+            body["territory"] = _territory(body["territory"])
+        if isinstance(body.get("coverage"), list):
+            body["coverage"] = list(dict.fromkeys(_territory(c) for c in body["coverage"]))
+        for field in ("rna", "siren", "siret"):
+            if field in body:
+                body[field] = None
+        for low, high in (("amount_min", "amount_max"), ("opens_at", "closes_at")):
+            if body.get(low) is not None and body.get(high) is not None and body[low] > body[high]:
+                body[low], body[high] = body[high], body[low]
+        if case.method.upper() == "PUT" and "id" in body and case.path_parameters:
+            body["id"] = unquote(case.path_parameters["item_id"])  # the path's copy is already URL-encoded
+    if case.path == "/v1/outcomes" and case.method.upper() == "GET":
+        query = case.query if isinstance(case.query, dict) else {}
+        if query.get("initiative_id") is None and query.get("resource_id") is None:
+            case.query = {**query, "initiative_id": "ini-jardin"}
+    return case
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[FastAPI, dict[str, str]]]:
+    """An app on the small catalogue in its own home; schemathesis starts its lifespan at the first call."""
+    settings_ = make_settings(tmp_path / "home")
+    tokens = seed(settings_)
+    yield create_app(settings_), tokens
+    asgi.shutdown_lifespans()  # stops the engine (and its threads) before the next test
+
+
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, derandomize=True, database=None, deadline=None,
+                # one app per operation, shared by its examples as a server is shared by its requests
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
+
+@schema.parametrize()
+@FUZZ
+def test_every_operation_with_an_admin_key(case: Case, served: tuple[FastAPI, dict[str, str]]) -> None:
+    app, tokens = served
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens['admin']}"})
+
+
+PERSONAL = ("contact_email", "rna", "siren", "siret")
+
+
+def _personal_values(value: Any) -> list[str]:
+    """The personal fields that hold a value anywhere in a JSON document."""
+    if isinstance(value, dict):
+        found = [k for k, v in value.items() if k in PERSONAL and v not in (None, "")]
+        return found + [f for v in value.values() for f in _personal_values(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _personal_values(v)]
+    return []
+
+
+def no_personal_data(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+    """A partner key never gets an initiative's personal data back, nor the excluded list (a check passed
+    to the partner run only: registering it would apply it to the admin run too)."""
+    try:
+        body = json.loads(response.content or b"null")
+    except ValueError:
+        return None
+    leaked = _personal_values(body)
+    if leaked:
+        raise AssertionError(f"a partner key got personal data: {', '.join(sorted(set(leaked)))}")
+    if isinstance(body, dict) and body.get("excluded"):
+        raise AssertionError("a partner key got the excluded resources")
+    return True
+
+
+@schema.include(path_regex=r"^/v1/(match|territories|widget/initiatives)$").parametrize()
+@FUZZ
+def test_widget_operations_with_a_partner_key(case: Case, served: tuple[FastAPI, dict[str, str]]) -> None:
+    app, tokens = served
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens['partner']}",
+                                             "Origin": PARTNER_ORIGIN},
+                           additional_checks=[no_personal_data])
