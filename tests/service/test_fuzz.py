@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,8 +37,9 @@ from tests.service.conftest import PARTNER_ORIGIN, make_settings, seed
 FUZZ_EXAMPLES = int(os.environ.get("MAILLAGE_FUZZ_EXAMPLES", "8"))
 
 # The schema comes from an app that is never started: serving /openapi.json needs no engine.
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings(Path("unused")),
-                                                                       start_engine=False))
+# Its home is a throwaway folder (building the app may write a session secret there).
+_SCHEMA_HOME = Path(tempfile.mkdtemp(prefix="maillage-fuzz-schema-"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings(_SCHEMA_HOME), start_engine=False))
 
 # Codes that exist in the INSEE referential (a code of the right shape may not).
 TERRITORIES = ("FR", "R11", "93", "48", "2A", "93066", "75056", "97411")
