@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,6 +31,7 @@ __all__ = [
     "Encoder",
     "EncoderError",
     "HashingEncoder",
+    "LazyEncoder",
     "SentenceTransformerEncoder",
     "load_encoder",
 ]
@@ -201,9 +203,39 @@ class HashingEncoder:
         return self._encode(texts)
 
 
+class LazyEncoder:
+    """Loads the model it stands for at the first encode call: a run whose texts are all in the
+    embedding cache (a re-run of an evaluation, say) never pays for loading it."""
+
+    def __init__(self, factory: Callable[[], Encoder], model_id: str, dim: int) -> None:
+        self._factory, self.model_id, self.dim = factory, model_id, dim
+        self._inner: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    def _get(self) -> Encoder:
+        with self._lock:
+            if self._inner is None:
+                inner = self._factory()
+                if (inner.model_id, inner.dim) != (self.model_id, self.dim):
+                    raise EncoderError(f"model loaded as {inner.model_id} (dim {inner.dim}), expected "
+                                       f"{self.model_id} (dim {self.dim})")
+                self._inner = inner
+            return self._inner
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get().encode_queries(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get().encode_documents(texts)
+
+
 def load_encoder(
     spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None,
-    runtime: str = "onnxruntime",
+    runtime: str = "onnxruntime", lazy: bool = False,
 ) -> Encoder:
     """Resolve a model spec (see the module docstring) into a loaded encoder.
 
@@ -215,7 +247,14 @@ def load_encoder(
     """
     if runtime not in ("onnxruntime", "torch"):
         raise EncoderError(f"unknown encoder runtime {runtime!r}: expected onnxruntime or torch")
-    encoder = _resolve(spec, models_dir, runtime)
+    encoder: Encoder
+    if lazy and cache_path is not None and _ALIASES.get(spec.strip(), spec.strip()) == "multilingual-e5-small":
+        # ``lazy`` (with a cache): the default model is loaded only if a text is missing from the cache.
+        from indexes.e5 import E5_DIMENSION, E5_MODEL_ID
+
+        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime), E5_MODEL_ID, E5_DIMENSION)
+    else:
+        encoder = _resolve(spec, models_dir, runtime)
     if cache_path is None:
         return encoder
     from indexes.cache import CachedEncoder, EmbeddingCache

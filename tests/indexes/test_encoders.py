@@ -73,3 +73,25 @@ def test_onnx_runtime_gives_the_torch_vectors_and_exports_once(e5_folder: Path, 
 def test_unknown_encoder_runtime_is_refused() -> None:
     with pytest.raises(EncoderError, match="unknown encoder runtime 'gpu'"):
         load_encoder("hashing:8", runtime="gpu")
+
+
+def test_lazy_encoder_loads_its_model_only_on_a_cache_miss(tmp_path: Path) -> None:
+    from indexes.cache import CachedEncoder, EmbeddingCache
+    from indexes.encoders import LazyEncoder
+
+    loads = []
+
+    def factory() -> HashingEncoder:
+        loads.append(1)
+        return HashingEncoder(16)
+
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    CachedEncoder(HashingEncoder(16), cache).encode_queries(["déjà vu"])
+    lazy = LazyEncoder(factory, "hashing:16", 16)
+    cached = CachedEncoder(lazy, cache)
+    cached.encode_queries(["déjà vu"])
+    assert not loads and not lazy.loaded
+    cached.encode_queries(["nouveau texte"])
+    assert loads == [1] and lazy.loaded
+    with pytest.raises(EncoderError, match="expected other"):
+        LazyEncoder(factory, "other", 16).encode_documents(["x"])
