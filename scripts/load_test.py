@@ -13,7 +13,8 @@
    much) and then bisecting, each for ``--step-seconds`` or long enough for 40 requests (at most three
    times as long): the *sustained rate* is the highest one served with p99 ≤ ``--p99-ms``, no error, and
    at least 90% of the offered rate completed.
-4. **Runs** of ``--run-seconds`` at 1× and 2× the sustained rate; then 1× again while
+4. **Runs** of ``--run-seconds`` (longer at low rates, for some 40 requests) at 1× and 2× the
+   sustained rate (the lowest rate tried when none meets the target); then 1× again while
    ``POST /v1/index/rebuild`` builds a new index and swaps it in: the version must change, and no
    request may fail.
 
@@ -214,6 +215,7 @@ def search(measure: Callable[[float], dict[str, Any]], start: float, p99_ms: flo
 
 def plot(result: dict[str, Any], target: float, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -230,6 +232,10 @@ def plot(result: dict[str, Any], target: float, path: Path) -> None:
     ax.axhline(target, color="grey", linestyle="--", linewidth=1)
     ax.text(ax.get_xlim()[0], target, f" p99 target {target:g} ms", va="bottom", fontsize=8, color="grey")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks([t for t in (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+                   if t <= 2 * max([target] + [s["p99_ms"] for s in steps] + [r["p99_ms"] for r in runs.values()])])
     ax.set_xlabel("offered rate (requests/s)")
     ax.set_ylabel("latency (ms)")
     meta = result["meta"]
@@ -286,19 +292,27 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
             rate, result["search"] = search(measure, args.start_rate, args.p99_ms, doublings=args.doublings,
                                             bisections=args.bisections, min_rate=args.min_rate, log=log)
             if rate is None:
-                log(f"no rate down to {args.min_rate:g}/s had p99 <= {args.p99_ms:g} ms: runs at {args.min_rate:g}/s")
+                result["note"] = (f"no offered rate down to {args.min_rate:g}/s had p99 <= {args.p99_ms:g} ms: "
+                                  f"the 1x runs are at {args.min_rate:g}/s")
+                log(result["note"])
             base_rate = rate or args.min_rate
+
+            def run_length(rate: float) -> float:  # some 40 requests even at a low rate, within limits
+                return max(args.run_seconds, min(2 * args.run_seconds, 40 / rate))
+
             for name, factor in (("1x", 1), ("2x", 2)):
-                result["runs"][name] = measure(base_rate * factor, args.run_seconds)
+                result["runs"][name] = measure(base_rate * factor, run_length(base_rate * factor))
                 log(f"{name}: " + _line(result["runs"][name]))
             if result["runs"]["1x"]["errors"]:
                 failures.append(f"errors at the sustained rate: {result['runs']['1x']['errors']}")
 
             rebuild: dict[str, Any] = {}
 
+            seconds = run_length(base_rate)
+
             def rebuild_during(proc: subprocess.Popen[bytes]) -> None:
                 start = time.monotonic()
-                time.sleep(min(5.0, args.run_seconds / 4))
+                time.sleep(min(5.0, seconds / 4))
                 before = client.get("/v1/index").json()
                 r = client.post("/v1/index/rebuild")
                 rebuild.update(version_before=before["version"], status=r.status_code, asked_at=time.time())
@@ -314,10 +328,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
                         rebuild.update(error=now["last_rebuild_error"])
                         break
                     time.sleep(0.5)
-                # keep the load on a little after the swap, and at least --run-seconds in all
-                time.sleep(max(min(5.0, args.run_seconds / 4), args.run_seconds - (time.monotonic() - start)))
+                # keep the load on a little after the swap, and as long as the 1x run in all
+                time.sleep(max(min(5.0, seconds / 4), seconds - (time.monotonic() - start)))
 
-            samples = run_locust(server.base, token, home, base_rate, args.run_seconds, during=rebuild_during)
+            samples = run_locust(server.base, token, home, base_rate, seconds, during=rebuild_during)
             if "swapped_at" in rebuild:  # the requests started while the new index was being built
                 rebuild["while_building"] = summarise(samples, base_rate,
                                                       window=(rebuild["asked_at"], rebuild["swapped_at"]))
@@ -337,7 +351,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
         "loadavg_at_start": load_at_start, "loadavg_before_load": load_before,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "server_ready_s": round(ready, 1),
         "total_s": round(time.monotonic() - t0), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": "python scripts/load_test.py " + " ".join(args.argv),
+        "command": " ".join(["python scripts/load_test.py", *args.argv]),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
