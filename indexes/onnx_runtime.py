@@ -125,6 +125,9 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.log_severity_level = 3
+        # A server runs several queries at once on few cores: threads that spin while waiting for work
+        # would take the CPU from the other queries.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.tokenizer, self.max_length = tokenizer, max_length
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -172,6 +173,13 @@ class Engine:
             if previous is not None:
                 self.state.repaired = previous.repaired
             self._sync_locked()
+        # The index, its resources and the model are long-lived: move them out of the garbage
+        # collector's sight, so that full collections triggered by requests do not walk them (those
+        # walks were the latency spikes of the load test). Unfreezing first lets a previous index's
+        # reference cycles be collected now that it is no longer served.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     # --- following the catalogue ---------------------------------------------------------------
 
