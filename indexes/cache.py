@@ -87,9 +87,12 @@ class EmbeddingCache:
 class CachedEncoder:
     """An :class:`~indexes.encoders.Encoder` that reads and fills an :class:`EmbeddingCache`."""
 
-    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache, *, cache_queries: bool = True) -> None:
+        """``cache_queries=False`` keeps query vectors out of the cache (the service: a citizen's free
+        text leaves no trace unless they consent); documents are always cached."""
         self.encoder = encoder
         self.cache = cache
+        self.cache_queries = cache_queries
         self.model_id = encoder.model_id
         self.dim = encoder.dim
         self.hits = 0
@@ -111,6 +114,8 @@ class CachedEncoder:
         return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.cache_queries:
+            return self.encoder.encode_queries(texts)
         return self._encode(texts, "query")
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from indexes import Encoder, SnapshotError, load_encoder
+from indexes.cache import CachedEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.recommender import Recommender
@@ -106,6 +107,9 @@ class Engine:
         self.store = Catalogue.open(settings.db_url)
         self.encoder = encoder or load_encoder(settings.model, models_dir=settings.models_dir,
                                                cache_path=settings.cache_path, runtime=settings.encoder_runtime)
+        if isinstance(self.encoder, CachedEncoder):
+            # Free-text queries come from citizens: their vectors are not kept (documents still are).
+            self.encoder.cache_queries = False
         self.lock = RWLock()
         self._write = threading.Lock()  # one applier of changes at a time (requests, poller, swap)
         self._hashes: dict[str, str] = {}

@@ -135,3 +135,14 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     text = api.client.get("/metrics", headers=api.h("admin")).text
     assert 'maillage_http_requests_total{method="POST",route="/v1/match",status="200"} 1.0' in text
     assert "maillage_index_resources 6.0" in text
+
+
+def test_a_citizens_free_text_leaves_no_vector_in_the_cache(api: Api) -> None:
+    from indexes.cache import EmbeddingCache, text_key
+
+    text = "Un projet très personnel de Jeanne, rue des Lilas, qui ne doit laisser aucune trace"
+    assert api.client.post("/v1/match", json={"text": text, "k": 3}, headers=api.h("partner")).status_code == 200
+    cache = EmbeddingCache(api.settings.cache_path)
+    model = api.client.app.state.engine.encoder.model_id  # type: ignore[attr-defined]
+    assert cache.get(model, "query", [text_key(text)], 64) == {}
+    assert len(cache) > 0  # the resources' vectors are cached as before
