@@ -9,7 +9,7 @@ from indexes.encoders import (
     SentenceTransformerEncoder,
     load_encoder,
 )
-from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, publish, set_current, verify
+from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, prune, publish, set_current, verify
 from indexes.sparse import FrenchAnalyzer, SparseIndex, SparseIndexFileError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "SparseIndexFileError",
     "current",
     "load_encoder",
+    "prune",
     "publish",
     "set_current",
     "verify",

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "publish", "set_current", "verify"]
+__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "prune", "publish", "set_current", "verify"]
 
 FORMAT_VERSION = 1
 _PACKAGES = ("faiss-cpu", "numpy", "sentence-transformers", "torch", "bm25s")
@@ -145,6 +146,33 @@ def publish(
     if make_current:
         set_current(root, manifest.version)
     return final
+
+
+def prune(root: Path, keep: int = 3, *, stale_tmp_after_s: float = 3600.0) -> list[str]:
+    """Delete all but the ``keep`` newest snapshot versions (never the ``CURRENT`` one), and temporary
+    folders of builds interrupted over ``stale_tmp_after_s`` ago. Returns the names removed.
+
+    For index snapshots, which are rebuilt from the catalogue at will; model versions are kept (the
+    registry is their audit trail).
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    if not root.is_dir():
+        return []
+    served = current(root)
+    versions = sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").is_file())
+    removed = []
+    for folder in versions[:-keep]:
+        if served is not None and folder.name == served.name:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    now = time.time()
+    for tmp in root.glob(".tmp-*"):
+        if tmp.is_dir() and now - tmp.stat().st_mtime > stale_tmp_after_s:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp.name)
+    return removed
 
 
 def set_current(root: Path, version: str) -> None:

@@ -16,7 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes import DenseIndex, Encoder, IndexFileError, Manifest, SnapshotError, SparseIndex, current, publish, verify
+from indexes import (
+    DenseIndex,
+    Encoder,
+    IndexFileError,
+    Manifest,
+    SnapshotError,
+    SparseIndex,
+    current,
+    prune,
+    publish,
+    verify,
+)
 from matcher.history import History
 from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
@@ -127,6 +138,7 @@ class ResourceIndex:
             _save_history(history, tmp)
 
         folder = publish(root, write, manifest)
+        prune(root, keep=3)  # older snapshots are rebuilt from the catalogue at will; keep a few
         return cls(Manifest.read(folder), dense, sparse, resources, providers, history)
 
     @classmethod

@@ -72,3 +72,23 @@ def test_garbage_manifest_is_reported(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text("{oops")
     with pytest.raises(SnapshotError, match="not valid JSON"):
         verify(folder)
+
+
+def test_prune_keeps_the_newest_and_the_served_snapshot(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from indexes import prune, set_current
+
+    for v in ("v1", "v2", "v3", "v4", "v5"):
+        publish(tmp_path, lambda d: (d / "x.bin").write_bytes(b"x"),
+                Manifest(version=v, kind="t", encoder_id="e", dim=1, count=0, catalogue_hash="h"))
+    set_current(tmp_path, "v1")  # a rollback: the served one is old
+    stale = tmp_path / ".tmp-v6-abc"
+    stale.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    removed = prune(tmp_path, keep=2)
+    assert sorted(removed) == [".tmp-v6-abc", "v2", "v3"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["v1", "v4", "v5"]
+    with pytest.raises(ValueError):
+        prune(tmp_path, keep=0)
