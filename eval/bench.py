@@ -67,7 +67,7 @@ __all__ = ["main", "run_bench", "size_label"]
 TEXT_MAX_SIZE = 10_000  # free-text figures only up to here (BM25 analysis of 100k texts adds minutes)
 FILTER_FRACTION = 0.25
 TOP_K = 10
-EF_SWEEP = (128, 256, 512, 1024, 2048)  # efSearch values whose recall and latency are reported for HNSW
+EF_SWEEP = (128, 256, 512, 1024, 1536, 2048)  # efSearch values whose recall and latency are reported for HNSW
 
 
 def size_label(n: int) -> str:

@@ -26,11 +26,11 @@ Defaults, measured on this project's 2-core machine by ``python -m eval.bench`` 
   (flat: 1,548 / 1,616); M=48 would add ~130 B/item and leave no margin under the 2 KB budget.
 - ``ef_construction=128``: 100k items built in 11.4 s (sweeps under load: 11-19 s); efC 200 took
   25 s, too close to the 30 s budget, and efC 64 lost recall (0.90 against 0.96 at efSearch 512).
-- ``ef_search=1024``: recall@10 against exact search 0.989 (efSearch 128: 0.76, 256: 0.87, 512: 0.95,
-  2048: 1.0) for 2.2 ms per query at 100k (2048: 4.8 ms), where the flat scan takes 16 ms. The
-  initiatives sit farther from the catalogue than its items and the synthetic catalogue holds hundreds
-  of noisy copies of each demo resource, so the top 10 are near-ties: the hard case. Queries drawn like
-  the items reach recall 0.999 at efSearch 64.
+- ``ef_search=1536``: recall@10 against exact search 0.9945 for 2.8 ms per query at 100k (efSearch 128:
+  0.75, 256: 0.89, 512: 0.96, 1024: 0.9915 at 2.0 ms, 2048: 0.9965 at 4.4 ms), where the flat scan
+  takes 15 ms. The initiatives sit farther from the catalogue than its items and the synthetic
+  catalogue holds hundreds of noisy copies of each demo resource, so the top 10 are near-ties: the
+  hard case. Queries drawn like the items reach recall 0.999 at efSearch 64.
 - ``hnsw_threshold=30_000``: one query costs 1.1 / 1.75 / 3.1 ms by flat scan at 20k / 30k / 50k
   items, against 1.3 / 1.3 / 1.8 ms for HNSW: below 30k, exact search is as fast, exact, and free to
   update.
@@ -91,7 +91,7 @@ class DenseConfig:
     hnsw_threshold: int = 30_000
     hnsw_m: int = 32
     ef_construction: int = 128
-    ef_search: int = 1024
+    ef_search: int = 1536
 
     def __post_init__(self) -> None:
         for name, low in (("hnsw_threshold", 0), ("hnsw_m", 2), ("ef_construction", 1), ("ef_search", 1)):
