@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -87,12 +88,10 @@ class EmbeddingCache:
 class CachedEncoder:
     """An :class:`~indexes.encoders.Encoder` that reads and fills an :class:`EmbeddingCache`."""
 
-    def __init__(self, encoder: Encoder, cache: EmbeddingCache, *, cache_queries: bool = True) -> None:
-        """``cache_queries=False`` keeps query vectors out of the cache (the service: a citizen's free
-        text leaves no trace unless they consent); documents are always cached."""
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
         self.encoder = encoder
         self.cache = cache
-        self.cache_queries = cache_queries
+        self._local = threading.local()
         self.model_id = encoder.model_id
         self.dim = encoder.dim
         self.hits = 0
@@ -113,8 +112,19 @@ class CachedEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
 
+    @contextmanager
+    def transient(self) -> Iterator[None]:
+        """Within this block, in this thread, queries bypass the cache: neither read nor written (the
+        service's free-text matches: a citizen's text leaves no trace unless they consent)."""
+        before = getattr(self._local, "transient", False)
+        self._local.transient = True
+        try:
+            yield
+        finally:
+            self._local.transient = before
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not self.cache_queries:
+        if getattr(self._local, "transient", False):
             return self.encoder.encode_queries(texts)
         return self._encode(texts, "query")
 

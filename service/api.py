@@ -421,7 +421,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
         query = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
                            needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
         rec = engine.rec
-        with engine.lock.read():
+        with engine.lock.read(), engine.transient():
             result = rec.recommend(query, body.k, today=body.on,
                                    with_excluded=with_excluded and key.role is not Role.partner)
         metrics.matches.labels("text", key.role.value).inc()

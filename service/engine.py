@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -107,9 +107,6 @@ class Engine:
         self.store = Catalogue.open(settings.db_url)
         self.encoder = encoder or load_encoder(settings.model, models_dir=settings.models_dir,
                                                cache_path=settings.cache_path, runtime=settings.encoder_runtime)
-        if isinstance(self.encoder, CachedEncoder):
-            # Free-text queries come from citizens: their vectors are not kept (documents still are).
-            self.encoder.cache_queries = False
         self.lock = RWLock()
         self._write = threading.Lock()  # one applier of changes at a time (requests, poller, swap)
         self._hashes: dict[str, str] = {}
@@ -237,6 +234,11 @@ class Engine:
                 self.sync()
             except Exception:  # the poller must outlive a transient database error
                 log.exception("index sync failed; retrying")
+
+    def transient(self) -> AbstractContextManager[None]:
+        """Queries encoded within this block (this thread) leave no vector in the embedding cache: a
+        citizen's free text is kept nowhere unless they consent."""
+        return self.encoder.transient() if isinstance(self.encoder, CachedEncoder) else nullcontext()
 
     # --- initiatives (reverse direction) ---------------------------------------------------------
 
