@@ -326,6 +326,7 @@ def demo(
             _print_matches(result, f"{ini.title} — {ini.id}, territoire {ini.territory}", False)
         out.print(
             "Ensuite : [bold]maillage match --text \"…\" --territory 93066[/], "
+            "[bold]maillage serve[/] (API, console de l'équipe, widget), "
             "[bold]maillage import reserve-parlementaire[/]."
         )
 
