@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, Security
@@ -26,6 +25,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import generate_latest
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Match
 
 from indexes import SnapshotError
@@ -165,7 +165,11 @@ class Access:
         if not token:
             raise ApiError(401, "missing_key", "an API key is required (Authorization: Bearer … or X-Api-Key)",
                            headers={"WWW-Authenticate": "Bearer"})
-        key = app.state.keys.authenticate(token)
+        try:
+            key = app.state.keys.authenticate(token)
+        except SQLAlchemyError as exc:  # the catalogue is down: say so, as for any other store error
+            log.error("key check failed: %s", exc)
+            raise ApiError(503, "store_unavailable", "the catalogue cannot be reached; try again") from exc
         if key is None:
             raise ApiError(401, "invalid_key", "the API key is unknown or revoked",
                            headers={"WWW-Authenticate": "Bearer"})
@@ -259,10 +263,6 @@ def _page(items: list[Any], total: int, offset: int, limit: int) -> dict[str, An
     nxt = offset + len(items)
     return {"items": items, "total": total, "offset": offset, "limit": limit,
             "next_offset": nxt if nxt < total else None}
-
-
-def _today(on: date | None) -> date | None:
-    return on
 
 
 def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Settings], Engine] | None = None,

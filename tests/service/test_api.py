@@ -146,3 +146,15 @@ def test_a_citizens_free_text_leaves_no_vector_in_the_cache(api: Api) -> None:
     model = api.client.app.state.engine.encoder.model_id  # type: ignore[attr-defined]
     assert cache.get(model, "query", [text_key(text)], 64) == {}
     assert len(cache) > 0  # the resources' vectors are cached as before
+
+
+def test_a_catalogue_outage_during_the_key_check_is_a_503_not_a_500(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    def down(token: str) -> None:
+        raise OperationalError("SELECT …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(api.client.app.state.keys, "authenticate", down)  # type: ignore[attr-defined]
+    r = api.client.post("/v1/match", json=FREE, headers=api.h("staff"))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+    assert "SELECT" not in r.text and "locked" not in r.text
