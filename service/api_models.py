@@ -140,8 +140,8 @@ FREE_TEXT_EXAMPLE = {
     "text": "Recyclerie solidaire et atelier de réparation de vélos pour les habitants du quartier",
     "territory": "93066",
     "legal_form": "association",
-    "stage": "lancement",
-    "needs": ["financement", "local"],
+    "stage": "idee",
+    "needs": ["financement", "lieu"],
     "k": 5,
 }
 
@@ -224,7 +224,7 @@ class WidgetInitiative(_JsonTyped):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema({
         "title": "Recyclerie du quartier", "description": FREE_TEXT_EXAMPLE["text"], "territory": "93066",
-        "legal_form": "association", "stage": "lancement", "needs": ["financement"], "consent": True,
+        "legal_form": "association", "stage": "idee", "needs": ["financement"], "consent": True,
     }))
 
     title: Annotated[str, Field(min_length=3, max_length=300)]

@@ -158,3 +158,17 @@ def test_a_catalogue_outage_during_the_key_check_is_a_503_not_a_500(api: Api, mo
     r = api.client.post("/v1/match", json=FREE, headers=api.h("staff"))
     assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
     assert "SELECT" not in r.text and "locked" not in r.text
+
+
+def test_every_request_example_in_the_openapi_schema_is_valid(api: Api) -> None:
+    from service import api_models
+
+    spec = api.client.get("/openapi.json").json()
+    checked = 0
+    for name, schema in spec["components"]["schemas"].items():
+        model = getattr(api_models, name, None)
+        for example in schema.get("examples", []):
+            if model is not None and isinstance(example, dict):
+                model.model_validate(example)  # raises, naming the field, if an example is stale
+                checked += 1
+    assert checked >= 4
