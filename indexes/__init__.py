@@ -7,6 +7,7 @@ from indexes.encoders import (
     EncoderError,
     HashingEncoder,
     SentenceTransformerEncoder,
+    encode_in_batches,
     load_encoder,
 )
 from indexes.snapshot import FORMAT_VERSION, Manifest, SnapshotError, current, prune, publish, set_current, verify
@@ -27,6 +28,7 @@ __all__ = [
     "SparseIndex",
     "SparseIndexFileError",
     "current",
+    "encode_in_batches",
     "load_encoder",
     "prune",
     "publish",

@@ -33,6 +33,7 @@ __all__ = [
     "HashingEncoder",
     "LazyEncoder",
     "SentenceTransformerEncoder",
+    "encode_in_batches",
     "load_encoder",
 ]
 
@@ -205,6 +206,19 @@ class HashingEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+def encode_in_batches(
+    encode: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str], dim: int, *, batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """``(len(texts), dim) float32``: ``encode`` applied batch by batch, ``progress(done, total)`` after each."""
+    chunks = []
+    for start in range(0, len(texts), batch_size):
+        chunks.append(encode(texts[start : start + batch_size]))
+        if progress is not None:
+            progress(min(start + batch_size, len(texts)), len(texts))
+    return np.vstack(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, dim), dtype=np.float32)
 
 
 class LazyEncoder:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexes import Encoder, SparseIndex
+from indexes import Encoder, SparseIndex, encode_in_batches
 from matcher.schemas import Decision, Initiative, Outcome
 
 __all__ = ["NEGATIVE", "POSITIVE", "History"]
@@ -93,12 +93,8 @@ class History:
         lookup = initiatives(ids) if callable(initiatives) else initiatives
         ids = [i for i in ids if i in lookup]
         texts = [lookup[i].text() for i in ids]
-        chunks = []
-        for start in range(0, len(texts), batch_size):
-            chunks.append(encoder.encode_queries(texts[start : start + batch_size]))
-            if progress is not None:
-                progress(min(start + batch_size, len(texts)), len(texts))
-        vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+        vectors = encode_in_batches(encoder.encode_queries, texts, encoder.dim, batch_size=batch_size,
+                                    progress=progress)
         sparse = SparseIndex().build(ids, texts)
         dates = np.asarray([first[i] for i in ids], dtype=np.float64)
         return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives, sparse, dates)

@@ -24,6 +24,7 @@ from indexes import (
     SnapshotError,
     SparseIndex,
     current,
+    encode_in_batches,
     prune,
     publish,
     verify,
@@ -112,12 +113,8 @@ class ResourceIndex:
         providers = {p.id: p for p in store.providers()}
         ids = sorted(resources)
         docs = [resource_document(resources[i], providers.get(resources[i].provider_id)) for i in ids]
-        chunks = []
-        for start in range(0, len(docs), batch_size):
-            chunks.append(encoder.encode_documents(docs[start : start + batch_size]))
-            if progress is not None:
-                progress(min(start + batch_size, len(docs)), len(docs))
-        vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+        vectors = encode_in_batches(encoder.encode_documents, docs, encoder.dim, batch_size=batch_size,
+                                    progress=progress)
         dense = DenseIndex(encoder.dim)
         if ids:
             dense.upsert(ids, vectors)
@@ -225,12 +222,9 @@ class InitiativeIndex:
         inis = {i.id: i for i in store.initiatives()}
         ids = sorted(inis)
         texts = [inis[i].text() for i in ids]
-        chunks = []
-        for start in range(0, len(texts), batch_size):
-            chunks.append(encoder.encode_queries(texts[start : start + batch_size]))
-            if progress is not None:
-                progress(min(start + batch_size, len(texts)), len(texts))
+        vectors = encode_in_batches(encoder.encode_queries, texts, encoder.dim, batch_size=batch_size,
+                                    progress=progress)
         dense = DenseIndex(encoder.dim)
         if ids:
-            dense.upsert(ids, np.vstack(chunks))
+            dense.upsert(ids, vectors)
         return cls(dense, SparseIndex().build(ids, texts), inis)

@@ -113,6 +113,7 @@ class Engine:
         self._watermark: datetime | None = None
         self._initiatives: InitiativeIndex | None = None
         self._initiatives_dirty = True
+        self._initiatives_lock = threading.Lock()
         self._rebuild_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -243,10 +244,12 @@ class Engine:
     # --- initiatives (reverse direction) ---------------------------------------------------------
 
     def initiative_index(self) -> InitiativeIndex:
-        with self._write:
+        """The reverse-direction index, rebuilt on demand after initiative writes. Its own lock: a
+        build (encoding every changed initiative) must not hold back the resource sync."""
+        with self._initiatives_lock:
             if self._initiatives is None or self._initiatives_dirty:
+                self._initiatives_dirty = False  # a write during the build marks it dirty again
                 self._initiatives = InitiativeIndex.build(self.store, self.encoder)
-                self._initiatives_dirty = False
             return self._initiatives
 
     def initiatives_changed(self) -> None:
