@@ -260,12 +260,16 @@ class MaillageSystem:
         progress: Callable[[int, int], None] | None = None,
         learn: bool = True,
         max_train_queries: int = 3000,
+        recent_share: float = 0.5,
     ) -> None:
         self.config = config or RecommenderConfig()
         self.progress = progress
         self.learn = learn
         self.name = "maillage" if learn else "maillage-prior"
         self.max_train_queries = max_train_queries
+        if not 0.0 < recent_share <= 1.0:
+            raise ValueError(f"recent_share must be in (0, 1], got {recent_share}")
+        self.recent_share = recent_share
         self.fit_report_: FitReport | None = None
         self.gate_: dict[str, float] = {}
         self.tmp_: tempfile.TemporaryDirectory[str] | None = None
@@ -290,9 +294,10 @@ class MaillageSystem:
             # The ranker learns from the train split only, through the same code as `maillage train`:
             # pairs from the pipeline's own candidates, each train initiative left out of the history.
             # Each example is scored as of its own date (only earlier partnerships count), as test
-            # queries are; the later half of the train split has enough history to learn from.
+            # queries are; the most recent ``recent_share`` of the train split (by default the later
+            # half) has enough history before it to learn from.
             dated = sorted(evalset.train, key=lambda q: (q.when or date.min, q.id))
-            dated = dated[len(dated) // 2 :]
+            dated = dated[int(len(dated) * (1.0 - self.recent_share)) :]
             if len(dated) > self.max_train_queries:
                 step = len(dated) / self.max_train_queries
                 dated = [dated[int(i * step)] for i in range(self.max_train_queries)]

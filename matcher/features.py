@@ -19,7 +19,7 @@ from matcher.schemas import CheckStatus, MatchQuery, Recurrence, Resource
 
 __all__ = ["FEATURES", "FEATURE_VERSION", "pair_features", "to_matrix"]
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query
@@ -28,6 +28,9 @@ FEATURES: tuple[str, ...] = (
     "knn_best",  # similarity of the closest past initiative that obtained it (0 if none)
     "lex_vote",  # the same vote with BM25 neighbours among past initiatives (keywords matter)
     "profile",  # cosine between the query and the centroid of the resource's past initiatives
+    "text_clf",  # probability the text model of past partnerships gives the resource (0 without history)
+    "local_share",  # share of past partnerships in the query's département that went to it (smoothed)
+    "amount_typicality",  # minus the distance of the amount sought to its past partners' (0 unknown)
     "has_history",  # 1 when the resource has past partnerships
     "popularity",  # log(1 + past positive decisions)
     "acceptance",  # smoothed share of positive decisions
@@ -59,7 +62,7 @@ def pair_features(
 ) -> dict[str, float]:
     """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
     (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``lex_vote``, ``profile``, ``popularity``,
-    ``acceptance``, ``has_history``)."""
+    ``acceptance``, ``has_history``, ``text_clf``, ``local_share``, ``amount_typicality``)."""
     by = {c.criterion.value: c for c in checks}
     f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}
     if query.territory is None:

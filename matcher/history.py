@@ -13,6 +13,8 @@ learns from the same situation it serves in: predicting from what was known befo
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexes import Encoder, SparseIndex, encode_in_batches
+from matcher import territory
 from matcher.schemas import Decision, Initiative, Outcome
+from matcher.textclf import TextClassifier, TextClassifierConfig
 
-__all__ = ["NEGATIVE", "POSITIVE", "History"]
+__all__ = ["CLASSIFIER_FOLDS", "NEGATIVE", "POSITIVE", "History"]
+
+CLASSIFIER_FOLDS = 5
 
 POSITIVE = frozenset({Decision.obtained, Decision.applied, Decision.shortlisted, Decision.contacted, Decision.pinned})
 NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
@@ -43,7 +49,18 @@ class History:
     sparse: SparseIndex | None = None
     """BM25 over the past initiatives' texts, for the lexical vote (short texts are keyword-heavy)."""
     dates: np.ndarray | None = None
+    texts: list[str] | None = None
+    """The past initiatives' texts (row order); the text model's folds are fitted from them."""
+    classifier: TextClassifier | None = None
+    """The text model fitted on every row (:mod:`matcher.textclf`); None when there is no history."""
+    places: list[str | None] | None = None
+    """The département of each past initiative (None when national or unknown)."""
+    amounts: np.ndarray | None = None
+    """``(n,) float64``: log1p of the amount each past initiative sought, NaN when unknown."""
+    _folds: dict[int, TextClassifier] = field(default_factory=dict)
+    _folds_lock: threading.Lock = field(default_factory=threading.Lock)
     _rows_of: dict[str, np.ndarray] = field(default_factory=dict)
+    _rows_at: dict[str, np.ndarray] = field(default_factory=dict)
     _sums: dict[str, np.ndarray] = field(default_factory=dict)
     _row: dict[str, int] = field(default_factory=dict)
 
@@ -56,6 +73,15 @@ class History:
                 rows[rid].append(r)
         self._rows_of = {rid: np.asarray(idx, dtype=np.int64) for rid, idx in rows.items()}
         self._row = {iid: r for r, iid in enumerate(self.initiative_ids)}
+        if self.places is None:
+            self.places = [None] * len(self.initiative_ids)
+        if self.amounts is None:
+            self.amounts = np.full(len(self.initiative_ids), np.nan)
+        by_place: defaultdict[str, list[int]] = defaultdict(list)
+        for r, place in enumerate(self.places):
+            if place is not None:
+                by_place[place].append(r)
+        self._rows_at = {p: np.asarray(idx, dtype=np.int64) for p, idx in by_place.items()}
         for rid, idx in self._rows_of.items():
             self._sums[rid] = self.vectors[idx].sum(axis=0)
 
@@ -97,7 +123,14 @@ class History:
                                     progress=progress)
         sparse = SparseIndex().build(ids, texts)
         dates = np.asarray([first[i] for i in ids], dtype=np.float64)
-        return cls(ids, vectors, [frozenset(pos[i]) for i in ids], positives, negatives, sparse, dates)
+        labels = [frozenset(pos[i]) for i in ids]
+        classifier = TextClassifier().fit(texts, labels) if ids else None
+        places = [_departement(lookup[i].territory) for i in ids]
+        amounts = np.asarray(
+            [np.log1p(a) if (a := lookup[i].amount_sought) is not None and a >= 0 else np.nan for i in ids],
+            dtype=np.float64,
+        )
+        return cls(ids, vectors, labels, positives, negatives, sparse, dates, texts, classifier, places, amounts)
 
     def __len__(self) -> int:
         return len(self.initiative_ids)
@@ -162,6 +195,82 @@ class History:
                 vote[rid] += float(score)
         return {r: v / total for r, v in vote.items()} if total > 0 else {}
 
+    def classifier_scores(self, text: str, resource_ids: Sequence[str], *, exclude: str | None = None) -> np.ndarray:
+        """``(len(resource_ids),) float32``: the text model's probability of each resource for ``text``.
+
+        With ``exclude`` (a past initiative scored for training) the answer comes from a model fitted
+        without that initiative's fold (cross-fitting, :data:`CLASSIFIER_FOLDS` folds fitted on first use),
+        so a training example never sees its own label. The text model ignores dates: its folds
+        cover the whole history, which keeps each fold as strong as the served model.
+        """
+        if self.classifier is None:
+            return np.zeros(len(resource_ids), dtype=np.float32)
+        model = self.classifier
+        if exclude is not None and exclude in self._row:
+            model = self._fold_model(_fold_of(exclude))
+        return model.scores(text, resource_ids)
+
+    def local_share(
+        self, territory: str | None, resource_ids: Sequence[str], *, exclude: str | None = None,
+        before: float | None = None, prior_weight: float = 5.0,
+    ) -> np.ndarray:
+        """``(len(resource_ids),) float32``: the share of the past partnerships of projects from the
+        query's département that went to each resource, smoothed towards the national share with
+        ``prior_weight`` pseudo-projects (the national share alone when the département has no history
+        or the query has none). Local habits matter: the same funders and sponsors recur in a territory."""
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        if len(self) == 0:
+            return out
+        mask = self._visible(before, exclude)
+        visible = len(self) if mask is None else int(mask.sum())
+        if visible == 0:
+            return out
+        national = np.asarray([len(self._rows(r, mask)) / visible for r in resource_ids], dtype=np.float64)
+        place = _departement(territory)
+        rows = self._rows_at.get(place) if place is not None else None
+        if rows is not None and mask is not None:
+            rows = rows[mask[rows]]
+        if rows is None or len(rows) == 0:
+            return national.astype(np.float32)
+        counts: Counter[str] = Counter(r for row in rows for r in self.resources_of[row])
+        local = np.asarray([counts.get(r, 0) for r in resource_ids], dtype=np.float64)
+        return ((local + prior_weight * national) / (len(rows) + prior_weight)).astype(np.float32)
+
+    def amount_typicality(
+        self, amount: float | None, resource_ids: Sequence[str], *, exclude: str | None = None,
+        before: float | None = None,
+    ) -> np.ndarray:
+        """``(len(resource_ids),) float32``: how usual ``amount`` is for each resource, as minus the
+        distance in log-amount to the amounts its past partners sought, in (smoothed) standard
+        deviations; 0 (neutral) when the amount or the resource's amounts are unknown."""
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        if amount is None or amount < 0 or len(self) == 0 or self.amounts is None:
+            return out
+        target = float(np.log1p(amount))
+        mask = self._visible(before, exclude)
+        for i, rid in enumerate(resource_ids):
+            values = self.amounts[self._rows(rid, mask)]
+            values = values[np.isfinite(values)]
+            if len(values) >= 2:
+                out[i] = -abs(target - float(values.mean())) / (float(values.std()) + 0.25)
+        return out
+
+    def _fold_model(self, fold: int) -> TextClassifier:
+        with self._folds_lock:
+            hit = self._folds.get(fold)
+            if hit is not None:
+                return hit
+            if self.texts is None:
+                raise RuntimeError(
+                    "this history was loaded without its texts, so it cannot score a past initiative "
+                    "for training: rebuild the index (maillage index build)"
+                )
+            keep = [r for r, iid in enumerate(self.initiative_ids) if _fold_of(iid) != fold]
+            config = self.classifier.config if self.classifier is not None else TextClassifierConfig()
+            model = TextClassifier(config).fit([self.texts[r] for r in keep], [self.resources_of[r] for r in keep])
+            self._folds[fold] = model
+            return model
+
     def _rows(self, resource_id: str, mask: np.ndarray | None) -> np.ndarray:
         rows = self._rows_of.get(resource_id)
         if rows is None:
@@ -192,3 +301,19 @@ class History:
         p = self.positive_count(resource_id, exclude=exclude, before=before)
         n = self.negatives.get(resource_id, 0)
         return (p + 1.0) / (p + n + 2.0)
+
+
+def _fold_of(initiative_id: str) -> int:
+    """A stable fold per initiative id (the same across processes, unlike ``hash``)."""
+    digest = hashlib.blake2b(initiative_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") % CLASSIFIER_FOLDS
+
+
+def _departement(code: str | None) -> str | None:
+    """The département of a territory code, None for a région, ``FR``, a missing or unknown code."""
+    if code is None:
+        return None
+    try:
+        return territory.departement_of(code)
+    except territory.TerritoryError:
+        return None

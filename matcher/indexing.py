@@ -32,6 +32,7 @@ from indexes import (
 from matcher.history import History
 from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
+from matcher.textclf import TextClassifier
 
 __all__ = ["InitiativeIndex", "ResourceIndex", "catalogue_signature", "resource_document"]
 
@@ -49,9 +50,16 @@ def resource_document(resource: Resource, provider: Provider | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+HISTORY_FORMAT = 2
+"""What a snapshot's history holds (2: texts and the text model); part of the catalogue signature, so
+a snapshot built by an older Maillage reads as stale and is rebuilt like one whose catalogue changed."""
+
+
 def catalogue_signature(store: Catalogue) -> str:
-    """Hash of what a snapshot is built from: live resources and the outcome log."""
-    return hashlib.sha256(f"{store.resources_hash()}|{store.outcomes_signature()}".encode()).hexdigest()
+    """Hash of what a snapshot is built from: live resources, the outcome log, the history format."""
+    return hashlib.sha256(
+        f"{store.resources_hash()}|{store.outcomes_signature()}|history{HISTORY_FORMAT}".encode()
+    ).hexdigest()
 
 
 def _save_history(history: History, folder: Path) -> None:
@@ -62,10 +70,16 @@ def _save_history(history: History, folder: Path) -> None:
         "positives": dict(history.positives),
         "negatives": dict(history.negatives),
         "dates": [float(x) for x in history.dates] if history.dates is not None else [],
+        "texts": history.texts,
+        "places": history.places,
+        "amounts": [None if not np.isfinite(a) else float(a) for a in history.amounts]
+        if history.amounts is not None else None,
     }
     (folder / "history.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     if history.sparse is not None:
         history.sparse.save(folder, prefix="history_")
+    if history.classifier is not None:
+        history.classifier.save(folder, prefix="history_textclf_")
 
 
 def _load_history(folder: Path, dim: int) -> History:
@@ -75,10 +89,17 @@ def _load_history(folder: Path, dim: int) -> History:
     if vectors.shape != expected:
         raise ValueError(f"history_vectors.npy has shape {vectors.shape}, expected {expected}")
     sparse = SparseIndex.load(folder, prefix="history_") if (folder / "history_sparse.json").is_file() else None
+    classifier = (
+        TextClassifier.load(folder, prefix="history_textclf_")
+        if (folder / "history_textclf_meta.json").is_file() else None
+    )
     return History(
         meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
         Counter(meta["positives"]), Counter(meta["negatives"]), sparse,
         np.asarray(meta.get("dates") or [0.0] * len(meta["initiative_ids"]), dtype=np.float64),
+        meta.get("texts"), classifier, meta.get("places"),
+        None if meta.get("amounts") is None
+        else np.asarray([np.nan if a is None else a for a in meta["amounts"]], dtype=np.float64),
     )
 
 

@@ -303,6 +303,12 @@ class Recommender:
             profile = history.profile_similarity(vector, pool, exclude=exclude_history_of, before=before)
         else:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
+        if cfg.use_history:
+            text_clf = history.classifier_scores(q.text, pool, exclude=exclude_history_of)
+            local = history.local_share(q.territory, pool, exclude=exclude_history_of, before=before)
+            typical = history.amount_typicality(q.amount_sought, pool, exclude=exclude_history_of, before=before)
+        else:
+            text_clf = local = typical = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
         out: dict[str, dict[str, float]] = {}
         for i, rid in enumerate(pool):
@@ -316,6 +322,9 @@ class Recommender:
                 "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
                 "lex_vote": lexical.get(rid, 0.0),
                 "profile": float(profile[i]),
+                "text_clf": float(text_clf[i]),
+                "local_share": float(local[i]),
+                "amount_typicality": float(typical[i]),
                 "has_history": 1.0 if past > 0 else 0.0,
                 "popularity": math.log1p(past),
                 "acceptance": history.acceptance(rid, exclude=exclude_history_of, before=before),

@@ -1,0 +1,46 @@
+"""Local habits and usual amounts in the history of past partnerships."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.history import History
+
+
+def _history() -> History:
+    ids = ["p1", "p2", "p3", "p4", "p5"]
+    labels = [frozenset({"A"}), frozenset({"A"}), frozenset({"B"}), frozenset({"B"}), frozenset({"B"})]
+    places = ["75", "75", "13", "13", None]
+    amounts = np.log1p([900.0, 1100.0, 90_000.0, 110_000.0, np.nan])
+    dates = np.asarray([1.0, 2.0, 3.0, 4.0, 5.0])
+    return History(ids, np.zeros((5, 4), dtype=np.float32), labels, dates=dates, places=places, amounts=amounts)
+
+
+def test_local_share_follows_the_departement_and_falls_back_to_the_national_share() -> None:
+    h = _history()
+    paris = h.local_share("75", ["A", "B", "C"])
+    assert paris[0] > paris[1] > 0.0 and paris[2] == 0.0
+    np.testing.assert_allclose(paris[:2], [(2 + 5 * 2 / 5) / 7, (0 + 5 * 3 / 5) / 7], rtol=1e-6)
+    # A commune is read as its département; a query with no département gets the national shares.
+    np.testing.assert_allclose(h.local_share("75056", ["A", "B"]), paris[:2])
+    np.testing.assert_allclose(h.local_share("FR", ["A", "B"]), [2 / 5, 3 / 5], rtol=1e-6)
+    np.testing.assert_allclose(h.local_share(None, ["A", "B"]), [2 / 5, 3 / 5], rtol=1e-6)
+    np.testing.assert_allclose(h.local_share("XX", ["A", "B"]), [2 / 5, 3 / 5], rtol=1e-6)
+    # As of a date and leaving one project out: only what was known before counts.
+    early = h.local_share("13", ["A", "B"], before=3.5)  # p1, p2, p3 visible; one project from 13
+    np.testing.assert_allclose(early, [(0 + 5 * 2 / 3) / 6, (1 + 5 * 1 / 3) / 6], rtol=1e-6)
+    left_out = h.local_share("75", ["A"], exclude="p1")
+    np.testing.assert_allclose(left_out, [(1 + 5 * 1 / 4) / 6], rtol=1e-6)
+
+
+def test_amount_typicality_prefers_the_resource_used_to_such_amounts() -> None:
+    h = _history()
+    small = h.amount_typicality(1000.0, ["A", "B", "C"])
+    assert small[0] > small[1]
+    assert small[0] > -0.5 and small[1] < -5.0
+    assert small[2] == 0.0  # no past amounts: neutral
+    large = h.amount_typicality(100_000.0, ["A", "B"])
+    assert large[1] > large[0]
+    np.testing.assert_array_equal(h.amount_typicality(None, ["A", "B"]), [0.0, 0.0])
+    # One known amount left is too few to judge what is usual.
+    np.testing.assert_array_equal(h.amount_typicality(1000.0, ["A"], exclude="p1"), [0.0])
