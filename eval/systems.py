@@ -260,7 +260,7 @@ class MaillageSystem:
         progress: Callable[[int, int], None] | None = None,
         learn: bool = True,
         max_train_queries: int = 3000,
-        recent_share: float = 0.5,
+        recent_share: float = 1.0,
     ) -> None:
         self.config = config or RecommenderConfig()
         self.progress = progress
@@ -294,8 +294,10 @@ class MaillageSystem:
             # The ranker learns from the train split only, through the same code as `maillage train`:
             # pairs from the pipeline's own candidates, each train initiative left out of the history.
             # Each example is scored as of its own date (only earlier partnerships count), as test
-            # queries are; the most recent ``recent_share`` of the train split (by default the later
-            # half) has enough history before it to learn from.
+            # queries are. The most recent ``recent_share`` of the train split is used (all of it by
+            # default: the text and vector models are cross-fitted, so even the earliest examples
+            # get informative history features; on the 2015 dev year of the réserve parlementaire,
+            # all of it gave nDCG@10 0.742 against 0.735 for the later half).
             dated = sorted(evalset.train, key=lambda q: (q.when or date.min, q.id))
             dated = dated[int(len(dated) * (1.0 - self.recent_share)) :]
             if len(dated) > self.max_train_queries:

@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "lex_vote",  # the same vote with BM25 neighbours among past initiatives (keywords matter)
     "profile",  # cosine between the query and the centroid of the resource's past initiatives
     "text_clf",  # probability the text model of past partnerships gives the resource (0 without history)
+    "vector_clf",  # the same from the model of past partnerships on project vectors
     "local_share",  # share of past partnerships in the query's département that went to it (smoothed)
     "amount_typicality",  # minus the distance of the amount sought to its past partners' (0 unknown)
     "has_history",  # 1 when the resource has past partnerships
@@ -62,7 +63,7 @@ def pair_features(
 ) -> dict[str, float]:
     """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
     (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``lex_vote``, ``profile``, ``popularity``,
-    ``acceptance``, ``has_history``, ``text_clf``, ``local_share``, ``amount_typicality``)."""
+    ``acceptance``, ``has_history``, ``text_clf``, ``vector_clf``, ``local_share``, ``amount_typicality``)."""
     by = {c.criterion.value: c for c in checks}
     f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}
     if query.territory is None:

@@ -24,7 +24,7 @@ import numpy as np
 from indexes import Encoder, SparseIndex, encode_in_batches
 from matcher import territory
 from matcher.schemas import Decision, Initiative, Outcome
-from matcher.textclf import TextClassifier, TextClassifierConfig
+from matcher.textclf import TextClassifier, TextClassifierConfig, VectorClassifier, VectorClassifierConfig
 
 __all__ = ["CLASSIFIER_FOLDS", "NEGATIVE", "POSITIVE", "History"]
 
@@ -53,11 +53,13 @@ class History:
     """The past initiatives' texts (row order); the text model's folds are fitted from them."""
     classifier: TextClassifier | None = None
     """The text model fitted on every row (:mod:`matcher.textclf`); None when there is no history."""
+    vector_classifier: VectorClassifier | None = None
+    """The same question asked of the projects' vectors (:class:`matcher.textclf.VectorClassifier`)."""
     places: list[str | None] | None = None
     """The département of each past initiative (None when national or unknown)."""
     amounts: np.ndarray | None = None
     """``(n,) float64``: log1p of the amount each past initiative sought, NaN when unknown."""
-    _folds: dict[int, TextClassifier] = field(default_factory=dict)
+    _folds: dict[tuple[str, int], TextClassifier | VectorClassifier] = field(default_factory=dict)
     _folds_lock: threading.Lock = field(default_factory=threading.Lock)
     _rows_of: dict[str, np.ndarray] = field(default_factory=dict)
     _rows_at: dict[str, np.ndarray] = field(default_factory=dict)
@@ -125,12 +127,14 @@ class History:
         dates = np.asarray([first[i] for i in ids], dtype=np.float64)
         labels = [frozenset(pos[i]) for i in ids]
         classifier = TextClassifier().fit(texts, labels) if ids else None
+        vector_classifier = VectorClassifier().fit(vectors, labels) if ids else None
         places = [_departement(lookup[i].territory) for i in ids]
         amounts = np.asarray(
             [np.log1p(a) if (a := lookup[i].amount_sought) is not None and a >= 0 else np.nan for i in ids],
             dtype=np.float64,
         )
-        return cls(ids, vectors, labels, positives, negatives, sparse, dates, texts, classifier, places, amounts)
+        return cls(ids, vectors, labels, positives, negatives, sparse, dates, texts, classifier, vector_classifier,
+                   places, amounts)
 
     def __len__(self) -> int:
         return len(self.initiative_ids)
@@ -200,15 +204,28 @@ class History:
 
         With ``exclude`` (a past initiative scored for training) the answer comes from a model fitted
         without that initiative's fold (cross-fitting, :data:`CLASSIFIER_FOLDS` folds fitted on first use),
-        so a training example never sees its own label. The text model ignores dates: its folds
-        cover the whole history, which keeps each fold as strong as the served model.
+        so a training example never sees its own label. The models ignore dates: their folds cover
+        the whole history, which keeps each fold as strong as the served model.
         """
         if self.classifier is None:
             return np.zeros(len(resource_ids), dtype=np.float32)
-        model = self.classifier
+        model: TextClassifier | VectorClassifier = self.classifier
         if exclude is not None and exclude in self._row:
-            model = self._fold_model(_fold_of(exclude))
+            model = self._fold_model("text", _fold_of(exclude))
+        assert isinstance(model, TextClassifier)  # the "text" folds are text models
         return model.scores(text, resource_ids)
+
+    def vector_classifier_scores(
+        self, vector: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None
+    ) -> np.ndarray:
+        """Like :meth:`classifier_scores` for a ``(d,)`` query vector and the vector model."""
+        if self.vector_classifier is None:
+            return np.zeros(len(resource_ids), dtype=np.float32)
+        model: TextClassifier | VectorClassifier = self.vector_classifier
+        if exclude is not None and exclude in self._row:
+            model = self._fold_model("vector", _fold_of(exclude))
+        assert isinstance(model, VectorClassifier)  # the "vector" folds are vector models
+        return model.scores(vector, resource_ids)
 
     def local_share(
         self, territory: str | None, resource_ids: Sequence[str], *, exclude: str | None = None,
@@ -255,20 +272,27 @@ class History:
                 out[i] = -abs(target - float(values.mean())) / (float(values.std()) + 0.25)
         return out
 
-    def _fold_model(self, fold: int) -> TextClassifier:
+    def _fold_model(self, view: str, fold: int) -> TextClassifier | VectorClassifier:
         with self._folds_lock:
-            hit = self._folds.get(fold)
+            hit = self._folds.get((view, fold))
             if hit is not None:
                 return hit
-            if self.texts is None:
-                raise RuntimeError(
-                    "this history was loaded without its texts, so it cannot score a past initiative "
-                    "for training: rebuild the index (maillage index build)"
-                )
             keep = [r for r, iid in enumerate(self.initiative_ids) if _fold_of(iid) != fold]
-            config = self.classifier.config if self.classifier is not None else TextClassifierConfig()
-            model = TextClassifier(config).fit([self.texts[r] for r in keep], [self.resources_of[r] for r in keep])
-            self._folds[fold] = model
+            labels = [self.resources_of[r] for r in keep]
+            model: TextClassifier | VectorClassifier
+            if view == "text":
+                if self.texts is None:
+                    raise RuntimeError(
+                        "this history was loaded without its texts, so it cannot score a past initiative "
+                        "for training: rebuild the index (maillage index build)"
+                    )
+                config = self.classifier.config if self.classifier is not None else TextClassifierConfig()
+                model = TextClassifier(config).fit([self.texts[r] for r in keep], labels)
+            else:
+                vconfig = (self.vector_classifier.config if self.vector_classifier is not None
+                           else VectorClassifierConfig())
+                model = VectorClassifier(vconfig).fit(self.vectors[keep], labels)
+            self._folds[(view, fold)] = model
             return model
 
     def _rows(self, resource_id: str, mask: np.ndarray | None) -> np.ndarray:

@@ -32,7 +32,7 @@ from indexes import (
 from matcher.history import History
 from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
-from matcher.textclf import TextClassifier
+from matcher.textclf import TextClassifier, VectorClassifier
 
 __all__ = ["InitiativeIndex", "ResourceIndex", "catalogue_signature", "resource_document"]
 
@@ -51,8 +51,8 @@ def resource_document(resource: Resource, provider: Provider | None) -> str:
 
 
 HISTORY_FORMAT = 2
-"""What a snapshot's history holds (2: texts and the text model); part of the catalogue signature, so
-a snapshot built by an older Maillage reads as stale and is rebuilt like one whose catalogue changed."""
+"""What a snapshot's history holds (2: texts, places, amounts, the text and vector models). Part of the
+catalogue signature, so a snapshot built by an older Maillage reads as stale and is rebuilt."""
 
 
 def catalogue_signature(store: Catalogue) -> str:
@@ -80,6 +80,8 @@ def _save_history(history: History, folder: Path) -> None:
         history.sparse.save(folder, prefix="history_")
     if history.classifier is not None:
         history.classifier.save(folder, prefix="history_textclf_")
+    if history.vector_classifier is not None:
+        history.vector_classifier.save(folder, prefix="history_vectorclf_")
 
 
 def _load_history(folder: Path, dim: int) -> History:
@@ -93,11 +95,15 @@ def _load_history(folder: Path, dim: int) -> History:
         TextClassifier.load(folder, prefix="history_textclf_")
         if (folder / "history_textclf_meta.json").is_file() else None
     )
+    vector_classifier = (
+        VectorClassifier.load(folder, prefix="history_vectorclf_", dim=dim)
+        if (folder / "history_vectorclf_meta.json").is_file() else None
+    )
     return History(
         meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
         Counter(meta["positives"]), Counter(meta["negatives"]), sparse,
         np.asarray(meta.get("dates") or [0.0] * len(meta["initiative_ids"]), dtype=np.float64),
-        meta.get("texts"), classifier, meta.get("places"),
+        meta.get("texts"), classifier, vector_classifier, meta.get("places"),
         None if meta.get("amounts") is None
         else np.asarray([np.nan if a is None else a for a in meta["amounts"]], dtype=np.float64),
     )

@@ -48,6 +48,7 @@ _PRIOR_WEIGHTS: dict[str, float] = {
     "lex_vote": 1.5,
     "profile": 0.5,
     "text_clf": 2.0,
+    "vector_clf": 2.0,
     "local_share": 1.0,
     "amount_typicality": 0.05,
     "popularity": 0.05,

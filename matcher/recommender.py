@@ -305,10 +305,12 @@ class Recommender:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
         if cfg.use_history:
             text_clf = history.classifier_scores(q.text, pool, exclude=exclude_history_of)
+            vector_clf = (history.vector_classifier_scores(vector, pool, exclude=exclude_history_of)
+                          if vector is not None else np.zeros(len(pool), dtype=np.float32))
             local = history.local_share(q.territory, pool, exclude=exclude_history_of, before=before)
             typical = history.amount_typicality(q.amount_sought, pool, exclude=exclude_history_of, before=before)
         else:
-            text_clf = local = typical = np.zeros(len(pool), dtype=np.float32)
+            text_clf = vector_clf = local = typical = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
         out: dict[str, dict[str, float]] = {}
         for i, rid in enumerate(pool):
@@ -323,6 +325,7 @@ class Recommender:
                 "lex_vote": lexical.get(rid, 0.0),
                 "profile": float(profile[i]),
                 "text_clf": float(text_clf[i]),
+                "vector_clf": float(vector_clf[i]),
                 "local_share": float(local[i]),
                 "amount_typicality": float(typical[i]),
                 "has_history": 1.0 if past > 0 else 0.0,

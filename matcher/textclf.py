@@ -1,13 +1,16 @@
-"""A supervised text model of past partnerships: which resources projects written like this one obtained.
+"""Supervised models of past partnerships: which resources projects like this one obtained.
 
-The kNN votes of :mod:`matcher.history` ask "what did the most similar past projects obtain"; this
-model asks the discriminative question instead: which words set apart the projects each resource
-supported from all the others (TF-IDF over words and word pairs, one logistic regression per
-resource, probabilities normalised over the resources it knows). It is one feature among the ranker's
-(``text_clf``), strongest where a resource has a long history, silent (0) for a resource without one.
+The kNN votes of :mod:`matcher.history` ask "what did the most similar past projects obtain"; these
+models ask the discriminative question instead: what sets apart the projects each resource supported
+from all the others. One logistic regression per resource, probabilities normalised over the
+resources the model knows, on two views of a project:
 
-Saved without pickle: the vocabulary as JSON, the idf, coefficients (float16) and intercepts as
-``.npy``, with the parameters in the JSON, so a snapshot loads on any sklearn version that reads them.
+- :class:`TextClassifier`: its words (TF-IDF over words and word pairs), feature ``text_clf``;
+- :class:`VectorClassifier`: its embedding (the history's query vectors), feature ``vector_clf``.
+
+Both are strongest where a resource has a long history and silent (0) for a resource without one.
+Saved without pickle: arrays as ``.npy`` (coefficients in float16), vocabulary and parameters as
+JSON, so a snapshot loads on any scikit-learn version.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TextClassifier", "TextClassifierConfig"]
+__all__ = ["TextClassifier", "TextClassifierConfig", "VectorClassifier", "VectorClassifierConfig"]
 
 _FORMAT = 1
 
@@ -38,6 +41,55 @@ class TextClassifierConfig:
     max_weights: int = 20_000_000
     """Cap on resources × vocabulary: the vocabulary shrinks for a catalogue with many resources."""
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class VectorClassifierConfig:
+    C: float = 10.0
+    """Inverse L2 strength of each logistic regression (embeddings need a weaker penalty than words)."""
+    min_positives: int = 2
+    """A resource needs this many past partnerships to get its own model."""
+    seed: int = 0
+
+
+def _classes(labels: Sequence[frozenset[str]], min_positives: int) -> list[str]:
+    """Resources with enough positives to learn from (and not every row: a constant says nothing)."""
+    from collections import Counter
+
+    counts = Counter(r for rs in labels for r in rs)
+    return sorted(r for r, n in counts.items() if n >= min_positives and n < len(labels))
+
+
+def _one_vs_rest(X: Any, labels: Sequence[frozenset[str]], classes: list[str], C: float, seed: int,
+                 *, dual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(coef (len(classes), p) float32, intercept (len(classes),) float32)``, one regression per class."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef = np.zeros((len(classes), X.shape[1]), dtype=np.float32)
+    intercept = np.zeros(len(classes), dtype=np.float32)
+    for j, rid in enumerate(classes):
+        y = np.fromiter((rid in rs for rs in labels), dtype=bool, count=len(labels))
+        # Dual liblinear is fast when features outnumber rows (words); lbfgs for dense embeddings.
+        lr = (LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000, random_state=seed)
+              if dual else LogisticRegression(C=C, max_iter=300, random_state=seed))
+        lr.fit(X, y)
+        coef[j] = lr.coef_[0]
+        intercept[j] = lr.intercept_[0]
+    return coef, intercept
+
+
+def _probabilities(z: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return (p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _scores_of(row: np.ndarray, col: dict[str, int], resource_ids: Sequence[str]) -> np.ndarray:
+    out = np.zeros(len(resource_ids), dtype=np.float32)
+    for i, rid in enumerate(resource_ids):
+        j = col.get(rid)
+        if j is not None:
+            out[i] = row[j]
+    return out
 
 
 def _vectorizer(cfg: TextClassifierConfig, max_features: int, vocabulary: dict[str, int] | None = None) -> Any:
@@ -66,33 +118,18 @@ class TextClassifier:
         self._col: dict[str, int] = {}
 
     def fit(self, texts: Sequence[str], labels: Sequence[frozenset[str]]) -> TextClassifier:
-        from collections import Counter
-
-        from sklearn.linear_model import LogisticRegression
-
         if len(texts) != len(labels):
             raise ValueError(f"texts and labels differ in length: {len(texts)} vs {len(labels)}")
         cfg = self.config
-        counts = Counter(r for rs in labels for r in rs)
-        classes = sorted(r for r, n in counts.items() if n >= cfg.min_positives and n < len(texts))
-        self.classes_, self.vectorizer_, self.coef_, self.intercept_ = [], None, None, None
+        classes = _classes(labels, cfg.min_positives)
+        self.classes_, self.vectorizer_, self.coef_, self.intercept_, self._col = [], None, None, None, {}
         if len(classes) < 2:
-            self._col = {}
             return self
         budget = max(1000, min(cfg.max_features, cfg.max_weights // len(classes)))
         self.vectorizer_ = _vectorizer(cfg, budget)
         X = self.vectorizer_.fit_transform(texts)
-        coef = np.zeros((len(classes), X.shape[1]), dtype=np.float32)
-        intercept = np.zeros(len(classes), dtype=np.float32)
-        for j, rid in enumerate(classes):
-            y = np.fromiter((rid in rs for rs in labels), dtype=bool, count=len(labels))
-            # Dual liblinear: fast when the vocabulary outnumbers the past projects.
-            lr = LogisticRegression(C=cfg.C, solver="liblinear", dual=True, max_iter=1000,
-                                    random_state=cfg.seed).fit(X, y)
-            coef[j] = lr.coef_[0]
-            intercept[j] = lr.intercept_[0]
+        self.coef_, self.intercept_ = _one_vs_rest(X, labels, classes, cfg.C, cfg.seed, dual=True)
         self.classes_ = classes
-        self.coef_, self.intercept_ = coef, intercept
         self._col = {r: j for j, r in enumerate(classes)}
         return self
 
@@ -100,21 +137,13 @@ class TextClassifier:
         if self.coef_ is None or self.intercept_ is None or not self.classes_:
             return np.zeros((len(texts), 0), dtype=np.float32)
         X = self.vectorizer_.transform(list(texts))
-        z = np.asarray(X @ self.coef_.T, dtype=np.float32) + self.intercept_
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-        return (p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return _probabilities(np.asarray(X @ self.coef_.T, dtype=np.float32) + self.intercept_)
 
     def scores(self, text: str, resource_ids: Sequence[str]) -> np.ndarray:
         """``(len(resource_ids),) float32``: the probability of each resource, 0 for one it has no model of."""
-        out = np.zeros(len(resource_ids), dtype=np.float32)
         if not self.classes_:
-            return out
-        row = self.predict([text])[0]
-        for i, rid in enumerate(resource_ids):
-            j = self._col.get(rid)
-            if j is not None:
-                out[i] = row[j]
-        return out
+            return np.zeros(len(resource_ids), dtype=np.float32)
+        return _scores_of(self.predict([text])[0], self._col, resource_ids)
 
     # --- persistence ---------------------------------------------------------------------------
 
@@ -155,5 +184,75 @@ class TextClassifier:
         self.vectorizer_ = _vectorizer(self.config, len(vocab), vocabulary=vocab)
         self.vectorizer_.idf_ = idf
         self.classes_, self.coef_, self.intercept_ = list(classes), coef, intercept
+        self._col = {r: j for j, r in enumerate(classes)}
+        return self
+
+
+class VectorClassifier:
+    """One-vs-rest logistic regression on ``(n, d)`` L2-normalised project vectors; ``classes_`` are
+    resource ids. ``predict(vectors)`` → ``(n, len(classes_)) float32``, rows summing to 1."""
+
+    def __init__(self, config: VectorClassifierConfig | None = None) -> None:
+        self.config = config or VectorClassifierConfig()
+        self.classes_: list[str] = []
+        self.coef_: np.ndarray | None = None
+        self.intercept_: np.ndarray | None = None
+        self._col: dict[str, int] = {}
+
+    def fit(self, vectors: np.ndarray, labels: Sequence[frozenset[str]]) -> VectorClassifier:
+        if len(vectors) != len(labels):
+            raise ValueError(f"vectors and labels differ in length: {len(vectors)} vs {len(labels)}")
+        classes = _classes(labels, self.config.min_positives)
+        self.classes_, self.coef_, self.intercept_, self._col = [], None, None, {}
+        if len(classes) < 2:
+            return self
+        self.coef_, self.intercept_ = _one_vs_rest(np.asarray(vectors, dtype=np.float32), labels, classes,
+                                                   self.config.C, self.config.seed, dual=False)
+        self.classes_ = classes
+        self._col = {r: j for j, r in enumerate(classes)}
+        return self
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        if self.coef_ is None or self.intercept_ is None or not self.classes_:
+            return np.zeros((len(vectors), 0), dtype=np.float32)
+        return _probabilities(np.asarray(vectors, dtype=np.float32) @ self.coef_.T + self.intercept_)
+
+    def scores(self, vector: np.ndarray, resource_ids: Sequence[str]) -> np.ndarray:
+        """``(len(resource_ids),) float32`` for one ``(d,)`` vector; 0 for a resource it has no model of."""
+        if not self.classes_:
+            return np.zeros(len(resource_ids), dtype=np.float32)
+        return _scores_of(self.predict(vector[None, :])[0], self._col, resource_ids)
+
+    def save(self, folder: Path, *, prefix: str = "vectorclf_") -> list[Path]:
+        meta = {"format": _FORMAT, "config": asdict(self.config), "classes": self.classes_}
+        paths = [folder / f"{prefix}meta.json"]
+        if self.coef_ is not None and self.intercept_ is not None:
+            np.save(folder / f"{prefix}coef.npy", self.coef_, allow_pickle=False)
+            np.save(folder / f"{prefix}intercept.npy", self.intercept_, allow_pickle=False)
+            paths += [folder / f"{prefix}coef.npy", folder / f"{prefix}intercept.npy"]
+        paths[0].write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        return paths
+
+    @classmethod
+    def load(cls, folder: Path, *, prefix: str = "vectorclf_", dim: int | None = None) -> VectorClassifier:
+        meta = json.loads((folder / f"{prefix}meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != _FORMAT:
+            raise ValueError(
+                f"{prefix}meta.json has format {meta.get('format')!r}, this code reads {_FORMAT}: "
+                "rebuild the index (maillage index build)"
+            )
+        self = cls(VectorClassifierConfig(**meta["config"]))
+        classes = meta["classes"]
+        if not classes:
+            return self
+        coef = np.load(folder / f"{prefix}coef.npy", allow_pickle=False)
+        intercept = np.load(folder / f"{prefix}intercept.npy", allow_pickle=False)
+        if (coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),)
+                or (dim is not None and coef.shape[1] != dim)):
+            raise ValueError(
+                f"{prefix}*.npy shapes {coef.shape}, {intercept.shape} do not match {len(classes)} resources"
+                f"{f' × {dim} dimensions' if dim else ''}: the snapshot is damaged, rebuild it"
+            )
+        self.classes_, self.coef_, self.intercept_ = list(classes), coef.astype(np.float32), intercept
         self._col = {r: j for j, r in enumerate(classes)}
         return self

@@ -75,6 +75,23 @@ def test_history_survives_the_snapshot(store: Catalogue, encoder: HashingEncoder
     loaded = ResourceIndex.load(store, encoder, tmp_path / "idx")
     assert loaded.history.initiative_ids == built.history.initiative_ids
     np.testing.assert_array_equal(loaded.history.vectors, built.history.vectors)
+    assert loaded.history.texts == built.history.texts and loaded.history.places == built.history.places
+    np.testing.assert_array_equal(loaded.history.amounts, built.history.amounts)
+    # The models of past partnerships come back with the snapshot and answer as they did (float16
+    # coefficients for the text model), so served features do not move across a restart.
+    assert built.history.classifier is not None and built.history.classifier.classes_ == ["prog-a", "prog-b"]
+    assert built.history.vector_classifier is not None
+    query = "Club de rugby : équipements sportifs"
+    vector = encoder.encode_queries([query])[0]
+    np.testing.assert_allclose(loaded.history.classifier_scores(query, ["prog-a", "prog-b"]),
+                               built.history.classifier_scores(query, ["prog-a", "prog-b"]), atol=2e-3)
+    np.testing.assert_allclose(loaded.history.vector_classifier_scores(vector, ["prog-a", "prog-b"]),
+                               built.history.vector_classifier_scores(vector, ["prog-a", "prog-b"]), rtol=1e-6)
+    a = Recommender(built, encoder).recommend(MatchQuery(text=query), 2, today=TODAY).matches
+    b = Recommender(loaded, encoder).recommend(MatchQuery(text=query), 2, today=TODAY).matches
+    assert [m.resource_id for m in a] == [m.resource_id for m in b]
+    # Training scores each past project with models that never saw it; that works after a load too.
+    assert loaded.history.classifier_scores("Chorale", ["prog-a"], exclude="chorale").shape == (1,)
     store.append_outcomes([Outcome(id="o-new", initiative_id="chorale", resource_id="prog-b", decision="obtained")])
     assert ResourceIndex.ensure(store, encoder, tmp_path / "idx").version != built.version  # new outcome: rebuilt
 

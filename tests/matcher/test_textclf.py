@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matcher.history import History, _fold_of
-from matcher.textclf import TextClassifier
+from matcher.textclf import TextClassifier, VectorClassifier
 
 _THEMES = {
     "velo": "piste cyclable vélo atelier réparation mobilité douce",
@@ -90,3 +90,35 @@ def test_a_history_without_texts_refuses_to_score_training_examples() -> None:
                       classifier=TextClassifier().fit(texts, labels))
     with pytest.raises(RuntimeError, match="rebuild the index"):
         history.classifier_scores(texts[0], ["velo"], exclude=ids[0])
+
+
+def test_vector_model_learns_directions_and_refuses_a_damaged_save(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(8, dtype=np.float32)[:3]
+    X = np.vstack([c + rng.normal(0, 0.3, (20, 8)) for c in centres]).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    labels = [frozenset({r}) for r in ("a", "b", "c") for _ in range(20)]
+    model = VectorClassifier().fit(X, labels)
+    assert model.classes_ == ["a", "b", "c"]
+    probe = np.eye(8, dtype=np.float32)[1]
+    scores = model.scores(probe, ["a", "b", "c", "z"])
+    assert int(scores.argmax()) == 1 and scores[3] == 0.0
+    np.testing.assert_allclose(model.predict(X).sum(axis=1), 1.0, rtol=1e-5)
+    model.save(tmp_path)
+    np.testing.assert_allclose(VectorClassifier.load(tmp_path, dim=8).predict(X), model.predict(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="damaged"):
+        VectorClassifier.load(tmp_path, dim=16)
+
+
+def test_vector_scores_for_training_come_from_the_other_folds() -> None:
+    rng = np.random.default_rng(1)
+    texts, labels, ids = _corpus(n_per=15)
+    vectors = rng.normal(size=(len(ids), 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    history = History(ids, vectors, labels, texts=texts, vector_classifier=VectorClassifier().fit(vectors, labels))
+    fold = _fold_of(ids[0])
+    keep = [i for i, iid in enumerate(ids) if _fold_of(iid) != fold]
+    unseen = VectorClassifier().fit(vectors[keep], [labels[i] for i in keep])
+    resources = sorted(_THEMES)
+    np.testing.assert_allclose(history.vector_classifier_scores(vectors[0], resources, exclude=ids[0]),
+                               unseen.scores(vectors[0], resources), rtol=1e-5)
