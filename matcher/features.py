@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query
     "rrf",  # reciprocal-rank fusion of the dense and BM25 ranks
+    "name_match",  # rarity-weighted share of the resource's name (title, provider) the query mentions
     "knn_vote",  # share of the similarity of the nearest past initiatives that obtained the resource
     "knn_best",  # similarity of the closest past initiative that obtained it (0 if none)
     "lex_vote",  # the same vote with BM25 neighbours among past initiatives (keywords matter)
@@ -61,9 +62,9 @@ def pair_features(
     checks: Sequence[Check],
     today: date,
 ) -> dict[str, float]:
-    """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
-    (``dense``, ``bm25``, ``rrf``, ``knn_vote``, ``knn_best``, ``lex_vote``, ``profile``, ``popularity``,
-    ``acceptance``, ``has_history``, ``text_clf``, ``vector_clf``, ``local_share``, ``amount_typicality``)."""
+    """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream (the
+    retrieval and history ones, from ``dense`` to ``amount_typicality``, plus ``popularity``,
+    ``acceptance`` and ``has_history``); the rest come from the resource, the checks and the day."""
     by = {c.criterion.value: c for c in checks}
     f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}
     if query.territory is None:

@@ -43,6 +43,7 @@ _PRIOR_WEIGHTS: dict[str, float] = {
     "dense": 4.0,
     "bm25": 0.05,
     "rrf": 20.0,
+    "name_match": 1.0,
     "knn_vote": 2.0,
     "knn_best": 0.3,
     "lex_vote": 1.5,

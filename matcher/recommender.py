@@ -27,6 +27,7 @@ from matcher.eligibility import Check, check_all, is_eligible
 from matcher.explain import reasons_for
 from matcher.features import pair_features, to_matrix
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
+from matcher.names import NameMatcher
 from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.schemas import (
     Decision,
@@ -113,6 +114,7 @@ class Recommender:
         self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
         self._check_cache: dict[tuple[Any, ...], tuple[Resource, list[Check]]] = {}
         self._open_by_coverage: tuple[dict[str, Resource], date, dict[tuple[str, ...], list[str]]] | None = None
+        self._names: tuple[object, object, NameMatcher] | None = None
 
     # --- public --------------------------------------------------------------------------------
 
@@ -312,6 +314,7 @@ class Recommender:
         else:
             text_clf = vector_clf = local = typical = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
+        named = self._name_matcher().scores(q.text, pool)
         out: dict[str, dict[str, float]] = {}
         for i, rid in enumerate(pool):
             rd, rs = dense_rank.get(rid, 0), sparse_rank.get(rid, 0)
@@ -324,6 +327,7 @@ class Recommender:
                 "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
                 "lex_vote": lexical.get(rid, 0.0),
                 "profile": float(profile[i]),
+                "name_match": float(named[i]),
                 "text_clf": float(text_clf[i]),
                 "vector_clf": float(vector_clf[i]),
                 "local_share": float(local[i]),
@@ -333,6 +337,14 @@ class Recommender:
                 "acceptance": history.acceptance(rid, exclude=exclude_history_of, before=before),
             }
         return out
+
+    def _name_matcher(self) -> NameMatcher:
+        """The names of the indexed resources, rebuilt when the index replaces its dicts (on a write)."""
+        resources, providers = self.index.resources, self.index.providers
+        cached = self._names
+        if cached is None or cached[0] is not resources or cached[1] is not providers:
+            cached = self._names = (resources, providers, NameMatcher(resources, providers))
+        return cached[2]
 
     def _diversify(self, ranked: list[Candidate], k: int) -> list[Candidate]:
         """Best first, at most ``max_per_provider`` per provider while others remain; the capped ones
