@@ -328,8 +328,10 @@ class Recommender:
                 "lex_vote": lexical.get(rid, 0.0),
                 "profile": float(profile[i]),
                 "name_match": float(named[i]),
-                "text_clf": float(text_clf[i]),
-                "vector_clf": float(vector_clf[i]),
+                # The models of past partnerships ignore dates (cross-fitted over the whole history):
+                # a resource with no partnership before ``before`` is cold then, and gets their 0.
+                "text_clf": float(text_clf[i]) if past else 0.0,
+                "vector_clf": float(vector_clf[i]) if past else 0.0,
                 "local_share": float(local[i]),
                 "amount_typicality": float(typical[i]),
                 "has_history": 1.0 if past > 0 else 0.0,
