@@ -15,9 +15,12 @@ import numpy as np
 
 from matcher import territory
 from matcher.eligibility import Check
-from matcher.schemas import CheckStatus, MatchQuery, Recurrence, Resource
+from matcher.schemas import CheckStatus, Criterion, MatchQuery, Recurrence, Resource
 
-__all__ = ["FEATURES", "FEATURE_VERSION", "pair_features", "to_matrix"]
+__all__ = [
+    "FEATURES", "FEATURE_VERSION", "PAIR_FEATURES", "RETRIEVAL_FEATURES", "pair_features", "pair_only_features",
+    "to_matrix",
+]
 
 FEATURE_VERSION = 3
 FEATURES: tuple[str, ...] = (
@@ -49,10 +52,66 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+RETRIEVAL_FEATURES: tuple[str, ...] = FEATURES[: FEATURES.index("territory_level")]
+"""The features computed upstream, by retrieval and the history, handed to :func:`pair_features`."""
+PAIR_FEATURES: tuple[str, ...] = FEATURES[FEATURES.index("territory_level") :]
+"""The features that depend only on the query's facts, the resource, its checks and the day
+(:func:`pair_only_features`): the same from one query to the next, so they can be cached with the checks."""
+
+
 def _fit(check: Check | None) -> float:
     if check is None or check.status is CheckStatus.unknown:
         return 0.5
     return 1.0 if check.status is CheckStatus.passed else 0.0
+
+
+def _find(checks: Sequence[Check], criterion: Criterion) -> Check | None:
+    """The last check of ``criterion`` (as a dict keyed by criterion would keep), None if absent."""
+    found = None
+    for c in checks:
+        if c.criterion is criterion:
+            found = c
+    return found
+
+
+def pair_only_features(
+    query: MatchQuery, resource: Resource, checks: Sequence[Check], today: date
+) -> tuple[float, ...]:
+    """The :data:`PAIR_FEATURES` values, in that order. They read only the query's territory, amount
+    sought and needs, the resource, its ``checks`` and ``today``."""
+    if query.territory is None:
+        territory_level = 4.0
+    else:
+        territory_level = float(min(territory.territory_distance(code, query.territory) for code in resource.coverage))
+    amount = _find(checks, Criterion.amount)
+    if amount is None or amount.status is CheckStatus.unknown:
+        amount_fit = 0.5
+    elif amount.status is CheckStatus.failed:
+        amount_fit = 0.0
+    elif resource.amount_max and query.amount_sought and query.amount_sought > resource.amount_max:
+        amount_fit = resource.amount_max / query.amount_sought
+    else:
+        amount_fit = 1.0
+    if query.needs and resource.needs_covered:
+        needs_overlap = sum(n in resource.needs_covered for n in query.needs) / len(query.needs)
+    else:
+        needs_overlap = 0.5
+    if resource.recurrence is Recurrence.permanent or resource.closes_at is None:
+        days_to_close = 6.0
+    else:
+        days_to_close = math.log1p(max((resource.closes_at - today).days, 0))
+    return (
+        territory_level,
+        1.0 if "FR" in resource.coverage else 0.0,  # coverage_national
+        _fit(_find(checks, Criterion.stage)),
+        _fit(_find(checks, Criterion.legal_form)),
+        amount_fit,
+        needs_overlap,
+        days_to_close,
+        -1.0 if resource.capacity is None else math.log1p(resource.capacity),
+        -1.0 if resource.last_verified is None else math.log1p(max((today - resource.last_verified).days, 0)),
+        float(sum(c.status is CheckStatus.unknown for c in checks)),
+    )
 
 
 def pair_features(
@@ -62,42 +121,10 @@ def pair_features(
     checks: Sequence[Check],
     today: date,
 ) -> dict[str, float]:
-    """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream (the
-    retrieval and history ones, from ``dense`` to ``amount_typicality``, plus ``popularity``,
-    ``acceptance`` and ``has_history``); the rest come from the resource, the checks and the day."""
-    by = {c.criterion.value: c for c in checks}
-    f = {name: float(retrieval.get(name, 0.0)) for name in FEATURES}
-    if query.territory is None:
-        f["territory_level"] = 4.0
-    else:
-        f["territory_level"] = float(
-            min(territory.territory_distance(code, query.territory) for code in resource.coverage)
-        )
-    f["coverage_national"] = 1.0 if "FR" in resource.coverage else 0.0
-    f["stage_fit"] = _fit(by.get("stage"))
-    f["legal_form_fit"] = _fit(by.get("legal_form"))
-    amount = by.get("amount")
-    if amount is None or amount.status is CheckStatus.unknown:
-        f["amount_fit"] = 0.5
-    elif amount.status is CheckStatus.failed:
-        f["amount_fit"] = 0.0
-    elif resource.amount_max and query.amount_sought and query.amount_sought > resource.amount_max:
-        f["amount_fit"] = resource.amount_max / query.amount_sought
-    else:
-        f["amount_fit"] = 1.0
-    if query.needs and resource.needs_covered:
-        f["needs_overlap"] = sum(n in resource.needs_covered for n in query.needs) / len(query.needs)
-    else:
-        f["needs_overlap"] = 0.5
-    if resource.recurrence is Recurrence.permanent or resource.closes_at is None:
-        f["days_to_close"] = 6.0
-    else:
-        f["days_to_close"] = math.log1p(max((resource.closes_at - today).days, 0))
-    f["capacity"] = -1.0 if resource.capacity is None else math.log1p(resource.capacity)
-    f["freshness"] = (
-        -1.0 if resource.last_verified is None else math.log1p(max((today - resource.last_verified).days, 0))
-    )
-    f["unknown_checks"] = float(sum(c.status is CheckStatus.unknown for c in checks))
+    """All :data:`FEATURES` for one pair; ``retrieval`` holds the scores computed upstream
+    (:data:`RETRIEVAL_FEATURES`, from ``dense`` to ``acceptance``; a missing one is 0)."""
+    f = {name: float(retrieval.get(name, 0.0)) for name in RETRIEVAL_FEATURES}
+    f.update(zip(PAIR_FEATURES, pair_only_features(query, resource, checks, today), strict=True))
     return f
 
 

@@ -65,6 +65,12 @@ class History:
     _rows_at: dict[str, np.ndarray] = field(default_factory=dict)
     _sums: dict[str, np.ndarray] = field(default_factory=dict)
     _row: dict[str, int] = field(default_factory=dict)
+    _count: dict[str, int] = field(default_factory=dict)
+    # Answers that depend only on the whole history (no ``before``/``exclude``), filled on first use:
+    # a query asks them for a few hundred resources, most of them the same from one query to the next.
+    _norms: dict[str, float] = field(default_factory=dict)
+    _amount_stats: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    _local_counts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dates is None:
@@ -86,6 +92,7 @@ class History:
         self._rows_at = {p: np.asarray(idx, dtype=np.int64) for p, idx in by_place.items()}
         for rid, idx in self._rows_of.items():
             self._sums[rid] = self.vectors[idx].sum(axis=0)
+        self._count = {rid: len(idx) for rid, idx in self._rows_of.items()}
 
     @classmethod
     def empty(cls, dim: int) -> History:
@@ -242,15 +249,19 @@ class History:
         visible = len(self) if mask is None else int(mask.sum())
         if visible == 0:
             return out
-        national = np.asarray([len(self._rows(r, mask)) / visible for r in resource_ids], dtype=np.float64)
+        national = self._counts(resource_ids, mask) / visible
         place = _departement(territory)
         rows = self._rows_at.get(place) if place is not None else None
         if rows is not None and mask is not None:
             rows = rows[mask[rows]]
-        if rows is None or len(rows) == 0:
+        if rows is None or len(rows) == 0 or place is None:
             return national.astype(np.float32)
-        counts: Counter[str] = Counter(r for row in rows for r in self.resources_of[row])
-        local = np.asarray([counts.get(r, 0) for r in resource_ids], dtype=np.float64)
+        counts = self._local_counts.get(place) if mask is None else None
+        if counts is None:
+            counts = Counter(r for row in rows for r in self.resources_of[row])
+            if mask is None:
+                self._local_counts[place] = counts
+        local = np.fromiter((counts.get(r, 0) for r in resource_ids), dtype=np.float64, count=len(resource_ids))
         return ((local + prior_weight * national) / (len(rows) + prior_weight)).astype(np.float32)
 
     def amount_typicality(
@@ -266,11 +277,29 @@ class History:
         target = float(np.log1p(amount))
         mask = self._visible(before, exclude)
         for i, rid in enumerate(resource_ids):
-            values = self.amounts[self._rows(rid, mask)]
-            values = values[np.isfinite(values)]
-            if len(values) >= 2:
-                out[i] = -abs(target - float(values.mean())) / (float(values.std()) + 0.25)
+            if rid not in self._rows_of:
+                continue
+            if mask is None and rid in self._amount_stats:
+                stats = self._amount_stats[rid]
+            else:
+                stats = self._amounts_of(rid, mask)
+                if mask is None:
+                    self._amount_stats[rid] = stats
+            if stats is not None:
+                mean, std = stats
+                out[i] = -abs(target - mean) / (std + 0.25)
         return out
+
+    def _amounts_of(self, resource_id: str, mask: np.ndarray | None) -> tuple[float, float] | None:
+        """Mean and standard deviation of the log-amounts sought by a resource's visible past
+        partners, None with fewer than two known amounts."""
+        if self.amounts is None:
+            return None
+        values = self.amounts[self._rows(resource_id, mask)]
+        values = values[np.isfinite(values)]
+        if len(values) < 2:
+            return None
+        return float(values.mean()), float(values.std())
 
     def _fold_model(self, view: str, fold: int) -> TextClassifier | VectorClassifier:
         with self._folds_lock:
@@ -301,6 +330,18 @@ class History:
             return np.zeros(0, dtype=np.int64)
         return rows if mask is None else rows[mask[rows]]
 
+    def _counts(self, resource_ids: Sequence[str], mask: np.ndarray | None) -> np.ndarray:
+        """``(len(resource_ids),) int64``: visible positive rows of each resource."""
+        n = len(resource_ids)
+        if mask is None:
+            count = self._count
+            return np.fromiter((count.get(r, 0) for r in resource_ids), dtype=np.int64, count=n)
+        rows_of = self._rows_of
+        return np.fromiter(
+            (0 if (rows := rows_of.get(r)) is None else int(np.count_nonzero(mask[rows])) for r in resource_ids),
+            dtype=np.int64, count=n,
+        )
+
     def profile_similarity(
         self, query: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None,
         before: float | None = None,
@@ -311,8 +352,14 @@ class History:
         for i, rid in enumerate(resource_ids):
             if rid not in self._sums:
                 continue
-            total = self._sums[rid] if mask is None else self.vectors[self._rows(rid, mask)].sum(axis=0)
-            norm = float(np.linalg.norm(total))
+            if mask is None:
+                total = self._sums[rid]
+                norm = self._norms.get(rid)
+                if norm is None:
+                    norm = self._norms[rid] = float(np.linalg.norm(total))
+            else:
+                total = self.vectors[self._rows(rid, mask)].sum(axis=0)
+                norm = float(np.linalg.norm(total))
             if norm > 1e-9:
                 out[i] = float(total @ query) / norm
         return out
@@ -324,6 +371,23 @@ class History:
         """Smoothed share of positive decisions (Laplace prior 1/2)."""
         p = self.positive_count(resource_id, exclude=exclude, before=before)
         n = self.negatives.get(resource_id, 0)
+        return (p + 1.0) / (p + n + 2.0)
+
+    def positive_counts(
+        self, resource_ids: Sequence[str], *, exclude: str | None = None, before: float | None = None
+    ) -> np.ndarray:
+        """``(len(resource_ids),) int64``: :meth:`positive_count` of each resource, in one pass."""
+        return self._counts(resource_ids, self._visible(before, exclude))
+
+    def acceptances(
+        self, resource_ids: Sequence[str], *, exclude: str | None = None, before: float | None = None,
+        counts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(len(resource_ids),) float64``: :meth:`acceptance` of each resource, in one pass (the same
+        values). ``counts`` passes :meth:`positive_counts` already computed for the same arguments."""
+        p = self.positive_counts(resource_ids, exclude=exclude, before=before) if counts is None else counts
+        negatives = self.negatives
+        n = np.fromiter((negatives.get(r, 0) for r in resource_ids), dtype=np.int64, count=len(resource_ids))
         return (p + 1.0) / (p + n + 2.0)
 
 

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from indexes import Encoder
 from matcher import territory
 from matcher.eligibility import Check, check_all, is_eligible
 from matcher.explain import reasons_for
-from matcher.features import pair_features, to_matrix
+from matcher.features import FEATURES, RETRIEVAL_FEATURES, pair_features, pair_only_features
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.names import NameMatcher
 from matcher.ranker import LearnedRanker, PriorRanker
@@ -89,6 +89,42 @@ class Recommendation:
     excluded: list[Match]
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What the pipeline keeps per (resource, query facts, day): see ``Recommender._checked``."""
+
+    resource: Resource
+    checks: list[Check]
+    eligible: bool
+    features: tuple[float, ...]
+    """:data:`PAIR_FEATURES` values, in that order."""
+
+
+class _Ranked:
+    """A pool entry before it becomes a :class:`Candidate`: its feature values as a row (FEATURES
+    order) and its cached checks. Only the candidates a caller reads get a feature dict and a copy of
+    the checks, which a pool of a few hundred would otherwise build for nothing."""
+
+    __slots__ = ("checked", "resource", "row", "score")
+
+    def __init__(self, resource: Resource, row: list[float], checked: _Checked) -> None:
+        self.resource, self.row, self.checked, self.score = resource, row, checked, 0.0
+
+    @property
+    def eligible(self) -> bool:
+        return self.checked.eligible
+
+    def sort_key(self) -> tuple[float, float, str]:
+        return -self.score, -self.row[0], self.resource.id  # row[0] is FEATURES[0], "dense"
+
+    def candidate(self) -> Candidate:
+        return Candidate(self.resource, dict(zip(FEATURES, self.row, strict=True)), list(self.checked.checks),
+                         self.score)
+
+
+_C = TypeVar("_C", Candidate, _Ranked)
+
+
 class Recommender:
     """Matches initiatives (or free-text projects) to resources."""
 
@@ -112,7 +148,8 @@ class Recommender:
         self.ranker = ranker or PriorRanker()
         self._prior = ranker if isinstance(ranker, PriorRanker) else PriorRanker()
         self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
-        self._check_cache: dict[tuple[Any, ...], tuple[Resource, list[Check]]] = {}
+        self._check_cache: dict[tuple[Any, ...], dict[str, _Checked]] = {}
+        self._check_cache_size = 0
         self._open_by_coverage: tuple[dict[str, Resource], date, dict[tuple[str, ...], list[str]]] | None = None
         self._names: tuple[object, object, NameMatcher] | None = None
 
@@ -145,30 +182,29 @@ class Recommender:
             raise ValueError(f"k must be between 1 and {self.config.max_k}, got {k}")
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         day = today or date.today()
-        candidates = self.candidates(q, k, today=day, exclude_history_of=exclude_history_of,
-                                     history_before=history_before)
+        candidates = self._ranked(q, k, day, exclude_history_of, history_before)
         overrides = overrides or {}
         staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
         pinned = [
             self._pinned(q, rid, day) for rid, o in overrides.items()
             if o.decision is Decision.pinned and rid in self.index.resources
         ]
-        pinned_ids = {c.resource.id for c in pinned}
-        eligible = [c for c in candidates if c.eligible and c.resource.id not in staff_out | pinned_ids]
-        chosen = pinned[:k] + self._diversify(eligible, k - len(pinned[:k]))
+        left_out = staff_out | {c.resource.id for c in pinned}
+        eligible = [c for c in candidates if c.eligible and c.resource.id not in left_out]
+        chosen = pinned[:k] + [c.candidate() for c in self._diversify(eligible, k - len(pinned[:k]))]
         matches = []
-        for rank, c in enumerate(chosen, start=1):
-            m = self._match(q, c, rank, explain)
-            note = overrides.get(c.resource.id)
+        for rank, shown in enumerate(chosen, start=1):
+            m = self._match(q, shown, rank, explain)
+            note = overrides.get(shown.resource.id)
             if note is not None:
                 m.reasons.insert(0, "Épinglé par l'équipe" + (f" : {note.reason}" if note.reason else "."))
             matches.append(m)
         excluded: list[Match] = []
         if with_excluded:
-            for c in candidates:
-                if not c.eligible or c.resource.id in staff_out:
-                    m = self._match(q, c, 1)
-                    note = overrides.get(c.resource.id)
+            for r in candidates:
+                if not r.eligible or r.resource.id in staff_out:
+                    m = self._match(q, r.candidate(), 1)
+                    note = overrides.get(r.resource.id)
                     if note is not None and note.decision is Decision.excluded:
                         m.reasons.insert(0, "Exclu par l'équipe" + (f" : {note.reason}" if note.reason else "."))
                     excluded.append(m)
@@ -190,56 +226,77 @@ class Recommender:
     ) -> list[Candidate]:
         """The scored candidate pool for ``q``, best first (eligible or not). Training reads this to
         build labelled pairs with hard negatives, so it sees exactly what serving sees."""
+        return [c.candidate() for c in self._ranked(q, k, today, exclude_history_of, history_before)]
+
+    def _ranked(
+        self, q: MatchQuery, k: int, today: date, exclude_history_of: str | None, history_before: datetime | None,
+    ) -> list[_Ranked]:
+        """:meth:`candidates` before they are materialised: ``recommend`` turns only the ones it shows
+        into :class:`Candidate`."""
         allowed = self._allowed(q, today)
         if not allowed:
             return []
         before = history_before.timestamp() if history_before is not None else None
-        retrieval = self._retrieve(q, allowed, k, exclude_history_of, before)
-        pool = []
-        for rid, scores in retrieval.items():
-            resource = self.index.resources[rid]
-            checks = self._checks_for(resource, q, today)
-            pool.append(Candidate(resource, pair_features(q, resource, scores, checks, today), checks))
-        if not pool:
+        ids, retrieval = self._retrieve(q, allowed, k, exclude_history_of, before)
+        if not ids:
             return []
+        # The feature matrix is filled column-wise: retrieval scores as computed, the rest from the
+        # check cache. ``float64`` holds every value exactly as a per-pair dict of floats would.
+        resources = [self.index.resources[rid] for rid in ids]
+        checked = self._checked(resources, q, today)
+        n_retrieval = len(RETRIEVAL_FEATURES)
+        X = np.empty((len(ids), len(FEATURES)), dtype=np.float64)
+        X[:, :n_retrieval] = retrieval
+        X[:, n_retrieval:] = [c.features for c in checked]
+        pool = [_Ranked(r, row, c) for r, row, c in zip(resources, X.tolist(), checked, strict=True)]
         if not self.config.use_ranker:
             for c in pool:
-                c.score = c.features["rrf"]
-            pool.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+                c.score = c.row[2]  # FEATURES[2], "rrf"
+            pool.sort(key=_Ranked.sort_key)
             return pool
-        prior = self._prior.predict(to_matrix([c.features for c in pool]))
-        for c, s in zip(pool, prior, strict=True):
-            c.score = float(s)
-        pool.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+        prior = self._prior.predict(X.astype(np.float32))  # what ``to_matrix`` of the feature dicts gives
+        for c, s in zip(pool, prior.tolist(), strict=True):
+            c.score = s
+        pool.sort(key=_Ranked.sort_key)
         if isinstance(self.ranker, PriorRanker):
             return pool
         # Two stages: the learned ranker reorders the prior's top ``rerank_depth``, the only part of
         # the pool it was trained on (it has never seen the tail, so it must not judge it).
         head, tail = pool[: self.config.rerank_depth], pool[self.config.rerank_depth :]
-        learned = self.ranker.predict(to_matrix([c.features for c in head]))
+        head_X = np.asarray([c.row for c in head], dtype=np.float32).reshape(len(head), len(FEATURES))
+        learned = self.ranker.predict(head_X)  # the same matrix as ``to_matrix`` of their feature dicts
         floor = float(np.min(learned)) if len(head) else 0.0
         for c, s in zip(head, learned, strict=True):
             c.score = float(s)
-        head.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
+        head.sort(key=_Ranked.sort_key)
         for rank, c in enumerate(tail, start=1):
             c.score = floor - rank  # below every reranked candidate, in prior order
         return head + tail
 
     # --- stages --------------------------------------------------------------------------------
 
-    def _checks_for(self, resource: Resource, q: MatchQuery, today: date) -> list[Check]:
-        """:func:`check_all`, memoised: checks depend only on the resource, the date and the few facts
-        a query states (territory, legal form, stage, amount, needs), which repeat across queries.
-        A hit must hold the very same resource object, so an edited resource is checked afresh."""
-        key = (resource.id, q.territory, q.legal_form, q.stage, q.amount_sought, tuple(q.needs), today)
-        hit = self._check_cache.get(key)
-        if hit is not None and hit[0] is resource:
-            return list(hit[1])
-        checks = check_all(resource, q, today)
-        if len(self._check_cache) >= 200_000:
-            self._check_cache.clear()
-        self._check_cache[key] = (resource, checks)
-        return list(checks)
+    def _checked(self, resources: list[Resource], q: MatchQuery, today: date) -> list[_Checked]:
+        """:func:`check_all`, :func:`is_eligible` and :func:`pair_only_features` of each resource,
+        memoised: they depend only on the resource, the date and the few facts a query states
+        (territory, legal form, stage, amount, needs), which repeat across queries. A hit must hold the
+        very same resource object, so an edited resource is checked afresh. Cached checks are shared:
+        :meth:`_Ranked.candidate` hands out copies."""
+        facts = (q.territory, q.legal_form, q.stage, q.amount_sought, tuple(q.needs), today)
+        cache = self._check_cache.get(facts)
+        if cache is None:
+            if self._check_cache_size >= 200_000:
+                self._check_cache, self._check_cache_size = {}, 0
+            cache = self._check_cache[facts] = {}
+        out = []
+        for resource in resources:
+            hit = cache.get(resource.id)
+            if hit is None or hit.resource is not resource:
+                checks = check_all(resource, q, today)
+                hit = _Checked(resource, checks, is_eligible(checks), pair_only_features(q, resource, checks, today))
+                cache[resource.id] = hit
+                self._check_cache_size += 1
+            out.append(hit)
+        return out
 
     def _allowed(self, query: MatchQuery, today: date) -> list[str]:
         """Open resources whose coverage includes the query's territory (and of the kinds it asks for).
@@ -266,8 +323,9 @@ class Recommender:
 
     def _retrieve(
         self, q: MatchQuery, allowed: list[str], k: int, exclude_history_of: str | None, before: float | None
-    ) -> dict[str, dict[str, float]]:
-        """Candidate ids with their retrieval scores, from the three sources."""
+    ) -> tuple[list[str], np.ndarray]:
+        """Candidate ids from the three sources, and their ``(n, len(RETRIEVAL_FEATURES)) float64``
+        retrieval scores (columns in :data:`RETRIEVAL_FEATURES` order)."""
         cfg = self.config
         allowed_set = set(allowed)
         vector = self.encoder.encode_queries([q.text])[0] if (cfg.use_dense or cfg.use_history) else None
@@ -298,7 +356,7 @@ class Recommender:
             dense_ids + sparse_ids + sorted(votes, key=lambda r: -votes[r]) + sorted(lexical, key=lambda r: -lexical[r])
         ))
         if not pool:
-            return {}
+            return [], np.zeros((0, len(RETRIEVAL_FEATURES)))
         # Every candidate gets every score, whichever source found it: the ranker needs them all.
         if vector is not None:
             dense_scores = self.index.dense.reconstruct_many(pool) @ vector
@@ -315,30 +373,42 @@ class Recommender:
             text_clf = vector_clf = local = typical = np.zeros(len(pool), dtype=np.float32)
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
         named = self._name_matcher().scores(q.text, pool)
-        out: dict[str, dict[str, float]] = {}
-        for i, rid in enumerate(pool):
-            rd, rs = dense_rank.get(rid, 0), sparse_rank.get(rid, 0)
-            past = history.positive_count(rid, exclude=exclude_history_of, before=before)
-            out[rid] = {
-                "dense": float(dense_scores[i]),
-                "bm25": float(bm25[i]),
-                "rrf": (1.0 / (cfg.rrf_k + rd) if rd else 0.0) + (1.0 / (cfg.rrf_k + rs) if rs else 0.0),
-                "knn_vote": votes.get(rid, 0.0),
-                "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
-                "lex_vote": lexical.get(rid, 0.0),
-                "profile": float(profile[i]),
-                "name_match": float(named[i]),
-                # The models of past partnerships ignore dates (cross-fitted over the whole history):
-                # a resource with no partnership before ``before`` is cold then, and gets their 0.
-                "text_clf": float(text_clf[i]) if past else 0.0,
-                "vector_clf": float(vector_clf[i]) if past else 0.0,
-                "local_share": float(local[i]),
-                "amount_typicality": float(typical[i]),
-                "has_history": 1.0 if past > 0 else 0.0,
-                "popularity": math.log1p(past),
-                "acceptance": history.acceptance(rid, exclude=exclude_history_of, before=before),
-            }
-        return out
+        past = history.positive_counts(pool, exclude=exclude_history_of, before=before)
+        n = len(pool)
+        warm = past > 0
+
+        def column(values: Any) -> np.ndarray:
+            return np.fromiter(values, dtype=np.float64, count=n)
+
+        rd = column(dense_rank.get(rid, 0) for rid in pool)
+        rs = column(sparse_rank.get(rid, 0) for rid in pool)
+        # Computed in float64 exactly as the scalar formula ``1 / (rrf_k + rank)`` (0 when unranked).
+        with np.errstate(divide="ignore"):
+            rrf = (np.where(rd > 0, 1.0 / (cfg.rrf_k + rd), 0.0)
+                   + np.where(rs > 0, 1.0 / (cfg.rrf_k + rs), 0.0))
+        columns = {
+            "dense": dense_scores,
+            "bm25": bm25,
+            "rrf": rrf,
+            "knn_vote": column(votes.get(rid, 0.0) for rid in pool),
+            "knn_best": column(best.get(rid, 0.0) if rid in votes else 0.0 for rid in pool),
+            "lex_vote": column(lexical.get(rid, 0.0) for rid in pool),
+            "profile": profile,
+            "name_match": named,
+            # The models of past partnerships ignore dates (cross-fitted over the whole history):
+            # a resource with no partnership before ``before`` is cold then, and gets their 0.
+            "text_clf": np.where(warm, text_clf, 0.0),
+            "vector_clf": np.where(warm, vector_clf, 0.0),
+            "local_share": local,
+            "amount_typicality": typical,
+            "has_history": warm.astype(np.float64),
+            "popularity": column(math.log1p(p) for p in past.tolist()),
+            "acceptance": history.acceptances(pool, exclude=exclude_history_of, before=before, counts=past),
+        }
+        out = np.empty((n, len(RETRIEVAL_FEATURES)), dtype=np.float64)
+        for j, name in enumerate(RETRIEVAL_FEATURES):
+            out[:, j] = columns[name]
+        return pool, out
 
     def _name_matcher(self) -> NameMatcher:
         """The names of the indexed resources, rebuilt when the index replaces its dicts (on a write)."""
@@ -348,14 +418,14 @@ class Recommender:
             cached = self._names = (resources, providers, NameMatcher(resources, providers))
         return cached[2]
 
-    def _diversify(self, ranked: list[Candidate], k: int) -> list[Candidate]:
+    def _diversify(self, ranked: list[_C], k: int) -> list[_C]:
         """Best first, at most ``max_per_provider`` per provider while others remain; the capped ones
         come back at the end only if the list would otherwise be short."""
         cap = self.config.max_per_provider
         if cap <= 0:
             return ranked[:k]
-        chosen: list[Candidate] = []
-        deferred: list[Candidate] = []
+        chosen: list[_C] = []
+        deferred: list[_C] = []
         per: dict[str, int] = {}
         for c in ranked:
             pid = c.resource.provider_id
