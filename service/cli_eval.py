@@ -68,7 +68,8 @@ def eval_command(
         started = time.perf_counter()
         evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test)
         encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
-                               cache_path=settings.cache_path, runtime=settings.encoder_runtime, lazy=True)
+                               cache_path=settings.cache_path, runtime=settings.encoder_runtime,
+                               batch_precision=settings.encoder_batch_precision, lazy=True)
         result = evaluate(evalset, chosen, k_values=ks, encoder=encoder, seed=seed, limit=limit)
         paths = write_report(result, out_dir)
     except (ValueError, FileNotFoundError) as exc:

@@ -106,7 +106,8 @@ class Engine:
         self.settings = settings
         self.store = Catalogue.open(settings.db_url)
         self.encoder = encoder or load_encoder(settings.model, models_dir=settings.models_dir,
-                                               cache_path=settings.cache_path, runtime=settings.encoder_runtime)
+                                               cache_path=settings.cache_path, runtime=settings.encoder_runtime,
+                                               batch_precision=settings.encoder_batch_precision)
         self.lock = RWLock()
         self._write = threading.Lock()  # one applier of changes at a time (requests, poller, swap)
         self._hashes: dict[str, str] = {}

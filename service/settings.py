@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     model: str = DEFAULT_MODEL
     encoder_runtime: Literal["onnxruntime", "torch"] = "onnxruntime"
+    encoder_batch_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     data: Path = Path("../shared/data")
     default_k: int = Field(default=10, ge=1, le=100)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)

