@@ -18,8 +18,8 @@ from matcher.eligibility import Check
 from matcher.schemas import CheckStatus, Criterion, MatchQuery, Recurrence, Resource
 
 __all__ = [
-    "FEATURES", "FEATURE_VERSION", "PAIR_FEATURES", "RETRIEVAL_FEATURES", "pair_features", "pair_only_features",
-    "to_matrix",
+    "COLD_VALUES", "FEATURES", "FEATURE_VERSION", "PAIR_FEATURES", "RETRIEVAL_FEATURES", "pair_features",
+    "pair_only_features", "to_matrix",
 ]
 
 FEATURE_VERSION = 3
@@ -51,6 +51,12 @@ FEATURES: tuple[str, ...] = (
     "unknown_checks",  # number of eligibility criteria that could not be decided
 )
 
+
+COLD_VALUES: dict[str, float] = {
+    "knn_vote": 0.0, "knn_best": 0.0, "lex_vote": 0.0, "profile": 0.0, "text_clf": 0.0, "vector_clf": 0.0,
+    "local_share": 0.0, "amount_typicality": 0.0, "has_history": 0.0, "popularity": 0.0, "acceptance": 0.5,
+}
+"""The history features of a resource nobody has partnered with yet (what the pipeline computes for it)."""
 
 RETRIEVAL_FEATURES: tuple[str, ...] = FEATURES[: FEATURES.index("territory_level")]
 """The features computed upstream, by retrieval and the history, handed to :func:`pair_features`."""

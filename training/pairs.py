@@ -15,11 +15,19 @@ from datetime import date, datetime
 
 import numpy as np
 
-from matcher.features import FEATURES, to_matrix
+from matcher.features import COLD_VALUES, FEATURES, to_matrix
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative, MatchQuery
 
-__all__ = ["PairSet", "build_pairs"]
+__all__ = ["COLD_RATE", "PairSet", "build_pairs", "newcomer_share", "simulate_cold"]
+
+COLD_RATE: float | str = "auto"
+"""Default share of training pairs shown as newcomers: ``auto`` is the share of positive pairs whose
+resource had no partnership yet, so a set where newcomers are common (beta.gouv sponsors) learns to
+judge them and a set where they are rare (budget programmes) keeps its history. On beta.gouv inside
+the train years (train before 2020, dev 2020–2021, 16 dev startups with a new sponsor), a fixed 0
+gave nDCG@10 0.598 overall and 0.578 on the newcomers, 0.15 gave 0.600 and 0.591, 0.3 gave 0.520 and
+0.614; on the réserve parlementaire (dev 2015), 0.15 cost 0.009 (0.734 against 0.743)."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +99,35 @@ def build_pairs(
         qids.append(ini.id)
     X = to_matrix(rows) if rows else np.zeros((0, len(FEATURES)), dtype=np.float32)
     return PairSet(X, np.asarray(labels, dtype=np.int32), np.asarray(groups, dtype=np.int64), qids, skipped)
+
+
+def newcomer_share(pairs: PairSet) -> float:
+    """Share of the positive pairs whose resource had no partnership before (``has_history`` 0)."""
+    positive = pairs.y == 1
+    if not positive.any():
+        return 0.0
+    return float(np.mean(pairs.X[positive, FEATURES.index("has_history")] == 0.0))
+
+
+def simulate_cold(pairs: PairSet, rate: float | str, *, seed: int = 0) -> PairSet:
+    """A copy of ``pairs`` where each pair, with probability ``rate``, shows its resource as a newcomer:
+    its history features set to :data:`matcher.features.COLD_VALUES`. ``rate="auto"`` is
+    :func:`newcomer_share` (capped at 0.5).
+
+    Feature dropout for cold start (as in DropoutNet): the history features of warm resources are
+    so strong that, trained as is, a ranker learns to bury every resource without history. Hiding
+    the history of random pairs, positives and negatives alike, makes it learn what content says
+    on its own (name mentioned, text similarity), the only evidence a new resource has.
+    """
+    if rate == "auto":
+        rate = min(newcomer_share(pairs), 0.5)
+    if not isinstance(rate, float | int) or not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be 'auto' or in [0, 1), got {rate!r}")
+    if rate == 0.0 or len(pairs) == 0:
+        return pairs
+    rng = np.random.default_rng(seed)
+    hide = rng.random(len(pairs)) < rate
+    X = pairs.X.copy()
+    for name, value in COLD_VALUES.items():
+        X[hide, FEATURES.index(name)] = value
+    return PairSet(X, pairs.y, pairs.groups, pairs.query_ids, pairs.skipped_no_positive)

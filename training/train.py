@@ -22,7 +22,7 @@ from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
 from training.fit import FitReport, fit_ranker, ndcg_of_lists
-from training.pairs import build_pairs
+from training.pairs import COLD_RATE, build_pairs, simulate_cold
 from training.registry import ModelRegistry
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
@@ -79,9 +79,12 @@ def train_from_catalogue(
     config: RecommenderConfig | None = None,
     folds: int = 5,
     params: dict[str, float | int] | None = None,
+    cold_rate: float | str = COLD_RATE,
     progress: Callable[[int], None] | None = None,
 ) -> TrainResult:
-    """Build pairs, fit with grouped CV, score against the served model, register (not promote)."""
+    """Build pairs, fit with grouped CV, score against the served model, register (not promote).
+
+    ``cold_rate``: share of training pairs shown as newcomers (:func:`training.pairs.simulate_cold`)."""
     if not 0.0 < validation_share < 0.5:
         raise ValueError(f"validation_share must be in (0, 0.5), got {validation_share}")
     rows = examples_from_outcomes(store, source=source, limit=limit)
@@ -96,7 +99,7 @@ def train_from_catalogue(
     base = Recommender(index, encoder, config, PriorRanker())
     train_pairs = build_pairs(base, train_rows, today=today, progress=progress)
     val_pairs = build_pairs(base, val_rows, today=today, progress=progress)
-    model, fit = fit_ranker(train_pairs, folds=folds, params=params)
+    model, fit = fit_ranker(simulate_cold(train_pairs, cold_rate), folds=folds, params=params)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
     reference = served[1] if served is not None else PriorRanker()
     new = ndcg_of_lists(model.predict(val_pairs.X), val_pairs.y, val_pairs.groups)
