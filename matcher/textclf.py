@@ -92,6 +92,16 @@ def _scores_of(row: np.ndarray, col: dict[str, int], resource_ids: Sequence[str]
     return out
 
 
+def _read_meta(folder: Path, prefix: str) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads((folder / f"{prefix}meta.json").read_text(encoding="utf-8"))
+    if meta.get("format") != _FORMAT:
+        raise ValueError(
+            f"{prefix}meta.json has format {meta.get('format')!r}, this code reads {_FORMAT}: "
+            "rebuild the index (maillage index build)"
+        )
+    return meta
+
+
 def _vectorizer(cfg: TextClassifierConfig, max_features: int, vocabulary: dict[str, int] | None = None) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -162,12 +172,7 @@ class TextClassifier:
 
     @classmethod
     def load(cls, folder: Path, *, prefix: str = "textclf_") -> TextClassifier:
-        meta = json.loads((folder / f"{prefix}meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(
-                f"{prefix}meta.json has format {meta.get('format')!r}, this code reads {_FORMAT}: "
-                "rebuild the index (maillage index build)"
-            )
+        meta = _read_meta(folder, prefix)
         self = cls(TextClassifierConfig(**meta["config"]))
         if "vocabulary" not in meta:
             return self
@@ -235,12 +240,7 @@ class VectorClassifier:
 
     @classmethod
     def load(cls, folder: Path, *, prefix: str = "vectorclf_", dim: int | None = None) -> VectorClassifier:
-        meta = json.loads((folder / f"{prefix}meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(
-                f"{prefix}meta.json has format {meta.get('format')!r}, this code reads {_FORMAT}: "
-                "rebuild the index (maillage index build)"
-            )
+        meta = _read_meta(folder, prefix)
         self = cls(VectorClassifierConfig(**meta["config"]))
         classes = meta["classes"]
         if not classes:
