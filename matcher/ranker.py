@@ -94,7 +94,10 @@ class LearnedRanker:
 
     n_estimators: int = 300
     learning_rate: float = 0.05
-    num_leaves: int = 15
+    num_leaves: int = 7
+    """Small trees generalise better here: on dev splits inside the train years, 7 leaves gave nDCG@10
+    0.749 against 0.737 for 15 (réserve parlementaire, dev 2015) and 0.720 against 0.666 (beta.gouv,
+    dev 2021); 100 samples per leaf or a slower rate with more trees did not help."""
     min_child_samples: int = 20
     subsample: float = 0.8
     colsample_bytree: float = 0.8
