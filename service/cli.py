@@ -26,7 +26,7 @@ from matcher import territory
 from matcher.demo_catalogue import load_demo
 from matcher.importers import RECORD_KINDS, ImportReport, dataset_rows, read_file_rows, run_import
 from matcher.importers.datasets import DATASETS
-from matcher.indexing import InitiativeIndex, ResourceIndex
+from matcher.indexing import InitiativeIndex, ResourceIndex, catalogue_signature
 from matcher.labels import KIND
 from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage, describe_validation_error
@@ -358,7 +358,7 @@ def _index_status(store: Catalogue, settings: Settings) -> None:
         out.print("index: aucun (maillage index build)")
         return
     manifest = verify(folder)
-    stale = manifest.catalogue_hash != store.resources_hash()
+    stale = manifest.catalogue_hash != catalogue_signature(store)
     out.print(
         f"index: {manifest.version}, {manifest.count} ressources, modèle {manifest.encoder_id} "
         f"(dim {manifest.dim}), créé {manifest.created_at}" + (" — [yellow]périmé[/]" if stale else "")

@@ -95,6 +95,7 @@ def test_index_build_status_verify_and_corruption(loaded: Path) -> None:
     assert runner.invoke(app, ["index", "build"]).exit_code == 0
     status = runner.invoke(app, ["index", "status"])
     assert status.exit_code == 0 and "2 ressources" in status.output
+    assert "périmé" not in status.output  # just built from this catalogue
     assert runner.invoke(app, ["index", "verify"]).exit_code == 0
     home = loaded / "home" / "indexes"
     version = (home / "CURRENT").read_text().strip()
