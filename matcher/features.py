@@ -56,7 +56,8 @@ COLD_VALUES: dict[str, float] = {
     "knn_vote": 0.0, "knn_best": 0.0, "lex_vote": 0.0, "profile": 0.0, "text_clf": 0.0, "vector_clf": 0.0,
     "local_share": 0.0, "amount_typicality": 0.0, "has_history": 0.0, "popularity": 0.0, "acceptance": 0.5,
 }
-"""The history features of a resource nobody has partnered with yet (what the pipeline computes for it)."""
+"""The history features of a resource nobody has partnered with yet: what the pipeline computes for
+it, acceptance being its prior 1/2 before any decision."""
 
 RETRIEVAL_FEATURES: tuple[str, ...] = FEATURES[: FEATURES.index("territory_level")]
 """The features computed upstream, by retrieval and the history, handed to :func:`pair_features`."""

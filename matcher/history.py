@@ -216,9 +216,7 @@ class History:
         """
         if self.classifier is None:
             return np.zeros(len(resource_ids), dtype=np.float32)
-        model: TextClassifier | VectorClassifier = self.classifier
-        if exclude is not None and exclude in self._row:
-            model = self._fold_model("text", _fold_of(exclude))
+        model = self._served_or_fold(self.classifier, "text", exclude)
         assert isinstance(model, TextClassifier)  # the "text" folds are text models
         return model.scores(text, resource_ids)
 
@@ -228,20 +226,19 @@ class History:
         """Like :meth:`classifier_scores` for a ``(d,)`` query vector and the vector model."""
         if self.vector_classifier is None:
             return np.zeros(len(resource_ids), dtype=np.float32)
-        model: TextClassifier | VectorClassifier = self.vector_classifier
-        if exclude is not None and exclude in self._row:
-            model = self._fold_model("vector", _fold_of(exclude))
+        model = self._served_or_fold(self.vector_classifier, "vector", exclude)
         assert isinstance(model, VectorClassifier)  # the "vector" folds are vector models
         return model.scores(vector, resource_ids)
 
     def local_share(
-        self, territory: str | None, resource_ids: Sequence[str], *, exclude: str | None = None,
+        self, where: str | None, resource_ids: Sequence[str], *, exclude: str | None = None,
         before: float | None = None, prior_weight: float = 5.0,
     ) -> np.ndarray:
         """``(len(resource_ids),) float32``: the share of the past partnerships of projects from the
         query's département that went to each resource, smoothed towards the national share with
-        ``prior_weight`` pseudo-projects (the national share alone when the département has no history
-        or the query has none). Local habits matter: the same funders and sponsors recur in a territory."""
+        ``prior_weight`` pseudo-projects (the national share alone when the département of ``where``, a
+        territory code, has no history or there is none). Local habits matter: the same funders and
+        sponsors recur in a territory."""
         out = np.zeros(len(resource_ids), dtype=np.float32)
         if len(self) == 0:
             return out
@@ -250,7 +247,7 @@ class History:
         if visible == 0:
             return out
         national = self._counts(resource_ids, mask) / visible
-        place = _departement(territory)
+        place = _departement(where)
         rows = self._rows_at.get(place) if place is not None else None
         if rows is not None and mask is not None:
             rows = rows[mask[rows]]
@@ -300,6 +297,14 @@ class History:
         if len(values) < 2:
             return None
         return float(values.mean()), float(values.std())
+
+    def _served_or_fold(
+        self, served: TextClassifier | VectorClassifier, view: str, exclude: str | None
+    ) -> TextClassifier | VectorClassifier:
+        """The served model, or for a past initiative (``exclude``) the fold model that never saw it."""
+        if exclude is not None and exclude in self._row:
+            return self._fold_model(view, _fold_of(exclude))
+        return served
 
     def _fold_model(self, view: str, fold: int) -> TextClassifier | VectorClassifier:
         with self._folds_lock:

@@ -29,13 +29,19 @@ class NameMatcher:
     """
 
     def __init__(self, resources: Mapping[str, Resource], providers: Mapping[str, Provider],
-                 analyzer: FrenchAnalyzer | None = None) -> None:
+                 analyzer: FrenchAnalyzer | None = None, *, previous: NameMatcher | None = None) -> None:
+        """``previous``: the matcher of the catalogue before a write; the names it analysed are reused
+        for unchanged records, so a write costs one analysis, not one per resource."""
         self.analyzer = analyzer or FrenchAnalyzer()
         self.terms_: dict[str, frozenset[str]] = {}
+        self._names: dict[str, str] = {}
+        known = previous._names if previous is not None and previous.analyzer == self.analyzer else {}
+        old_terms = previous.terms_ if previous is not None else {}
         for rid, r in resources.items():
             provider = providers.get(r.provider_id)
             name = r.title if provider is None else f"{r.title}\n{provider.name}"
-            self.terms_[rid] = frozenset(self.analyzer.analyze(name))
+            self._names[rid] = name
+            self.terms_[rid] = old_terms[rid] if known.get(rid) == name else frozenset(self.analyzer.analyze(name))
         df = Counter(t for terms in self.terms_.values() for t in terms)
         n = len(self.terms_)
         # log(N / df): 0 for a term in every name, growing with rarity.

@@ -415,7 +415,8 @@ class Recommender:
         resources, providers = self.index.resources, self.index.providers
         cached = self._names
         if cached is None or cached[0] is not resources or cached[1] is not providers:
-            cached = self._names = (resources, providers, NameMatcher(resources, providers))
+            previous = cached[2] if cached is not None else None
+            cached = self._names = (resources, providers, NameMatcher(resources, providers, previous=previous))
         return cached[2]
 
     def _diversify(self, ranked: list[_C], k: int) -> list[_C]:
