@@ -27,12 +27,11 @@ from eval.datasets import EvalQuery, EvalSet
 from indexes import DenseIndex, Encoder
 from indexes.sparse import SparseIndex
 from matcher.indexing import ResourceIndex, resource_document
-from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from training.fit import FitReport, fit_ranker, ndcg_of_lists
-from training.pairs import COLD_RATE, build_pairs, simulate_cold
+from training.fit import FitReport, gate_and_fit
+from training.pairs import COLD_RATE, build_pairs
 
 __all__ = [
     "SYSTEMS",
@@ -249,6 +248,15 @@ class MaillageSystem:
 
     ``config`` is the :class:`RecommenderConfig`; ``max_k`` is raised to the ``k`` asked for.
     Call :meth:`close` (the harness does) to delete the temporary catalogue.
+
+    Training follows ``maillage train`` (pairs from the pipeline's own candidates, the latest 20 % of
+    the examples held out to gate the learned ranker against the prior) with one difference:
+    ``refit_on_all`` fits the served ranker again on every example once the gate has passed, so the
+    most recent examples teach it too. On dev splits inside the train years it gave beta.gouv nDCG@10
+    0.630 against 0.558 (dev 2020) and 0.730 against 0.720 (dev 2021), and the réserve
+    parlementaire 0.744 against 0.744–0.749 over two seeds (dev 2015). ``maillage train`` keeps the
+    model it validated, so that the registry's comparison with the served model stays fair.
+    ``max_train_queries`` thins the examples evenly over time above that many.
     """
 
     name = "maillage"
@@ -259,10 +267,11 @@ class MaillageSystem:
         config: RecommenderConfig | None = None,
         progress: Callable[[int, int], None] | None = None,
         learn: bool = True,
-        max_train_queries: int = 3000,
+        max_train_queries: int = 10_000,
         recent_share: float = 1.0,
         cold_rate: float | str = COLD_RATE,
         ranker_params: dict[str, float | int] | None = None,
+        refit_on_all: bool = True,
     ) -> None:
         self.config = config or RecommenderConfig()
         self.progress = progress
@@ -274,6 +283,7 @@ class MaillageSystem:
         self.recent_share = recent_share
         self.cold_rate = cold_rate
         self.ranker_params = ranker_params
+        self.refit_on_all = refit_on_all
         self.fit_report_: FitReport | None = None
         self.gate_: dict[str, float] = {}
         self.tmp_: tempfile.TemporaryDirectory[str] | None = None
@@ -322,12 +332,11 @@ class MaillageSystem:
             pairs = build_pairs(self.recommender_, examples[:cut], today=evalset.today)
             val = build_pairs(self.recommender_, examples[cut:], today=evalset.today)
             if len(pairs.groups) >= 20 and len(val.groups) >= 5:
-                ranker, self.fit_report_ = fit_ranker(simulate_cold(pairs, self.cold_rate), folds=3,
-                                                        params=self.ranker_params)
-                learned = ndcg_of_lists(ranker.predict(val.X), val.y, val.groups)
-                prior = ndcg_of_lists(PriorRanker().predict(val.X), val.y, val.groups)
-                self.gate_ = {"validation_ndcg10_learned": learned, "validation_ndcg10_prior": prior}
-                if learned > prior:
+                ranker, gate, self.fit_report_ = gate_and_fit(
+                    pairs, val, cold_rate=self.cold_rate, params=self.ranker_params, refit_on_all=self.refit_on_all)
+                self.gate_ = {"validation_ndcg10_learned": gate.learned_ndcg10,
+                              "validation_ndcg10_prior": gate.prior_ndcg10, "trained_queries": gate.trained_queries}
+                if ranker is not None:
                     self.recommender_ = Recommender(index, encoder, self.config, ranker)
         return self
 

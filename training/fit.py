@@ -8,9 +8,9 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from matcher.ranker import LearnedRanker, PriorRanker
-from training.pairs import PairSet
+from training.pairs import PairSet, simulate_cold
 
-__all__ = ["FitReport", "fit_ranker", "ndcg_of_lists"]
+__all__ = ["FitReport", "Gate", "fit_ranker", "gate_and_fit", "ndcg_of_lists"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,43 @@ def fit_ranker(
         per_fold=per_fold,
     )
     return final, report
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What :func:`gate_and_fit` decided: the held-out nDCG@10 of the learned ranker and of the prior,
+    and how many query lists the returned ranker learned from (0 when the prior stays)."""
+
+    learned_ndcg10: float
+    prior_ndcg10: float
+    trained_queries: int
+
+    @property
+    def passed(self) -> bool:
+        return self.learned_ndcg10 > self.prior_ndcg10
+
+
+def gate_and_fit(
+    pairs: PairSet,
+    held_out: PairSet,
+    *,
+    cold_rate: float | str,
+    params: dict[str, float | int] | None = None,
+    folds: int = 3,
+    refit_on_all: bool = True,
+) -> tuple[LearnedRanker | None, Gate, FitReport]:
+    """Fit a ranker on ``pairs`` (cold-start dropout at ``cold_rate``) and keep it only if it beats the
+    prior on ``held_out`` (the most recent examples). With ``refit_on_all`` the kept ranker is then
+    fitted again, with the same parameters, on ``pairs`` and ``held_out`` together: the gate has
+    judged the configuration, and the most recent examples are the ones most like the next query.
+    Returns ``(ranker or None, gate, cross-validation report)``."""
+    ranker, report = fit_ranker(simulate_cold(pairs, cold_rate), folds=folds, params=params)
+    learned = ndcg_of_lists(ranker.predict(held_out.X), held_out.y, held_out.groups)
+    prior = ndcg_of_lists(PriorRanker().predict(held_out.X), held_out.y, held_out.groups)
+    if not learned > prior:
+        return None, Gate(learned, prior, 0), report
+    if refit_on_all and len(held_out.groups):
+        every = simulate_cold(PairSet.concat(pairs, held_out), cold_rate)
+        return (LearnedRanker(**(params or {})).fit(every.X, every.y, every.groups),  # type: ignore[arg-type]
+                Gate(learned, prior, len(every.groups)), report)
+    return ranker, Gate(learned, prior, len(pairs.groups)), report

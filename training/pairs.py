@@ -44,6 +44,19 @@ class PairSet:
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
+    @classmethod
+    def concat(cls, *sets: PairSet) -> PairSet:
+        """The query lists of ``sets``, one after the other."""
+        if not sets:
+            raise ValueError("concat needs at least one pair set")
+        return cls(
+            np.concatenate([p.X for p in sets]).reshape(-1, sets[0].X.shape[1]),
+            np.concatenate([p.y for p in sets]),
+            np.concatenate([p.groups for p in sets]),
+            [q for p in sets for q in p.query_ids],
+            sum(p.skipped_no_positive for p in sets),
+        )
+
     def subset(self, query_mask: np.ndarray) -> PairSet:
         """The pairs of the queries where ``query_mask`` is true."""
         starts = np.concatenate([[0], np.cumsum(self.groups)[:-1]])

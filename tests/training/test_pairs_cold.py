@@ -47,3 +47,17 @@ def test_auto_rate_is_the_share_of_newcomers_among_positives() -> None:
     warm = PairSet(np.where(np.arange(len(FEATURES)) == col, 1.0, pairs.X).astype(np.float32), pairs.y,
                    pairs.groups, pairs.query_ids, 0)
     assert simulate_cold(warm, "auto") is warm  # no newcomer in the data: nothing hidden
+
+
+def test_concat_keeps_every_query_list_whole_and_in_order() -> None:
+    pairs = _pairs(500)
+    first = pairs.subset(np.arange(len(pairs.groups)) < 4)
+    rest = pairs.subset(np.arange(len(pairs.groups)) >= 4)
+    back = PairSet.concat(first, rest)
+    np.testing.assert_array_equal(back.X, pairs.X)
+    np.testing.assert_array_equal(back.y, pairs.y)
+    np.testing.assert_array_equal(back.groups, pairs.groups)
+    assert back.query_ids == pairs.query_ids
+    assert len(PairSet.concat(first)) == len(first)
+    with pytest.raises(ValueError, match="at least one"):
+        PairSet.concat()

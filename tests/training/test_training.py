@@ -14,6 +14,7 @@ from matcher.indexing import ResourceIndex
 from matcher.recommender import Recommender
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
+from matcher.features import FEATURES
 from training import (
     ModelRegistry,
     PromotionRefused,
@@ -22,6 +23,8 @@ from training import (
     ndcg_of_lists,
     train_from_catalogue,
 )
+from training.fit import gate_and_fit
+from training.pairs import PairSet
 
 TODAY = date(2026, 12, 1)
 FAST = {"limit": 80, "folds": 3, "params": {"n_estimators": 40}}  # small: the machine has two cores
@@ -102,3 +105,32 @@ def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
     index = ResourceIndex.build(store, encoder, tmp_path / "idx")
     with pytest.raises(ValueError, match="too few to train a ranker"):
         train_from_catalogue(store, index, encoder, ModelRegistry(tmp_path / "r"), today=TODAY)
+
+
+def _pair_set(n_queries: int, signal: str, seed: int, *, noise: bool = True) -> PairSet:
+    """Lists of 10 candidates with one relevant each, told apart only by feature ``signal`` (the
+    others random, or 0 without ``noise``)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_queries * 10, len(FEATURES))).astype(np.float32) * noise
+    y = np.zeros(n_queries * 10, dtype=np.int32)
+    y[np.arange(n_queries) * 10 + rng.integers(0, 10, n_queries)] = 1
+    X[:, FEATURES.index(signal)] = y * 5.0 + rng.random(len(y)).astype(np.float32)
+    return PairSet(X, y, np.full(n_queries, 10), [f"q{seed}-{i}" for i in range(n_queries)], 0)
+
+
+def test_the_gate_keeps_a_ranker_that_beats_the_prior_and_refits_it_on_every_example() -> None:
+    # The prior weighs unknown checks negatively; here they mark the relevant candidate.
+    pairs, held = _pair_set(60, "unknown_checks", 1), _pair_set(15, "unknown_checks", 2)
+    params = {"n_estimators": 30}
+    refit, gate, report = gate_and_fit(pairs, held, cold_rate=0.0, params=params)
+    assert refit is not None and gate.passed and gate.learned_ndcg10 > 0.9 > gate.prior_ndcg10
+    assert gate.trained_queries == 75 and report.queries == 60
+    kept, gate_kept, _ = gate_and_fit(pairs, held, cold_rate=0.0, params=params, refit_on_all=False)
+    assert kept is not None and gate_kept.trained_queries == 60
+    assert gate_kept.learned_ndcg10 == gate.learned_ndcg10  # the gate judges the same model either way
+    assert not np.allclose(refit.predict(held.X), kept.predict(held.X))  # the refit one has seen more
+    # Where the prior is already right (only dense similarity, which marks the relevant one), nothing
+    # replaces it: a tie is not a win.
+    easy, easy_held = _pair_set(60, "dense", 3, noise=False), _pair_set(15, "dense", 4, noise=False)
+    none, gate_none, _ = gate_and_fit(easy, easy_held, cold_rate=0.0, params=params)
+    assert none is None and not gate_none.passed and gate_none.trained_queries == 0
