@@ -22,7 +22,8 @@ __all__ = [
     "pair_only_features", "to_matrix",
 ]
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
+"""4: local_share is smoothed through the zone (overseas or mainland); rankers of 3 are refused."""
 FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query
@@ -34,7 +35,8 @@ FEATURES: tuple[str, ...] = (
     "profile",  # cosine between the query and the centroid of the resource's past initiatives
     "text_clf",  # probability the text model of past partnerships gives the resource (0 without history)
     "vector_clf",  # the same from the model of past partnerships on project vectors
-    "local_share",  # share of past partnerships in the query's département that went to it (smoothed)
+    "local_share",  # share of past partnerships in the query's département that went to it (smoothed
+    # towards its zone, overseas or mainland, then the nation)
     "amount_typicality",  # minus the distance of the amount sought to its past partners' (0 unknown)
     "has_history",  # 1 when the resource has past partnerships
     "popularity",  # log(1 + past positive decisions)

@@ -85,10 +85,11 @@ class History:
             self.places = [None] * len(self.initiative_ids)
         if self.amounts is None:
             self.amounts = np.full(len(self.initiative_ids), np.nan)
-        by_place: defaultdict[str, list[int]] = defaultdict(list)
+        by_place: defaultdict[str, list[int]] = defaultdict(list)  # départements and zones
         for r, place in enumerate(self.places):
             if place is not None:
                 by_place[place].append(r)
+                by_place[_zone(place)].append(r)
         self._rows_at = {p: np.asarray(idx, dtype=np.int64) for p, idx in by_place.items()}
         for rid, idx in self._rows_of.items():
             self._sums[rid] = self.vectors[idx].sum(axis=0)
@@ -235,10 +236,12 @@ class History:
         before: float | None = None, prior_weight: float = 5.0,
     ) -> np.ndarray:
         """``(len(resource_ids),) float32``: the share of the past partnerships of projects from the
-        query's département that went to each resource, smoothed towards the national share with
-        ``prior_weight`` pseudo-projects (the national share alone when the département of ``where``, a
-        territory code, has no history or there is none). Local habits matter: the same funders and
-        sponsors recur in a territory."""
+        query's département that went to each resource, smoothed with ``prior_weight`` pseudo-projects
+        towards the share in its zone (overseas or mainland France), itself smoothed towards the
+        national share. A département without history gets its zone's share; a query without one
+        (``where`` national, a région or unknown) the national share. Local habits matter: the same
+        funders and sponsors recur in a territory, and overseas projects have funders of their own
+        (a new overseas département borrows what the others obtained)."""
         out = np.zeros(len(resource_ids), dtype=np.float32)
         if len(self) == 0:
             return out
@@ -246,20 +249,24 @@ class History:
         visible = len(self) if mask is None else int(mask.sum())
         if visible == 0:
             return out
-        national = self._counts(resource_ids, mask) / visible
+        share = self._counts(resource_ids, mask) / visible
         place = _departement(where)
-        rows = self._rows_at.get(place) if place is not None else None
-        if rows is not None and mask is not None:
-            rows = rows[mask[rows]]
-        if rows is None or len(rows) == 0 or place is None:
-            return national.astype(np.float32)
-        counts = self._local_counts.get(place) if mask is None else None
-        if counts is None:
-            counts = Counter(r for row in rows for r in self.resources_of[row])
-            if mask is None:
-                self._local_counts[place] = counts
-        local = np.fromiter((counts.get(r, 0) for r in resource_ids), dtype=np.float64, count=len(resource_ids))
-        return ((local + prior_weight * national) / (len(rows) + prior_weight)).astype(np.float32)
+        if place is None:
+            return share.astype(np.float32)
+        for key in (_zone(place), place):  # national → zone → département
+            rows = self._rows_at.get(key)
+            if rows is not None and mask is not None:
+                rows = rows[mask[rows]]
+            if rows is None or len(rows) == 0:
+                continue
+            counts = self._local_counts.get(key) if mask is None else None
+            if counts is None:
+                counts = Counter(r for row in rows for r in self.resources_of[row])
+                if mask is None:
+                    self._local_counts[key] = counts
+            local = np.fromiter((counts.get(r, 0) for r in resource_ids), dtype=np.float64, count=len(resource_ids))
+            share = (local + prior_weight * share) / (len(rows) + prior_weight)
+        return share.astype(np.float32)
 
     def amount_typicality(
         self, amount: float | None, resource_ids: Sequence[str], *, exclude: str | None = None,
@@ -400,6 +407,12 @@ def _fold_of(initiative_id: str) -> int:
     """A stable fold per initiative id (the same across processes, unlike ``hash``)."""
     digest = hashlib.blake2b(initiative_id.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little") % CLASSIFIER_FOLDS
+
+
+def _zone(departement: str) -> str:
+    """``"zone:overseas"`` for an overseas département (971–976), else ``"zone:mainland"`` (keys that no
+    département code can take)."""
+    return "zone:overseas" if departement.startswith("97") else "zone:mainland"
 
 
 def _departement(code: str | None) -> str | None:

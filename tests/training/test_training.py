@@ -10,11 +10,11 @@ import pytest
 
 from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
+from matcher.features import FEATURES
 from matcher.indexing import ResourceIndex
 from matcher.recommender import Recommender
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from matcher.features import FEATURES
 from training import (
     ModelRegistry,
     PromotionRefused,
