@@ -32,6 +32,7 @@ from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.cli_eval import register as register_eval
+from service.engine import served_recommender
 from service.settings import Settings
 from training import ModelRegistry, PromotionRefused, train_from_catalogue
 
@@ -119,11 +120,7 @@ def _ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, 
             progress.update(task, completed=done, total=total)
 
         index = ResourceIndex.ensure(store, encoder, settings.index_dir, progress=tick)
-    served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
-    if served is None:
-        return index, Recommender(index, encoder)
-    version, ranker = served
-    return index, Recommender(index, encoder, ranker=ranker, model_version=version)
+    return index, served_recommender(index, encoder, settings)
 
 
 def _print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:

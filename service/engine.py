@@ -27,6 +27,7 @@ from indexes import Encoder, SnapshotError, load_encoder
 from indexes.cache import CachedEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
+from matcher.ranker import RankerError
 from matcher.recommender import Recommender
 from matcher.schemas import Resource
 from matcher.store import Catalogue, content_hash
@@ -36,6 +37,21 @@ from training import ModelRegistry
 __all__ = ["Engine", "IndexState", "RWLock"]
 
 log = logging.getLogger("maillage.engine")
+
+
+def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Settings) -> Recommender:
+    """The recommender with the registry's served ranker, or with the prior when none is served or the
+    served one cannot be used by this code (say, trained on an older feature schema): matching goes on
+    with the prior, and the log says why and what to run."""
+    try:
+        served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
+    except RankerError as exc:
+        log.warning("served ranker refused, matching with the prior until a new one is trained: %s", exc)
+        return Recommender(index, encoder)
+    if served is None:
+        return Recommender(index, encoder)
+    version, ranker = served
+    return Recommender(index, encoder, ranker=ranker, model_version=version)
 
 # A write is stamped (``resources.changed_at``) before its transaction commits, so a write stamped
 # earlier can become visible after a later one was already applied (two API requests, an import and
@@ -156,12 +172,7 @@ class Engine:
         self.store.close()
 
     def _recommender(self, index: ResourceIndex) -> Recommender:
-        served = ModelRegistry(self.settings.rankers_dir).load_current(encoder_id=self.encoder.model_id,
-                                                                       dim=self.encoder.dim)
-        if served is None:
-            return Recommender(index, self.encoder)
-        version, ranker = served
-        return Recommender(index, self.encoder, ranker=ranker, model_version=version)
+        return served_recommender(index, self.encoder, self.settings)
 
     def _install(self, index: ResourceIndex, watermark: datetime) -> None:
         """Make ``index`` the served one and replay every write made since ``watermark``."""

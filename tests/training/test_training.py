@@ -8,13 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import matcher.ranker
 from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.features import FEATURES
 from matcher.indexing import ResourceIndex
+from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
+from service.engine import served_recommender
+from service.settings import Settings
 from training import (
     ModelRegistry,
     PromotionRefused,
@@ -134,3 +138,27 @@ def test_the_gate_keeps_a_ranker_that_beats_the_prior_and_refits_it_on_every_exa
     easy, easy_held = _pair_set(60, "dense", 3, noise=False), _pair_set(15, "dense", 4, noise=False)
     none, gate_none, _ = gate_and_fit(easy, easy_held, cold_rate=0.0, params=params)
     assert none is None and not gate_none.passed and gate_none.trained_queries == 0
+
+
+def test_a_served_ranker_of_an_older_feature_schema_gives_way_to_the_prior(
+    setup, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    _, index, encoder, root = setup
+    settings = Settings(home=root / "home")
+    registry = ModelRegistry(settings.rankers_dir)
+    with monkeypatch.context() as m:  # saved by an older Maillage
+        m.setattr(matcher.ranker, "FEATURE_VERSION", 1)
+        old = registry.register(PriorRanker(weights={"dense": 1.0}), encoder_id=encoder.model_id, dim=encoder.dim,
+                                pairs=0, catalogue_hash="x", metrics={"validation_ndcg10": 0.5}, compared_to=None)
+    registry.promote(old)
+    with caplog.at_level("WARNING", logger="maillage.engine"):
+        rec = served_recommender(index, encoder, settings)
+    assert isinstance(rec.ranker, PriorRanker) and rec.ranker.weights != {"dense": 1.0}  # the default prior
+    assert rec.model_version.startswith("prior@")
+    assert "retrain it with maillage train" in caplog.text and "served ranker refused" in caplog.text
+    # A ranker of this schema is served as it is.
+    new = registry.register(PriorRanker(weights={"dense": 1.0}), encoder_id=encoder.model_id, dim=encoder.dim,
+                            pairs=0, catalogue_hash="x", metrics={"validation_ndcg10": 0.6}, compared_to=old)
+    registry.promote(new)
+    served = served_recommender(index, encoder, settings)
+    assert served.model_version == new and served.ranker.weights == {"dense": 1.0}
