@@ -19,12 +19,11 @@ from matcher.schemas import CheckStatus, Criterion, MatchQuery, Recurrence, Reso
 
 __all__ = [
     "COLD_VALUES", "FEATURES", "FEATURE_VERSION", "PAIR_FEATURES", "RETRIEVAL_FEATURES", "pair_features",
-    "pair_only_features", "popularity", "to_matrix",
+    "pair_only_features", "to_matrix",
 ]
 
 FEATURE_VERSION = 4
-"""4: local_share is smoothed through the zone (overseas or mainland), popularity is a share, not a
-count; rankers of 3 are refused."""
+"""4: local_share is smoothed through the zone (overseas or mainland); rankers of 3 are refused."""
 FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query
@@ -40,7 +39,7 @@ FEATURES: tuple[str, ...] = (
     # towards its zone, overseas or mainland, then the nation)
     "amount_typicality",  # minus the distance of the amount sought to its past partners' (0 unknown)
     "has_history",  # 1 when the resource has past partnerships
-    "popularity",  # log(1 + per-mille share of past initiatives that obtained it): see popularity()
+    "popularity",  # log(1 + past positive decisions)
     "acceptance",  # smoothed share of positive decisions
     "territory_level",  # 0 same commune, 1 département, 2 région, 3 national, 4 unknown
     "coverage_national",  # 1 when the resource covers the whole country
@@ -67,13 +66,6 @@ RETRIEVAL_FEATURES: tuple[str, ...] = FEATURES[: FEATURES.index("territory_level
 PAIR_FEATURES: tuple[str, ...] = FEATURES[FEATURES.index("territory_level") :]
 """The features that depend only on the query's facts, the resource, its checks and the day
 (:func:`pair_only_features`): the same from one query to the next, so they can be cached with the checks."""
-
-
-def popularity(positives: int, visible: int) -> float:
-    """``log(1 + 1000 · positives / visible)``: how often a resource was obtained, as a per-mille
-    share of the past initiatives that count, so the feature keeps its scale as the history grows
-    (a ranker trained on examples that saw one year of history serves queries that see three)."""
-    return math.log1p(1000.0 * positives / visible) if visible > 0 else 0.0
 
 
 def _fit(check: Check | None) -> float:

@@ -376,11 +376,6 @@ class History:
                 out[i] = float(total @ query) / norm
         return out
 
-    def visible_count(self, *, exclude: str | None = None, before: float | None = None) -> int:
-        """How many past initiatives count as of ``before`` without ``exclude``."""
-        mask = self._visible(before, exclude)
-        return len(self) if mask is None else int(mask.sum())
-
     def positive_count(self, resource_id: str, *, exclude: str | None = None, before: float | None = None) -> int:
         return len(self._rows(resource_id, self._visible(before, exclude)))
 

@@ -13,6 +13,7 @@ The service, the widget, batch matching, training and evaluation all call it:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from indexes import Encoder
 from matcher import territory
 from matcher.eligibility import Check, check_all, is_eligible
 from matcher.explain import reasons_for
-from matcher.features import FEATURES, RETRIEVAL_FEATURES, pair_features, pair_only_features, popularity
+from matcher.features import FEATURES, RETRIEVAL_FEATURES, pair_features, pair_only_features
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.names import NameMatcher
 from matcher.ranker import LearnedRanker, PriorRanker
@@ -373,7 +374,6 @@ class Recommender:
         bm25 = self.index.sparse.score_of(q.text, pool) if cfg.use_sparse else np.zeros(len(pool))
         named = self._name_matcher().scores(q.text, pool)
         past = history.positive_counts(pool, exclude=exclude_history_of, before=before)
-        visible = history.visible_count(exclude=exclude_history_of, before=before)
         n = len(pool)
         warm = past > 0
 
@@ -402,7 +402,7 @@ class Recommender:
             "local_share": local,
             "amount_typicality": typical,
             "has_history": warm.astype(np.float64),
-            "popularity": column(popularity(p, visible) for p in past.tolist()),
+            "popularity": column(math.log1p(p) for p in past.tolist()),
             "acceptance": history.acceptances(pool, exclude=exclude_history_of, before=before, counts=past),
         }
         out = np.empty((n, len(RETRIEVAL_FEATURES)), dtype=np.float64)

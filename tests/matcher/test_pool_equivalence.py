@@ -7,6 +7,7 @@ candidate to the public per-pair and per-resource functions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -16,7 +17,7 @@ import pytest
 from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.eligibility import check_all
-from matcher.features import FEATURES, PAIR_FEATURES, RETRIEVAL_FEATURES, pair_features, popularity, to_matrix
+from matcher.features import FEATURES, PAIR_FEATURES, RETRIEVAL_FEATURES, pair_features, to_matrix
 from matcher.history import History
 from matcher.indexing import ResourceIndex
 from matcher.recommender import Candidate, Recommender, RecommenderConfig
@@ -84,7 +85,7 @@ def _reference_pool(
             "amount_typicality": float(
                 history.amount_typicality(q.amount_sought, [rid], exclude=exclude, before=before)[0]),
             "has_history": 1.0 if past > 0 else 0.0,
-            "popularity": popularity(past, history.visible_count(exclude=exclude, before=before)),
+            "popularity": math.log1p(past),
             "acceptance": history.acceptance(rid, exclude=exclude, before=before),
         }
         resource = index.resources[rid]

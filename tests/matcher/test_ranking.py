@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexes import HashingEncoder
-from matcher.features import COLD_VALUES, FEATURES, popularity
+from matcher.features import FEATURES
 from matcher.history import History
 from matcher.indexing import ResourceIndex
 from matcher.ranker import LearnedRanker, PriorRanker, RankerError, load_ranker
@@ -148,9 +148,3 @@ def test_lexical_vote_of_past_initiatives(store: Catalogue, encoder: HashingEnco
     index = ResourceIndex.build(store, encoder, tmp_path / "idx")
     loaded = ResourceIndex.load(store, encoder, tmp_path / "idx")
     assert loaded.history.lexical_votes("chorale") == index.history.lexical_votes("chorale")
-
-
-def test_popularity_is_a_share_that_keeps_its_scale_as_the_history_grows() -> None:
-    assert popularity(10, 100) == pytest.approx(popularity(30, 300))  # three years of history, same habits
-    assert popularity(30, 300) > popularity(10, 300) > popularity(0, 300) == COLD_VALUES["popularity"]
-    assert popularity(0, 0) == 0.0  # no history at all
