@@ -102,6 +102,12 @@ class LearnedRanker:
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     random_state: int = 0
+    n_models: int = 5
+    """Bagging: this many models, seeded ``random_state``, ``random_state + 1``…, their scores averaged
+    (each sees its own row and feature subsamples, so together they vary less from seed to seed).
+    On the dev splits, 5 against 1: réserve parlementaire (dev 2015) 0.7404 and 0.7407 for two seeds
+    against 0.7415 for one model; beta.gouv 0.635 against 0.636 (dev 2020) and 0.751 against 0.729
+    (dev 2021), two seeds each."""
     kind: str = "lambdarank"
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> LearnedRanker:
@@ -112,39 +118,52 @@ class LearnedRanker:
             raise ValueError(f"X must have shape (n, {len(FEATURES)}), got {X.shape}")
         if int(np.sum(groups)) != X.shape[0]:
             raise ValueError(f"groups sum to {int(np.sum(groups))} but X has {X.shape[0]} rows")
-        model = lgb.LGBMRanker(
-            objective="lambdarank",
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            subsample=self.subsample,
-            subsample_freq=1,
-            colsample_bytree=self.colsample_bytree,
-            random_state=self.random_state,
-            n_jobs=2,
-            verbose=-1,
-        )
-        model.fit(X, np.asarray(y, dtype=np.int32), group=np.asarray(groups), feature_name=list(FEATURES))
-        self.booster_ = model.booster_
+        if self.n_models < 1:
+            raise ValueError(f"n_models must be at least 1, got {self.n_models}")
+        self.boosters_ = []
+        for i in range(self.n_models):
+            model = lgb.LGBMRanker(
+                objective="lambdarank",
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples,
+                subsample=self.subsample,
+                subsample_freq=1,
+                colsample_bytree=self.colsample_bytree,
+                random_state=self.random_state + i,
+                n_jobs=2,
+                verbose=-1,
+            )
+            model.fit(X, np.asarray(y, dtype=np.int32), group=np.asarray(groups), feature_name=list(FEATURES))
+            self.boosters_.append(model.booster_)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "booster_"):
+        if not hasattr(self, "boosters_"):
             raise RankerError("this LearnedRanker is not fitted yet: call fit() or load a trained one")
-        return np.asarray(self.booster_.predict(np.asarray(X, dtype=np.float32)), dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32)
+        scores = np.mean([b.predict(X) for b in self.boosters_], axis=0)
+        return np.asarray(scores, dtype=np.float32)
 
     def feature_importances(self) -> dict[str, float]:
-        gains = self.booster_.feature_importance(importance_type="gain")
+        gains = np.sum([b.feature_importance(importance_type="gain") for b in self.boosters_], axis=0)
         total = float(np.sum(gains)) or 1.0
         return {n: float(g) / total for n, g in zip(FEATURES, gains, strict=True)}
 
     def save(self, folder: Path) -> list[Path]:
         params = {k: v for k, v in asdict(self).items() if k != "kind"}
-        head, model = folder / "ranker.json", folder / "lightgbm.txt"
+        head = folder / "ranker.json"
         head.write_text(json.dumps(_header(self.kind, params), indent=2), encoding="utf-8")
-        self.booster_.save_model(str(model))
-        return [head, model]
+        models = [folder / _model_file(i) for i in range(len(self.boosters_))]
+        for booster, path in zip(self.boosters_, models, strict=True):
+            booster.save_model(str(path))
+        return [head, *models]
+
+
+def _model_file(i: int) -> str:
+    """The file of bagged model ``i`` (the first keeps the name a single model always had)."""
+    return "lightgbm.txt" if i == 0 else f"lightgbm_{i}.txt"
 
 
 def _header(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -173,9 +192,12 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
         import lightgbm as lgb
 
         ranker = LearnedRanker(**head["params"])
-        try:
-            ranker.booster_ = lgb.Booster(model_file=str(folder / "lightgbm.txt"))
-        except Exception as exc:
-            raise RankerError(f"cannot read {folder / 'lightgbm.txt'}: {exc}") from exc
+        ranker.boosters_ = []
+        for i in range(ranker.n_models):
+            path = folder / _model_file(i)
+            try:
+                ranker.boosters_.append(lgb.Booster(model_file=str(path)))
+            except Exception as exc:
+                raise RankerError(f"cannot read {path}: {exc}") from exc
         return ranker
     raise RankerError(f"unknown ranker kind {kind!r} in {path}: expected 'prior' or 'lambdarank'")

@@ -127,6 +127,26 @@ def test_learned_ranker_learns_and_round_trips(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict(X), ranker.predict(X), rtol=1e-6)
 
 
+def test_a_bagged_ranker_averages_its_models_and_round_trips(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    groups = np.full(60, 10)
+    X = rng.random((600, len(FEATURES))).astype(np.float32)
+    y = (X[:, FEATURES.index("knn_vote")] + 0.3 * rng.random(600) > 0.9).astype(int)
+    params = {"n_estimators": 30, "min_child_samples": 5}
+    bagged = LearnedRanker(n_models=3, **params).fit(X, y, groups)
+    singles = [LearnedRanker(random_state=seed, n_models=1, **params).fit(X, y, groups) for seed in range(3)]
+    np.testing.assert_allclose(bagged.predict(X), np.mean([m.predict(X) for m in singles], axis=0), rtol=1e-5)
+    assert not np.allclose(singles[0].predict(X), singles[1].predict(X))  # the seeds do differ
+    paths = bagged.save(tmp_path)
+    assert sorted(p.name for p in paths) == ["lightgbm.txt", "lightgbm_1.txt", "lightgbm_2.txt", "ranker.json"]
+    np.testing.assert_allclose(load_ranker(tmp_path).predict(X), bagged.predict(X), rtol=1e-6)
+    (tmp_path / "lightgbm_2.txt").unlink()
+    with pytest.raises(RankerError, match=r"lightgbm_2\.txt"):
+        load_ranker(tmp_path)
+    with pytest.raises(ValueError, match="n_models must be at least 1"):
+        LearnedRanker(n_models=0).fit(X, y, groups)
+
+
 def test_ranker_with_another_feature_schema_is_refused(tmp_path: Path) -> None:
     PriorRanker().save(tmp_path)
     head = (tmp_path / "ranker.json").read_text().replace('"dense"', '"old_feature"')
