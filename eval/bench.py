@@ -30,6 +30,8 @@ Figures (``K.ratio`` is ours / baseline: below 1 is smaller or faster, above 1 i
   does once the query vector is known — hybrid retrieval, the history votes, eligibility per criterion,
   features, ranking, diversity and explanations — over a catalogue of the demo resources (real records,
   with the demo's decision history) padded with copies up to N, for the demo initiatives as queries.
+  The ranker is a served learned one, a bag of 5 LightGBM models of full size (fitted on seeded
+  synthetic pairs: its cost depends on its trees, not on what they learned).
   Baseline: hybrid retrieval alone (dense and BM25 top 200, fused), so the ratio shows what ranking adds.
 - ``live_update_visible``: 1 when an added, moved and deleted item are all seen by the next query.
 
@@ -60,6 +62,7 @@ import numpy as np
 
 from indexes import DEFAULT_MODEL, DenseIndex, Encoder, SparseIndex, load_encoder
 from matcher.demo_catalogue import demo_dir
+from matcher.ranker import LearnedRanker
 from matcher.recommender import RecommenderConfig
 
 __all__ = ["main", "run_bench", "size_label"]
@@ -415,6 +418,16 @@ class _Precomputed:
         return self.inner.encode_documents(texts)
 
 
+def _served_ranker(rng: np.random.Generator) -> LearnedRanker:
+    """A learned ranker with the served parameters, fitted on synthetic lists of 50 candidates whose
+    label depends on a few features (so the trees grow to their full size)."""
+    from matcher.features import FEATURES
+
+    X = rng.random((400 * 50, len(FEATURES))).astype(np.float32)
+    signal = X[:, FEATURES.index("dense")] + X[:, FEATURES.index("knn_vote")] + 0.5 * rng.random(len(X))
+    return LearnedRanker().fit(X, (signal > 1.6).astype(np.int32), np.full(400, 50))
+
+
 def _rank_after_encoding(encoder: Encoder, n: int, rng: np.random.Generator, repeats: int,
                          label: str) -> dict[str, float]:
     """``{label}.rank_after_encoding.*``: see the module docstring."""
@@ -450,7 +463,7 @@ def _rank_after_encoding(encoder: Encoder, n: int, rng: np.random.Generator, rep
     queries = [MatchQuery.from_initiative(i) for i in initiatives]
     vectors = dict(zip([q.text for q in queries], encoder.encode_queries([q.text for q in queries]), strict=True))
     index = ResourceIndex(manifest, dense, sparse, resources, providers, history)
-    rec = Recommender(index, _Precomputed(encoder, vectors))
+    rec = Recommender(index, _Precomputed(encoder, vectors), ranker=_served_ranker(rng))
     cfg = rec.config
 
     def ours(i: int) -> object:
