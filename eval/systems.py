@@ -30,7 +30,7 @@ from matcher.indexing import ResourceIndex, resource_document
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from training.fit import FitReport, gate_and_fit
+from training.fit import gate_and_fit
 from training.pairs import COLD_RATE, build_pairs
 
 __all__ = [
@@ -284,7 +284,6 @@ class MaillageSystem:
         self.cold_rate = cold_rate
         self.ranker_params = ranker_params
         self.refit_on_all = refit_on_all
-        self.fit_report_: FitReport | None = None
         self.gate_: dict[str, float] = {}
         self.tmp_: tempfile.TemporaryDirectory[str] | None = None
         self.store_: Catalogue | None = None
@@ -332,8 +331,9 @@ class MaillageSystem:
             pairs = build_pairs(self.recommender_, examples[:cut], today=evalset.today)
             val = build_pairs(self.recommender_, examples[cut:], today=evalset.today)
             if len(pairs.groups) >= 20 and len(val.groups) >= 5:
-                ranker, gate, self.fit_report_ = gate_and_fit(
-                    pairs, val, cold_rate=self.cold_rate, params=self.ranker_params, refit_on_all=self.refit_on_all)
+                # No cross-validation report: nothing reads it here, and the gate is the validation.
+                ranker, gate, _ = gate_and_fit(pairs, val, cold_rate=self.cold_rate, params=self.ranker_params,
+                                               folds=None, refit_on_all=self.refit_on_all)
                 self.gate_ = {"validation_ndcg10_learned": gate.learned_ndcg10,
                               "validation_ndcg10_prior": gate.prior_ndcg10, "trained_queries": gate.trained_queries}
                 if ranker is not None:

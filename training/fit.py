@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
@@ -95,21 +95,27 @@ def gate_and_fit(
     *,
     cold_rate: float | str,
     params: dict[str, float | int] | None = None,
-    folds: int = 3,
+    folds: int | None = 3,
     refit_on_all: bool = True,
-) -> tuple[LearnedRanker | None, Gate, FitReport]:
+) -> tuple[LearnedRanker | None, Gate, FitReport | None]:
     """Fit a ranker on ``pairs`` (cold-start dropout at ``cold_rate``) and keep it only if it beats the
     prior on ``held_out`` (the most recent examples). With ``refit_on_all`` the kept ranker is then
     fitted again, with the same parameters, on ``pairs`` and ``held_out`` together: the gate has
     judged the configuration, and the most recent examples are the ones most like the next query.
-    Returns ``(ranker or None, gate, cross-validation report)``."""
-    ranker, report = fit_ranker(simulate_cold(pairs, cold_rate), folds=folds, params=params)
-    learned = ndcg_of_lists(ranker.predict(held_out.X), held_out.y, held_out.groups)
-    prior = ndcg_of_lists(PriorRanker().predict(held_out.X), held_out.y, held_out.groups)
-    if not learned > prior:
-        return None, Gate(learned, prior, 0), report
+    ``folds=None`` skips the cross-validation report (the gate alone decides).
+    Returns ``(ranker or None, gate, cross-validation report or None)``."""
+    train = simulate_cold(pairs, cold_rate)
+    report: FitReport | None = None
+    if folds is None:
+        ranker = LearnedRanker(**(params or {})).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
+    else:
+        ranker, report = fit_ranker(train, folds=folds, params=params)
+    gate = Gate(ndcg_of_lists(ranker.predict(held_out.X), held_out.y, held_out.groups),
+                ndcg_of_lists(PriorRanker().predict(held_out.X), held_out.y, held_out.groups), len(pairs.groups))
+    if not gate.passed:
+        return None, replace(gate, trained_queries=0), report
     if refit_on_all and len(held_out.groups):
         every = simulate_cold(PairSet.concat(pairs, held_out), cold_rate)
-        return (LearnedRanker(**(params or {})).fit(every.X, every.y, every.groups),  # type: ignore[arg-type]
-                Gate(learned, prior, len(every.groups)), report)
-    return ranker, Gate(learned, prior, len(pairs.groups)), report
+        ranker = LearnedRanker(**(params or {})).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]
+        gate = replace(gate, trained_queries=len(every.groups))
+    return ranker, gate, report

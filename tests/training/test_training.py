@@ -133,6 +133,10 @@ def test_the_gate_keeps_a_ranker_that_beats_the_prior_and_refits_it_on_every_exa
     assert kept is not None and gate_kept.trained_queries == 60
     assert gate_kept.learned_ndcg10 == gate.learned_ndcg10  # the gate judges the same model either way
     assert not np.allclose(refit.predict(held.X), kept.predict(held.X))  # the refit one has seen more
+    quick, gate_quick, no_report = gate_and_fit(pairs, held, cold_rate=0.0, params=params, folds=None)
+    assert no_report is None and gate_quick == gate  # the report is all that skipping folds leaves out
+    assert quick is not None
+    np.testing.assert_allclose(quick.predict(held.X), refit.predict(held.X), rtol=1e-6)
     # Where the prior is already right (only dense similarity, which marks the relevant one), nothing
     # replaces it: a tie is not a win.
     easy, easy_held = _pair_set(60, "dense", 3, noise=False), _pair_set(15, "dense", 4, noise=False)
