@@ -22,8 +22,9 @@ __all__ = [
     "pair_only_features", "to_matrix",
 ]
 
-FEATURE_VERSION = 4
-"""4: local_share is smoothed through the zone (overseas or mainland); rankers of 3 are refused."""
+FEATURE_VERSION = 5
+"""4: local_share is smoothed through the zone (overseas or mainland); 5: text_clf reads the project's
+département and zone too (:func:`matcher.history.place_terms`). Rankers of an older version are refused."""
 FEATURES: tuple[str, ...] = (
     "dense",  # cosine between the query and the resource text
     "bm25",  # BM25 score of the resource text for the query

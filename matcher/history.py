@@ -134,9 +134,9 @@ class History:
         sparse = SparseIndex().build(ids, texts)
         dates = np.asarray([first[i] for i in ids], dtype=np.float64)
         labels = [frozenset(pos[i]) for i in ids]
-        classifier = TextClassifier().fit(texts, labels) if ids else None
-        vector_classifier = VectorClassifier().fit(vectors, labels) if ids else None
         places = [_departement(lookup[i].territory) for i in ids]
+        classifier = TextClassifier().fit(_documents(texts, places), labels) if ids else None
+        vector_classifier = VectorClassifier().fit(vectors, labels) if ids else None
         amounts = np.asarray(
             [np.log1p(a) if (a := lookup[i].amount_sought) is not None and a >= 0 else np.nan for i in ids],
             dtype=np.float64,
@@ -207,8 +207,12 @@ class History:
                 vote[rid] += float(score)
         return {r: v / total for r, v in vote.items()} if total > 0 else {}
 
-    def classifier_scores(self, text: str, resource_ids: Sequence[str], *, exclude: str | None = None) -> np.ndarray:
-        """``(len(resource_ids),) float32``: the text model's probability of each resource for ``text``.
+    def classifier_scores(
+        self, text: str, resource_ids: Sequence[str], *, where: str | None = None, exclude: str | None = None
+    ) -> np.ndarray:
+        """``(len(resource_ids),) float32``: the text model's probability of each resource for ``text``
+        of a project in territory ``where`` (the model reads the département and zone as words, see
+        :func:`place_terms`).
 
         With ``exclude`` (a past initiative scored for training) the answer comes from a model fitted
         without that initiative's fold (cross-fitting, :data:`CLASSIFIER_FOLDS` folds fitted on first use),
@@ -219,7 +223,7 @@ class History:
             return np.zeros(len(resource_ids), dtype=np.float32)
         model = self._served_or_fold(self.classifier, "text", exclude)
         assert isinstance(model, TextClassifier)  # the "text" folds are text models
-        return model.scores(text, resource_ids)
+        return model.scores(text + place_terms(_departement(where)), resource_ids)
 
     def vector_classifier_scores(
         self, vector: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None
@@ -328,7 +332,9 @@ class History:
                         "for training: rebuild the index (maillage index build)"
                     )
                 config = self.classifier.config if self.classifier is not None else TextClassifierConfig()
-                model = TextClassifier(config).fit([self.texts[r] for r in keep], labels)
+                places = self.places or [None] * len(self)
+                model = TextClassifier(config).fit(_documents([self.texts[r] for r in keep], [places[r] for r in keep]),
+                                                   labels)
             else:
                 vconfig = (self.vector_classifier.config if self.vector_classifier is not None
                            else VectorClassifierConfig())
@@ -413,6 +419,23 @@ def _zone(departement: str) -> str:
     """``"zone:overseas"`` for an overseas département (971–976), else ``"zone:mainland"`` (keys that no
     département code can take)."""
     return "zone:overseas" if departement.startswith("97") else "zone:mainland"
+
+
+def place_terms(departement: str | None) -> str:
+    """Words appended to a project's text for the text model: its département and its zone
+    (``" zzdep974 zzzoneoverseas"``), empty when it has none. Which resource pays can depend on where
+    as much as on what (overseas sport clubs are funded by the overseas programme, not the sport
+    one): as words, place meets the project's own words in one model, which ``local_share`` alone
+    cannot do. On the réserve parlementaire (train 2013–2014, the 2015 year as dev), the model alone
+    went from nDCG@10 0.679 to 0.687."""
+    if departement is None:
+        return ""
+    return f" zzdep{departement.lower()} zz{_zone(departement).replace(':', '')}"
+
+
+def _documents(texts: Sequence[str], places: Sequence[str | None]) -> list[str]:
+    """What the text model reads of past projects: each text with its :func:`place_terms`."""
+    return [text + place_terms(place) for text, place in zip(texts, places, strict=True)]
 
 
 def _departement(code: str | None) -> str | None:

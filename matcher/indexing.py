@@ -50,8 +50,9 @@ def resource_document(resource: Resource, provider: Provider | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
-HISTORY_FORMAT = 2
-"""What a snapshot's history holds (2: texts, places, amounts, the text and vector models). Part of the
+HISTORY_FORMAT = 3
+"""What a snapshot's history holds (2: texts, places, amounts, the text and vector models; 3: the text
+model reads each project's place, :func:`matcher.history.place_terms`). Part of the
 catalogue signature, so a snapshot built by an older Maillage reads as stale and is rebuilt."""
 
 

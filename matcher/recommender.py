@@ -364,7 +364,7 @@ class Recommender:
         else:
             dense_scores = profile = np.zeros(len(pool), dtype=np.float32)
         if cfg.use_history:
-            text_clf = history.classifier_scores(q.text, pool, exclude=exclude_history_of)
+            text_clf = history.classifier_scores(q.text, pool, where=q.territory, exclude=exclude_history_of)
             vector_clf = (history.vector_classifier_scores(vector, pool, exclude=exclude_history_of)
                           if vector is not None else np.zeros(len(pool), dtype=np.float32))
             local = history.local_share(q.territory, pool, exclude=exclude_history_of, before=before)

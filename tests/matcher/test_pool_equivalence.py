@@ -62,7 +62,7 @@ def _reference_pool(
     dense = index.dense.reconstruct_many(pool) @ vector
     # Unchanged by the vectorisation and slow one by one: asked once for the pool.
     bm25 = index.sparse.score_of(q.text, pool)
-    text_clf = history.classifier_scores(q.text, pool, exclude=exclude)
+    text_clf = history.classifier_scores(q.text, pool, where=q.territory, exclude=exclude)
     vector_clf = history.vector_classifier_scores(vector, pool, exclude=exclude)
     named = rec._name_matcher().scores(q.text, pool)
     out = []

@@ -168,3 +168,29 @@ def test_lexical_vote_of_past_initiatives(store: Catalogue, encoder: HashingEnco
     index = ResourceIndex.build(store, encoder, tmp_path / "idx")
     loaded = ResourceIndex.load(store, encoder, tmp_path / "idx")
     assert loaded.history.lexical_votes("chorale") == index.history.lexical_votes("chorale")
+
+
+def test_the_text_model_reads_where_a_project_is(store: Catalogue, encoder: HashingEncoder) -> None:
+    """The same sport projects went to the overseas programme from overseas and to the sport one
+    from mainland France: the text model separates them by place, not by words."""
+    store.upsert_providers([Provider(id="p1", name="Ministère des Sports"),
+                            Provider(id="p2", name="Ministère des Outre-mer")])
+    store.upsert_resources([
+        Resource(id="sport", kind="financement", provider_id="p1", title="Programme 219", recurrence="permanent"),
+        Resource(id="outre-mer", kind="financement", provider_id="p2", title="Programme 123", recurrence="permanent"),
+    ])
+    clubs = ["football", "judo", "basket", "natation", "tennis", "rugby"]
+    past = [(f"{club}-{dep}", f"Club de {club}, équipements sportifs", dep,
+             "outre-mer" if dep.startswith("97") else "sport") for club in clubs for dep in ("974", "971", "35", "69")]
+    store.upsert_initiatives([Initiative(id=i, title=t, territory=d) for i, t, d, _ in past])
+    store.append_outcomes([Outcome(id=f"o-{i}", initiative_id=i, resource_id=r, decision="obtained")
+                           for i, _, _, r in past])
+    history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
+    assert history.places is not None and history.places.count("974") == len(clubs)
+    text = "Club de handball, équipements sportifs"
+    overseas = history.classifier_scores(text, ["sport", "outre-mer"], where="972")  # a zone it knows
+    mainland = history.classifier_scores(text, ["sport", "outre-mer"], where="75056")  # a commune: its département
+    assert overseas[1] > overseas[0] and mainland[0] > mainland[1]
+    # A training example is scored by a fold model fitted on the same documents, places included.
+    held_out = history.classifier_scores(past[0][1], ["sport", "outre-mer"], where="974", exclude=past[0][0])
+    assert held_out[1] > held_out[0]
