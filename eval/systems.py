@@ -333,7 +333,8 @@ class MaillageSystem:
             if len(pairs.groups) >= 20 and len(val.groups) >= 5:
                 # No cross-validation report: nothing reads it here, and the gate is the validation.
                 ranker, gate, _ = gate_and_fit(pairs, val, cold_rate=self.cold_rate, params=self.ranker_params,
-                                               folds=None, refit_on_all=self.refit_on_all)
+                                               folds=None, refit_on_all=self.refit_on_all,
+                                               share=self.config.prior_share)
                 self.gate_ = {"validation_ndcg10_learned": gate.learned_ndcg10,
                               "validation_ndcg10_prior": gate.prior_ndcg10, "trained_queries": gate.trained_queries}
                 if ranker is not None:

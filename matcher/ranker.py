@@ -7,6 +7,9 @@ in ``_``, ``predict(X) -> (n,) float``):
 - :class:`LearnedRanker`, LightGBM with a LambdaRank objective (it optimises nDCG over each query's
   candidate list directly), trained from labelled pairs with hard negatives from retrieval.
 
+A learned ranker is not served alone: its order is fused with the prior's (:func:`fuse_with_prior`),
+and gates judge it the way it is served (:func:`served_scores`).
+
 A ranker is saved as a folder with ``ranker.json`` (kind, feature names and version, parameters)
 and, for the learned one, LightGBM's own text model: no pickle. Loading refuses a ranker whose
 feature schema differs from this code's, saying what to do.
@@ -23,7 +26,10 @@ import numpy as np
 
 from matcher.features import FEATURE_VERSION, FEATURES
 
-__all__ = ["LearnedRanker", "PriorRanker", "Ranker", "RankerError", "load_ranker"]
+__all__ = [
+    "FUSION_K", "PRIOR_SHARE", "LearnedRanker", "PriorRanker", "Ranker", "RankerError", "fuse_with_prior",
+    "load_ranker", "served_scores",
+]
 
 
 class RankerError(RuntimeError):
@@ -201,3 +207,52 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
                 raise RankerError(f"cannot read {path}: {exc}") from exc
         return ranker
     raise RankerError(f"unknown ranker kind {kind!r} in {path}: expected 'prior' or 'lambdarank'")
+
+
+FUSION_K = 5
+"""Rank offset of :func:`fuse_with_prior`: small, so the first places of each order weigh most."""
+PRIOR_SHARE = 0.5
+"""Weight of the prior's order against the learned ranker's (1) in :func:`fuse_with_prior`.
+
+Chosen on dev splits inside the train years (nDCG@10, learned alone → fused): beta.gouv 0.637 →
+0.676 (dev 2020) and 0.745 → 0.788 (dev 2021), réserve parlementaire 0.749 → 0.751 (dev 2015). A
+weight of 1 did as well on average but lost more on startups whose sponsor was new (dev 2020 cold
+slice: learned alone 0.617, 0.583 at 0.5, 0.540 at 1)."""
+
+
+def fuse_with_prior(
+    learned: np.ndarray, prior: np.ndarray, *, share: float = PRIOR_SHARE, k: float = FUSION_K
+) -> np.ndarray:
+    """Scores of one candidate list that order it by reciprocal-rank fusion of two orders:
+    ``1 / (k + rank by learned) + share / (k + rank by prior)``, ranks from 0, ties broken by list order.
+
+    With a few hundred labelled lists (a new deployment, beta.gouv) a learned ranker is as noisy as
+    it is sharp, and the transparent prior it replaces was often right where it went wrong: fusing
+    the two orders keeps most of what was learned and damps what was learned by chance. Ranks,
+    not scores, so neither scale needs calibrating. ``share`` 0 gives the learned order alone."""
+    learned = np.asarray(learned, dtype=np.float64)
+    if share == 0 or len(learned) == 0:
+        return learned.astype(np.float32)
+    rank_learned = np.argsort(np.argsort(-learned, kind="stable"), kind="stable")
+    rank_prior = np.argsort(np.argsort(-np.asarray(prior, dtype=np.float64), kind="stable"), kind="stable")
+    return (1.0 / (k + rank_learned) + share / (k + rank_prior)).astype(np.float32)
+
+
+def served_scores(ranker: PriorRanker | LearnedRanker, X: np.ndarray, groups: np.ndarray, *,
+                  share: float = PRIOR_SHARE) -> np.ndarray:
+    """Scores of consecutive candidate lists (sizes ``groups``) in the order the recommender serves
+    them: the prior's own, or a learned ranker's fused with the prior's (:func:`fuse_with_prior`)."""
+    X = np.asarray(X, dtype=np.float32)
+    prior = PriorRanker().predict(X)
+    if isinstance(ranker, PriorRanker):
+        return ranker.predict(X)
+    learned = ranker.predict(X)
+    out = np.empty(len(X), dtype=np.float32)
+    start = 0
+    for g in np.asarray(groups, dtype=np.int64).tolist():
+        out[start : start + g] = fuse_with_prior(learned[start : start + g], prior[start : start + g], share=share)
+        start += g
+    if start != len(X):
+        raise ValueError(f"groups sum to {start} but X has {len(X)} rows")
+    return out
+

@@ -28,7 +28,7 @@ from matcher.explain import reasons_for
 from matcher.features import FEATURES, RETRIEVAL_FEATURES, pair_features, pair_only_features
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.names import NameMatcher
-from matcher.ranker import LearnedRanker, PriorRanker
+from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, fuse_with_prior
 from matcher.schemas import (
     Decision,
     Initiative,
@@ -62,6 +62,9 @@ class RecommenderConfig:
     """False orders by the fusion score alone (retrieval only)."""
     rerank_depth: int = 50
     """A learned ranker reorders this many of the prior's best candidates (and is trained on them)."""
+    prior_share: float = PRIOR_SHARE
+    """A learned ranker's order is fused with the prior's, the prior weighing this much against 1
+    (:func:`matcher.ranker.fuse_with_prior`); 0 serves the learned order alone."""
     max_per_provider: int = 3
     """Diversity: at most this many resources of one provider in a list (0 = no cap)."""
     max_k: int = 100
@@ -265,6 +268,8 @@ class Recommender:
         head, tail = pool[: self.config.rerank_depth], pool[self.config.rerank_depth :]
         head_X = np.asarray([c.row for c in head], dtype=np.float32).reshape(len(head), len(FEATURES))
         learned = self.ranker.predict(head_X)  # the same matrix as ``to_matrix`` of their feature dicts
+        # The head is in prior order with the prior's scores: fuse the two orders (the served order).
+        learned = fuse_with_prior(learned, np.asarray([c.score for c in head]), share=self.config.prior_share)
         floor = float(np.min(learned)) if len(head) else 0.0
         for c, s in zip(head, learned, strict=True):
             c.score = float(s)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from matcher.ranker import LearnedRanker, PriorRanker
+from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
 from training.pairs import PairSet, simulate_cold
 
 __all__ = ["FitReport", "Gate", "fit_ranker", "gate_and_fit", "ndcg_of_lists"]
@@ -44,9 +44,10 @@ def ndcg_of_lists(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int 
 
 
 def fit_ranker(
-    pairs: PairSet, *, folds: int = 5, params: dict[str, float | int] | None = None
+    pairs: PairSet, *, folds: int = 5, params: dict[str, float | int] | None = None, share: float = PRIOR_SHARE,
 ) -> tuple[LearnedRanker, FitReport]:
-    """Cross-validate, then fit on all pairs. Raises ``ValueError`` with too few queries to learn."""
+    """Cross-validate, then fit on all pairs. Raises ``ValueError`` with too few queries to learn.
+    Each fold judges the learned ranker as served, fused with the prior at ``share``."""
     n_queries = len(pairs.groups)
     if n_queries < max(folds, 10):
         raise ValueError(
@@ -60,7 +61,7 @@ def fit_ranker(
         te = pairs.subset(np.isin(np.arange(n_queries), test_q))
         model = LearnedRanker(**(params or {})).fit(tr.X, tr.y, tr.groups)  # type: ignore[arg-type]
         per_fold.append((
-            ndcg_of_lists(model.predict(te.X), te.y, te.groups),
+            ndcg_of_lists(served_scores(model, te.X, te.groups, share=share), te.y, te.groups),
             ndcg_of_lists(prior.predict(te.X), te.y, te.groups),
         ))
     final = LearnedRanker(**(params or {})).fit(pairs.X, pairs.y, pairs.groups)  # type: ignore[arg-type]
@@ -97,20 +98,23 @@ def gate_and_fit(
     params: dict[str, float | int] | None = None,
     folds: int | None = 3,
     refit_on_all: bool = True,
+    share: float = PRIOR_SHARE,
 ) -> tuple[LearnedRanker | None, Gate, FitReport | None]:
     """Fit a ranker on ``pairs`` (cold-start dropout at ``cold_rate``) and keep it only if it beats the
     prior on ``held_out`` (the most recent examples). With ``refit_on_all`` the kept ranker is then
     fitted again, with the same parameters, on ``pairs`` and ``held_out`` together: the gate has
     judged the configuration, and the most recent examples are the ones most like the next query.
-    ``folds=None`` skips the cross-validation report (the gate alone decides).
+    ``folds=None`` skips the cross-validation report (the gate alone decides). The learned ranker is
+    judged as served: its order fused with the prior's at ``share`` (:func:`matcher.ranker.served_scores`).
     Returns ``(ranker or None, gate, cross-validation report or None)``."""
     train = simulate_cold(pairs, cold_rate)
     report: FitReport | None = None
     if folds is None:
         ranker = LearnedRanker(**(params or {})).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
     else:
-        ranker, report = fit_ranker(train, folds=folds, params=params)
-    gate = Gate(ndcg_of_lists(ranker.predict(held_out.X), held_out.y, held_out.groups),
+        ranker, report = fit_ranker(train, folds=folds, params=params, share=share)
+    gate = Gate(ndcg_of_lists(served_scores(ranker, held_out.X, held_out.groups, share=share), held_out.y,
+                              held_out.groups),
                 ndcg_of_lists(PriorRanker().predict(held_out.X), held_out.y, held_out.groups), len(pairs.groups))
     if not gate.passed:
         return None, replace(gate, trained_queries=0), report

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from indexes import Encoder
 from matcher.history import POSITIVE
 from matcher.indexing import ResourceIndex, catalogue_signature
-from matcher.ranker import PriorRanker
+from matcher.ranker import PriorRanker, served_scores
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
@@ -99,11 +99,15 @@ def train_from_catalogue(
     base = Recommender(index, encoder, config, PriorRanker())
     train_pairs = build_pairs(base, train_rows, today=today, progress=progress)
     val_pairs = build_pairs(base, val_rows, today=today, progress=progress)
-    model, fit = fit_ranker(simulate_cold(train_pairs, cold_rate), folds=folds, params=params)
+    # Every figure judges a ranker as served: a learned ranker's order fused with the prior's.
+    share = (config or RecommenderConfig()).prior_share
+    model, fit = fit_ranker(simulate_cold(train_pairs, cold_rate), folds=folds, params=params, share=share)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
     reference = served[1] if served is not None else PriorRanker()
-    new = ndcg_of_lists(model.predict(val_pairs.X), val_pairs.y, val_pairs.groups)
-    old = ndcg_of_lists(reference.predict(val_pairs.X), val_pairs.y, val_pairs.groups)
+    new = ndcg_of_lists(served_scores(model, val_pairs.X, val_pairs.groups, share=share), val_pairs.y,
+                        val_pairs.groups)
+    old = ndcg_of_lists(served_scores(reference, val_pairs.X, val_pairs.groups, share=share), val_pairs.y,
+                        val_pairs.groups)
     version = registry.register(
         model,
         encoder_id=encoder.model_id,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from indexes import HashingEncoder
-from matcher.features import FEATURES
+from matcher.features import FEATURES, to_matrix
 from matcher.history import History
 from matcher.indexing import ResourceIndex
-from matcher.ranker import LearnedRanker, PriorRanker, RankerError, load_ranker
+from matcher.ranker import LearnedRanker, PriorRanker, RankerError, fuse_with_prior, load_ranker, served_scores
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Initiative, MatchQuery, Outcome, Provider, Resource
 from matcher.store import Catalogue
@@ -194,3 +194,48 @@ def test_the_text_model_reads_where_a_project_is(store: Catalogue, encoder: Hash
     # A training example is scored by a fold model fitted on the same documents, places included.
     held_out = history.classifier_scores(past[0][1], ["sport", "outre-mer"], where="974", exclude=past[0][0])
     assert held_out[1] > held_out[0]
+
+
+def test_the_learned_order_is_fused_with_the_prior_order() -> None:
+    learned = np.array([0.9, 0.1, 0.5, 0.3])  # learned order: 0, 2, 3, 1
+    prior = np.array([1.0, 4.0, 3.0, 2.0])  # prior order: 1, 2, 3, 0
+    fused = fuse_with_prior(learned, prior, share=0.5, k=5)
+    expected = [1 / 5 + 0.5 / 8, 1 / 8 + 0.5 / 5, 1 / 6 + 0.5 / 6, 1 / 7 + 0.5 / 7]
+    np.testing.assert_allclose(fused, expected, rtol=1e-6)
+    assert list(np.argsort(-fused)) == [0, 2, 1, 3]  # the prior lifts 1 over 3, not over the learned top
+    assert list(np.argsort(-fuse_with_prior(learned, prior, share=0.0))) == [0, 2, 3, 1]
+    assert list(np.argsort(-fuse_with_prior(learned, prior, share=10.0))) == [1, 2, 3, 0]
+
+
+def test_served_scores_fuse_each_list_on_its_own() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((25, len(FEATURES))).astype(np.float32)
+    y = (rng.random(25) < 0.3).astype(np.int32)
+    groups = np.array([10, 15])
+    y[[0, 10]] = 1
+    learned = LearnedRanker(n_estimators=5, n_models=1, min_child_samples=1).fit(X, y, groups)
+    prior = PriorRanker()
+    got = served_scores(learned, X, groups)
+    for start, g in ((0, 10), (10, 15)):
+        rows = slice(start, start + g)
+        np.testing.assert_allclose(got[rows], fuse_with_prior(learned.predict(X[rows]), prior.predict(X[rows])))
+    np.testing.assert_allclose(served_scores(prior, X, groups), prior.predict(X))
+    with pytest.raises(ValueError, match="groups sum to 20"):
+        served_scores(learned, X, np.array([10, 10]))
+
+
+def test_the_recommender_serves_the_fused_order(store: Catalogue, encoder: HashingEncoder, tmp_path: Path) -> None:
+    _history_store(store)
+    index = ResourceIndex.build(store, encoder, tmp_path / "idx")
+    X = np.random.default_rng(1).random((20, len(FEATURES))).astype(np.float32)
+    y = np.tile(np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int32), 2)
+    learned = LearnedRanker(n_estimators=5, n_models=1, min_child_samples=1).fit(X, y, np.array([10, 10]))
+    query = MatchQuery(text="Club de basket, équipements sportifs")
+    fused = Recommender(index, encoder, RecommenderConfig(), learned).candidates(query, 10, today=TODAY)
+    alone = Recommender(index, encoder, RecommenderConfig(prior_share=0.0), learned).candidates(query, 10, today=TODAY)
+    head_X = to_matrix([c.features for c in fused])
+    prior_scores = PriorRanker().predict(head_X)
+    assert [c.score for c in fused] == pytest.approx(
+        list(fuse_with_prior(learned.predict(head_X), prior_scores)), rel=1e-6)
+    assert [c.score for c in alone] == pytest.approx(list(learned.predict(to_matrix([c.features for c in alone]))),
+                                                     rel=1e-6)
