@@ -230,6 +230,8 @@ def fuse_with_prior(
     it is sharp, and the transparent prior it replaces was often right where it went wrong: fusing
     the two orders keeps most of what was learned and damps what was learned by chance. Ranks,
     not scores, so neither scale needs calibrating. ``share`` 0 gives the learned order alone."""
+    if not share >= 0:
+        raise ValueError(f"share must be a non-negative weight, got {share!r}")
     learned = np.asarray(learned, dtype=np.float64)
     if share == 0 or len(learned) == 0:
         return learned.astype(np.float32)
@@ -243,10 +245,9 @@ def served_scores(ranker: PriorRanker | LearnedRanker, X: np.ndarray, groups: np
     """Scores of consecutive candidate lists (sizes ``groups``) in the order the recommender serves
     them: the prior's own, or a learned ranker's fused with the prior's (:func:`fuse_with_prior`)."""
     X = np.asarray(X, dtype=np.float32)
-    prior = PriorRanker().predict(X)
     if isinstance(ranker, PriorRanker):
         return ranker.predict(X)
-    learned = ranker.predict(X)
+    learned, prior = ranker.predict(X), PriorRanker().predict(X)
     out = np.empty(len(X), dtype=np.float32)
     start = 0
     for g in np.asarray(groups, dtype=np.int64).tolist():
@@ -255,4 +256,3 @@ def served_scores(ranker: PriorRanker | LearnedRanker, X: np.ndarray, groups: np
     if start != len(X):
         raise ValueError(f"groups sum to {start} but X has {len(X)} rows")
     return out
-

@@ -268,10 +268,10 @@ class Recommender:
         head, tail = pool[: self.config.rerank_depth], pool[self.config.rerank_depth :]
         head_X = np.asarray([c.row for c in head], dtype=np.float32).reshape(len(head), len(FEATURES))
         learned = self.ranker.predict(head_X)  # the same matrix as ``to_matrix`` of their feature dicts
-        # The head is in prior order with the prior's scores: fuse the two orders (the served order).
-        learned = fuse_with_prior(learned, np.asarray([c.score for c in head]), share=self.config.prior_share)
-        floor = float(np.min(learned)) if len(head) else 0.0
-        for c, s in zip(head, learned, strict=True):
+        # The head holds the prior's scores: the served order fuses the two orders.
+        served = fuse_with_prior(learned, np.asarray([c.score for c in head]), share=self.config.prior_share)
+        floor = float(np.min(served)) if len(head) else 0.0
+        for c, s in zip(head, served, strict=True):
             c.score = float(s)
         head.sort(key=_Ranked.sort_key)
         for rank, c in enumerate(tail, start=1):

@@ -205,6 +205,8 @@ def test_the_learned_order_is_fused_with_the_prior_order() -> None:
     assert list(np.argsort(-fused)) == [0, 2, 1, 3]  # the prior lifts 1 over 3, not over the learned top
     assert list(np.argsort(-fuse_with_prior(learned, prior, share=0.0))) == [0, 2, 3, 1]
     assert list(np.argsort(-fuse_with_prior(learned, prior, share=10.0))) == [1, 2, 3, 0]
+    with pytest.raises(ValueError, match="non-negative"):
+        fuse_with_prior(learned, prior, share=-1.0)
 
 
 def test_served_scores_fuse_each_list_on_its_own() -> None:
