@@ -8,12 +8,11 @@ the retrieval-only order and the reverse direction, with the prior and with a sa
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import gzip
-import json
 
 import numpy as np
 
