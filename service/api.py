@@ -666,7 +666,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
 
     @v1.get("/models", tags=["ops"], response_model=list[ModelInfo], summary="Registered rankers")
     def models(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(*READERS))]) -> list[ModelInfo]:
-        from training import ModelRegistry
+        from matcher.registry import ModelRegistry
 
         registry = ModelRegistry(engine.settings.rankers_dir)
         served = registry.current_version()
@@ -679,7 +679,7 @@ def _routes(app: FastAPI, metrics: Metrics) -> None:
              responses={409: error(409, "promotion refused by the gate")})
     def promote(engine: EngineDep, _: Annotated[ApiKey, Depends(Access(Role.admin))], version: str,
                 force: bool = False) -> ModelInfo:
-        from training import ModelRegistry, PromotionRefused
+        from matcher.registry import ModelRegistry, PromotionRefused
 
         registry = ModelRegistry(engine.settings.rankers_dir)
         try:

@@ -29,12 +29,13 @@ from matcher.importers.datasets import DATASETS
 from matcher.indexing import InitiativeIndex, ResourceIndex, catalogue_signature
 from matcher.labels import KIND
 from matcher.recommender import Recommendation, Recommender
+from matcher.registry import ModelRegistry, PromotionRefused
 from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.cli_eval import register as register_eval
 from service.engine import served_recommender
 from service.settings import Settings
-from training import ModelRegistry, PromotionRefused, train_from_catalogue
+from training import train_from_catalogue
 
 __all__ = ["app", "main"]
 

@@ -29,10 +29,10 @@ from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.ranker import RankerError
 from matcher.recommender import Recommender
+from matcher.registry import ModelRegistry
 from matcher.schemas import Resource
 from matcher.store import Catalogue, content_hash
 from service.settings import Settings
-from training import ModelRegistry
 
 __all__ = ["Engine", "IndexState", "RWLock"]
 

@@ -1,15 +1,15 @@
-"""Training: labelled pairs from outcomes, ranker fitting with grouped CV, model registry, promotion gate."""
+"""Training: labelled pairs from outcomes, ranker fitting with grouped CV, registering the fitted ranker.
+
+The registry itself is :mod:`matcher.registry`: the core loads models, training fits and registers them.
+"""
 
 from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import PairSet, build_pairs
-from training.registry import ModelRegistry, PromotionRefused
 from training.train import TrainResult, examples_from_outcomes, train_from_catalogue
 
 __all__ = [
     "FitReport",
-    "ModelRegistry",
     "PairSet",
-    "PromotionRefused",
     "TrainResult",
     "build_pairs",
     "examples_from_outcomes",

@@ -19,11 +19,11 @@ from matcher.history import POSITIVE
 from matcher.indexing import ResourceIndex, catalogue_signature
 from matcher.ranker import PriorRanker, served_scores
 from matcher.recommender import Recommender, RecommenderConfig
+from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
 from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import COLD_RATE, build_pairs, simulate_cold
-from training.registry import ModelRegistry
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
 

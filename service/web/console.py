@@ -414,8 +414,8 @@ def resource(console: ConsoleDep, resource_id: str) -> Response:
 @router.get("/etat")
 def status(console: ConsoleDep) -> Response:
     from matcher.indexing import catalogue_signature
+    from matcher.registry import ModelRegistry
     from service.api_models import IndexStatus, ModelInfo
-    from training import ModelRegistry
 
     engine = console.engine
     s = engine.state

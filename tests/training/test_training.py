@@ -15,13 +15,12 @@ from matcher.features import FEATURES
 from matcher.indexing import ResourceIndex
 from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender
+from matcher.registry import ModelRegistry, PromotionRefused
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
 from service.engine import served_recommender
 from service.settings import Settings
 from training import (
-    ModelRegistry,
-    PromotionRefused,
     build_pairs,
     examples_from_outcomes,
     ndcg_of_lists,
