@@ -7,14 +7,10 @@ catalogue content it was built from, so a stale snapshot is detected and rebuilt
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
 
 from indexes import (
     DenseIndex,
@@ -32,7 +28,6 @@ from indexes import (
 from matcher.history import History
 from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
-from matcher.textclf import TextClassifier, VectorClassifier
 
 __all__ = ["InitiativeIndex", "ResourceIndex", "catalogue_signature", "resource_document"]
 
@@ -61,53 +56,6 @@ def catalogue_signature(store: Catalogue) -> str:
     return hashlib.sha256(
         f"{store.resources_hash()}|{store.outcomes_signature()}|history{HISTORY_FORMAT}".encode()
     ).hexdigest()
-
-
-def _save_history(history: History, folder: Path) -> None:
-    np.save(folder / "history_vectors.npy", history.vectors, allow_pickle=False)
-    meta = {
-        "initiative_ids": history.initiative_ids,
-        "resources_of": [sorted(r) for r in history.resources_of],
-        "positives": dict(history.positives),
-        "negatives": dict(history.negatives),
-        "dates": [float(x) for x in history.dates] if history.dates is not None else [],
-        "texts": history.texts,
-        "places": history.places,
-        "amounts": [None if not np.isfinite(a) else float(a) for a in history.amounts]
-        if history.amounts is not None else None,
-    }
-    (folder / "history.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    if history.sparse is not None:
-        history.sparse.save(folder, prefix="history_")
-    if history.classifier is not None:
-        history.classifier.save(folder, prefix="history_textclf_")
-    if history.vector_classifier is not None:
-        history.vector_classifier.save(folder, prefix="history_vectorclf_")
-
-
-def _load_history(folder: Path, dim: int) -> History:
-    vectors = np.load(folder / "history_vectors.npy", allow_pickle=False)
-    meta = json.loads((folder / "history.json").read_text(encoding="utf-8"))
-    expected = (len(meta["initiative_ids"]), dim)
-    if vectors.shape != expected:
-        raise ValueError(f"history_vectors.npy has shape {vectors.shape}, expected {expected}")
-    sparse = SparseIndex.load(folder, prefix="history_") if (folder / "history_sparse.json").is_file() else None
-    classifier = (
-        TextClassifier.load(folder, prefix="history_textclf_")
-        if (folder / "history_textclf_meta.json").is_file() else None
-    )
-    vector_classifier = (
-        VectorClassifier.load(folder, prefix="history_vectorclf_", dim=dim)
-        if (folder / "history_vectorclf_meta.json").is_file() else None
-    )
-    return History(
-        meta["initiative_ids"], vectors.astype(np.float32), [frozenset(r) for r in meta["resources_of"]],
-        Counter(meta["positives"]), Counter(meta["negatives"]), sparse,
-        np.asarray(meta.get("dates") or [0.0] * len(meta["initiative_ids"]), dtype=np.float64),
-        meta.get("texts"), classifier, vector_classifier, meta.get("places"),
-        None if meta.get("amounts") is None
-        else np.asarray([np.nan if a is None else a for a in meta["amounts"]], dtype=np.float64),
-    )
 
 
 @dataclass
@@ -160,7 +108,7 @@ class ResourceIndex:
         def write(tmp: Path) -> None:
             dense.save(tmp)
             sparse.save(tmp)
-            _save_history(history, tmp)
+            history.save(tmp)
 
         folder = publish(root, write, manifest)
         prune(root, keep=3)  # older snapshots are rebuilt from the catalogue at will; keep a few
@@ -181,7 +129,7 @@ class ResourceIndex:
         try:
             dense = DenseIndex.load(folder, dim=manifest.dim)
             sparse = SparseIndex.load(folder)
-            history = _load_history(folder, manifest.dim)
+            history = History.load(folder, manifest.dim)
         except (IndexFileError, ValueError, KeyError, OSError) as exc:
             raise SnapshotError(f"snapshot {manifest.version} cannot be loaded: {exc}") from exc
         resources = {r.id: r for r in store.resources()}

@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from matcher.features import FEATURE_VERSION, FEATURES
+from matcher.features import FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH
+from matcher.fusion import FUSION_K, PRIOR_SHARE, fuse_with_prior
+from matcher.pool import Pool
 
 __all__ = [
-    "FUSION_K", "PRIOR_SHARE", "LearnedRanker", "PriorRanker", "Ranker", "RankerError", "fuse_with_prior",
+    "FUSION_K", "PRIOR_SHARE", "LearnedRanker", "PriorRanker", "RankerError", "ServedRanker", "fuse_with_prior",
     "load_ranker", "served_scores",
 ]
 
@@ -36,44 +38,13 @@ class RankerError(RuntimeError):
     """A saved ranker that cannot be used with this code (message says why and what to do)."""
 
 
-class Ranker(Protocol):
-    kind: str
-
-    def predict(self, X: np.ndarray) -> np.ndarray: ...
-
-    def save(self, folder: Path) -> list[Path]: ...
-
-
-# Hand weights on roughly standardised features: what staff would weigh without any labels.
-_PRIOR_WEIGHTS: dict[str, float] = {
-    "dense": 4.0,
-    "bm25": 0.05,
-    "rrf": 20.0,
-    "name_match": 1.0,
-    "knn_vote": 2.0,
-    "knn_best": 0.3,
-    "lex_vote": 1.5,
-    "profile": 0.5,
-    "text_clf": 2.0,
-    "vector_clf": 2.0,
-    "local_share": 1.0,
-    "amount_typicality": 0.05,
-    "popularity": 0.05,
-    "acceptance": 0.3,
-    "territory_level": -0.05,
-    "stage_fit": 0.2,
-    "legal_form_fit": 0.2,
-    "amount_fit": 0.2,
-    "needs_overlap": 0.4,
-    "unknown_checks": -0.02,
-}
-
-
 @dataclass
 class PriorRanker:
-    """A weighted sum of features; the weights are readable and stored with the ranker."""
+    """A weighted sum of features; the weights are readable and stored with the ranker. The default
+    weights are the table's (:data:`matcher.features.PRIOR_WEIGHTS`): hand weights on roughly
+    standardised features, what staff would weigh without any labels."""
 
-    weights: dict[str, float] = field(default_factory=lambda: dict(_PRIOR_WEIGHTS))
+    weights: dict[str, float] = field(default_factory=lambda: dict(PRIOR_WEIGHTS))
     kind: str = "prior"
 
     def __post_init__(self) -> None:
@@ -101,19 +72,15 @@ class LearnedRanker:
     n_estimators: int = 300
     learning_rate: float = 0.05
     num_leaves: int = 7
-    """Small trees generalise better here: on dev splits inside the train years, 7 leaves gave nDCG@10
-    0.749 against 0.737 for 15 (réserve parlementaire, dev 2015) and 0.720 against 0.666 (beta.gouv,
-    dev 2021); 100 samples per leaf or a slower rate with more trees did not help."""
+    """Small trees generalise better here (``docs/decisions.md``, "7 leaves")."""
     min_child_samples: int = 20
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     random_state: int = 0
     n_models: int = 5
     """Bagging: this many models, seeded ``random_state``, ``random_state + 1``…, their scores averaged
-    (each sees its own row and feature subsamples, so together they vary less from seed to seed).
-    On the dev splits, 5 against 1: réserve parlementaire (dev 2015) 0.7404 and 0.7407 for two seeds
-    against 0.7415 for one model; beta.gouv 0.635 against 0.636 (dev 2020) and 0.751 against 0.729
-    (dev 2021), two seeds each."""
+    (each sees its own row and feature subsamples, so together they vary less from seed to seed;
+    ``docs/decisions.md``, "a bag of 5")."""
     kind: str = "lambdarank"
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> LearnedRanker:
@@ -173,7 +140,8 @@ def _model_file(i: int) -> str:
 
 
 def _header(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": kind, "feature_version": FEATURE_VERSION, "features": list(FEATURES), "params": params}
+    return {"kind": kind, "feature_version": FEATURE_VERSION, "features": list(FEATURES), "schema_hash": SCHEMA_HASH,
+            "params": params}
 
 
 def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
@@ -185,11 +153,12 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
         raise RankerError(f"no ranker.json in {folder}") from exc
     except json.JSONDecodeError as exc:
         raise RankerError(f"{path} is not valid JSON: {exc}") from exc
-    if head.get("features") != list(FEATURES) or head.get("feature_version") != FEATURE_VERSION:
+    if (head.get("features") != list(FEATURES) or head.get("feature_version") != FEATURE_VERSION
+            or head.get("schema_hash", SCHEMA_HASH) != SCHEMA_HASH):
         raise RankerError(
             f"ranker in {folder} was trained on features {head.get('features')} (version "
             f"{head.get('feature_version')}), this Maillage computes {list(FEATURES)} (version "
-            f"{FEATURE_VERSION}): retrain it with maillage train"
+            f"{FEATURE_VERSION}): it must be trained again on this schema"
         )
     kind = head.get("kind")
     if kind == "prior":
@@ -209,51 +178,65 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
     raise RankerError(f"unknown ranker kind {kind!r} in {path}: expected 'prior' or 'lambdarank'")
 
 
-FUSION_K = 5
-"""Rank offset of :func:`fuse_with_prior`: small, so the first places of each order weigh most."""
-PRIOR_SHARE = 0.5
-"""Weight of the prior's order against the learned ranker's (1) in :func:`fuse_with_prior`.
-
-Chosen on dev splits inside the train years (nDCG@10, learned alone → fused): beta.gouv 0.637 →
-0.676 (dev 2020) and 0.745 → 0.788 (dev 2021), réserve parlementaire 0.749 → 0.751 (dev 2015). A
-weight of 1 did slightly better on average over the three (0.744 against 0.738) but lost more on
-startups whose sponsor was new (dev 2020 cold slice: learned alone 0.617, 0.583 at 0.5, 0.540 at 1)."""
 
 
-def fuse_with_prior(
-    learned: np.ndarray, prior: np.ndarray, *, share: float = PRIOR_SHARE, k: float = FUSION_K
-) -> np.ndarray:
-    """Scores of one candidate list that order it by reciprocal-rank fusion of two orders:
-    ``1 / (k + rank by learned) + share / (k + rank by prior)``, ranks from 0, ties broken by list order.
+@dataclass(frozen=True)
+class ServedRanker:
+    """The ranking stage as served, and as every gate judges a ranker.
 
-    With a few hundred labelled lists (a new deployment, beta.gouv) a learned ranker is as noisy as
-    it is sharp, and the transparent prior it replaces was often right where it went wrong: fusing
-    the two orders keeps most of what was learned and damps what was learned by chance. Ranks,
-    not scores, so neither scale needs calibrating. ``share`` 0 gives the learned order alone."""
-    if not share >= 0:
-        raise ValueError(f"share must be a non-negative weight, got {share!r}")
-    learned = np.asarray(learned, dtype=np.float64)
-    if share == 0 or len(learned) == 0:
-        return learned.astype(np.float32)
-    rank_learned = np.argsort(np.argsort(-learned, kind="stable"), kind="stable")
-    rank_prior = np.argsort(np.argsort(-np.asarray(prior, dtype=np.float64), kind="stable"), kind="stable")
-    return (1.0 / (k + rank_learned) + share / (k + rank_prior)).astype(np.float32)
+    ``ranker`` None orders by the fusion of the searches alone (retrieval only). A prior orders the
+    whole pool. A learned ranker reorders the prior's best ``depth`` (the only part of a pool it was
+    trained on: it has never seen the tail, so it must not judge it), its order fused with the
+    prior's at ``share`` (:func:`matcher.fusion.fuse_with_prior`); the tail follows in prior order."""
+
+    ranker: PriorRanker | LearnedRanker | None
+    prior: PriorRanker = field(default_factory=PriorRanker)
+    share: float = PRIOR_SHARE
+    depth: int = 50
+
+    def rank(self, pool: Pool) -> None:
+        """Score and order the retrieved rows of ``pool``, best first."""
+        n = pool.retrieved
+        if n == 0:
+            return
+        if self.ranker is None:
+            pool.scores[:n] = pool.column("rrf")[:n]
+            pool.sort()
+            return
+        pool.scores[:n] = self.prior.predict(pool.X[:n].astype(np.float32)).astype(np.float64)
+        pool.sort()
+        if isinstance(self.ranker, PriorRanker):
+            return
+        depth = min(self.depth, n)
+        learned = self.ranker.predict(pool.X[:depth].astype(np.float32))
+        served = fuse_with_prior(learned, pool.scores[:depth], share=self.share)
+        floor = float(np.min(served))
+        pool.scores[:depth] = served.astype(np.float64)
+        pool.scores[depth:n] = floor - np.arange(1, n - depth + 1, dtype=np.float64)  # below the head, prior order
+        pool.sort(0, depth)
+
+    def score_lists(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Scores of consecutive candidate lists (sizes ``groups``) in the order this ranker serves them."""
+        X = np.asarray(X, dtype=np.float32)
+        if self.ranker is None:
+            return X[:, FEATURES.index("rrf")].copy()
+        if isinstance(self.ranker, PriorRanker):
+            return self.ranker.predict(X)
+        sizes = np.asarray(groups, dtype=np.int64)
+        if int(sizes.sum()) != len(X):
+            raise ValueError(f"groups sum to {int(sizes.sum())} but X has {len(X)} rows")
+        learned, prior = self.ranker.predict(X), self.prior.predict(X)
+        out = np.empty(len(X), dtype=np.float32)
+        start = 0
+        for g in sizes.tolist():
+            out[start : start + g] = fuse_with_prior(learned[start : start + g], prior[start : start + g],
+                                                     share=self.share)
+            start += g
+        return out
 
 
 def served_scores(ranker: PriorRanker | LearnedRanker, X: np.ndarray, groups: np.ndarray, *,
                   share: float = PRIOR_SHARE) -> np.ndarray:
-    """Scores of consecutive candidate lists (sizes ``groups``) in the order the recommender serves
-    them: the prior's own, or a learned ranker's fused with the prior's (:func:`fuse_with_prior`)."""
-    X = np.asarray(X, dtype=np.float32)
-    if isinstance(ranker, PriorRanker):
-        return ranker.predict(X)
-    sizes = np.asarray(groups, dtype=np.int64)
-    if int(sizes.sum()) != len(X):
-        raise ValueError(f"groups sum to {int(sizes.sum())} but X has {len(X)} rows")
-    learned, prior = ranker.predict(X), PriorRanker().predict(X)
-    out = np.empty(len(X), dtype=np.float32)
-    start = 0
-    for g in sizes.tolist():
-        out[start : start + g] = fuse_with_prior(learned[start : start + g], prior[start : start + g], share=share)
-        start += g
-    return out
+    """:meth:`ServedRanker.score_lists` of ``ranker`` fused with the default prior at ``share``: what
+    the gates compare."""
+    return ServedRanker(ranker, share=share).score_lists(X, groups)

@@ -95,7 +95,7 @@ class ModelRegistry:
             if manifest.extra.get("compared_to") != served:
                 raise PromotionRefused(
                     f"model {version} was compared with {manifest.extra.get('compared_to')!r}, but "
-                    f"{served} is served now: retrain (maillage train) to compare it with the served model"
+                    f"{served} is served now: a model must be trained against the served one to be compared"
                 )
             new, old = metrics.get("validation_ndcg10", 0.0), metrics.get("current_validation_ndcg10", 0.0)
             if new <= old:

@@ -46,7 +46,8 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
     try:
         served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
     except RankerError as exc:
-        log.warning("served ranker refused, matching with the prior until a new one is trained: %s", exc)
+        log.warning("served ranker refused, matching with the prior until a new one is trained "
+                    "(maillage train, then maillage promote): %s", exc)
         return Recommender(index, encoder)
     if served is None:
         return Recommender(index, encoder)

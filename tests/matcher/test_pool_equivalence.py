@@ -1,26 +1,24 @@
-"""The candidate pool, computed in bulk (feature matrix, cached checks, vectorised history), gives
-exactly what the per-pair definitions give: same candidates, order, scores, features and checks.
+"""The candidate pool and the feature table: schema derived from one table, staff overrides and the
+retrieval-only order, and the history asked in bulk through one view equals one question at a time.
 
-The reference below is the pipeline as it was written before it was vectorised: one call per
-candidate to the public per-pair and per-resource functions.
+What the pool computes is compared value by value with a stored fixture in
+``tests/matcher/test_pool_fixture.py``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from datetime import datetime
 
 import numpy as np
 import pytest
 
 from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
-from matcher.eligibility import check_all
-from matcher.features import FEATURES, PAIR_FEATURES, RETRIEVAL_FEATURES, pair_features, to_matrix
+from matcher.features import COLD_VALUES, COLUMN, FEATURES, PAIR_FEATURES, PRIOR_WEIGHTS, RETRIEVAL_FEATURES, TABLE
 from matcher.history import History
 from matcher.indexing import ResourceIndex
-from matcher.recommender import Candidate, Recommender, RecommenderConfig
+from matcher.ranker import PriorRanker
+from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Decision, MatchQuery, Outcome
 from matcher.store import Catalogue, sqlite_url
 from tests.conftest import TODAY
@@ -40,109 +38,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recommender
     yield Recommender(index, encoder), queries
 
 
-def _reference_pool(
-    rec: Recommender, q: MatchQuery, k: int, exclude: str | None = None, before_dt: datetime | None = None
-) -> list[Candidate]:
-    """``Recommender.candidates`` as one call per candidate (prior ranker)."""
-    cfg, index = rec.config, rec.index
-    history = index.history
-    before = before_dt.timestamp() if before_dt is not None else None
-    allowed = rec._allowed(q, TODAY)
-    vector = rec.encoder.encode_queries([q.text])[0]
-    n = min(len(allowed), max(cfg.dense_candidates, k))
-    dense_ids = [i for i in index.dense.search(vector[None, :], n, allowed=allowed)[1][0] if i is not None]
-    sparse_ids = [i for i in index.sparse.search(q.text, n, allowed=allowed)[1] if i is not None]
-    votes, best = history.knn_votes(vector, k=cfg.knn_neighbours, exclude=exclude, before=before)
-    votes = {r: v for r, v in votes.items() if r in set(allowed)}
-    lexical = history.lexical_votes(q.text, k=cfg.knn_neighbours, exclude=exclude, before=before)
-    lexical = {r: v for r, v in lexical.items() if r in set(allowed)}
-    pool = list(dict.fromkeys(
-        dense_ids + sparse_ids + sorted(votes, key=lambda r: -votes[r]) + sorted(lexical, key=lambda r: -lexical[r])
-    ))
-    dense = index.dense.reconstruct_many(pool) @ vector
-    # Unchanged by the vectorisation and slow one by one: asked once for the pool.
-    bm25 = index.sparse.score_of(q.text, pool)
-    text_clf = history.classifier_scores(q.text, pool, where=q.territory, exclude=exclude)
-    vector_clf = history.vector_classifier_scores(vector, pool, exclude=exclude)
-    named = rec._name_matcher().scores(q.text, pool)
-    out = []
-    for i, rid in enumerate(pool):
-        rd = dense_ids.index(rid) + 1 if rid in dense_ids else 0
-        rs = sparse_ids.index(rid) + 1 if rid in sparse_ids else 0
-        past = history.positive_count(rid, exclude=exclude, before=before)
-        scores = {
-            "dense": float(dense[i]),
-            "bm25": float(bm25[i]),
-            "rrf": (1.0 / (cfg.rrf_k + rd) if rd else 0.0) + (1.0 / (cfg.rrf_k + rs) if rs else 0.0),
-            "knn_vote": votes.get(rid, 0.0),
-            "knn_best": best.get(rid, 0.0) if rid in votes else 0.0,
-            "lex_vote": lexical.get(rid, 0.0),
-            "profile": float(history.profile_similarity(vector, [rid], exclude=exclude, before=before)[0]),
-            "name_match": float(named[i]),
-            "text_clf": float(text_clf[i]) if past else 0.0,
-            "vector_clf": float(vector_clf[i]) if past else 0.0,
-            "local_share": float(history.local_share(q.territory, [rid], exclude=exclude, before=before)[0]),
-            "amount_typicality": float(
-                history.amount_typicality(q.amount_sought, [rid], exclude=exclude, before=before)[0]),
-            "has_history": 1.0 if past > 0 else 0.0,
-            "popularity": math.log1p(past),
-            "acceptance": history.acceptance(rid, exclude=exclude, before=before),
-        }
-        resource = index.resources[rid]
-        checks = check_all(resource, q, TODAY)
-        out.append(Candidate(resource, pair_features(q, resource, scores, checks, TODAY), checks))
-    prior = rec._prior.predict(to_matrix([c.features for c in out]))
-    for c, s in zip(out, prior, strict=True):
-        c.score = float(s)
-    out.sort(key=lambda c: (-c.score, -c.features["dense"], c.resource.id))
-    return out
-
-
-def _same(got: list[Candidate], want: list[Candidate]) -> None:
-    assert [c.resource.id for c in got] == [c.resource.id for c in want]
-    for g, w in zip(got, want, strict=True):
-        assert list(g.features.items()) == list(w.features.items()), g.resource.id  # values and order
-        assert g.checks == w.checks and g.score == w.score and g.eligible == w.eligible, g.resource.id
-
-
-def test_feature_schema_splits_into_retrieval_and_pair_features() -> None:
-    assert RETRIEVAL_FEATURES + PAIR_FEATURES == FEATURES
-    assert PAIR_FEATURES[0] == "territory_level" and PAIR_FEATURES[-1] == "unknown_checks"
-
-
-def test_pool_equals_the_per_pair_reference(demo: tuple[Recommender, list[MatchQuery]]) -> None:
-    rec, queries = demo
-    assert len(rec.index.history) > 20  # the history features are exercised, not all zero
-    nonzero = set()
-    for q in queries:
-        got = rec.candidates(q, 10, today=TODAY)
-        _same(got, _reference_pool(rec, q, 10))
-        _same(rec.candidates(q, 10, today=TODAY), got)  # warm caches give the same pool
-        nonzero |= {name for c in got for name, v in c.features.items() if v != 0}
-    assert {"knn_vote", "lex_vote", "profile", "text_clf", "local_share", "amount_typicality", "acceptance",
-            "popularity"} <= nonzero
-
-
-def test_pool_as_of_a_date_and_without_one_initiative(demo: tuple[Recommender, list[MatchQuery]]) -> None:
-    rec, queries = demo
-    history = rec.index.history
-    middle = datetime.fromtimestamp(float(np.median(history.dates)))
-    for q, iid in zip(queries[:12], history.initiative_ids, strict=False):
-        for exclude, before in ((iid, None), (None, middle), (iid, middle)):
-            got = rec.candidates(q, 20, today=TODAY, exclude_history_of=exclude, history_before=before)
-            _same(got, _reference_pool(rec, q, 20, exclude, before))
-
-
-def test_recommend_shows_the_diversified_head_of_the_pool(demo: tuple[Recommender, list[MatchQuery]]) -> None:
-    rec, queries = demo
-    for q in queries:
-        pool = rec.candidates(q, 10, today=TODAY)
-        shown = rec._diversify([c for c in pool if c.eligible], 10)
-        want = [rec._match(q, c, rank).model_dump() for rank, c in enumerate(shown, start=1)]
-        got = rec.recommend(q, 10, today=TODAY, with_excluded=True)
-        assert [m.model_dump() for m in got.matches] == want
-        assert [m.model_dump() for m in got.excluded] == [rec._match(q, c, 1).model_dump()
-                                                         for c in pool if not c.eligible]
+def test_schema_cold_values_and_prior_weights_come_from_the_table() -> None:
+    assert FEATURES == tuple(f.name for f in TABLE) == RETRIEVAL_FEATURES + PAIR_FEATURES
+    assert len(set(FEATURES)) == len(FEATURES) and all(FEATURES[COLUMN[n]] == n for n in FEATURES)
+    assert set(COLD_VALUES) == {f.name for f in TABLE if f.stage == "history"}
+    assert COLD_VALUES["acceptance"] == 0.5 and COLD_VALUES["knn_vote"] == 0.0
+    assert PriorRanker().weights == PRIOR_WEIGHTS and PRIOR_WEIGHTS["dense"] == 4.0
+    assert all(f.doc for f in TABLE)
 
 
 def test_overrides_and_rrf_only_order(demo: tuple[Recommender, list[MatchQuery]]) -> None:
@@ -168,6 +70,9 @@ def test_history_in_bulk_equals_one_resource_at_a_time(demo: tuple[Recommender, 
     ids = [*sorted(rec.index.resources)[:80], "unknown"]
     vector = rec.encoder.encode_queries(["jardin partagé"])[0]
     everything = float(np.max(h.dates)) + 1.0  # a mask that hides nothing: the uncached path
+    view = h.view(exclude=h.initiative_ids[0], before=float(np.median(h.dates)))
+    np.testing.assert_array_equal(view.positive_counts(ids), h.positive_counts(ids, exclude=h.initiative_ids[0],
+                                                                               before=float(np.median(h.dates))))
     for exclude, before in ((None, None), (h.initiative_ids[0], None), (None, float(np.median(h.dates)))):
         counts = h.positive_counts(ids, exclude=exclude, before=before)
         assert counts.tolist() == [h.positive_count(r, exclude=exclude, before=before) for r in ids]

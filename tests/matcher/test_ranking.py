@@ -151,7 +151,7 @@ def test_ranker_with_another_feature_schema_is_refused(tmp_path: Path) -> None:
     PriorRanker().save(tmp_path)
     head = (tmp_path / "ranker.json").read_text().replace('"dense"', '"old_feature"')
     (tmp_path / "ranker.json").write_text(head)
-    with pytest.raises(RankerError, match="retrain it with maillage train"):
+    with pytest.raises(RankerError, match="it must be trained again on this schema"):
         load_ranker(tmp_path)
     with pytest.raises(ValueError, match="unknown features"):
         PriorRanker(weights={"nope": 1.0})

@@ -88,7 +88,7 @@ def test_a_history_without_texts_refuses_to_score_training_examples() -> None:
     texts, labels, ids = _corpus()
     history = History(ids, np.zeros((len(ids), 4), dtype=np.float32), labels,
                       classifier=TextClassifier().fit(texts, labels))
-    with pytest.raises(RuntimeError, match="rebuild the index"):
+    with pytest.raises(RuntimeError, match="its snapshot must be rebuilt"):
         history.classifier_scores(texts[0], ["velo"], exclude=ids[0])
 
 

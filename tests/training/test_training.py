@@ -163,7 +163,8 @@ def test_a_served_ranker_of_an_older_feature_schema_gives_way_to_the_prior(
         rec = served_recommender(index, encoder, settings)
     assert isinstance(rec.ranker, PriorRanker) and rec.ranker.weights != {"dense": 1.0}  # the default prior
     assert rec.model_version.startswith("prior@")
-    assert "retrain it with maillage train" in caplog.text and "served ranker refused" in caplog.text
+    assert "must be trained again" in caplog.text and "(maillage train, then maillage promote)" in caplog.text
+    assert "served ranker refused" in caplog.text
     # A ranker of this schema is served as it is.
     new = registry.register(PriorRanker(weights={"dense": 1.0}), encoder_id=encoder.model_id, dim=encoder.dim,
                             pairs=0, catalogue_hash="x", metrics={"validation_ndcg10": 0.6}, compared_to=old)

@@ -1,0 +1,52 @@
+"""Fusing orders: reciprocal-rank fusion of the searches, and of a learned ranker with the prior.
+
+Ranks, not scores, so no two scales need calibrating against each other. Both are written once,
+here: retrieval (:mod:`matcher.retrieval`), the reverse direction (:mod:`matcher.reverse`) and the
+served ranker (:mod:`matcher.ranking`) call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["FUSION_K", "PRIOR_SHARE", "RRF_K", "fuse_with_prior", "reciprocal_rank_fusion"]
+
+RRF_K = 60
+"""Reciprocal-rank fusion constant of the searches: ``Σ 1 / (RRF_K + rank)``, the customary 60."""
+FUSION_K = 5
+"""Rank offset of :func:`fuse_with_prior`: small, so the first places of each order weigh most."""
+PRIOR_SHARE = 0.5
+"""Weight of the prior's order against the learned ranker's (1) in :func:`fuse_with_prior`
+(chosen on dev splits: ``docs/decisions.md``, 2026-11-30, "fused with the prior")."""
+
+
+def reciprocal_rank_fusion(rankings: Iterable[Mapping[str, int]], *, k: int = RRF_K) -> dict[str, float]:
+    """``Σ_lists 1 / (k + rank)`` per id over lists given as ``{id: 1-based rank}``, summed in list
+    order; an id absent from a list gets nothing from it."""
+    fused: dict[str, float] = {}
+    for ranks in rankings:
+        for item, rank in ranks.items():
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def fuse_with_prior(
+    learned: np.ndarray, prior: np.ndarray, *, share: float = PRIOR_SHARE, k: float = FUSION_K
+) -> np.ndarray:
+    """Scores of one candidate list that order it by reciprocal-rank fusion of two orders:
+    ``1 / (k + rank by learned) + share / (k + rank by prior)``, ranks from 0, ties broken by list order.
+
+    With a few hundred labelled lists (a new deployment, beta.gouv) a learned ranker is as noisy as
+    it is sharp, and the transparent prior it replaces was often right where it went wrong: fusing
+    the two orders keeps most of what was learned and damps what was learned by chance.
+    ``share`` 0 gives the learned order alone."""
+    if not share >= 0:
+        raise ValueError(f"share must be a non-negative weight, got {share!r}")
+    learned = np.asarray(learned, dtype=np.float64)
+    if share == 0 or len(learned) == 0:
+        return learned.astype(np.float32)
+    rank_learned = np.argsort(np.argsort(-learned, kind="stable"), kind="stable")
+    rank_prior = np.argsort(np.argsort(-np.asarray(prior, dtype=np.float64), kind="stable"), kind="stable")
+    return (1.0 / (k + rank_learned) + share / (k + rank_prior)).astype(np.float32)

@@ -1,0 +1,205 @@
+"""The past partnerships as one query may see them: :meth:`History.view`.
+
+A view fixes once which rows may be used (those decided before ``before``, without the initiative
+``exclude``) and answers every question of the ranking features against that mask, so a query
+computes it once, not once per feature. Vectors are ``(d,)`` float32 L2-normalised queries; every
+per-resource answer is an array in the order of the ids asked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matcher.history import History
+
+__all__ = ["KNN_SHARPNESS", "LOCAL_PRIOR_WEIGHT", "HistoryView"]
+
+KNN_SHARPNESS = 3
+"""Neighbour weights are ``max(similarity, 0) ** KNN_SHARPNESS``: the closest neighbours matter most."""
+LOCAL_PRIOR_WEIGHT = 5.0
+"""Pseudo-projects of :meth:`HistoryView.local_share`'s smoothing towards the zone, then the nation."""
+AMOUNT_STD_FLOOR = 0.25
+"""Added to the standard deviation of log-amounts in :meth:`HistoryView.amount_typicality`."""
+
+
+class HistoryView:
+    """The rows of ``history`` visible to one query. ``mask`` is None when every row is."""
+
+    __slots__ = ("exclude", "h", "mask")
+
+    def __init__(self, history: History, *, exclude: str | None = None, before: float | None = None) -> None:
+        self.h = history
+        self.exclude = exclude
+        self.mask = history.visible(before, exclude)
+
+    def _rows(self, resource_id: str) -> np.ndarray:
+        rows = self.h.rows_of.get(resource_id)
+        if rows is None:
+            return np.zeros(0, dtype=np.int64)
+        return rows if self.mask is None else rows[self.mask[rows]]
+
+    def positive_counts(self, resource_ids: Sequence[str]) -> np.ndarray:
+        """``(n,) int64``: visible positive rows of each resource."""
+        n, mask = len(resource_ids), self.mask
+        if mask is None:
+            count = self.h.count
+            return np.fromiter((count.get(r, 0) for r in resource_ids), dtype=np.int64, count=n)
+        rows_of = self.h.rows_of
+        return np.fromiter(
+            (0 if (rows := rows_of.get(r)) is None else int(np.count_nonzero(mask[rows])) for r in resource_ids),
+            dtype=np.int64, count=n,
+        )
+
+    def acceptances(self, resource_ids: Sequence[str], *, counts: np.ndarray | None = None) -> np.ndarray:
+        """``(n,) float64``: smoothed share of positive decisions, ``(p + 1) / (p + n + 2)`` (Laplace
+        prior 1/2). ``counts`` passes :meth:`positive_counts` already computed for the same ids."""
+        p = self.positive_counts(resource_ids) if counts is None else counts
+        negatives = self.h.negatives
+        n = np.fromiter((negatives.get(r, 0) for r in resource_ids), dtype=np.int64, count=len(resource_ids))
+        return (p + 1.0) / (p + n + 2.0)
+
+    def knn_votes(self, query: np.ndarray, *, k: int = 30) -> tuple[dict[str, float], dict[str, float]]:
+        """Similarity-weighted votes of the ``k`` most similar visible past initiatives.
+
+        Returns ``(vote, best)``: ``vote[r]`` is the sum of the (sharpened) similarities of the
+        neighbours that obtained ``r`` over the sum for all neighbours (so in [0, 1]); ``best[r]`` the
+        similarity of the closest neighbour that did."""
+        h = self.h
+        if len(h) == 0:
+            return {}, {}
+        sims = h.vectors @ query
+        if self.mask is not None:
+            sims = np.where(self.mask, sims, -np.inf)
+        k = min(k, len(sims))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.isfinite(sims[top])]
+        weights = np.maximum(sims[top], 0.0) ** KNN_SHARPNESS
+        total = float(weights.sum()) or 1.0
+        vote: defaultdict[str, float] = defaultdict(float)
+        best: dict[str, float] = {}
+        for row, w, s in zip(top, weights, sims[top], strict=True):
+            for rid in h.resources_of[row]:
+                vote[rid] += float(w) / total
+                best[rid] = max(best.get(rid, -1.0), float(s))
+        return dict(vote), best
+
+    def lexical_votes(self, text: str, *, k: int = 30) -> dict[str, float]:
+        """Like :meth:`knn_votes` with BM25 neighbours: votes weighted by BM25 score, summing to ≤ 1."""
+        h = self.h
+        if h.sparse is None or len(h) == 0:
+            return {}
+        allowed = None if self.mask is None else [h.initiative_ids[r] for r in np.flatnonzero(self.mask)]
+        if allowed is not None and not allowed:
+            return {}
+        scores, ids = h.sparse.search(text, k, allowed=allowed)
+        total = 0.0
+        vote: defaultdict[str, float] = defaultdict(float)
+        for score, iid in zip(scores, ids, strict=True):
+            if iid is None:
+                continue
+            total += float(score)
+            for rid in h.resources_of[h.row[iid]]:
+                vote[rid] += float(score)
+        return {r: v / total for r, v in vote.items()} if total > 0 else {}
+
+    def classifier_scores(self, text: str, resource_ids: Sequence[str], *, where: str | None = None) -> np.ndarray:
+        """``(n,) float32``: the text model's probability of each resource for ``text`` of a project in
+        territory ``where`` (see :meth:`History.classifier_scores`)."""
+        return self.h.classifier_scores(text, resource_ids, where=where, exclude=self.exclude)
+
+    def vector_classifier_scores(self, vector: np.ndarray, resource_ids: Sequence[str]) -> np.ndarray:
+        """``(n,) float32``: the same from the model on project vectors."""
+        return self.h.vector_classifier_scores(vector, resource_ids, exclude=self.exclude)
+
+    def profile_similarity(self, query: np.ndarray, resource_ids: Sequence[str]) -> np.ndarray:
+        """``(n,) float32``: cosine between ``query`` and the centroid of each resource's visible past
+        initiatives (0 if none)."""
+        h, mask = self.h, self.mask
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        for i, rid in enumerate(resource_ids):
+            if rid not in h.sums:
+                continue
+            if mask is None:
+                total = h.sums[rid]
+                norm = h.norms.get(rid)
+                if norm is None:
+                    norm = h.norms[rid] = float(np.linalg.norm(total))
+            else:
+                total = h.vectors[self._rows(rid)].sum(axis=0)
+                norm = float(np.linalg.norm(total))
+            if norm > 1e-9:
+                out[i] = float(total @ query) / norm
+        return out
+
+    def local_share(self, where: str | None, resource_ids: Sequence[str], *,
+                    prior_weight: float = LOCAL_PRIOR_WEIGHT) -> np.ndarray:
+        """``(n,) float32``: the share of the visible past partnerships of projects from the query's
+        département that went to each resource, smoothed with ``prior_weight`` pseudo-projects towards
+        the share in its zone (overseas or mainland France), itself smoothed towards the national
+        share. A département without history gets its zone's share; a query without one (national, a
+        région or unknown) the national share. The same funders recur in a territory, and overseas
+        projects have funders of their own (a new overseas département borrows what the others got)."""
+        from matcher.history import departement_of, zone_of
+
+        h, mask = self.h, self.mask
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        visible = len(h) if mask is None else int(mask.sum())
+        if len(h) == 0 or visible == 0:
+            return out
+        share = self.positive_counts(resource_ids) / visible
+        place = departement_of(where)
+        if place is None:
+            return share.astype(np.float32)
+        for key in (zone_of(place), place):  # national → zone → département
+            rows = h.rows_at.get(key)
+            if rows is not None and mask is not None:
+                rows = rows[mask[rows]]
+            if rows is None or len(rows) == 0:
+                continue
+            counts = h.local_counts.get(key) if mask is None else None
+            if counts is None:
+                counts = Counter(r for row in rows for r in h.resources_of[row])
+                if mask is None:
+                    h.local_counts[key] = counts
+            local = np.fromiter((counts.get(r, 0) for r in resource_ids), dtype=np.float64, count=len(resource_ids))
+            share = (local + prior_weight * share) / (len(rows) + prior_weight)
+        return share.astype(np.float32)
+
+    def amount_typicality(self, amount: float | None, resource_ids: Sequence[str]) -> np.ndarray:
+        """``(n,) float32``: how usual ``amount`` is for each resource, as minus the distance in
+        log-amount to the amounts its visible past partners sought, in (smoothed) standard deviations;
+        0 (neutral) when the amount or the resource's amounts are unknown."""
+        h, mask = self.h, self.mask
+        out = np.zeros(len(resource_ids), dtype=np.float32)
+        if amount is None or amount < 0 or len(h) == 0 or h.amounts is None:
+            return out
+        target = float(np.log1p(amount))
+        for i, rid in enumerate(resource_ids):
+            if rid not in h.rows_of:
+                continue
+            if mask is None and rid in h.amount_stats:
+                stats = h.amount_stats[rid]
+            else:
+                stats = self._amounts_of(rid)
+                if mask is None:
+                    h.amount_stats[rid] = stats
+            if stats is not None:
+                mean, std = stats
+                out[i] = -abs(target - mean) / (std + AMOUNT_STD_FLOOR)
+        return out
+
+    def _amounts_of(self, resource_id: str) -> tuple[float, float] | None:
+        """Mean and standard deviation of the log-amounts sought by a resource's visible past
+        partners, None with fewer than two known amounts."""
+        if self.h.amounts is None:
+            return None
+        values = self.h.amounts[self._rows(resource_id)]
+        values = values[np.isfinite(values)]
+        if len(values) < 2:
+            return None
+        return float(values.mean()), float(values.std())

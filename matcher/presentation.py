@@ -1,0 +1,120 @@
+"""The presentation stage: from a ranked pool to the list a person reads.
+
+Staff pins come first (whatever their score, said in their reasons), staff exclusions never
+appear, a provider holds at most a few places while others remain (diversity), and each match
+carries its checks, near misses and reasons in French. Hard failures are kept aside for staff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from matcher.explain import reasons_for
+from matcher.indexing import ResourceIndex
+from matcher.pool import Candidate, Pool
+from matcher.schemas import Decision, Match, Outcome
+
+__all__ = ["Presenter", "Recommendation", "diversify", "match_of", "pinned_ids"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A ranked list and the hard failures kept aside (shown to staff on request)."""
+
+    matches: list[Match]
+    excluded: list[Match]
+
+
+def pinned_ids(overrides: Mapping[str, Outcome], index: ResourceIndex) -> list[str]:
+    """The resources staff pinned that the index still holds, in the order of ``overrides``."""
+    return [rid for rid, o in overrides.items() if o.decision is Decision.pinned and rid in index.resources]
+
+
+def diversify(ranked: Sequence[T], k: int, cap: int, provider: Callable[[T], str]) -> list[T]:
+    """Best first, at most ``cap`` items of one ``provider`` while others remain; the capped ones come
+    back at the end only if the list would otherwise be short. ``cap`` 0 keeps the order."""
+    if cap <= 0:
+        return list(ranked[:k])
+    chosen: list[T] = []
+    deferred: list[T] = []
+    per: dict[str, int] = {}
+    for item in ranked:
+        pid = provider(item)
+        if per.get(pid, 0) < cap:
+            chosen.append(item)
+            per[pid] = per.get(pid, 0) + 1
+        else:
+            deferred.append(item)
+        if len(chosen) >= k:
+            break
+    return (chosen + deferred)[:k]
+
+
+@dataclass(frozen=True)
+class Presenter:
+    """Turns a ranked pool into a :class:`Recommendation` for one index and model version."""
+
+    index: ResourceIndex
+    model_version: str
+    max_per_provider: int
+
+    def present(self, pool: Pool, k: int, overrides: Mapping[str, Outcome], *, with_excluded: bool,
+                explain: bool) -> Recommendation:
+        staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
+        pins = pinned_ids(overrides, self.index)[:k]
+        row = {r.id: i for i, r in enumerate(pool.resources)}
+        pinned = [pool.candidate(row[rid]) for rid in pins]
+        for c in pinned:
+            c.score = float("inf")
+        left_out = staff_out | set(pinned_ids(overrides, self.index))
+        eligible = [i for i in range(pool.retrieved) if pool.eligible[i] and pool.resources[i].id not in left_out]
+        rows = diversify(eligible, k - len(pinned), self.max_per_provider, lambda i: pool.resources[i].provider_id)
+        shown = pinned + [pool.candidate(i) for i in rows]
+        matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned)
+                   for rank, c in enumerate(shown, start=1)]
+        excluded: list[Match] = []
+        if with_excluded:
+            excluded = [self._match(pool, pool.candidate(i), 1, True, overrides, Decision.excluded)
+                        for i in range(pool.retrieved)
+                        if not pool.eligible[i] or pool.resources[i].id in staff_out]
+        return Recommendation(matches, excluded)
+
+    def _match(self, pool: Pool, c: Candidate, rank: int, explain: bool, overrides: Mapping[str, Outcome],
+               noted: Decision) -> Match:
+        m = match_of(pool, c, rank, explain, self.index, self.model_version)
+        note = overrides.get(c.resource.id)
+        if note is not None and (noted is Decision.pinned or note.decision is Decision.excluded):
+            what = "Épinglé par l'équipe" if noted is Decision.pinned else "Exclu par l'équipe"
+            m.reasons.insert(0, what + (f" : {note.reason}" if note.reason else "."))
+        return m
+
+
+def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: ResourceIndex, model_version: str) -> Match:
+    """One shown match; ``explain`` False leaves out checks, features and reasons (same ranking)."""
+    resource = c.resource
+    if not explain:
+        return Match(initiative_id=pool.query.initiative_id, resource_id=resource.id, title=resource.title,
+                     kind=resource.kind.value, score=round(c.score, 6), rank=rank,
+                     index_version=index.version, model_version=model_version)
+    provider = index.providers.get(resource.provider_id)
+    return Match(
+        initiative_id=pool.query.initiative_id,
+        resource_id=resource.id,
+        title=resource.title,
+        provider=provider.name if provider else resource.provider_id,
+        kind=resource.kind.value,
+        score=round(c.score, 6),
+        rank=rank,
+        features={name: round(value, 6) for name, value in c.features.items()},
+        checks=[x.model() for x in c.checks],
+        reasons=reasons_for(pool.query, resource, c.checks, c.features),
+        near_misses=[x.near_miss for x in c.checks if x.near_miss],
+        closes_at=resource.closes_at,
+        url=resource.url,
+        index_version=index.version,
+        model_version=model_version,
+    )
