@@ -223,7 +223,7 @@ class Feature:
 
 def _f(name: str, stage: Stage, doc: str, compute: Callable[..., Any], *, cold: float | None = None,
        prior: float = 0.0) -> Feature:
-    return Feature(name, stage, doc, compute, cold, prior)  # type: ignore[arg-type]
+    return Feature(name, stage, doc, compute, cold, prior)
 
 
 TABLE: tuple[Feature, ...] = (

@@ -50,10 +50,6 @@ class Pool:
     retrieved: int
     """Rows ``[0, retrieved)`` were retrieved (and are ranked); the rest are pins added for staff."""
 
-    @classmethod
-    def empty(cls, query: MatchQuery) -> Pool:
-        return cls(query, [], np.zeros((0, len(FEATURES))), [], np.zeros(0, dtype=bool), np.zeros(0), 0)
-
     def __len__(self) -> int:
         return len(self.resources)
 
@@ -78,12 +74,6 @@ class Pool:
         scores, dense = self.scores.tolist(), self.column("dense").tolist()
         part = sorted(range(start, stop), key=lambda i: (-scores[i], -dense[i], self.resources[i].id))
         self.reorder([*range(start), *part, *range(stop, self.retrieved)])
-
-    def row_of(self, resource_id: str) -> int | None:
-        for i, r in enumerate(self.resources):
-            if r.id == resource_id:
-                return i
-        return None
 
     def candidate(self, i: int) -> Candidate:
         return Candidate(self.resources[i], dict(zip(FEATURES, self.X[i].tolist(), strict=True)), list(self.checks[i]),
