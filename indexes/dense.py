@@ -182,7 +182,8 @@ class DenseIndex:
         n = self._index.ntotal
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
+        view: np.ndarray = faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
+        return view
 
     # --- updates -------------------------------------------------------------------------------
 
@@ -312,7 +313,8 @@ class DenseIndex:
                 params.sel = sel
         else:
             params = None if sel is None else faiss.SearchParameters(sel=sel)
-        return index.search(q, k, params=params)
+        found: tuple[np.ndarray, np.ndarray] = index.search(q, k, params=params)
+        return found
 
     def _exact(
         self, q: np.ndarray, k: int, cand: np.ndarray | None, bits: np.ndarray | None
@@ -331,7 +333,8 @@ class DenseIndex:
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""
         with self._lock:
-            return self._vectors()[self._rows[item_id]].copy()
+            vector: np.ndarray = self._vectors()[self._rows[item_id]].copy()
+            return vector
 
     def reconstruct_many(self, item_ids: Sequence[str]) -> np.ndarray:
         """``(len(item_ids), d) float32`` stored vectors of live items, in order (``KeyError`` if one is absent)."""

@@ -68,7 +68,8 @@ def _check_batch_precision(value: str) -> None:
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    unit: np.ndarray = x / np.maximum(norms, 1e-12)
+    return unit
 
 
 class SentenceTransformerEncoder:
@@ -98,8 +99,8 @@ class SentenceTransformerEncoder:
         from transformers.utils import logging as hf_logging
 
         # Loading from a local folder needs no download bar; keep the console for our own progress.
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
         try:
             self._model = SentenceTransformer(str(model), device=device)
