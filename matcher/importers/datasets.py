@@ -107,8 +107,21 @@ def _rp_territory(row: dict[str, Any], by_name: dict[str, str]) -> str:
 
 def _reserve_parlementaire(data: Path) -> Iterator[Row]:
     root = data / "reserve-parlementaire"
-    providers: dict[str, str] = {}
     programmes = list(_jsonl(root / "programmes.jsonl"))
+    yield from _rp_programmes(programmes)
+    by_name = _departement_by_name()
+    known = {f"rp-prog-{p['id']}" for _, p in programmes if isinstance(p, dict)}
+    for line, g in _jsonl(root / "reserve_parlementaire_2013_2016.jsonl"):
+        if isinstance(g, str):
+            yield line, "initiative", g
+            continue
+        yield from _rp_unknown_programme(line, g, known)
+        yield from _rp_grant(line, g, by_name)
+
+
+def _rp_programmes(programmes: list[tuple[_Line, dict[str, Any] | str]]) -> Iterator[Row]:
+    """One provider per budget mission, then one funding resource per programme."""
+    providers: dict[str, str] = {}
     for _, p in programmes:
         if isinstance(p, dict) and p.get("mission"):
             providers.setdefault("rp-mission-" + slug(p["mission"]), p["mission"])
@@ -134,55 +147,58 @@ def _reserve_parlementaire(data: Path) -> Iterator[Row]:
             "recurrence": "annuel",
             "source": "reserve-parlementaire",
         }
-    by_name = _departement_by_name()
-    known = {f"rp-prog-{p['id']}" for _, p in programmes if isinstance(p, dict)}
-    for line, g in _jsonl(root / "reserve_parlementaire_2013_2016.jsonl"):
-        if isinstance(g, str):
-            yield line, "initiative", g
-            continue
-        code = g.get("label_programme_code")
-        if code and f"rp-prog-{code}" not in known:
-            # A few grants were paid from programmes absent from the nomenclatures (106, 128).
-            known.add(f"rp-prog-{code}")
-            if "rp-mission-inconnue" not in known:
-                known.add("rp-mission-inconnue")
-                yield line, "provider", {
-                    "id": "rp-mission-inconnue", "name": "Mission budgétaire non identifiée",
-                    "kind": "ministere", "source": "reserve-parlementaire",
-                }
-            yield line, "resource", {
-                "id": f"rp-prog-{code}", "kind": "financement", "provider_id": "rp-mission-inconnue",
-                "title": f"Programme {code} — intitulé inconnu",
-                "description": f"Programme budgétaire de l'État {code}, absent des nomenclatures PLF 2015–2017.",
-                "coverage": ["FR"], "needs_covered": ["financement"], "recurrence": "annuel",
-                "source": "reserve-parlementaire",
+
+
+def _rp_unknown_programme(line: _Line, g: dict[str, Any], known: set[str]) -> Iterator[Row]:
+    """The resource (and, the first time, the provider) for a grant's programme that the
+    nomenclatures lack; ``known`` holds the ids already yielded and is updated."""
+    code = g.get("label_programme_code")
+    if code and f"rp-prog-{code}" not in known:
+        # A few grants were paid from programmes absent from the nomenclatures (106, 128).
+        known.add(f"rp-prog-{code}")
+        if "rp-mission-inconnue" not in known:
+            known.add("rp-mission-inconnue")
+            yield line, "provider", {
+                "id": "rp-mission-inconnue", "name": "Mission budgétaire non identifiée",
+                "kind": "ministere", "source": "reserve-parlementaire",
             }
-        created = _at(f"{g['year']}-01-01")
-        collectivite = g.get("label_programme_code") == "122"
-        yield line, "initiative", {
-            "id": g["id"],
-            "title": _clip(g.get("title") or g["id"], 300),
-            "description": g.get("description") or "",
-            "territory": _rp_territory(g, by_name),
-            "legal_form": "collectivite" if collectivite else "association",
-            "needs": ["financement"],
-            "amount_sought": g.get("amount_eur"),
+        yield line, "resource", {
+            "id": f"rp-prog-{code}", "kind": "financement", "provider_id": "rp-mission-inconnue",
+            "title": f"Programme {code} — intitulé inconnu",
+            "description": f"Programme budgétaire de l'État {code}, absent des nomenclatures PLF 2015–2017.",
+            "coverage": ["FR"], "needs_covered": ["financement"], "recurrence": "annuel",
             "source": "reserve-parlementaire",
-            "created_at": created,
-            "updated_at": created,
         }
-        if g.get("label_programme_code"):
-            yield line, "outcome", {
-                "id": f"rp:{g['id']}",
-                "initiative_id": g["id"],
-                "resource_id": f"rp-prog-{g['label_programme_code']}",
-                "decision": "obtained",
-                "amount": g.get("amount_eur"),
-                "actor": "import",
-                "source": "reserve-parlementaire",
-                "occurred_at": created,
-                "recorded_at": created,
-            }
+
+
+def _rp_grant(line: _Line, g: dict[str, Any], by_name: dict[str, str]) -> Iterator[Row]:
+    """A grant: its initiative, and the ``obtained`` outcome on its programme."""
+    created = _at(f"{g['year']}-01-01")
+    collectivite = g.get("label_programme_code") == "122"
+    yield line, "initiative", {
+        "id": g["id"],
+        "title": _clip(g.get("title") or g["id"], 300),
+        "description": g.get("description") or "",
+        "territory": _rp_territory(g, by_name),
+        "legal_form": "collectivite" if collectivite else "association",
+        "needs": ["financement"],
+        "amount_sought": g.get("amount_eur"),
+        "source": "reserve-parlementaire",
+        "created_at": created,
+        "updated_at": created,
+    }
+    if g.get("label_programme_code"):
+        yield line, "outcome", {
+            "id": f"rp:{g['id']}",
+            "initiative_id": g["id"],
+            "resource_id": f"rp-prog-{g['label_programme_code']}",
+            "decision": "obtained",
+            "amount": g.get("amount_eur"),
+            "actor": "import",
+            "source": "reserve-parlementaire",
+            "occurred_at": created,
+            "recorded_at": created,
+        }
 
 
 # --- beta.gouv ---------------------------------------------------------------------------------
@@ -213,6 +229,13 @@ def _bg_org_id(org: str) -> str:
 
 def _betagouv(data: Path) -> Iterator[Row]:
     root = data / "betagouv-startups"
+    yield from _bg_organisations(root)
+    yield from _bg_incubators(root)
+    yield from _bg_startups(root)
+
+
+def _bg_organisations(root: Path) -> Iterator[Row]:
+    """Each sponsoring organisation: a provider and its public-service needs (a resource)."""
     for line, o in _jsonl(root / "organisations.jsonl"):
         if isinstance(o, str):
             yield line, "provider", o
@@ -237,6 +260,10 @@ def _betagouv(data: Path) -> Iterator[Row]:
             "recurrence": "permanent",
             "source": "betagouv",
         }
+
+
+def _bg_incubators(root: Path) -> Iterator[Row]:
+    """Each incubator: a provider and its support offer (a resource)."""
     for line, i in _jsonl(root / "incubators.jsonl"):
         if isinstance(i, str):
             yield line, "provider", i
@@ -257,6 +284,10 @@ def _betagouv(data: Path) -> Iterator[Row]:
             "recurrence": "permanent",
             "source": "betagouv",
         }
+
+
+def _bg_startups(root: Path) -> Iterator[Row]:
+    """Each startup d'État: an initiative, and ``obtained`` outcomes on its sponsors and incubator."""
     for line, s in _jsonl(root / "startups.jsonl"):
         if isinstance(s, str):
             yield line, "initiative", s
