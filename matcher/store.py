@@ -264,7 +264,3 @@ class Catalogue(InitiativeRecords, OutcomeLog):
             ):
                 h.update(f"{rid}\0{chash}\n".encode())
         return h.hexdigest()
-
-    def last_change(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.max(tables.resources.c.updated_at))).scalar_one()
