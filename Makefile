@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy matcher indexes service
+	$(BIN)/mypy --strict indexes
 
 clean:
 	rm -rf $(VENV) var

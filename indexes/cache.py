@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes.encoders import Encoder
+from indexes._base import Encoder
 
 __all__ = ["CachedEncoder", "EmbeddingCache", "text_key"]
 
@@ -86,7 +86,7 @@ class EmbeddingCache:
 
 
 class CachedEncoder:
-    """An :class:`~indexes.encoders.Encoder` that reads and fills an :class:`EmbeddingCache`."""
+    """An :class:`~indexes.Encoder` that reads and fills an :class:`EmbeddingCache`."""
 
     def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
         self.encoder = encoder

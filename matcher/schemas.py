@@ -8,34 +8,54 @@ on the way in by :mod:`matcher.territory`.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from matcher import territory as _territory
+from matcher._fields import (
+    EMAIL_PATTERN,
+    ID_PATTERN,
+    MAX_DESCRIPTION_CHARS,
+    MAX_THEMES,
+    MAX_TITLE_CHARS,
+    Amount,
+    Description,
+    ItemId,
+    Rna,
+    Siren,
+    Siret,
+    TerritoryCode,
+    Theme,
+    Title,
+    utcnow,
+)
+from matcher._vocabulary import (
+    CheckStatus,
+    Criterion,
+    Decision,
+    LegalForm,
+    Need,
+    ProviderKind,
+    Recurrence,
+    ResourceKind,
+    Stage,
+)
 
 __all__ = [
     "EMAIL_PATTERN",
     "MAX_DESCRIPTION_CHARS",
+    "MAX_THEMES",
     "MAX_TITLE_CHARS",
+    "Amount",
     "CheckStatus",
     "Criterion",
     "Decision",
+    "Description",
     "EligibilityCheck",
     "Initiative",
     "InitiativeMatch",
+    "ItemId",
     "LegalForm",
     "Match",
     "MatchQuery",
@@ -46,198 +66,18 @@ __all__ = [
     "Recurrence",
     "Resource",
     "ResourceKind",
+    "Rna",
+    "Siren",
+    "Siret",
     "Stage",
+    "TerritoryCode",
+    "Theme",
+    "Title",
     "describe_validation_error",
     "utcnow",
 ]
 
-MAX_TITLE_CHARS = 300
-MAX_DESCRIPTION_CHARS = 20_000
-MAX_THEMES = 30
-
-
-def utcnow() -> datetime:
-    """Timezone-aware current time (UTC); all timestamps in Maillage are UTC."""
-    return datetime.now(UTC)
-
-
-class LegalForm(StrEnum):
-    """Kind of structure carrying an initiative (or allowed by a resource)."""
-
-    collectif = "collectif"
-    association = "association"
-    entreprise_ess = "entreprise_ess"
-    entreprise = "entreprise"
-    collectivite = "collectivite"
-    etablissement_public = "etablissement_public"
-    administration = "administration"
-
-
-class Stage(StrEnum):
-    """Maturity of an initiative, in order."""
-
-    idee = "idee"
-    prototype = "prototype"
-    experimentation = "experimentation"
-    deploiement = "deploiement"
-    changement_echelle = "changement_echelle"
-
-    @property
-    def order(self) -> int:
-        return list(Stage).index(self)
-
-
-class Need(StrEnum):
-    """What an initiative is looking for (and what a resource offers)."""
-
-    financement = "financement"
-    accompagnement = "accompagnement"
-    partenariat_public = "partenariat_public"
-    donnees = "donnees"
-    expertise = "expertise"
-    lieu = "lieu"
-    visibilite = "visibilite"
-
-
-class ResourceKind(StrEnum):
-    """Kind of state resource (aides-territoires' "types d'aide", widened to non-financial help)."""
-
-    financement = "financement"
-    appel_a_projets = "appel_a_projets"
-    besoin_service_public = "besoin_service_public"
-    accompagnement = "accompagnement"
-    donnees = "donnees"
-    expertise = "expertise"
-    lieu = "lieu"
-
-
-class ProviderKind(StrEnum):
-    """Kind of body offering resources ("financeur" / "porteur d'aide")."""
-
-    ministere = "ministere"
-    service_deconcentre = "service_deconcentre"
-    agence = "agence"
-    operateur = "operateur"
-    region = "region"
-    departement = "departement"
-    intercommunalite = "intercommunalite"
-    commune = "commune"
-    securite_sociale = "securite_sociale"
-    incubateur = "incubateur"
-    fondation = "fondation"
-    autre = "autre"
-
-
-class Recurrence(StrEnum):
-    """How a resource reopens: once, every year, or open all year round."""
-
-    ponctuel = "ponctuel"
-    annuel = "annuel"
-    permanent = "permanent"
-
-
-class Criterion(StrEnum):
-    """One eligibility criterion, checked separately so explanations can name it."""
-
-    territory = "territory"
-    legal_form = "legal_form"
-    stage = "stage"
-    amount = "amount"
-    dates = "dates"
-    capacity = "capacity"
-    needs = "needs"
-
-
-class CheckStatus(StrEnum):
-    passed = "passed"
-    failed = "failed"
-    unknown = "unknown"
-
-
-class Decision(StrEnum):
-    """A staff or partner decision on a match; the labels training learns from."""
-
-    shortlisted = "shortlisted"
-    contacted = "contacted"
-    applied = "applied"
-    obtained = "obtained"
-    refused = "refused"
-    dismissed = "dismissed"
-    pinned = "pinned"
-    excluded = "excluded"
-
-
-# --- field types -------------------------------------------------------------------------------
-
-_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$"
-ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_RE)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_CHARS)]
-Theme = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Amount = Annotated[float, Field(ge=0, le=1e12)]
-
-
-def _territory_code(value: str) -> str:
-    # TerritoryError is a ValueError, so pydantic reports it against the field with its message.
-    return _territory.parse_territory(value).code
-
-
-TerritoryCode = Annotated[str, AfterValidator(_territory_code)]
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def _check_siren(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = re.sub(r"\s", "", value)
-    if not re.fullmatch(r"\d{9}", v):
-        raise ValueError(f"a SIREN is 9 digits, got {value!r}")
-    if not _luhn_ok(v):
-        raise ValueError(f"SIREN {value!r} fails its Luhn check digit")
-    return v
-
-
-def _check_siret(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = re.sub(r"\s", "", value)
-    if not re.fullmatch(r"\d{14}", v):
-        raise ValueError(f"a SIRET is 14 digits, got {value!r}")
-    # La Poste's establishments (SIREN 356000000) use a different rule; accept them as given.
-    if not v.startswith("356000000") and not _luhn_ok(v):
-        raise ValueError(f"SIRET {value!r} fails its Luhn check digit")
-    return v
-
-
-def _check_rna(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().upper()
-    if not re.fullmatch(r"W[0-9A-Z]\d{8}", v):
-        raise ValueError(f"an RNA number is 'W' followed by 9 characters (e.g. W931234567), got {value!r}")
-    return v
-
-
-Siren = Annotated[str | None, AfterValidator(_check_siren)]
-Siret = Annotated[str | None, AfterValidator(_check_siret)]
-Rna = Annotated[str | None, AfterValidator(_check_rna)]
-
-
-# An address's shape. ``\s`` differs between regex dialects: pydantic's (Rust) counts U+0085 as a
-# space, JSON Schema's (ECMA 262, what API clients validate with) counts U+FEFF instead; naming both
-# makes the pattern mean the same thing on both sides of the API.
-EMAIL_PATTERN = r"^[^@\s\u0085\ufeff]+@[^@\s\u0085\ufeff]+\.[^@\s\u0085\ufeff]+$"
+# The enums live in matcher._vocabulary and the field types in matcher._fields; both are imported from here.
 
 
 class _Schema(BaseModel):
@@ -449,7 +289,7 @@ class Outcome(_Schema):
 
 
 _PATTERN_HELP = {
-    _ID_RE: "expected 1 to 128 characters among letters, digits and . _ : @ -, starting with a letter "
+    ID_PATTERN: "expected 1 to 128 characters among letters, digits and . _ : @ -, starting with a letter "
     "or a digit",
     r"^https?://": "expected an http:// or https:// address",
 }

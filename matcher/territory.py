@@ -324,7 +324,8 @@ def find_postcode(text: str) -> str | None:
     Street numbers (fewer digits) and longer numbers (SIRET, phone) are ignored, as are five-digit
     numbers that map to no département (e.g. ``98000`` Monaco). Returns None when nothing fits.
     """
-    for candidate in reversed(_FIVE_DIGITS.findall(text or "")):
+    candidates: list[str] = _FIVE_DIGITS.findall(text or "")
+    for candidate in reversed(candidates):
         try:
             postcode_to_departement(candidate)
         except TerritoryError:

@@ -80,7 +80,8 @@ def _one_vs_rest(X: Any, labels: Sequence[frozenset[str]], classes: list[str], C
 
 def _probabilities(z: np.ndarray) -> np.ndarray:
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    return (p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    probabilities: np.ndarray = (p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return probabilities
 
 
 def _scores_of(row: np.ndarray, col: dict[str, int], resource_ids: Sequence[str]) -> np.ndarray:

@@ -51,7 +51,6 @@ class Settings(BaseSettings):
     encoder_runtime: Literal["onnxruntime", "torch"] = "onnxruntime"
     encoder_batch_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     data: Path = Path("../shared/data")
-    default_k: int = Field(default=10, ge=1, le=100)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     request_timeout_s: float = Field(default=15.0, gt=0)
     rate_per_key: int = Field(default=600, ge=1)

@@ -12,15 +12,13 @@ The files are read where they are, never copied. Ids are prefixed so the sets ca
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from matcher import territory
+from matcher.importers._sources import Line, clip, iso_day, read_jsonl, slug
 from matcher.importers.runner import Row
 
 __all__ = ["DATASETS", "dataset_rows", "slug"]
@@ -32,57 +30,6 @@ _REQUIRED = {
                  "betagouv-startups/incubators.jsonl"),
     "eig-defis": ("eig-defis/eig_defis.jsonl",),
 }
-
-
-def slug(text: str, *, keep_case: bool = False, limit: int = 100) -> str:
-    """ASCII id fragment: accents folded, anything else than ``[A-Za-z0-9._-]`` turned into ``-``."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    if not keep_case:
-        folded = folded.lower()
-    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]+", "-", folded)).strip("-.") or "x"
-    return cleaned[:limit].rstrip("-.")
-
-
-class _Line(int):
-    """A line number that remembers its file, so errors say ``startups.jsonl:12``."""
-
-    file: str
-
-    def __new__(cls, n: int, file: str) -> _Line:
-        self = super().__new__(cls, n)
-        self.file = file
-        return self
-
-
-def _jsonl(path: Path) -> Iterator[tuple[_Line, dict[str, Any] | str]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield _Line(n, path.name), json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield _Line(n, path.name), f"malformed JSON: {exc.msg}"
-
-
-def _at(day: date | str | None) -> str | None:
-    if day is None:
-        return None
-    text = str(day).strip()
-    if isinstance(day, date):
-        d = day
-    elif re.fullmatch(r"\d{4}", text):  # some pages give a year only
-        d = date(int(text), 1, 1)
-    elif re.fullmatch(r"\d{4}-\d{2}", text):
-        d = date(int(text[:4]), int(text[5:7]), 1)
-    else:
-        d = date.fromisoformat(text[:10])
-    return datetime(d.year, d.month, d.day, tzinfo=UTC).isoformat()
-
-
-def _clip(text: str | None, limit: int) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # --- réserve parlementaire ---------------------------------------------------------------------
@@ -107,13 +54,26 @@ def _rp_territory(row: dict[str, Any], by_name: dict[str, str]) -> str:
 
 def _reserve_parlementaire(data: Path) -> Iterator[Row]:
     root = data / "reserve-parlementaire"
+    programmes = list(read_jsonl(root / "programmes.jsonl"))
+    yield from _rp_programmes(programmes)
+    by_name = _departement_by_name()
+    known = {f"rp-prog-{p['id']}" for _, p in programmes if isinstance(p, dict)}
+    for line, g in read_jsonl(root / "reserve_parlementaire_2013_2016.jsonl"):
+        if isinstance(g, str):
+            yield line, "initiative", g
+            continue
+        yield from _rp_unknown_programme(line, g, known)
+        yield from _rp_grant(line, g, by_name)
+
+
+def _rp_programmes(programmes: list[tuple[Line, dict[str, Any] | str]]) -> Iterator[Row]:
+    """One provider per budget mission, then one funding resource per programme."""
     providers: dict[str, str] = {}
-    programmes = list(_jsonl(root / "programmes.jsonl"))
     for _, p in programmes:
         if isinstance(p, dict) and p.get("mission"):
             providers.setdefault("rp-mission-" + slug(p["mission"]), p["mission"])
     for n, (pid, name) in enumerate(sorted(providers.items()), start=1):
-        yield _Line(n, "programmes.jsonl"), "provider", {
+        yield Line(n, "programmes.jsonl"), "provider", {
             "id": pid, "name": f"Mission budgétaire « {name} »", "kind": "ministere",
             "territory": "FR", "source": "reserve-parlementaire",
         }
@@ -134,55 +94,58 @@ def _reserve_parlementaire(data: Path) -> Iterator[Row]:
             "recurrence": "annuel",
             "source": "reserve-parlementaire",
         }
-    by_name = _departement_by_name()
-    known = {f"rp-prog-{p['id']}" for _, p in programmes if isinstance(p, dict)}
-    for line, g in _jsonl(root / "reserve_parlementaire_2013_2016.jsonl"):
-        if isinstance(g, str):
-            yield line, "initiative", g
-            continue
-        code = g.get("label_programme_code")
-        if code and f"rp-prog-{code}" not in known:
-            # A few grants were paid from programmes absent from the nomenclatures (106, 128).
-            known.add(f"rp-prog-{code}")
-            if "rp-mission-inconnue" not in known:
-                known.add("rp-mission-inconnue")
-                yield line, "provider", {
-                    "id": "rp-mission-inconnue", "name": "Mission budgétaire non identifiée",
-                    "kind": "ministere", "source": "reserve-parlementaire",
-                }
-            yield line, "resource", {
-                "id": f"rp-prog-{code}", "kind": "financement", "provider_id": "rp-mission-inconnue",
-                "title": f"Programme {code} — intitulé inconnu",
-                "description": f"Programme budgétaire de l'État {code}, absent des nomenclatures PLF 2015–2017.",
-                "coverage": ["FR"], "needs_covered": ["financement"], "recurrence": "annuel",
-                "source": "reserve-parlementaire",
+
+
+def _rp_unknown_programme(line: Line, g: dict[str, Any], known: set[str]) -> Iterator[Row]:
+    """The resource (and, the first time, the provider) for a grant's programme that the
+    nomenclatures lack; ``known`` holds the ids already yielded and is updated."""
+    code = g.get("label_programme_code")
+    if code and f"rp-prog-{code}" not in known:
+        # A few grants were paid from programmes absent from the nomenclatures (106, 128).
+        known.add(f"rp-prog-{code}")
+        if "rp-mission-inconnue" not in known:
+            known.add("rp-mission-inconnue")
+            yield line, "provider", {
+                "id": "rp-mission-inconnue", "name": "Mission budgétaire non identifiée",
+                "kind": "ministere", "source": "reserve-parlementaire",
             }
-        created = _at(f"{g['year']}-01-01")
-        collectivite = g.get("label_programme_code") == "122"
-        yield line, "initiative", {
-            "id": g["id"],
-            "title": _clip(g.get("title") or g["id"], 300),
-            "description": g.get("description") or "",
-            "territory": _rp_territory(g, by_name),
-            "legal_form": "collectivite" if collectivite else "association",
-            "needs": ["financement"],
-            "amount_sought": g.get("amount_eur"),
+        yield line, "resource", {
+            "id": f"rp-prog-{code}", "kind": "financement", "provider_id": "rp-mission-inconnue",
+            "title": f"Programme {code} — intitulé inconnu",
+            "description": f"Programme budgétaire de l'État {code}, absent des nomenclatures PLF 2015–2017.",
+            "coverage": ["FR"], "needs_covered": ["financement"], "recurrence": "annuel",
             "source": "reserve-parlementaire",
-            "created_at": created,
-            "updated_at": created,
         }
-        if g.get("label_programme_code"):
-            yield line, "outcome", {
-                "id": f"rp:{g['id']}",
-                "initiative_id": g["id"],
-                "resource_id": f"rp-prog-{g['label_programme_code']}",
-                "decision": "obtained",
-                "amount": g.get("amount_eur"),
-                "actor": "import",
-                "source": "reserve-parlementaire",
-                "occurred_at": created,
-                "recorded_at": created,
-            }
+
+
+def _rp_grant(line: Line, g: dict[str, Any], by_name: dict[str, str]) -> Iterator[Row]:
+    """A grant: its initiative, and the ``obtained`` outcome on its programme."""
+    created = iso_day(f"{g['year']}-01-01")
+    collectivite = g.get("label_programme_code") == "122"
+    yield line, "initiative", {
+        "id": g["id"],
+        "title": clip(g.get("title") or g["id"], 300),
+        "description": g.get("description") or "",
+        "territory": _rp_territory(g, by_name),
+        "legal_form": "collectivite" if collectivite else "association",
+        "needs": ["financement"],
+        "amount_sought": g.get("amount_eur"),
+        "source": "reserve-parlementaire",
+        "created_at": created,
+        "updated_at": created,
+    }
+    if g.get("label_programme_code"):
+        yield line, "outcome", {
+            "id": f"rp:{g['id']}",
+            "initiative_id": g["id"],
+            "resource_id": f"rp-prog-{g['label_programme_code']}",
+            "decision": "obtained",
+            "amount": g.get("amount_eur"),
+            "actor": "import",
+            "source": "reserve-parlementaire",
+            "occurred_at": created,
+            "recorded_at": created,
+        }
 
 
 # --- beta.gouv ---------------------------------------------------------------------------------
@@ -213,15 +176,22 @@ def _bg_org_id(org: str) -> str:
 
 def _betagouv(data: Path) -> Iterator[Row]:
     root = data / "betagouv-startups"
-    for line, o in _jsonl(root / "organisations.jsonl"):
+    yield from _bg_organisations(root)
+    yield from _bg_incubators(root)
+    yield from _bg_startups(root)
+
+
+def _bg_organisations(root: Path) -> Iterator[Row]:
+    """Each sponsoring organisation: a provider and its public-service needs (a resource)."""
+    for line, o in read_jsonl(root / "organisations.jsonl"):
         if isinstance(o, str):
             yield line, "provider", o
             continue
         oid = _bg_org_id(o["id"])
-        name = _clip(o.get("title") or o["id"], 300)
+        name = clip(o.get("title") or o["id"], 300)
         yield line, "provider", {
             "id": oid, "name": name, "kind": _BG_PROVIDER_KIND.get(o.get("type") or "", "autre"),
-            "acronym": (o.get("acronym") or None) and _clip(o["acronym"], 40),
+            "acronym": (o.get("acronym") or None) and clip(o["acronym"], 40),
             "source": "betagouv",
         }
         yield line, "resource", {
@@ -237,13 +207,17 @@ def _betagouv(data: Path) -> Iterator[Row]:
             "recurrence": "permanent",
             "source": "betagouv",
         }
-    for line, i in _jsonl(root / "incubators.jsonl"):
+
+
+def _bg_incubators(root: Path) -> Iterator[Row]:
+    """Each incubator: a provider and its support offer (a resource)."""
+    for line, i in read_jsonl(root / "incubators.jsonl"):
         if isinstance(i, str):
             yield line, "provider", i
             continue
         iid = "bg-inc-" + slug(i["id"])
         yield line, "provider", {
-            "id": iid, "name": _clip(i.get("title") or i["id"], 300), "kind": "incubateur",
+            "id": iid, "name": clip(i.get("title") or i["id"], 300), "kind": "incubateur",
             "url": i.get("website") if str(i.get("website") or "").startswith("http") else None,
             "source": "betagouv",
         }
@@ -251,23 +225,27 @@ def _betagouv(data: Path) -> Iterator[Row]:
             "id": iid,
             "kind": "accompagnement",
             "provider_id": iid,
-            "title": f"Incubation — {_clip(i.get('title') or i['id'], 280)}",
+            "title": f"Incubation — {clip(i.get('title') or i['id'], 280)}",
             "description": i.get("description") or "",
             "needs_covered": ["accompagnement", "expertise"],
             "recurrence": "permanent",
             "source": "betagouv",
         }
-    for line, s in _jsonl(root / "startups.jsonl"):
+
+
+def _bg_startups(root: Path) -> Iterator[Row]:
+    """Each startup d'État: an initiative, and ``obtained`` outcomes on its sponsors and incubator."""
+    for line, s in read_jsonl(root / "startups.jsonl"):
         if isinstance(s, str):
             yield line, "initiative", s
             continue
         sid = "bg-" + slug(s["id"])
-        started = _at(s.get("first_phase_start"))
+        started = iso_day(s.get("first_phase_start"))
         yield line, "initiative", {
             "id": sid,
-            "title": _clip(s.get("title") or s["id"], 300),
-            "description": _clip("\n\n".join(x for x in (s.get("mission"), s.get("description")) if x), 20_000),
-            "themes": [_clip(t, 80) for t in (s.get("thematiques") or [])][:30],
+            "title": clip(s.get("title") or s["id"], 300),
+            "description": clip("\n\n".join(x for x in (s.get("mission"), s.get("description")) if x), 20_000),
+            "themes": [clip(t, 80) for t in (s.get("thematiques") or [])][:30],
             "stage": _BG_STAGE.get(s.get("current_phase") or ""),
             "legal_form": "administration",
             "needs": ["partenariat_public", "accompagnement"],
@@ -304,7 +282,7 @@ def host_key(name: str) -> str:
 
 def _eig(data: Path) -> Iterator[Row]:
     seen: set[str] = set()
-    for line, d in _jsonl(data / "eig-defis" / "eig_defis.jsonl"):
+    for line, d in read_jsonl(data / "eig-defis" / "eig_defis.jsonl"):
         if isinstance(d, str):
             yield line, "initiative", d
             continue
@@ -313,23 +291,23 @@ def _eig(data: Path) -> Iterator[Row]:
         if hid and hid not in seen:
             seen.add(hid)
             yield line, "provider", {
-                "id": hid, "name": _clip(host, 300), "kind": "ministere" if "inist" in host else "autre",
+                "id": hid, "name": clip(host, 300), "kind": "ministere" if "inist" in host else "autre",
                 "source": "eig-defis",
             }
             yield line, "resource", {
                 "id": hid, "kind": "besoin_service_public", "provider_id": hid,
-                "title": f"Défis d'intérêt général — {_clip(host, 260)}",
+                "title": f"Défis d'intérêt général — {clip(host, 260)}",
                 "description": f"Administration hôte de défis Entrepreneurs d'intérêt général : {host}.",
                 "needs_covered": ["partenariat_public", "donnees", "expertise"],
                 "recurrence": "annuel", "source": "eig-defis",
             }
-        when = _at(d.get("date")) if d.get("date") else None
+        when = iso_day(d.get("date")) if d.get("date") else None
         did = "eig-" + slug(d["id"])
         record: dict[str, Any] = {
             "id": did,
-            "title": _clip(d.get("title") or d["id"], 300),
-            "description": _clip("\n\n".join(x for x in (d.get("mission"), d.get("description")) if x), 20_000),
-            "themes": [_clip(t, 80) for t in (d.get("themes") or []) if t][:30],
+            "title": clip(d.get("title") or d["id"], 300),
+            "description": clip("\n\n".join(x for x in (d.get("mission"), d.get("description")) if x), 20_000),
+            "themes": [clip(t, 80) for t in (d.get("themes") or []) if t][:30],
             "legal_form": "administration",
             "needs": ["expertise", "donnees"],
             "source": "eig-defis",

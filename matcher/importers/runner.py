@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 
+from matcher import tables
 from matcher.schemas import Initiative, Outcome, Provider, Resource, describe_validation_error
 from matcher.store import Catalogue
 
@@ -82,38 +84,7 @@ def run_import(
     """
     report = ImportReport()
     pending: dict[str, list[tuple[int, BaseModel]]] = {k: [] for k in _MODELS}
-    known: dict[str, set[str]] | None = None
-    if check_references:
-        known = {}
-        known["provider"] = {p.id for p in store.providers()}
-        known["resource"] = {r.id for r in store.resources(include_deleted=True)}
-        from sqlalchemy import select
-
-        from matcher import tables
-
-        with store.engine.connect() as conn:
-            known["initiative"] = set(conn.execute(select(tables.initiatives.c.id)).scalars())
-
-    def flush() -> None:
-        for kind in ("provider", "resource", "initiative"):
-            batch = pending[kind]
-            if not batch:
-                continue
-            records: list[Any] = [m for _, m in batch]
-            upsert: Callable[[list[Any]], tuple[int, int]] = {  # type: ignore[assignment]
-                "provider": store.upsert_providers,
-                "resource": store.upsert_resources,
-                "initiative": store.upsert_initiatives,
-            }[kind]
-            ins, upd = upsert(records)
-            report._add(report.inserted, kind, ins)
-            report._add(report.updated, kind, upd)
-            batch.clear()
-        if pending["outcome"]:
-            added = store.append_outcomes([m for _, m in pending["outcome"]])  # type: ignore[misc]
-            report._add(report.inserted, "outcome", added)
-            pending["outcome"].clear()
-
+    known = _known_ids(store) if check_references else None
     n_pending = 0
     for row in rows:
         line, kind, payload = int(row[0]), row[1], row[2]
@@ -121,27 +92,62 @@ def run_import(
         report._add(report.read, kind, 1)
         if progress is not None:
             progress(1)
-        if isinstance(payload, str):
-            report.errors.append(RowError(line, kind, payload, file))
-            continue
-        try:
-            record = _MODELS[kind].model_validate(payload)
-        except ValidationError as exc:
-            report.errors.append(RowError(line, kind, "; ".join(describe_validation_error(exc)), file))
-            continue
-        problem = _missing_reference(kind, record, known)
-        if problem:
-            report.errors.append(RowError(line, kind, problem, file))
+        record = _validate(kind, payload, known)
+        if isinstance(record, str):
+            report.errors.append(RowError(line, kind, record, file))
             continue
         if known is not None and kind in known:
             known[kind].add(record.id)  # type: ignore[attr-defined]
         pending[kind].append((line, record))
         n_pending += 1
         if n_pending >= batch_size:
-            flush()
+            _flush(store, pending, report)
             n_pending = 0
-    flush()
+    _flush(store, pending, report)
     return report
+
+
+def _known_ids(store: Catalogue) -> dict[str, set[str]]:
+    """Ids the catalogue holds, per kind that a record may refer to (deleted resources included)."""
+    known: dict[str, set[str]] = {}
+    known["provider"] = {p.id for p in store.providers()}
+    known["resource"] = {r.id for r in store.resources(include_deleted=True)}
+    with store.engine.connect() as conn:
+        known["initiative"] = set(conn.execute(select(tables.initiatives.c.id)).scalars())
+    return known
+
+
+def _validate(kind: str, payload: Any, known: dict[str, set[str]] | None) -> BaseModel | str:
+    """The record a row's payload parses into, or the one-line reason it is rejected."""
+    if isinstance(payload, str):  # a line the importer could not read: its message
+        return payload
+    try:
+        record = _MODELS[kind].model_validate(payload)
+    except ValidationError as exc:
+        return "; ".join(describe_validation_error(exc))
+    return _missing_reference(kind, record, known) or record
+
+
+def _flush(store: Catalogue, pending: dict[str, list[tuple[int, BaseModel]]], report: ImportReport) -> None:
+    """Write the pending records, providers before resources before initiatives before outcomes."""
+    for kind in ("provider", "resource", "initiative"):
+        batch = pending[kind]
+        if not batch:
+            continue
+        records: list[Any] = [m for _, m in batch]
+        upsert: Callable[[list[Any]], tuple[int, int]] = {  # type: ignore[assignment]
+            "provider": store.upsert_providers,
+            "resource": store.upsert_resources,
+            "initiative": store.upsert_initiatives,
+        }[kind]
+        ins, upd = upsert(records)
+        report._add(report.inserted, kind, ins)
+        report._add(report.updated, kind, upd)
+        batch.clear()
+    if pending["outcome"]:
+        added = store.append_outcomes([m for _, m in pending["outcome"]])  # type: ignore[misc]
+        report._add(report.inserted, "outcome", added)
+        pending["outcome"].clear()
 
 
 def _missing_reference(kind: str, record: BaseModel, known: dict[str, set[str]] | None) -> str | None:

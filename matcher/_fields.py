@@ -1,0 +1,111 @@
+"""Field types shared by the schemas: ids, titles, descriptions, amounts, INSEE territory codes,
+SIREN / SIRET / RNA numbers with their checks, and the e-mail shape. Imported from
+:mod:`matcher.schemas`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from matcher import territory as _territory
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "ID_PATTERN",
+    "MAX_DESCRIPTION_CHARS",
+    "MAX_THEMES",
+    "MAX_TITLE_CHARS",
+    "Amount",
+    "Description",
+    "ItemId",
+    "Rna",
+    "Siren",
+    "Siret",
+    "TerritoryCode",
+    "Theme",
+    "Title",
+    "utcnow",
+]
+
+MAX_TITLE_CHARS = 300
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_THEMES = 30
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current time (UTC); all timestamps in Maillage are UTC."""
+    return datetime.now(UTC)
+
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$"
+ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_CHARS)]
+Theme = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Amount = Annotated[float, Field(ge=0, le=1e12)]
+
+
+def _territory_code(value: str) -> str:
+    # TerritoryError is a ValueError, so pydantic reports it against the field with its message.
+    return _territory.parse_territory(value).code
+
+
+TerritoryCode = Annotated[str, AfterValidator(_territory_code)]
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _check_siren(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = re.sub(r"\s", "", value)
+    if not re.fullmatch(r"\d{9}", v):
+        raise ValueError(f"a SIREN is 9 digits, got {value!r}")
+    if not _luhn_ok(v):
+        raise ValueError(f"SIREN {value!r} fails its Luhn check digit")
+    return v
+
+
+def _check_siret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = re.sub(r"\s", "", value)
+    if not re.fullmatch(r"\d{14}", v):
+        raise ValueError(f"a SIRET is 14 digits, got {value!r}")
+    # La Poste's establishments (SIREN 356000000) use a different rule; accept them as given.
+    if not v.startswith("356000000") and not _luhn_ok(v):
+        raise ValueError(f"SIRET {value!r} fails its Luhn check digit")
+    return v
+
+
+def _check_rna(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().upper()
+    if not re.fullmatch(r"W[0-9A-Z]\d{8}", v):
+        raise ValueError(f"an RNA number is 'W' followed by 9 characters (e.g. W931234567), got {value!r}")
+    return v
+
+
+Siren = Annotated[str | None, AfterValidator(_check_siren)]
+Siret = Annotated[str | None, AfterValidator(_check_siret)]
+Rna = Annotated[str | None, AfterValidator(_check_rna)]
+
+
+# An address's shape. ``\s`` differs between regex dialects: pydantic's (Rust) counts U+0085 as a
+# space, JSON Schema's (ECMA 262, what API clients validate with) counts U+FEFF instead; naming both
+# makes the pattern mean the same thing on both sides of the API.
+EMAIL_PATTERN = r"^[^@\s\u0085\ufeff]+@[^@\s\u0085\ufeff]+\.[^@\s\u0085\ufeff]+$"
