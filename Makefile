@@ -30,8 +30,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check matcher indexes training service eval tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy matcher indexes service
-	$(BIN)/mypy --strict indexes
+	$(BIN)/mypy matcher indexes training service eval
+	$(BIN)/mypy --strict indexes matcher
 
 clean:
 	rm -rf $(VENV) var

@@ -227,6 +227,17 @@ _IS_VALUE = 1 << 31
 _MAX_OFFSET = 1 << 21  # plain (unshifted) offset encoding only
 
 
+def _trie_of(keys: dict[bytes, int]) -> dict[int, Any]:
+    """Nested dicts byte → child node; label 0 holds the value of a key ending at that node."""
+    trie: dict[int, Any] = {}
+    for key, value in keys.items():
+        node = trie
+        for byte in key:
+            node = node.setdefault(byte, {})
+        node[0] = value  # label 0 = "a key ends here"
+    return trie
+
+
 def _build_double_array(keys: dict[bytes, int]) -> list[int]:
     """Minimal darts-clone builder for the handful of keys a charsmap needs.
 
@@ -234,13 +245,7 @@ def _build_double_array(keys: dict[bytes, int]) -> list[int]:
     one node land on a sibling's child with a matching label) and the array is
     padded to a multiple of 256 so that ``base ^ byte`` never runs past its end.
     """
-    trie: dict[int, Any] = {}  # byte → child node; key 0 holds the value of a key ending here
-    for key, value in keys.items():
-        node = trie
-        for byte in key:
-            node = node.setdefault(byte, {})
-        node[0] = value  # label 0 = "a key ends here"
-
+    trie = _trie_of(keys)
     units = [0] * 256
     used: set[int] = {0}  # position 0 is the root
     used_bases: set[int] = set()
