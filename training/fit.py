@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from matcher.metrics import ndcg_at_k
 from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
 from training.pairs import PairSet, simulate_cold
 
@@ -28,18 +29,18 @@ class FitReport:
 def ndcg_of_lists(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 10) -> float:
     """Mean nDCG@k (binary gains) over the query lists of a pair set, scored by ``scores``.
 
-    Computed within the retrieved pool, so it measures the ranker, not the candidate stage.
+    ``scores``, ``y``: ``(n,)``, consecutive lists of sizes ``groups``. Each list is ranked by a stable
+    argsort of ``-scores`` (ties keep list order) and scored by :func:`matcher.metrics.ndcg_at_k`; a list
+    without a positive scores 0. Computed within the retrieved pool, so it measures the ranker, not
+    the candidate stage.
     """
     out = []
     start = 0
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    for g in groups:
+    for g in np.asarray(groups).tolist():
         s, lab = scores[start : start + g], y[start : start + g]
         start += g
-        order = np.argsort(-s, kind="stable")[:k]
-        dcg = float(np.sum(lab[order] * discounts[: len(order)]))
-        ideal = float(np.sum(discounts[: min(int(lab.sum()), k)]))
-        out.append(dcg / ideal if ideal > 0 else 0.0)
+        ranked = np.argsort(-s, kind="stable").tolist()
+        out.append(ndcg_at_k(ranked, set(np.flatnonzero(lab).tolist()), k))
     return float(np.mean(out)) if out else 0.0
 
 
