@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from indexes import Encoder
@@ -112,7 +112,7 @@ def train_from_catalogue(
                  "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},
         compared_to=compared_to,
         info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
-              "source": source, "importances": model.feature_importances()},
+              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config)},
     )
     return TrainResult(
         version=version, fit=fit, train_queries=outcome.train_queries, validation_queries=outcome.validation_queries,

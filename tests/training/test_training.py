@@ -91,6 +91,11 @@ def test_train_register_promote_and_gate(setup, monkeypatch: pytest.MonkeyPatch)
     assert second.compared_to == first.version
     manifest = root / "rankers" / second.version / "manifest.json"
     data = json.loads(manifest.read_text())
+    # The training config travels with the model it made.
+    assert data["extra"]["train_config"] == {
+        "max_examples": 80, "validation_share": 0.2, "min_examples": 20, "min_train_queries": 0,
+        "min_validation_queries": 0, "folds": 3, "cold_rate": "auto", "params": {"n_estimators": 40},
+        "refit_on_all": False}
     # make the candidate lose on the validation split, as a worse model would
     data["extra"]["metrics"]["validation_ndcg10"] = data["extra"]["metrics"]["current_validation_ndcg10"] - 0.01
     manifest.write_text(json.dumps(data))
