@@ -60,22 +60,18 @@ from typing import Any
 import faiss
 import numpy as np
 
+from eval.bench_data import demo_texts, noise_norm_for, size_label, synthetic_catalogue
+from eval.bench_measure import TOP_K, files_bytes, interleaved, rate, rrf, timed, with_baseline
+from eval.bench_rank import rank_after_encoding
+from eval.bench_report import plot_latency, print_table
 from indexes import DEFAULT_MODEL, DenseIndex, Encoder, SparseIndex, load_encoder
-from matcher.demo_catalogue import demo_dir
-from matcher.ranker import LearnedRanker
 from matcher.recommender import RecommenderConfig
 
-__all__ = ["main", "run_bench", "size_label"]
+__all__ = ["main", "noise_norm_for", "run_bench", "size_label", "synthetic_catalogue"]
 
 TEXT_MAX_SIZE = 10_000  # free-text figures only up to here (BM25 analysis of 100k texts adds minutes)
 FILTER_FRACTION = 0.25
-TOP_K = 10
 EF_SWEEP = (128, 256, 512, 1024, 1536, 2048)  # efSearch values whose recall and latency are reported for HNSW
-
-
-def size_label(n: int) -> str:
-    """``1000`` → ``1k``, ``100000`` → ``100k``, ``1500`` → ``1500``."""
-    return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
 
 
 def _parse_size(text: str) -> int:
@@ -83,105 +79,6 @@ def _parse_size(text: str) -> int:
     if not m:
         raise argparse.ArgumentTypeError(f"a size is a number with an optional k or M suffix, got {text!r}")
     return int(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2).lower()]
-
-
-# --- data -------------------------------------------------------------------------------------------
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"demo file {path} is missing: the benchmark builds its catalogues from it")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-
-
-def demo_texts() -> tuple[list[str], list[str], list[str], list[str]]:
-    """``(full, short, queries, short_queries)``: demo resources as title + description and as title +
-    first sentence; demo initiatives as the pipeline's query text (title, description, themes: what
-    ``MatchQuery.from_initiative`` sends) and as title + first sentence (a typed free-text query)."""
-    resources = _read_jsonl(demo_dir() / "resources.jsonl")
-    initiatives = _read_jsonl(demo_dir() / "initiatives.jsonl")
-    full = [f"{r['title']}\n{r['description']}" for r in resources]
-    short = [f"{r['title']}. {_first_sentence(r['description'])}" for r in resources]
-    queries = ["\n".join(p for p in (i["title"], i["description"], " ".join(i.get("themes") or [])) if p)
-               for i in initiatives]
-    short_queries = [f"{i['title']}. {_first_sentence(i['description'])}" for i in initiatives]
-    return full, short, queries, short_queries
-
-
-def synthetic_catalogue(
-    base: np.ndarray, texts: Sequence[str], n: int, rng: np.random.Generator, noise_norm: float
-) -> tuple[list[str], np.ndarray, list[str]]:
-    """``n`` items: ``(ids, (n, d) float32 unit vectors, texts)``, each a random row of ``base`` plus
-    isotropic Gaussian noise of expected norm ``noise_norm``, renormalised; it keeps its source's text."""
-    d = base.shape[1]
-    src = rng.integers(0, len(base), n)
-    x = base[src] + rng.normal(0.0, noise_norm / np.sqrt(d), (n, d)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return [f"syn-{i:07d}" for i in range(n)], np.ascontiguousarray(x, dtype=np.float32), [texts[s] for s in src]
-
-
-def noise_norm_for(vectors: np.ndarray) -> float:
-    """Half the median distance from each (unit) vector to its nearest other one."""
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
-    return 0.5 * float(np.median(np.sqrt(np.maximum(2.0 - 2.0 * sims.max(axis=1), 0.0))))
-
-
-# --- measuring ----------------------------------------------------------------------------------------
-
-
-def _timed(fn: Callable[..., object], *args: object) -> float:
-    """Seconds ``fn(*args)`` takes."""
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
-
-
-def _interleaved(ours: Callable[[int], object], base: Callable[[int], object], n_queries: int,
-                 repeats: int) -> dict[str, float]:
-    """p50/p99 in ms of ``ours(i)`` and ``base(i)`` over queries ``i``: the two alternate query by query
-    (and which goes first alternates too); each figure is the median over ``repeats`` passes."""
-    for i in range(min(5, n_queries)):
-        ours(i), base(i)
-    passes: dict[str, list[float]] = {"p50": [], "p99": [], "base_p50": [], "base_p99": []}
-    gc.disable()
-    try:
-        for r in range(repeats):
-            a, b = np.empty(n_queries), np.empty(n_queries)
-            for i in range(n_queries):
-                if (i + r) % 2:
-                    a[i], b[i] = _timed(ours, i), _timed(base, i)
-                else:
-                    b[i], a[i] = _timed(base, i), _timed(ours, i)
-            for key, values in (("", a * 1e3), ("base_", b * 1e3)):
-                passes[f"{key}p50"].append(float(np.percentile(values, 50)))
-                passes[f"{key}p99"].append(float(np.percentile(values, 99)))
-    finally:
-        gc.enable()
-    return {k: float(np.median(v)) for k, v in passes.items()}
-
-
-def _rate(encode: Callable[[list[str]], object], texts: list[str], repeats: int) -> float:
-    """Texts per second of ``encode(texts)`` in one batch call, median over ``repeats`` (after a warm-up)."""
-    encode(texts[:8])
-    return float(np.median([len(texts) / _timed(encode, texts) for _ in range(repeats)]))
-
-
-def _files_bytes(paths: Sequence[Path]) -> int:
-    return sum(p.stat().st_size for p in paths)
-
-
-def _rrf(rankings: Sequence[Sequence[str | None]], k: int, constant: int) -> list[str]:
-    """Reciprocal-rank fusion: ``Σ 1 / (constant + rank)`` over the rankings; top ``k`` ids."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate((i for i in ranking if i is not None), start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (constant + rank)
-    return sorted(fused, key=lambda i: (-fused[i], i))[:k]
 
 
 def _plain_model(spec: str, home: Path) -> Any:
@@ -227,17 +124,7 @@ def run_bench(
     load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     rng = np.random.default_rng(seed)
     figures: dict[str, float] = {}
-
-    plain = None  # the baseline's plain SentenceTransformer, when the model is one
-    if encoder is None:
-        encoder = load_encoder(model, models_dir=home / "models" / "encoders")
-        plain = _plain_model(model, home)
-    prefix = str(getattr(encoder, "query_prefix", ""))
-    runtime = getattr(encoder, "runtime", "python")
-    runtime += f", batches in {getattr(encoder, 'batch_precision', 'float32')}"
-    log(f"encoder {encoder.model_id} (dim {encoder.dim}, {runtime}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs "
-        f"(load {load_before:.2f}); "
-        f"DenseIndex defaults {asdict(DenseIndex(encoder.dim).config)}")
+    encoder, plain, runtime = _encoders(model, home, encoder, load_before, log)
 
     full, short, initiative_texts, short_queries = demo_texts()
     query_texts = [initiative_texts[i % len(initiative_texts)] for i in range(queries)]
@@ -245,10 +132,9 @@ def run_bench(
 
     # Encoding throughput of short texts, in batch (the first call warms the model up).
     batch = short if not quick else short[:32]
-    ours_rate = _rate(encoder.encode_documents, batch, repeats)
-    base_rate = None if plain is None else _rate(
+    base_rate = None if plain is None else rate(
         lambda texts: plain.encode(texts, batch_size=32, normalize_embeddings=True), batch, repeats)
-    _with_baseline(figures, "encode.texts_per_s", ours_rate, base_rate)
+    with_baseline(figures, "encode.texts_per_s", rate(encoder.encode_documents, batch, repeats), base_rate)
 
     base_vectors = np.vstack([encoder.encode_documents(full), encoder.encode_documents(short)])
     base_texts = full + short
@@ -256,43 +142,65 @@ def run_bench(
     qv = encoder.encode_queries(query_texts)
     log(f"{len(base_texts)} demo vectors, noise norm {noise:.3f}, {queries} queries, {repeats} passes")
 
-    def encode_plain(text: str) -> np.ndarray:
-        if plain is None:
-            return encoder.encode_queries([text])
-        return np.asarray(plain.encode([prefix + text], normalize_embeddings=True), dtype=np.float32)
-
     largest_text = max((n for n in sizes if n <= TEXT_MAX_SIZE), default=0)
     for n in sizes:
         ids, x, texts = synthetic_catalogue(base_vectors, base_texts, n, rng, noise)
-        measured = _bench_size(ids, x, texts, qv, query_texts, short_texts, encoder, encode_plain, rng, repeats,
+        measured = _bench_size(ids, x, texts, qv, query_texts, short_texts, encoder,
+                               partial(_encode_plain, encoder, plain), rng, repeats,
                                text=n <= TEXT_MAX_SIZE, short=n == largest_text, live=n == max(sizes))
         figures.update(measured)
         label = size_label(n)
         log(f"{label}: " + ", ".join(f"{k.split('.', 1)[1]}={v:.4g}" for k, v in measured.items()
                                      if k.startswith(f"{label}.") and not k.endswith(".ratio")))
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"model": encoder.model_id, "runtime": runtime, "dim": encoder.dim, "faiss": faiss.__version__,
+    meta = _meta(encoder, runtime, sizes, queries, repeats, seed, quick, noise, load_before)
+    _publish(out, meta, figures, sizes, plot=plot)
+    print_table(figures, log)
+    return figures
+
+
+def _encoders(model: str, home: Path, encoder: Encoder | None, load_before: float,
+              log: Callable[[str], None]) -> tuple[Encoder, Any, str]:
+    """``(ours, the baseline's plain SentenceTransformer or None, our runtime)``; logs what runs."""
+    plain = None  # the baseline's plain SentenceTransformer, when the model is one
+    if encoder is None:
+        encoder = load_encoder(model, models_dir=home / "models" / "encoders")
+        plain = _plain_model(model, home)
+    runtime = getattr(encoder, "runtime", "python")
+    runtime += f", batches in {getattr(encoder, 'batch_precision', 'float32')}"
+    log(f"encoder {encoder.model_id} (dim {encoder.dim}, {runtime}); FAISS {faiss.__version__}; {os.cpu_count()} CPUs "
+        f"(load {load_before:.2f}); "
+        f"DenseIndex defaults {asdict(DenseIndex(encoder.dim).config)}")
+    return encoder, plain, runtime
+
+
+def _meta(encoder: Encoder, runtime: str, sizes: Sequence[int], queries: int, repeats: int, seed: int, quick: bool,
+          noise: float, load_before: float) -> dict[str, Any]:
+    """What the figures were measured with, and how busy the machine was before and after."""
+    return {"model": encoder.model_id, "runtime": runtime, "dim": encoder.dim, "faiss": faiss.__version__,
             "cpus": os.cpu_count(),
             "sizes": list(sizes), "queries": queries, "repeats": repeats, "seed": seed, "quick": quick,
             "dense_config": asdict(DenseIndex(encoder.dim).config), "noise_norm": noise,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "ratio": "ours / baseline: below 1 is faster or smaller, above 1 is more"}
+
+
+def _encode_plain(encoder: Encoder, plain: Any, text: str) -> np.ndarray:
+    """The baseline's query vector: a plain ``SentenceTransformer.encode`` (ours when there is none)."""
+    if plain is None:
+        return encoder.encode_queries([text])
+    prefix = str(getattr(encoder, "query_prefix", ""))
+    return np.asarray(plain.encode([prefix + text], normalize_embeddings=True), dtype=np.float32)
+
+
+def _publish(out: Path, meta: dict[str, Any], figures: dict[str, float], sizes: Sequence[int], *, plot: bool) -> None:
+    """Write ``out/results.json`` atomically (and ``out/latency.png`` with ``plot``)."""
+    out.mkdir(parents=True, exist_ok=True)
     tmp_json = out / ".results.json.tmp"
     tmp_json.write_text(json.dumps({"meta": meta, **figures}, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp_json, out / "results.json")
     if plot:
-        _plot(figures, sizes, out / "latency.png")
-    _print_table(figures, log)
-    return figures
-
-
-def _with_baseline(figures: dict[str, float], key: str, ours: float, base: float | None = None) -> None:
-    """Record ``key``; with a baseline, also ``baseline.key`` and ``key.ratio`` (ours / baseline)."""
-    figures[key] = float(ours)
-    if base is not None:
-        figures[f"baseline.{key}"] = float(base)
-        figures[f"{key}.ratio"] = float(ours) / float(base) if base else float("nan")
+        plot_latency(figures, sizes, out / "latency.png")
 
 
 def _bench_size(
@@ -312,10 +220,24 @@ def _bench_size(
     live: bool,
 ) -> dict[str, float]:
     """Every figure for one catalogue (``ids``, ``(n, d)`` vectors ``x``, ``texts``)."""
-    n, label = len(ids), size_label(len(ids))
-    figures: dict[str, float] = {}
+    label = size_label(len(ids))
+    dense, flat, figures = _build_and_memory(ids, x, repeats, label)
+    figures.update(_vector_retrieval(dense, flat, ids, qv, rng, repeats, label))
+    if text:
+        figures.update(_text_retrieval(dense, flat, ids, texts, query_texts, short_texts, encoder, encode_plain,
+                                       label, short=short))
+    if short:
+        figures.update(rank_after_encoding(encoder, len(ids), rng, repeats, label))
+    if live:
+        figures.update(_live_update(dense, qv[0], x[1], ids, label))
+    return figures
 
-    # Build (vectors given); the last pass's indexes are the ones measured below.
+
+def _build_and_memory(ids: list[str], x: np.ndarray, repeats: int,
+                      label: str) -> tuple[DenseIndex, Any, dict[str, float]]:
+    """Build (vectors given) and memory figures; returns the last pass's indexes, ours and the flat one."""
+    n = len(ids)
+    figures: dict[str, float] = {}
     ours_build, base_build = [], []
     for _ in range(repeats if n <= 10_000 else min(repeats, 2)):
         gc.collect()
@@ -323,18 +245,18 @@ def _bench_size(
         dense = DenseIndex.build(ids, x)
         ours_build.append(time.perf_counter() - start)
         flat = faiss.IndexFlatIP(x.shape[1])
-        base_build.append(_timed(flat.add, x))
-    _with_baseline(figures, f"{label}.build_s", float(np.median(ours_build)), float(np.median(base_build)))
+        base_build.append(timed(flat.add, x))
+    with_baseline(figures, f"{label}.build_s", float(np.median(ours_build)), float(np.median(base_build)))
     figures[f"{label}.hnsw"] = float(dense.kind == "hnsw")
 
     # Memory: serialised files, then with the in-process id mapping.
     with tempfile.TemporaryDirectory() as tmp:
-        ours_bytes = _files_bytes(dense.save(Path(tmp) / "ours"))
+        ours_bytes = files_bytes(dense.save(Path(tmp) / "ours"))
         base_paths = [Path(tmp) / "flat.faiss", Path(tmp) / "ids.txt"]
         faiss.write_index(flat, str(base_paths[0]))
         base_paths[1].write_text("\n".join(ids) + "\n", encoding="utf-8")
-        base_bytes = _files_bytes(base_paths)
-    _with_baseline(figures, f"{label}.memory_bytes_per_item", ours_bytes / n, base_bytes / n)
+        base_bytes = files_bytes(base_paths)
+    with_baseline(figures, f"{label}.memory_bytes_per_item", ours_bytes / n, base_bytes / n)
     strings = sum(sys.getsizeof(i) for i in ids)
     tracemalloc.start()
     mapping = DenseIndex(x.shape[1], hnsw_threshold=n + 1)  # the same id mapping; FAISS memory is untracked
@@ -342,14 +264,19 @@ def _bench_size(
     ours_map = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del mapping
-    _with_baseline(figures, f"{label}.memory_resident_bytes_per_item", (ours_bytes + ours_map + strings) / n,
-                   (base_bytes + sys.getsizeof(list(ids)) + strings) / n)
+    with_baseline(figures, f"{label}.memory_resident_bytes_per_item", (ours_bytes + ours_map + strings) / n,
+                  (base_bytes + sys.getsizeof(list(ids)) + strings) / n)
+    return dense, flat, figures
 
-    # Vector retrieval, unfiltered and filtered; recall against the exact top 10.
-    lat = _interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K),
-                       lambda i: flat.search(qv[i : i + 1], TOP_K), len(qv), repeats)
-    _with_baseline(figures, f"{label}.retrieve_vector.p50_ms", lat["p50"], lat["base_p50"])
-    _with_baseline(figures, f"{label}.retrieve_vector.p99_ms", lat["p99"], lat["base_p99"])
+
+def _vector_retrieval(dense: DenseIndex, flat: Any, ids: list[str], qv: np.ndarray, rng: np.random.Generator,
+                      repeats: int, label: str) -> dict[str, float]:
+    """Vector retrieval, unfiltered and filtered; recall against the exact top 10 (and the efSearch sweep)."""
+    figures: dict[str, float] = {}
+    lat = interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K),
+                      lambda i: flat.search(qv[i : i + 1], TOP_K), len(qv), repeats)
+    with_baseline(figures, f"{label}.retrieve_vector.p50_ms", lat["p50"], lat["base_p50"])
+    with_baseline(figures, f"{label}.retrieve_vector.p99_ms", lat["p99"], lat["base_p99"])
     _, exact = flat.search(qv, TOP_K)
     _, got = dense.search(qv, TOP_K)
     figures[f"{label}.recall_at_10"] = float(np.mean(
@@ -363,185 +290,60 @@ def _bench_size(
             figures[f"{label}.ef{ef}.recall_at_10"] = float(np.mean(
                 [len({ids[j] for j in e} & set(g)) / TOP_K for e, g in zip(exact, got, strict=True)]))
             figures[f"{label}.ef{ef}.p50_ms"] = float(np.median(
-                [_timed(dense.search, qv[i : i + 1], TOP_K) for i in range(len(qv))]) * 1e3)
+                [timed(dense.search, qv[i : i + 1], TOP_K) for i in range(len(qv))]) * 1e3)
         dense.config = default
 
-    allowed = [ids[j] for j in np.flatnonzero(rng.random(n) < FILTER_FRACTION)]
+    allowed = [ids[j] for j in np.flatnonzero(rng.random(len(ids)) < FILTER_FRACTION)]
     position = {item: p for p, item in enumerate(ids)}
 
     def flat_filtered(i: int) -> object:
         sel = faiss.IDSelectorBatch(np.fromiter((position[a] for a in allowed), dtype=np.int64))
         return flat.search(qv[i : i + 1], TOP_K, params=faiss.SearchParameters(sel=sel))
 
-    lat = _interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K, allowed=allowed), flat_filtered,
-                       min(len(qv), 50), repeats)
-    _with_baseline(figures, f"{label}.retrieve_filtered.p50_ms", lat["p50"], lat["base_p50"])
-
-    # Free text: encode + hybrid retrieval (dense and BM25, fused as the recommender does).
-    if text:
-        cfg = RecommenderConfig()
-        sparse = SparseIndex().build(ids, texts)
-
-        def hybrid(texts: list[str], i: int) -> list[str]:
-            _, dense_ids = dense.search(encoder.encode_queries([texts[i]]), cfg.dense_candidates)
-            _, sparse_ids = sparse.search(texts[i], cfg.sparse_candidates)
-            return _rrf([dense_ids[0], sparse_ids], TOP_K, cfg.rrf_k)
-
-        def plain_flat(texts: list[str], i: int) -> object:
-            return flat.search(encode_plain(texts[i]), cfg.dense_candidates)
-
-        for name, texts_ in (("retrieve_text", query_texts), ("retrieve_short_text", short_texts))[: 1 + short]:
-            # One pass: each costs a model call per query, and 200 interleaved queries already give
-            # 200 samples of each; more passes mostly measure other processes on a shared machine.
-            lat = _interleaved(partial(hybrid, texts_), partial(plain_flat, texts_), len(qv), 1)
-            _with_baseline(figures, f"{label}.{name}.p50_ms", lat["p50"], lat["base_p50"])
-            _with_baseline(figures, f"{label}.{name}.p99_ms", lat["p99"], lat["base_p99"])
-
-    if short:
-        figures.update(_rank_after_encoding(encoder, n, rng, repeats, label))
-    if live:
-        figures.update(_live_update(dense, qv[0], x[1], ids, label))
+    lat = interleaved(lambda i: dense.search(qv[i : i + 1], TOP_K, allowed=allowed), flat_filtered,
+                      min(len(qv), 50), repeats)
+    with_baseline(figures, f"{label}.retrieve_filtered.p50_ms", lat["p50"], lat["base_p50"])
     return figures
 
 
-class _Precomputed:
-    """An encoder whose query vectors were computed beforehand (so a timing excludes encoding)."""
-
-    def __init__(self, encoder: Encoder, vectors: dict[str, np.ndarray]) -> None:
-        self.inner, self.vectors = encoder, vectors
-        self.model_id, self.dim = encoder.model_id, encoder.dim
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.encode_documents(texts)
-
-
-def _served_ranker(rng: np.random.Generator) -> LearnedRanker:
-    """A learned ranker with the served parameters, fitted on synthetic lists of 50 candidates whose
-    label depends on a few features (so the trees grow to their full size)."""
-    from matcher.features import FEATURES
-
-    X = rng.random((400 * 50, len(FEATURES))).astype(np.float32)
-    signal = X[:, FEATURES.index("dense")] + X[:, FEATURES.index("knn_vote")] + 0.5 * rng.random(len(X))
-    return LearnedRanker().fit(X, (signal > 1.6).astype(np.int32), np.full(400, 50))
-
-
-def _rank_after_encoding(encoder: Encoder, n: int, rng: np.random.Generator, repeats: int,
-                         label: str) -> dict[str, float]:
-    """``{label}.rank_after_encoding.*``: see the module docstring."""
-    from indexes.snapshot import Manifest
-    from matcher.demo_catalogue import load_demo
-    from matcher.history import History
-    from matcher.indexing import ResourceIndex, resource_document
-    from matcher.recommender import Recommender
-    from matcher.schemas import MatchQuery
-    from matcher.store import Catalogue, sqlite_url
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Catalogue.open(sqlite_url(Path(tmp) / "bench.db"))
-        load_demo(store)
-        demo = store.resources()
-        providers = {p.id: p for p in store.providers()}
-        history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
-        initiatives = store.initiatives()
-        store.close()
-    docs = [resource_document(r, providers.get(r.provider_id)) for r in demo]
-    base = encoder.encode_documents(docs)
-    src = rng.integers(0, len(demo), max(n - len(demo), 0))
-    noise = noise_norm_for(base)
-    copies = base[src] + rng.normal(0.0, noise / np.sqrt(base.shape[1]), (len(src), base.shape[1])).astype(np.float32)
-    copies /= np.linalg.norm(copies, axis=1, keepdims=True)
-    resources = {r.id: r for r in demo}
-    resources.update({f"syn-{i:07d}": demo[s].model_copy(update={"id": f"syn-{i:07d}"}) for i, s in enumerate(src)})
-    ids = list(resources)
-    dense = DenseIndex.build(ids, np.vstack([base, copies]).astype(np.float32))
-    sparse = SparseIndex().build(ids, docs + [docs[s] for s in src])
-    manifest = Manifest(version="bench", kind="resources", encoder_id=encoder.model_id, dim=encoder.dim,
-                        count=len(ids), catalogue_hash="bench")
-    queries = [MatchQuery.from_initiative(i) for i in initiatives]
-    vectors = dict(zip([q.text for q in queries], encoder.encode_queries([q.text for q in queries]), strict=True))
-    index = ResourceIndex(manifest, dense, sparse, resources, providers, history)
-    rec = Recommender(index, _Precomputed(encoder, vectors), ranker=_served_ranker(rng))
-    cfg = rec.config
-
-    def ours(i: int) -> object:
-        return rec.recommend(queries[i], TOP_K)
-
-    def base_hybrid(i: int) -> object:
-        q = queries[i]
-        _, dense_ids = dense.search(vectors[q.text][None, :], cfg.dense_candidates)
-        _, sparse_ids = sparse.search(q.text, cfg.sparse_candidates)
-        return _rrf([dense_ids[0], sparse_ids], TOP_K, cfg.rrf_k)
-
-    lat = _interleaved(ours, base_hybrid, len(queries), repeats)
+def _text_retrieval(dense: DenseIndex, flat: Any, ids: list[str], texts: list[str], query_texts: list[str],
+                    short_texts: list[str], encoder: Encoder, encode_plain: Callable[[str], np.ndarray],
+                    label: str, *, short: bool) -> dict[str, float]:
+    """Free text: encode + hybrid retrieval (dense and BM25, fused as the recommender does)."""
     figures: dict[str, float] = {}
-    _with_baseline(figures, f"{label}.rank_after_encoding.p50_ms", lat["p50"], lat["base_p50"])
-    _with_baseline(figures, f"{label}.rank_after_encoding.p99_ms", lat["p99"], lat["base_p99"])
+    cfg = RecommenderConfig()
+    sparse = SparseIndex().build(ids, texts)
+
+    def hybrid(texts: list[str], i: int) -> list[str]:
+        _, dense_ids = dense.search(encoder.encode_queries([texts[i]]), cfg.dense_candidates)
+        _, sparse_ids = sparse.search(texts[i], cfg.sparse_candidates)
+        return rrf([dense_ids[0], sparse_ids], TOP_K, cfg.rrf_k)
+
+    def plain_flat(texts: list[str], i: int) -> object:
+        return flat.search(encode_plain(texts[i]), cfg.dense_candidates)
+
+    for name, texts_ in (("retrieve_text", query_texts), ("retrieve_short_text", short_texts))[: 1 + short]:
+        # One pass: each costs a model call per query, and 200 interleaved queries already give
+        # 200 samples of each; more passes mostly measure other processes on a shared machine.
+        lat = interleaved(partial(hybrid, texts_), partial(plain_flat, texts_), len(query_texts), 1)
+        with_baseline(figures, f"{label}.{name}.p50_ms", lat["p50"], lat["base_p50"])
+        with_baseline(figures, f"{label}.{name}.p99_ms", lat["p99"], lat["base_p99"])
     return figures
 
 
 def _live_update(dense: DenseIndex, q: np.ndarray, other: np.ndarray, ids: list[str], label: str) -> dict[str, float]:
     """Add an item on the query, move an existing one onto it, delete both: each seen by the next query."""
     q2 = q[None, :]
-    t_add = _timed(dense.upsert, ["bench-new"], q2)
+    t_add = timed(dense.upsert, ["bench-new"], q2)
     added = dense.search(q2, 1)[1][0][0] == "bench-new"
     moved_id = ids[1]
     near = 0.999 * q + 0.001 * other
-    t_move = _timed(dense.upsert, [moved_id], (near / np.linalg.norm(near))[None, :])
+    t_move = timed(dense.upsert, [moved_id], (near / np.linalg.norm(near))[None, :])
     moved = moved_id in dense.search(q2, 2)[1][0]
-    t_del = _timed(dense.remove, ["bench-new", moved_id])
+    t_del = timed(dense.remove, ["bench-new", moved_id])
     gone = not ({"bench-new", moved_id} & set(dense.search(q2, 50)[1][0]))
     return {"live_update_visible": float(added and moved and gone), f"{label}.upsert_ms": t_add * 1e3,
             f"{label}.move_ms": t_move * 1e3, f"{label}.remove_ms": t_del * 1e3}
-
-
-def _print_table(figures: dict[str, float], log: Callable[[str], None]) -> None:
-    log(f"{'figure':44} {'ours':>12} {'baseline':>12} {'ratio':>8}")
-    for key, value in figures.items():
-        if key.startswith("baseline.") or key.endswith(".ratio"):
-            continue
-        base = figures.get(f"baseline.{key}")
-        ratio = figures.get(f"{key}.ratio")
-        log(f"{key:44} {value:12.4g} {'' if base is None else f'{base:12.4g}':>12} "
-            f"{'' if ratio is None else f'{ratio:8.3g}':>8}")
-
-
-def _plot(figures: dict[str, float], sizes: Sequence[int], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    panels = ((axes[0], "retrieve_vector", "Vector → top 10", {"target p50 at 100k": 5.0}),
-              (axes[1], "retrieve_text", "Free text → encode + hybrid top 10",
-               {"target p50": 30.0, "target p99": 80.0}))
-    for ax, what, title, targets in panels:
-        for who, prefix, color in (("ours", "", "tab:blue"), ("baseline (flat)", "baseline.", "tab:red")):
-            for pct, style in (("p50", "-o"), ("p99", "--^")):
-                pts = [(n, figures[f"{prefix}{size_label(n)}.{what}.{pct}_ms"]) for n in sizes
-                       if f"{prefix}{size_label(n)}.{what}.{pct}_ms" in figures]
-                if pts:
-                    ax.plot(*zip(*pts, strict=True), style, color=color, label=f"{who} {pct}")
-        for name, ms in targets.items():
-            ax.axhline(ms, color="grey", linestyle=":", linewidth=1)
-            ax.annotate(name, (0.01, ms), xycoords=("axes fraction", "data"), fontsize=7, color="grey",
-                        va="bottom")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("catalogue size (items)")
-        ax.set_ylabel("latency (ms)")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("Maillage retrieval latency by catalogue size (2-core CPU)")
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

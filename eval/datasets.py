@@ -16,7 +16,7 @@ the set stands for association projects. ``history`` holds the outcomes of the t
 they become the catalogue's past partnerships, and test outcomes are never shown to a system.
 
 ``eig-defis`` labels are free text (88 spellings for 100 défis). They are mapped to a coarse
-ministry level by the ordered keyword rules of :data:`EIG_MINISTRIES` (first match wins; e.g.
+ministry level by the ordered keyword rules of :data:`eval.eig.EIG_MINISTRIES` (first match wins; e.g.
 "Direction générale de la gendarmerie nationale (DGGN)" → ``interieur``, "Shom" → ``armees``,
 "DREES" → ``affaires-sociales``); an unmatched label goes to ``autre`` and is counted in
 ``EvalSet.notes``. Défi dates are page dates (mostly October 2021), so the split uses the promotion,
@@ -41,9 +41,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from eval.eig import EIG_MINISTRIES, eig_candidates, eig_ministry
 from matcher import territory
 from matcher.importers.datasets import dataset_rows, slug
-from matcher.schemas import Initiative, Need, Outcome, Provider, ProviderKind, Recurrence, Resource, ResourceKind
+from matcher.schemas import Initiative, Outcome, Provider, Resource
 
 __all__ = ["EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
 
@@ -89,79 +90,6 @@ class EvalSet:
             "providers": len(self.providers), "train": len(self.train), "test": len(self.test),
             "history": len(self.history), "notes": list(self.notes),
         }
-
-
-# --- EIG: host administration → ministry --------------------------------------------------------
-
-# (key, name, keywords matched on the folded lower-case label, in order; first rule that matches wins).
-# Order matters: specific bodies before the broad words they contain ("DREES … recherche" is social
-# affairs, "Agence du numérique de la sécurité civile" is the interior, not the digital directorate).
-EIG_MINISTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("armees", "Ministère des Armées",
-     ("armees", "defense", "shom", "hydrographique et oceanographique de la marine")),
-    ("interieur", "Ministère de l'Intérieur",
-     ("interieur", "gendarmerie", "securite civile", "sapeurs-pompiers", "prefecture", "police",
-      "collectivites locales", "refugies", "antai")),
-    ("justice", "Ministère de la Justice", ("justice", "cour de cassation", "penitentiaire")),
-    ("affaires-sociales", "Ministères sociaux (santé, solidarités, travail)",
-     ("sante", "solidarites", "medicament", "assurance maladie", "securite sociale", "urssaf",
-      "affaires sociales", "ministeres sociaux", "drees", "evaluation et des statistiques", "travail",
-      "offre de soins")),
-    ("economie-finances", "Ministère de l'Économie et des Finances",
-     ("economie", "finances", "comptes publics", "direction du budget", "dgfip", "dgccrf", "concurrence",
-      "statistique et des etudes economiques", "insee", "ministeres economiques", "douane")),
-    ("agriculture", "Ministère de l'Agriculture et de l'Alimentation", ("agriculture", "alimentation")),
-    ("ecologie", "Ministère de la Transition écologique et de la Mer",
-     ("transition ecologique", "developpement durable", "cgdd", "environnement", "ademe",
-      "information geographique", "cerema", "affaires maritimes", "ministere de la mer", "peches",
-      "hydrometeorologie", "inondations", "energie")),
-    ("cohesion-territoires", "Ministère de la Cohésion des territoires et du Logement",
-     ("logement", "hebergement", "egalite des territoires", "cohesion des territoires")),
-    ("culture", "Ministère de la Culture",
-     ("culture", "bibliotheque nationale", "mobilier national", "archivage", "archives", "patrimoine")),
-    ("education", "Ministère de l'Éducation nationale et de la Jeunesse",
-     ("education nationale", "academie", "numerique pour l'education", "jeunesse")),
-    ("enseignement-recherche", "Ministère de l'Enseignement supérieur et de la Recherche",
-     ("enseignement superieur", "recherche", "museum", "universite")),
-    ("premier-ministre", "Services du Premier ministre (numérique, transformation publique)",
-     ("premier ministre", "interministerielle du numerique", "dinum", "etalab",
-      "transformation publique", "information legale")),
-    ("affaires-etrangeres", "Ministère de l'Europe et des Affaires étrangères",
-     ("affaires etrangeres", "agence francaise de developpement")),
-    ("autorites-independantes", "Juridictions financières et autorités indépendantes",
-     ("cour des comptes", "autorite de", "haute autorite")),
-)
-_EIG_OTHER = ("autre", "Autre administration")
-
-
-def _fold(text: str) -> str:
-    return slug(text.replace("’", "'"), limit=1000).replace("-", " ").replace("'", " ")
-
-
-def eig_ministry(label: str) -> str:
-    """Ministry key of a free-text EIG host administration (``"autre"`` when no rule matches)."""
-    text = f" {_fold(label)} "
-    for key, _name, words in EIG_MINISTRIES:
-        if any(f" {_fold(w)} " in text for w in words):  # whole words only
-            return key
-    return _EIG_OTHER[0]
-
-
-def _eig_candidates() -> tuple[list[Provider], list[Resource]]:
-    providers, resources = [], []
-    for key, name in [(k, n) for k, n, _ in EIG_MINISTRIES] + [_EIG_OTHER]:
-        pid = f"eig-min-{key}"
-        kind = ProviderKind.ministere if key != "autre" else ProviderKind.autre
-        providers.append(Provider(id=pid, name=name, kind=kind, source="eig-defis"))
-        resources.append(Resource(
-            id=pid, kind=ResourceKind.besoin_service_public, provider_id=pid,
-            title=f"Défis d'intérêt général — {name}",
-            description=f"Administration hôte de défis Entrepreneurs d'intérêt général : {name}, "
-                        "ses directions, services déconcentrés et opérateurs.",
-            needs_covered=[Need.partenariat_public, Need.donnees, Need.expertise], recurrence=Recurrence.annuel,
-            source="eig-defis",
-        ))
-    return providers, resources
 
 
 # --- set definitions -----------------------------------------------------------------------------
@@ -341,49 +269,14 @@ def _assemble(
     split_desc: str,
 ) -> EvalSet:
     notes: list[str] = []
-    if spec.source == "eig-defis":
-        providers_list, resources_list = _eig_candidates()
-        host_names = {**test_recs.providers, **train_recs.providers}
-        relabel: Callable[[str], str | None] = lambda rid: (  # noqa: E731
-            f"eig-min-{eig_ministry(host_names[rid].name)}" if rid in host_names else None
-        )
-        unmapped = sorted({p.name for p in host_names.values() if eig_ministry(p.name) == "autre"})
-        if unmapped:
-            notes.append(f"{len(unmapped)} EIG host label(s) mapped to 'autre': {'; '.join(unmapped)}")
-    else:
-        all_res = {**test_recs.resources, **train_recs.resources}
-        resources_list = [r for rid, r in sorted(all_res.items())
-                          if rid.startswith(spec.prefix) and rid not in spec.excluded]
-        owners = {r.provider_id for r in resources_list}
-        all_prov = {**test_recs.providers, **train_recs.providers}
-        providers_list = [p for pid, p in sorted(all_prov.items()) if pid in owners]
-        relabel = lambda rid: rid  # noqa: E731
+    providers_list, resources_list, relabel = _candidates(spec, train_recs, test_recs, notes)
     candidates = {r.id for r in resources_list}
-
     queries: dict[str, list[EvalQuery]] = {"train": [], "test": []}
     history: list[Outcome] = []
     dropped = Counter[str]()
     for role, recs in (("train", train_recs), ("test", test_recs)):
-        positives: dict[str, list[Outcome]] = {}
-        for o in recs.outcomes:
-            if o.decision.value in _POSITIVE:
-                positives.setdefault(o.initiative_id, []).append(o)
-        for iid, ini in recs.initiatives.items():
-            if role_of(ini, role) != role:
-                continue
-            outs = positives.get(iid, [])
-            labels = {relabel(o.resource_id) for o in outs}
-            if labels & spec.excluded:
-                dropped["excluded resource"] += 1
-                continue
-            relevant = frozenset(lab for lab in labels if lab in candidates)
-            if not relevant:
-                dropped["no relevant candidate"] += 1
-                continue
-            queries[role].append(EvalQuery(iid, ini, relevant, ini.created_at.date()))
-            if role == "train":
-                history.extend(o.model_copy(update={"resource_id": relabel(o.resource_id)}) for o in outs
-                               if relabel(o.resource_id) in candidates)
+        _add_queries(recs, role, role_of, relabel, spec.excluded, candidates, queries[role],
+                     history if role == "train" else None, dropped)
     both = sorted({q.id for q in queries["train"]} & {q.id for q in queries["test"]})
     if both:
         shown = ", ".join(both[:20]) + (f" … ({len(both)} in all)" if len(both) > 20 else "")
@@ -401,6 +294,65 @@ def _assemble(
     whens = [q.when for q in train + test if q.when is not None]
     today = max(whens) + timedelta(days=1) if whens else date.today()
     return EvalSet(name, providers_list, resources_list, train, test, history, split_desc, today, notes)
+
+
+def _candidates(
+    spec: _Spec, train_recs: _Records, test_recs: _Records, notes: list[str]
+) -> tuple[list[Provider], list[Resource], Callable[[str], str | None]]:
+    """``(providers, candidate resources, relabel)``: ``relabel`` maps a record's resource id to its
+    candidate id (EIG: host administration → ministry; ``None`` when unknown)."""
+    if spec.source == "eig-defis":
+        providers_list, resources_list = eig_candidates()
+        host_names = {**test_recs.providers, **train_recs.providers}
+        relabel: Callable[[str], str | None] = lambda rid: (  # noqa: E731
+            f"eig-min-{eig_ministry(host_names[rid].name)}" if rid in host_names else None
+        )
+        unmapped = sorted({p.name for p in host_names.values() if eig_ministry(p.name) == "autre"})
+        if unmapped:
+            notes.append(f"{len(unmapped)} EIG host label(s) mapped to 'autre': {'; '.join(unmapped)}")
+        return providers_list, resources_list, relabel
+    all_res = {**test_recs.resources, **train_recs.resources}
+    resources_list = [r for rid, r in sorted(all_res.items())
+                      if rid.startswith(spec.prefix) and rid not in spec.excluded]
+    owners = {r.provider_id for r in resources_list}
+    all_prov = {**test_recs.providers, **train_recs.providers}
+    providers_list = [p for pid, p in sorted(all_prov.items()) if pid in owners]
+    return providers_list, resources_list, lambda rid: rid
+
+
+def _add_queries(
+    recs: _Records,
+    role: str,
+    role_of: Callable[[Initiative, str], str | None],
+    relabel: Callable[[str], str | None],
+    excluded: frozenset[str],
+    candidates: set[str],
+    out: list[EvalQuery],
+    history: list[Outcome] | None,
+    dropped: Counter[str],
+) -> None:
+    """Append to ``out`` the queries of ``recs`` that fall in ``role``, with their relevant candidates;
+    their positive outcomes go to ``history`` (train only), and skipped records to ``dropped``."""
+    positives: dict[str, list[Outcome]] = {}
+    for o in recs.outcomes:
+        if o.decision.value in _POSITIVE:
+            positives.setdefault(o.initiative_id, []).append(o)
+    for iid, ini in recs.initiatives.items():
+        if role_of(ini, role) != role:
+            continue
+        outs = positives.get(iid, [])
+        labels = {relabel(o.resource_id) for o in outs}
+        if labels & excluded:
+            dropped["excluded resource"] += 1
+            continue
+        relevant = frozenset(lab for lab in labels if lab in candidates)
+        if not relevant:
+            dropped["no relevant candidate"] += 1
+            continue
+        out.append(EvalQuery(iid, ini, relevant, ini.created_at.date()))
+        if history is not None:
+            history.extend(o.model_copy(update={"resource_id": relabel(o.resource_id)}) for o in outs
+                           if relabel(o.resource_id) in candidates)
 
 
 def _with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:

@@ -15,10 +15,8 @@ multiple comparisons.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from tqdm import tqdm
 
 from eval import metrics as M
 from eval.datasets import EvalSet
+from eval.significance import Comparison, compare, headline_metrics, significance_method
 from eval.systems import System
 from indexes import Encoder
 
@@ -51,21 +50,6 @@ class SystemResult:
     fit_seconds: float
     rank_seconds: float
     config: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``system`` minus ``baseline`` on one metric, paired over test queries."""
-
-    system: str
-    baseline: str
-    metric: str
-    delta: float
-    low: float
-    high: float
-    p_value: float
-    p_bootstrap: float
-    test: str
 
 
 @dataclass
@@ -121,10 +105,6 @@ class EvalResult:
         }
 
 
-def headline_metrics(main_k: int) -> list[str]:
-    return [f"ndcg@{main_k}", f"recall@{main_k}", "mrr", "map"]
-
-
 def _catalogue_names(main_k: int) -> list[str]:
     return [f"coverage@{main_k}", f"top10%_share@{main_k}", f"gini@{main_k}"]
 
@@ -156,15 +136,7 @@ def evaluate(
     ``"scipy"`` or ``"auto"`` (ranx when installed). Raises ``ValueError`` for bad arguments.
     """
     ks = _check_k_values(k_values)
-    names = [s.name for s in systems]
-    if not systems or len(set(names)) != len(names):
-        raise ValueError(f"systems must be a non-empty list with distinct names, got {names}")
-    if significance not in {"auto", "ranx", "scipy"}:
-        raise ValueError(f"significance must be one of auto, ranx, scipy; got {significance!r}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    if not evalset.test:
-        raise ValueError(f"dataset {evalset.name} has no test queries for this split")
+    _check_arguments(evalset, systems, significance, limit)
     n_cand = len(evalset.resources)
     depth = depth or max(ks[-1], min(100, n_cand))
     if depth < ks[-1]:
@@ -181,37 +153,17 @@ def evaluate(
 
     results: dict[str, SystemResult] = {}
     for system in systems:
-        t0 = time.perf_counter()
-        _log(progress, f"{system.name}: fitting on {len(evalset.train)} train queries, {n_cand} candidates")
-        system.fit(evalset, encoder)
-        t1 = time.perf_counter()
-        rankings: list[list[str]] = []
-        try:
-            with tqdm(total=len(queries), desc=f"{system.name}: ranking", unit="q", file=sys.stderr,
-                      disable=not progress, leave=False) as bar:
-                for start in range(0, len(queries), _CHUNK):
-                    chunk = queries[start : start + _CHUNK]
-                    for ranked in system.rank(chunk, depth):
-                        rankings.append(_ids(ranked, system.name))
-                    bar.update(len(chunk))
-        finally:
-            close = getattr(system, "close", None)
-            if callable(close):
-                close()
-        t2 = time.perf_counter()
-        per_query = _per_query(rankings, relevant, ks)
-        results[system.name] = SystemResult(
-            system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system)
-        )
-        _log(progress, f"{system.name}: fit {t1 - t0:.1f} s, rank {t2 - t1:.1f} s")
+        results[system.name] = _run(system, evalset, encoder, relevant, ks, depth, progress)
 
     provider_of = evalset.provider_of()
     for res in results.values():
         res.summary = _summaries(res, evalset.resource_ids, provider_of, main_k, resamples, seed)
 
     reference, best_baseline = _reference(results, main_k)
-    method = _method(significance)
-    comparisons, more_notes = _compare(results, reference, relevant, main_k, method, resamples, seed)
+    method = significance_method(significance)
+    comparisons, more_notes = compare(
+        {n: r.per_query for n, r in results.items()}, {n: r.rankings for n, r in results.items()}, reference,
+        relevant, headline_metrics(main_k), method, resamples, seed)
     notes += more_notes
     return EvalResult(
         dataset=evalset.summary() | {"test_evaluated": len(queries)},
@@ -220,6 +172,46 @@ def evaluate(
         significance=method, slices=_slices(evalset, results, main_k), query_ids=[q.id for q in queries],
         notes=notes,
     )
+
+
+def _check_arguments(evalset: EvalSet, systems: Sequence[System], significance: str, limit: int | None) -> None:
+    names = [s.name for s in systems]
+    if not systems or len(set(names)) != len(names):
+        raise ValueError(f"systems must be a non-empty list with distinct names, got {names}")
+    if significance not in {"auto", "ranx", "scipy"}:
+        raise ValueError(f"significance must be one of auto, ranx, scipy; got {significance!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if not evalset.test:
+        raise ValueError(f"dataset {evalset.name} has no test queries for this split")
+
+
+def _run(system: System, evalset: EvalSet, encoder: Encoder, relevant: list[frozenset[str]], ks: tuple[int, ...],
+         depth: int, progress: bool) -> SystemResult:
+    """Fit ``system`` on the train split, rank the test queries ``depth`` deep (then close it), and
+    score each query; the summary is filled in later."""
+    queries = evalset.test
+    t0 = time.perf_counter()
+    _log(progress, f"{system.name}: fitting on {len(evalset.train)} train queries, {len(evalset.resources)} candidates")
+    system.fit(evalset, encoder)
+    t1 = time.perf_counter()
+    rankings: list[list[str]] = []
+    try:
+        with tqdm(total=len(queries), desc=f"{system.name}: ranking", unit="q", file=sys.stderr,
+                  disable=not progress, leave=False) as bar:
+            for start in range(0, len(queries), _CHUNK):
+                chunk = queries[start : start + _CHUNK]
+                for ranked in system.rank(chunk, depth):
+                    rankings.append(_ids(ranked, system.name))
+                bar.update(len(chunk))
+    finally:
+        close = getattr(system, "close", None)
+        if callable(close):
+            close()
+    t2 = time.perf_counter()
+    per_query = _per_query(rankings, relevant, ks)
+    _log(progress, f"{system.name}: fit {t1 - t0:.1f} s, rank {t2 - t1:.1f} s")
+    return SystemResult(system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system))
 
 
 def _log(enabled: bool, message: str) -> None:
@@ -293,88 +285,6 @@ def _reference(results: dict[str, SystemResult], k: int) -> tuple[str | None, st
     # Variants of our own pipeline (maillage-*) are ablations, not baselines.
     others = [s for s in by_ndcg if s != reference and not s.startswith("maillage")]
     return reference, (others[0] if others else None)
-
-
-def _method(significance: str) -> str:
-    if significance == "scipy":
-        return "scipy"
-    try:
-        import ranx  # noqa: F401
-    except ImportError:
-        if significance == "ranx":
-            raise ValueError("significance='ranx' needs the ranx package (pip install ranx==0.3.21)") from None
-        return "scipy"
-    return "ranx"
-
-
-def _compare(
-    results: dict[str, SystemResult],
-    reference: str | None,
-    relevant: list[frozenset[str]],
-    k: int,
-    method: str,
-    resamples: int,
-    seed: int,
-) -> tuple[list[Comparison], list[str]]:
-    if reference is None or len(results) < 2:
-        return [], []
-    metrics = headline_metrics(k)
-    others = [s for s in results if s != reference]
-    notes: list[str] = []
-    pvalues: dict[tuple[str, str], float] = {}
-    if method == "ranx":
-        pvalues, notes = _ranx_pvalues(results, reference, others, relevant, metrics)
-    out = []
-    ref = results[reference].per_query
-    for other in others:
-        for m in metrics:
-            a, b = ref[m], results[other].per_query[m]
-            delta = M.bootstrap_ci(a - b, resamples=resamples, seed=seed)
-            p = pvalues.get((other, m), M.paired_ttest_pvalue(a, b))
-            out.append(Comparison(
-                reference, other, m, delta.value, delta.low, delta.high, p,
-                M.paired_bootstrap_pvalue(a, b, resamples=max(resamples, 10_000), seed=seed),
-                "paired t-test (ranx.compare)" if (other, m) in pvalues else "paired t-test (scipy)",
-            ))
-    return out, notes
-
-
-def _ranx_pvalues(
-    results: dict[str, SystemResult],
-    reference: str,
-    others: list[str],
-    relevant: list[frozenset[str]],
-    metrics: list[str],
-) -> tuple[dict[tuple[str, str], float], list[str]]:
-    """Paired t-test p-values from ``ranx.compare``; ranx's means are checked against ours."""
-    from ranx import Qrels, Run, compare
-
-    qids = [f"q{i}" for i in range(len(relevant))]
-    qrels = Qrels({q: dict.fromkeys(rel, 1) for q, rel in zip(qids, relevant, strict=True)})
-    runs = []
-    for name in [reference, *others]:
-        run_dict = {}
-        for q, ranked in zip(qids, results[name].rankings, strict=True):
-            # Scores from ranks, so ranx sees exactly our order (ties would be re-ordered by ranx).
-            run_dict[q] = {rid: float(len(ranked) - i) for i, rid in enumerate(ranked)} or {"__none__": 0.0}
-        runs.append(Run(run_dict, name=name))
-    ranx_metrics = list(metrics)  # same names; runs hold the ``depth`` items, so "map" is AP over the list
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba type-safety warnings inside ranx
-        report = compare(qrels, runs, metrics=ranx_metrics, stat_test="student", max_p=0.05).to_dict()
-    out: dict[tuple[str, str], float] = {}
-    notes: list[str] = []
-    for ours, theirs in zip(metrics, ranx_metrics, strict=True):
-        for name in [reference, *others]:
-            mine = float(np.mean(results[name].per_query[ours]))
-            got = float(report[name]["scores"][theirs])
-            if not math.isclose(mine, got, abs_tol=1e-6):
-                notes.append(f"ranx disagrees on {ours} for {name}: {got:.6f} vs {mine:.6f}")
-        for other in others:
-            p = float(report[reference]["comparisons"][other][theirs])
-            if not math.isnan(p):  # NaN when every difference is 0: scipy's helper says 1.0
-                out[(other, ours)] = p
-    return out, notes
 
 
 def _slices(evalset: EvalSet, results: dict[str, SystemResult], k: int) -> dict[str, dict[str, dict[str, Any]]]:

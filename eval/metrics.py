@@ -1,7 +1,8 @@
 """Ranking metrics, catalogue-level metrics, confidence intervals and paired significance tests.
 
 Every function is pure: lists or arrays in, numbers out. Ranked lists are sequences of resource ids,
-best first; ``relevant`` is a collection of ids. Gains are binary. A query without relevant items
+best first; ``relevant`` is a collection of ids. :func:`ndcg_at_k` is :func:`matcher.metrics.ndcg_at_k`,
+the one implementation that training's gates use too. Gains are binary. A query without relevant items
 scores 0 everywhere (the adapters never produce one; see :mod:`eval.datasets`).
 
 Catalogue metrics work on the top-k lists of all queries together:
@@ -22,6 +23,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from matcher.metrics import ndcg_at_k
 
 __all__ = [
     "CI",
@@ -44,16 +47,6 @@ def _check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     return int(k)
-
-
-def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
-    """Binary-gain nDCG@k: ``Σ_{i≤k, rel} 1/log2(i+1)`` over the ideal DCG of ``min(|rel|, k)`` hits."""
-    k = _check_k(k)
-    if not relevant:
-        return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    return dcg / ideal
 
 
 def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:

@@ -15,7 +15,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from eval.harness import EvalResult
 from eval.metrics import CI
@@ -198,6 +200,15 @@ def _plots(result: EvalResult, out: Path) -> list[Path]:
     ax.legend(fontsize=8)
     save(fig, "recall_at_k.png")
 
+    _slice_plots(result, plt, save, width)
+    return written
+
+
+def _slice_plots(result: EvalResult, plt: Any, save: Callable[[object, str], None], width: float) -> None:
+    """One bar chart of nDCG@main_k per slice key (values side by side, one bar per system)."""
+    import numpy as np
+
+    names = list(result.systems)
     metric = f"ndcg@{result.main_k}"
     for key, by_value in result.slices.items():
         labels = list(by_value)
@@ -212,7 +223,6 @@ def _plots(result: EvalResult, out: Path) -> list[Path]:
         ax.set_title(f"{result.dataset['name']} — {_label(metric)} by {key}")
         ax.legend(fontsize=8, ncol=min(3, len(names)))
         save(fig, f"slice_{_safe(key)}.png")
-    return written
 
 
 def write_report(result: EvalResult, out_dir: Path) -> list[Path]:

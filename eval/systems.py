@@ -30,8 +30,8 @@ from matcher.indexing import ResourceIndex, resource_document
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from training.fit import gate_and_fit
-from training.pairs import COLD_RATE, build_pairs
+from training.flow import Example, TrainConfig, train_ranker
+from training.pairs import COLD_RATE
 
 __all__ = [
     "SYSTEMS",
@@ -249,9 +249,10 @@ class MaillageSystem:
     ``config`` is the :class:`RecommenderConfig`; ``max_k`` is raised to the ``k`` asked for.
     Call :meth:`close` (the harness does) to delete the temporary catalogue.
 
-    Training follows ``maillage train`` (pairs from the pipeline's own candidates, the latest 20 % of
-    the examples held out to gate the learned ranker against the prior) with one difference:
-    ``refit_on_all`` fits the served ranker again on every example once the gate has passed, so the
+    Training is :func:`training.flow.train_ranker`, as for ``maillage train`` (pairs from the pipeline's
+    own candidates, the latest 20 % of the examples held out to gate the learned ranker against the
+    prior), with the differences :meth:`train_config` states; the main one: ``refit_on_all`` fits the
+    served ranker again on every example once the gate has passed, so the
     most recent examples teach it too. On dev splits inside the train years it gave beta.gouv nDCG@10
     0.630 against 0.558 (dev 2020) and 0.730 against 0.720 (dev 2021), and the réserve
     parlementaire 0.744 against 0.744–0.749 over two seeds (dev 2015). ``maillage train`` keeps the
@@ -290,6 +291,14 @@ class MaillageSystem:
         self.recommender_: Recommender | None = None
         self.today_: date | None = None
 
+    def train_config(self) -> TrainConfig:
+        """The :class:`~training.flow.TrainConfig` of this system: at most ``max_train_queries`` examples,
+        no error but no ranker below 20 train lists or 5 validation lists, no cross-validation report
+        (nothing reads it here, and the gate is the validation), and the refit on every example."""
+        return TrainConfig(max_examples=self.max_train_queries, validation_share=0.2, min_examples=0,
+                           min_train_queries=20, min_validation_queries=5, folds=None, cold_rate=self.cold_rate,
+                           params=self.ranker_params, refit_on_all=self.refit_on_all)
+
     def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
         self.close()
         self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
@@ -304,41 +313,17 @@ class MaillageSystem:
         self.recommender_ = Recommender(index, encoder, self.config)
         self.today_ = evalset.today
         if self.learn:
-            # The ranker learns from the train split only, through the same code as `maillage train`:
-            # pairs from the pipeline's own candidates, each train initiative left out of the history.
-            # Each example is scored as of its own date (only earlier partnerships count), as test
-            # queries are. The most recent ``recent_share`` of the train split is used (all of it by
-            # default; on the 2015 dev year of the réserve parlementaire, all of it gave nDCG@10
-            # 0.742 against 0.735 for the later half).
-            dated = sorted(evalset.train, key=lambda q: (q.when or date.min, q.id))
-            dated = dated[int(len(dated) * (1.0 - self.recent_share)) :]
-            # An example dated before any recorded partnership is scored against an empty history,
-            # a situation serving never meets: it would teach the ranker that history says nothing.
-            first = min((o.occurred_at.date() for o in evalset.history), default=None)
-            if first is not None:
-                dated = [q for q in dated if q.when is None or q.when > first]
-            if len(dated) > self.max_train_queries:
-                step = len(dated) / self.max_train_queries
-                dated = [dated[int(i * step)] for i in range(self.max_train_queries)]
-            examples = [
-                (q.initiative, q.relevant,
-                 datetime(q.when.year, q.when.month, q.when.day, tzinfo=UTC) if q.when else None)
-                for q in dated
-            ]
-            # The promotion gate of `maillage promote`, inside the train split: the learned ranker
-            # replaces the prior only if it beats it on the latest 20 % of the train examples.
-            cut = int(len(examples) * 0.8)
-            pairs = build_pairs(self.recommender_, examples[:cut], today=evalset.today)
-            val = build_pairs(self.recommender_, examples[cut:], today=evalset.today)
-            if len(pairs.groups) >= 20 and len(val.groups) >= 5:
-                # No cross-validation report: nothing reads it here, and the gate is the validation.
-                ranker, gate, _ = gate_and_fit(pairs, val, cold_rate=self.cold_rate, params=self.ranker_params,
-                                               folds=None, refit_on_all=self.refit_on_all,
-                                               share=self.config.prior_share)
-                self.gate_ = {"validation_ndcg10_learned": gate.learned_ndcg10,
-                              "validation_ndcg10_prior": gate.prior_ndcg10, "trained_queries": gate.trained_queries}
-                if ranker is not None:
-                    self.recommender_ = Recommender(index, encoder, self.config, ranker)
+            # The ranker learns from the train split only, through the same function as `maillage train`,
+            # with the gate of `maillage promote` inside the train split: it replaces the prior only if
+            # it beats it on the latest 20 % of the train examples.
+            outcome = train_ranker(self.recommender_, _train_examples(evalset, self.recent_share),
+                                   today=evalset.today, config=self.train_config())
+            if outcome.gate is not None:
+                self.gate_ = {"validation_ndcg10_learned": outcome.gate.learned_ndcg10,
+                              "validation_ndcg10_prior": outcome.gate.reference_ndcg10,
+                              "trained_queries": outcome.trained_queries if outcome.kept is not None else 0}
+            if outcome.kept is not None:
+                self.recommender_ = Recommender(index, encoder, self.config, outcome.kept)
         return self
 
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
@@ -360,6 +345,26 @@ class MaillageSystem:
         if self.tmp_ is not None:
             self.tmp_.cleanup()
             self.tmp_ = None
+
+
+def _train_examples(evalset: EvalSet, recent_share: float) -> list[Example]:
+    """The train split as dated examples, oldest first: its most recent ``recent_share`` (all of it by
+    default; on the 2015 dev year of the réserve parlementaire, all of it gave nDCG@10 0.742 against
+    0.735 for the later half), each scored as of its own date (only earlier partnerships count), as
+    test queries are.
+
+    An example dated before any recorded partnership is dropped: it would be scored against an empty
+    history, a situation serving never meets, and teach the ranker that history says nothing.
+    """
+    dated = sorted(evalset.train, key=lambda q: (q.when or date.min, q.id))
+    dated = dated[int(len(dated) * (1.0 - recent_share)) :]
+    first = min((o.occurred_at.date() for o in evalset.history), default=None)
+    if first is not None:
+        dated = [q for q in dated if q.when is None or q.when > first]
+    return [
+        (q.initiative, q.relevant, datetime(q.when.year, q.when.month, q.when.day, tzinfo=UTC) if q.when else None)
+        for q in dated
+    ]
 
 
 SYSTEMS: dict[str, Callable[[int], System]] = {

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from matcher.metrics import ndcg_at_k
 from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
-from training.pairs import PairSet, simulate_cold
+from training.pairs import PairSet
 
-__all__ = ["FitReport", "Gate", "fit_ranker", "gate_and_fit", "ndcg_of_lists"]
+__all__ = ["FitReport", "fit_ranker", "ndcg_of_lists"]
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,18 @@ class FitReport:
 def ndcg_of_lists(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 10) -> float:
     """Mean nDCG@k (binary gains) over the query lists of a pair set, scored by ``scores``.
 
-    Computed within the retrieved pool, so it measures the ranker, not the candidate stage.
+    ``scores``, ``y``: ``(n,)``, consecutive lists of sizes ``groups``. Each list is ranked by a stable
+    argsort of ``-scores`` (ties keep list order) and scored by :func:`matcher.metrics.ndcg_at_k`; a list
+    without a positive scores 0. Computed within the retrieved pool, so it measures the ranker, not
+    the candidate stage.
     """
     out = []
     start = 0
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    for g in groups:
+    for g in np.asarray(groups).tolist():
         s, lab = scores[start : start + g], y[start : start + g]
         start += g
-        order = np.argsort(-s, kind="stable")[:k]
-        dcg = float(np.sum(lab[order] * discounts[: len(order)]))
-        ideal = float(np.sum(discounts[: min(int(lab.sum()), k)]))
-        out.append(dcg / ideal if ideal > 0 else 0.0)
+        ranked = np.argsort(-s, kind="stable").tolist()
+        out.append(ndcg_at_k(ranked, set(np.flatnonzero(lab).tolist()), k))
     return float(np.mean(out)) if out else 0.0
 
 
@@ -74,52 +75,3 @@ def fit_ranker(
         per_fold=per_fold,
     )
     return final, report
-
-
-@dataclass(frozen=True)
-class Gate:
-    """What :func:`gate_and_fit` decided: the held-out nDCG@10 of the learned ranker and of the prior,
-    and how many query lists the returned ranker learned from (0 when the prior stays)."""
-
-    learned_ndcg10: float
-    prior_ndcg10: float
-    trained_queries: int
-
-    @property
-    def passed(self) -> bool:
-        return self.learned_ndcg10 > self.prior_ndcg10
-
-
-def gate_and_fit(
-    pairs: PairSet,
-    held_out: PairSet,
-    *,
-    cold_rate: float | str,
-    params: dict[str, float | int] | None = None,
-    folds: int | None = 3,
-    refit_on_all: bool = True,
-    share: float = PRIOR_SHARE,
-) -> tuple[LearnedRanker | None, Gate, FitReport | None]:
-    """Fit a ranker on ``pairs`` (cold-start dropout at ``cold_rate``) and keep it only if it beats the
-    prior on ``held_out`` (the most recent examples). With ``refit_on_all`` the kept ranker is then
-    fitted again, with the same parameters, on ``pairs`` and ``held_out`` together: the gate has
-    judged the configuration, and the most recent examples are the ones most like the next query.
-    ``folds=None`` skips the cross-validation report (the gate alone decides). The learned ranker is
-    judged as served: its order fused with the prior's at ``share`` (:func:`matcher.ranker.served_scores`).
-    Returns ``(ranker or None, gate, cross-validation report or None)``."""
-    train = simulate_cold(pairs, cold_rate)
-    report: FitReport | None = None
-    if folds is None:
-        ranker = LearnedRanker(**(params or {})).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
-    else:
-        ranker, report = fit_ranker(train, folds=folds, params=params, share=share)
-    gate = Gate(ndcg_of_lists(served_scores(ranker, held_out.X, held_out.groups, share=share), held_out.y,
-                              held_out.groups),
-                ndcg_of_lists(PriorRanker().predict(held_out.X), held_out.y, held_out.groups), len(pairs.groups))
-    if not gate.passed:
-        return None, replace(gate, trained_queries=0), report
-    if refit_on_all and len(held_out.groups):
-        every = simulate_cold(PairSet.concat(pairs, held_out), cold_rate)
-        ranker = LearnedRanker(**(params or {})).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]
-        gate = replace(gate, trained_queries=len(every.groups))
-    return ranker, gate, report

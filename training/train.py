@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from indexes import Encoder
 from matcher.history import POSITIVE
 from matcher.indexing import ResourceIndex, catalogue_signature
-from matcher.ranker import PriorRanker, served_scores
+from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
-from training.fit import FitReport, fit_ranker, ndcg_of_lists
-from training.pairs import COLD_RATE, build_pairs, simulate_cold
+from training.fit import FitReport
+from training.flow import TooFewExamples, TrainConfig, train_ranker
+from training.pairs import COLD_RATE
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
 
@@ -41,7 +42,7 @@ class TrainResult:
 
 
 def examples_from_outcomes(
-    store: Catalogue, *, source: str | None = None, limit: int | None = None
+    store: Catalogue, *, source: str | None = None
 ) -> list[tuple[Initiative, frozenset[str], datetime]]:
     """``(initiative, positive resource ids, date of its first positive outcome)``, oldest first."""
     latest: dict[tuple[str, str], tuple[datetime, bool]] = {}
@@ -55,15 +56,11 @@ def examples_from_outcomes(
             positives[iid].add(rid)
             first[iid] = min(first.get(iid, when), when)
     inis = store.get_initiatives(sorted(positives))
-    rows = [
+    return [
         (inis[i], frozenset(positives[i]), first[i])
         for i in sorted(positives, key=lambda i: (first[i], i))
         if i in inis and (source is None or inis[i].source == source)
     ]
-    if limit is not None and len(rows) > limit:
-        step = len(rows) / limit  # thin evenly over time rather than keep only the oldest
-        rows = [rows[int(j * step)] for j in range(limit)]
-    return rows
 
 
 def train_from_catalogue(
@@ -82,47 +79,43 @@ def train_from_catalogue(
     cold_rate: float | str = COLD_RATE,
     progress: Callable[[int], None] | None = None,
 ) -> TrainResult:
-    """Build pairs, fit with grouped CV, score against the served model, register (not promote).
+    """Build pairs, fit with grouped CV, score against the served model, register (not promote):
+    :func:`training.flow.train_ranker` with ``maillage train``'s :class:`~training.flow.TrainConfig`
+    (at most ``limit`` examples, no refit: the registered model is the one that was validated, so the
+    registry's comparison with the served model stays fair).
 
     ``cold_rate``: share of training pairs shown as newcomers (:func:`training.pairs.simulate_cold`)."""
-    if not 0.0 < validation_share < 0.5:
-        raise ValueError(f"validation_share must be in (0, 0.5), got {validation_share}")
-    rows = examples_from_outcomes(store, source=source, limit=limit)
-    if len(rows) < 20:
-        raise ValueError(
-            f"only {len(rows)} initiatives with positive outcomes"
-            + (f" from source {source!r}" if source else "")
-            + ": too few to train a ranker (need 20); record outcomes or import a labelled set"
-        )
-    cut = int(len(rows) * (1 - validation_share))
-    train_rows, val_rows = rows[:cut], rows[cut:]
-    base = Recommender(index, encoder, config, PriorRanker())
-    train_pairs = build_pairs(base, train_rows, today=today, progress=progress)
-    val_pairs = build_pairs(base, val_rows, today=today, progress=progress)
-    # Every figure judges a ranker as served: a learned ranker's order fused with the prior's.
-    share = (config or RecommenderConfig()).prior_share
-    model, fit = fit_ranker(simulate_cold(train_pairs, cold_rate), folds=folds, params=params, share=share)
+    train_config = TrainConfig(max_examples=limit, validation_share=validation_share, min_examples=20, folds=folds,
+                               cold_rate=cold_rate, params=params, refit_on_all=False)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
-    reference = served[1] if served is not None else PriorRanker()
-    new = ndcg_of_lists(served_scores(model, val_pairs.X, val_pairs.groups, share=share), val_pairs.y,
-                        val_pairs.groups)
-    old = ndcg_of_lists(served_scores(reference, val_pairs.X, val_pairs.groups, share=share), val_pairs.y,
-                        val_pairs.groups)
+    base = Recommender(index, encoder, config, PriorRanker())
+    try:
+        outcome = train_ranker(base, examples_from_outcomes(store, source=source), today=today, config=train_config,
+                               reference=served[1] if served is not None else None, progress=progress)
+    except TooFewExamples as e:
+        raise ValueError(
+            f"only {e.found} initiatives with positive outcomes"
+            + (f" from source {source!r}" if source else "")
+            + f": too few to train a ranker (need {e.needed}); record outcomes or import a labelled set"
+        ) from None
+    model, fit, gate = outcome.ranker, outcome.report, outcome.gate
+    if model is None or fit is None or gate is None:  # min_*_queries are 0 and folds is set: never
+        raise RuntimeError("train_ranker returned no ranker with maillage train's configuration")
+    compared_to = served[0] if served is not None else None
     version = registry.register(
         model,
         encoder_id=encoder.model_id,
         dim=encoder.dim,
-        pairs=len(train_pairs),
+        pairs=outcome.pairs,
         catalogue_hash=catalogue_signature(store),
-        metrics={"validation_ndcg10": new, "current_validation_ndcg10": old, "cv_ndcg10": fit.cv_ndcg10,
-                 "cv_ndcg10_prior": fit.cv_ndcg10_prior},
-        compared_to=served[0] if served is not None else None,
-        info={"train_queries": len(train_pairs.groups), "validation_queries": len(val_pairs.groups),
-              "source": source, "importances": model.feature_importances()},
+        metrics={"validation_ndcg10": gate.learned_ndcg10, "current_validation_ndcg10": gate.reference_ndcg10,
+                 "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},
+        compared_to=compared_to,
+        info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
+              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config)},
     )
     return TrainResult(
-        version=version, fit=fit, train_queries=len(train_pairs.groups),
-        validation_queries=len(val_pairs.groups), validation_ndcg10=new, current_validation_ndcg10=old,
-        compared_to=served[0] if served is not None else None,
-        skipped_no_positive=train_pairs.skipped_no_positive + val_pairs.skipped_no_positive,
+        version=version, fit=fit, train_queries=outcome.train_queries, validation_queries=outcome.validation_queries,
+        validation_ndcg10=gate.learned_ndcg10, current_validation_ndcg10=gate.reference_ndcg10,
+        compared_to=compared_to, skipped_no_positive=outcome.skipped_no_positive,
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from training import (
     ndcg_of_lists,
     train_from_catalogue,
 )
-from training.fit import gate_and_fit
+from training.flow import TooFewExamples, TrainConfig, gate_and_fit, thin_evenly, train_ranker
 from training.pairs import PairSet
 
 TODAY = date(2026, 12, 1)
@@ -90,6 +91,11 @@ def test_train_register_promote_and_gate(setup, monkeypatch: pytest.MonkeyPatch)
     assert second.compared_to == first.version
     manifest = root / "rankers" / second.version / "manifest.json"
     data = json.loads(manifest.read_text())
+    # The training config travels with the model it made.
+    assert data["extra"]["train_config"] == {
+        "max_examples": 80, "validation_share": 0.2, "min_examples": 20, "min_train_queries": 0,
+        "min_validation_queries": 0, "folds": 3, "cold_rate": "auto", "params": {"n_estimators": 40},
+        "refit_on_all": False}
     # make the candidate lose on the validation split, as a worse model would
     data["extra"]["metrics"]["validation_ndcg10"] = data["extra"]["metrics"]["current_validation_ndcg10"] - 0.01
     manifest.write_text(json.dumps(data))
@@ -124,28 +130,89 @@ def _pair_set(n_queries: int, signal: str, seed: int, *, noise: bool = True) -> 
 def test_the_gate_keeps_a_ranker_that_beats_the_prior_and_refits_it_on_every_example() -> None:
     # The prior weighs unknown checks negatively; here they mark the relevant candidate.
     pairs, held = _pair_set(60, "unknown_checks", 1), _pair_set(15, "unknown_checks", 2)
-    params = {"n_estimators": 30}
-    refit, gate, report = gate_and_fit(pairs, held, cold_rate=0.0, params=params)
-    assert refit is not None and gate.passed and gate.learned_ndcg10 > gate.prior_ndcg10 + 0.4
+    config = TrainConfig(cold_rate=0.0, params={"n_estimators": 30}, folds=3, refit_on_all=True)
+    refit = gate_and_fit(pairs, held, config=config)
+    gate = refit.gate
+    assert refit.kept is not None and gate is not None and gate.passed
+    assert gate.learned_ndcg10 > gate.reference_ndcg10 + 0.4
     # The gate judges the ranker as served, its order fused with the prior's (which is wrong here):
     # alone it would score higher, and with no weight on the prior the gate says so.
     assert gate.learned_ndcg10 < 0.9
-    _, alone, _ = gate_and_fit(pairs, held, cold_rate=0.0, params=params, share=0.0)
-    assert alone.learned_ndcg10 > 0.9
-    assert gate.trained_queries == 75 and report.queries == 60
-    kept, gate_kept, _ = gate_and_fit(pairs, held, cold_rate=0.0, params=params, refit_on_all=False)
-    assert kept is not None and gate_kept.trained_queries == 60
-    assert gate_kept.learned_ndcg10 == gate.learned_ndcg10  # the gate judges the same model either way
-    assert not np.allclose(refit.predict(held.X), kept.predict(held.X))  # the refit one has seen more
-    quick, gate_quick, no_report = gate_and_fit(pairs, held, cold_rate=0.0, params=params, folds=None)
-    assert no_report is None and gate_quick == gate  # the report is all that skipping folds leaves out
-    assert quick is not None
-    np.testing.assert_allclose(quick.predict(held.X), refit.predict(held.X), rtol=1e-6)
+    alone = gate_and_fit(pairs, held, config=config, share=0.0).gate
+    assert alone is not None and alone.learned_ndcg10 > 0.9
+    assert refit.trained_queries == 75 and refit.report is not None and refit.report.queries == 60
+    assert (refit.train_queries, refit.validation_queries, refit.pairs) == (60, 15, 600)
+    kept = gate_and_fit(pairs, held, config=replace(config, refit_on_all=False))
+    assert kept.kept is not None and kept.trained_queries == 60
+    assert kept.gate == gate  # the gate judges the same model either way
+    assert not np.allclose(refit.kept.predict(held.X), kept.kept.predict(held.X))  # the refit one has seen more
+    quick = gate_and_fit(pairs, held, config=replace(config, folds=None))
+    assert quick.report is None and quick.gate == gate  # the report is all that skipping folds leaves out
+    assert quick.kept is not None
+    np.testing.assert_allclose(quick.kept.predict(held.X), refit.kept.predict(held.X), rtol=1e-6)
     # Where the prior is already right (only dense similarity, which marks the relevant one), nothing
-    # replaces it: a tie is not a win.
+    # replaces it: a tie is not a win. The ranker is still returned (``maillage train`` registers it),
+    # not refitted, and not kept.
     easy, easy_held = _pair_set(60, "dense", 3, noise=False), _pair_set(15, "dense", 4, noise=False)
-    none, gate_none, _ = gate_and_fit(easy, easy_held, cold_rate=0.0, params=params)
-    assert none is None and not gate_none.passed and gate_none.trained_queries == 0
+    none = gate_and_fit(easy, easy_held, config=config)
+    assert none.kept is None and none.gate is not None and not none.gate.passed
+    assert none.ranker is not None and none.trained_queries == 60
+
+
+def test_the_gate_compares_with_the_reference_as_served() -> None:
+    pairs, held = _pair_set(40, "unknown_checks", 5), _pair_set(12, "unknown_checks", 6)
+    config = TrainConfig(cold_rate=0.0, params={"n_estimators": 20}, folds=None)
+    first = gate_and_fit(pairs, held, config=config)
+    assert first.ranker is not None and first.gate is not None
+    # Against itself (a served model of the same fit), the learned ranker ties, so it is not kept.
+    again = gate_and_fit(pairs, held, config=config, reference=first.ranker)
+    assert again.gate is not None and again.gate.reference_ndcg10 == first.gate.learned_ndcg10
+    assert again.kept is None
+    # The default reference is the prior, scored by its own order.
+    prior = ndcg_of_lists(PriorRanker().predict(held.X), held.y, held.groups)
+    assert first.gate.reference_ndcg10 == prior
+
+
+def test_thin_evenly_keeps_every_period() -> None:
+    rows = list(range(10))
+    assert thin_evenly(rows, 4) == [0, 2, 5, 7]  # rows int(j * 10 / 4)
+    assert thin_evenly(rows, None) == rows and thin_evenly(rows, 10) == rows and thin_evenly(rows, 20) == rows
+    assert thin_evenly(rows, 1) == [0]
+
+
+def test_train_config_names_the_bad_field() -> None:
+    with pytest.raises(ValueError, match=r"validation_share must be in \(0, 0.5\), got 0.5"):
+        TrainConfig(validation_share=0.5)
+    with pytest.raises(ValueError, match="folds must be None or >= 2, got 1"):
+        TrainConfig(folds=1)
+    with pytest.raises(ValueError, match="max_examples must be None or >= 1, got 0"):
+        TrainConfig(max_examples=0)
+    with pytest.raises(ValueError, match="cold_rate must be 'auto' or in \\[0, 1\\), got 'warm'"):
+        TrainConfig(cold_rate="warm")
+
+
+def test_train_ranker_thins_splits_in_time_and_gates(setup) -> None:  # type: ignore[no-untyped-def]
+    store, index, encoder, _ = setup
+    rec = Recommender(index, encoder)
+    examples = examples_from_outcomes(store)
+    config = TrainConfig(max_examples=60, folds=None, params={"n_estimators": 20}, refit_on_all=True)
+    seen: list[int] = []
+    outcome = train_ranker(rec, examples, today=TODAY, config=config, progress=seen.append)
+    assert len(seen) == 60  # thinned to 60, each turned into pairs once
+    thinned = thin_evenly(examples, 60)
+    train = build_pairs(rec, thinned[:48], today=TODAY)
+    held = build_pairs(rec, thinned[48:], today=TODAY)
+    assert (outcome.train_queries, outcome.validation_queries, outcome.pairs) == (
+        len(train.groups), len(held.groups), len(train))
+    assert outcome.skipped_no_positive == train.skipped_no_positive + held.skipped_no_positive
+    same = gate_and_fit(train, held, config=config, share=rec.config.prior_share)
+    assert same.gate == outcome.gate and outcome.ranker is not None and same.ranker is not None
+    np.testing.assert_array_equal(same.ranker.predict(held.X), outcome.ranker.predict(held.X))
+    # Too few lists: no ranker and no gate, not an error; too few examples: an error that says so.
+    few = train_ranker(rec, examples, today=TODAY, config=replace(config, min_validation_queries=10**6))
+    assert few.ranker is None and few.gate is None and few.kept is None and few.trained_queries == 0
+    with pytest.raises(TooFewExamples, match="only 60 examples: too few to train a ranker \\(need 61\\)"):
+        train_ranker(rec, examples, today=TODAY, config=replace(config, min_examples=61))
 
 
 def test_a_served_ranker_of_an_older_feature_schema_gives_way_to_the_prior(

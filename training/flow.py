@@ -1,0 +1,190 @@
+"""The one training flow: dated examples → thinned → split in time → pairs → a learned ranker, gated.
+
+``maillage train`` (:func:`training.train.train_from_catalogue`) and the evaluation's ``maillage``
+system (:class:`eval.systems.MaillageSystem`) both call :func:`train_ranker`; what differs between
+them is a :class:`TrainConfig` (and the reference ranker the gate compares with):
+
+- examples are thinned evenly over time to ``max_examples`` (rather than keeping only the oldest);
+- the most recent ``validation_share`` of them is held out, so validation is later in time than
+  anything the ranker learned from;
+- pairs come from the pipeline's own candidates (:func:`training.pairs.build_pairs`), training
+  pairs get cold-start dropout (:func:`training.pairs.simulate_cold`, seeded);
+- the gate scores the learned ranker and the reference (the prior, or the served model) on the
+  held-out lists, both as served (:func:`matcher.ranker.served_scores`), with
+  :func:`training.fit.ndcg_of_lists`;
+- with ``refit_on_all``, a ranker that passed is fitted again on every example: the gate has judged
+  the configuration, and the most recent examples are the ones most like the next query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+
+from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
+from matcher.recommender import Recommender
+from matcher.schemas import Initiative
+from training.fit import FitReport, fit_ranker, ndcg_of_lists
+from training.pairs import COLD_RATE, PairSet, build_pairs, simulate_cold
+
+__all__ = ["Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "gate_and_fit", "thin_evenly",
+           "train_ranker"]
+
+Example = tuple[Initiative, frozenset[str], datetime | None]
+"""``(initiative, relevant resource ids, date it is scored as of)``; ``None``: against all the history."""
+
+_Row = TypeVar("_Row")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How :func:`train_ranker` learns. The defaults are ``maillage train``'s.
+
+    ``max_examples``: thin evenly over time above this many (``None``: keep all).
+    ``validation_share``: the most recent share of the examples held out for the gate, in (0, 0.5).
+    ``min_examples``: fewer examples (after thinning) raise :class:`TooFewExamples`.
+    ``min_train_queries``, ``min_validation_queries``: fewer lists with a retrieved positive and no
+    ranker is fitted (the outcome has ``ranker=None``), instead of an error.
+    ``folds``: grouped cross-validation folds for the report (``None``: no report, the gate alone).
+    ``cold_rate``: share of training pairs shown as newcomers (:data:`training.pairs.COLD_RATE`).
+    ``params``: :class:`matcher.ranker.LearnedRanker` parameters (``None``: its defaults).
+    ``refit_on_all``: fit a ranker that passed the gate again on train and validation examples.
+    """
+
+    max_examples: int | None = 3000
+    validation_share: float = 0.2
+    min_examples: int = 20
+    min_train_queries: int = 0
+    min_validation_queries: int = 0
+    folds: int | None = 5
+    cold_rate: float | str = COLD_RATE
+    params: dict[str, float | int] | None = None
+    refit_on_all: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.validation_share < 0.5:
+            raise ValueError(f"validation_share must be in (0, 0.5), got {self.validation_share}")
+        if self.max_examples is not None and self.max_examples < 1:
+            raise ValueError(f"max_examples must be None or >= 1, got {self.max_examples}")
+        if self.folds is not None and self.folds < 2:
+            raise ValueError(f"folds must be None or >= 2, got {self.folds}")
+        if self.cold_rate != "auto" and not (isinstance(self.cold_rate, float | int) and 0 <= self.cold_rate < 1):
+            raise ValueError(f"cold_rate must be 'auto' or in [0, 1), got {self.cold_rate!r}")
+
+
+class TooFewExamples(ValueError):
+    """Fewer examples than :attr:`TrainConfig.min_examples`; ``found`` and ``needed`` say how many."""
+
+    def __init__(self, found: int, needed: int) -> None:
+        super().__init__(f"only {found} examples: too few to train a ranker (need {needed})")
+        self.found, self.needed = found, needed
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Held-out nDCG@10 of the learned ranker and of the reference ranker, both as served."""
+
+    learned_ndcg10: float
+    reference_ndcg10: float
+
+    @property
+    def passed(self) -> bool:
+        """The learned ranker wins; a tie is not a win."""
+        return self.learned_ndcg10 > self.reference_ndcg10
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What :func:`train_ranker` did.
+
+    ``ranker``: fitted on the train pairs (again on train and validation pairs when the config asks
+    for a refit and the gate passed); ``None`` with too few lists, and then ``gate`` is ``None`` too.
+    ``trained_queries``: how many lists ``ranker`` learned from. ``pairs``: training pairs (rows).
+    """
+
+    ranker: LearnedRanker | None
+    gate: Gate | None
+    report: FitReport | None
+    pairs: int
+    train_queries: int
+    validation_queries: int
+    trained_queries: int
+    skipped_no_positive: int
+
+    @property
+    def kept(self) -> LearnedRanker | None:
+        """The ranker if it beat the reference on the validation lists, else ``None``."""
+        return self.ranker if self.gate is not None and self.gate.passed else None
+
+
+def thin_evenly(rows: Sequence[_Row], limit: int | None) -> list[_Row]:
+    """At most ``limit`` of ``rows``, evenly spaced over the sequence (rows ``int(j · n / limit)``), so
+    that thinning a time-ordered list keeps every period rather than only the oldest."""
+    if limit is None or len(rows) <= limit:
+        return list(rows)
+    step = len(rows) / limit
+    return [rows[int(j * step)] for j in range(limit)]
+
+
+def train_ranker(
+    recommender: Recommender,
+    examples: Sequence[Example],
+    *,
+    today: date,
+    config: TrainConfig | None = None,
+    reference: PriorRanker | LearnedRanker | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TrainOutcome:
+    """Learn a ranker from ``examples`` (oldest first) and gate it against ``reference`` (default: the
+    prior), on the candidates of ``recommender`` as of ``today``.
+
+    Raises :class:`TooFewExamples` below ``config.min_examples``, and ``ValueError`` when
+    cross-validation has too few lists. ``progress(1)`` is called once per example turned into pairs.
+    """
+    config = config or TrainConfig()
+    rows = thin_evenly(examples, config.max_examples)
+    if len(rows) < config.min_examples:
+        raise TooFewExamples(len(rows), config.min_examples)
+    cut = int(len(rows) * (1 - config.validation_share))
+    pairs = build_pairs(recommender, rows[:cut], today=today, progress=progress)
+    held_out = build_pairs(recommender, rows[cut:], today=today, progress=progress)
+    if len(pairs.groups) < config.min_train_queries or len(held_out.groups) < config.min_validation_queries:
+        return TrainOutcome(None, None, None, len(pairs), len(pairs.groups), len(held_out.groups), 0,
+                            pairs.skipped_no_positive + held_out.skipped_no_positive)
+    return gate_and_fit(pairs, held_out, config=config, reference=reference, share=recommender.config.prior_share)
+
+
+def gate_and_fit(
+    pairs: PairSet,
+    held_out: PairSet,
+    *,
+    config: TrainConfig | None = None,
+    reference: PriorRanker | LearnedRanker | None = None,
+    share: float = PRIOR_SHARE,
+) -> TrainOutcome:
+    """Fit a ranker on ``pairs`` (cold-start dropout at ``config.cold_rate``), score it and
+    ``reference`` (default: the prior) on ``held_out`` as served (the learned order fused with the
+    prior's at ``share``), and refit a ranker that passed on both sets when ``config.refit_on_all``.
+    The part of :func:`train_ranker` after pairs are built."""
+    config = config or TrainConfig()
+    params = config.params or {}
+    train = simulate_cold(pairs, config.cold_rate)
+    report: FitReport | None = None
+    if config.folds is None:
+        ranker = LearnedRanker(**params).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
+    else:
+        ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share)
+    gate = Gate(_served_ndcg10(ranker, held_out, share), _served_ndcg10(reference or PriorRanker(), held_out, share))
+    trained = len(pairs.groups)
+    if gate.passed and config.refit_on_all and len(held_out.groups):
+        every = simulate_cold(PairSet.concat(pairs, held_out), config.cold_rate)
+        ranker = LearnedRanker(**params).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]
+        trained = len(every.groups)
+    return TrainOutcome(ranker, gate, report, len(pairs), len(pairs.groups), len(held_out.groups), trained,
+                        pairs.skipped_no_positive + held_out.skipped_no_positive)
+
+
+def _served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float) -> float:
+    return ndcg_of_lists(served_scores(ranker, lists.X, lists.groups, share=share), lists.y, lists.groups)
