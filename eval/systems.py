@@ -253,9 +253,7 @@ class MaillageSystem:
     own candidates, the latest 20 % of the examples held out to gate the learned ranker against the
     prior), with the differences :meth:`train_config` states; the main one: ``refit_on_all`` fits the
     served ranker again on every example once the gate has passed, so the
-    most recent examples teach it too. On dev splits inside the train years it gave beta.gouv nDCG@10
-    0.630 against 0.558 (dev 2020) and 0.730 against 0.720 (dev 2021), and the réserve
-    parlementaire 0.744 against 0.744–0.749 over two seeds (dev 2015). ``maillage train`` keeps the
+    most recent examples teach it too (``docs/decisions.md``, "refit on every train example"). ``maillage train`` keeps the
     model it validated, so that the registry's comparison with the served model stays fair.
     ``max_train_queries`` thins the examples evenly over time above that many.
     """
@@ -349,8 +347,7 @@ class MaillageSystem:
 
 def _train_examples(evalset: EvalSet, recent_share: float) -> list[Example]:
     """The train split as dated examples, oldest first: its most recent ``recent_share`` (all of it by
-    default; on the 2015 dev year of the réserve parlementaire, all of it gave nDCG@10 0.742 against
-    0.735 for the later half), each scored as of its own date (only earlier partnerships count), as
+    default: ``docs/decisions.md``, "the whole train split"), each scored as of its own date (only earlier partnerships count), as
     test queries are.
 
     An example dated before any recorded partnership is dropped: it would be scored against an empty

@@ -24,10 +24,8 @@ __all__ = ["COLD_RATE", "PairSet", "build_pairs", "newcomer_share", "simulate_co
 COLD_RATE: float | str = "auto"
 """Default share of training pairs shown as newcomers: ``auto`` is the share of positive pairs whose
 resource had no partnership yet, so a set where newcomers are common (beta.gouv sponsors) learns to
-judge them and a set where they are rare (budget programmes) keeps its history. On beta.gouv inside
-the train years (train before 2020, dev 2020–2021, 16 dev startups with a new sponsor), a fixed 0
-gave nDCG@10 0.598 overall and 0.578 on the newcomers, 0.15 gave 0.600 and 0.591, 0.3 gave 0.520 and
-0.614; on the réserve parlementaire (dev 2015), 0.15 cost 0.009 (0.734 against 0.743)."""
+judge them and a set where they are rare (budget programmes) keeps its history (``docs/decisions.md``,
+"cold-start dropout at the newcomers' rate")."""
 
 
 @dataclass(frozen=True)
