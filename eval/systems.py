@@ -253,7 +253,8 @@ class MaillageSystem:
     own candidates, the latest 20 % of the examples held out to gate the learned ranker against the
     prior), with the differences :meth:`train_config` states; the main one: ``refit_on_all`` fits the
     served ranker again on every example once the gate has passed, so the
-    most recent examples teach it too (``docs/decisions.md``, "refit on every train example"). ``maillage train`` keeps the
+    most recent examples teach it too (``docs/decisions.md``, "refit on every train example").
+    ``maillage train`` keeps the
     model it validated, so that the registry's comparison with the served model stays fair.
     ``max_train_queries`` thins the examples evenly over time above that many.
     """
@@ -347,8 +348,8 @@ class MaillageSystem:
 
 def _train_examples(evalset: EvalSet, recent_share: float) -> list[Example]:
     """The train split as dated examples, oldest first: its most recent ``recent_share`` (all of it by
-    default: ``docs/decisions.md``, "the whole train split"), each scored as of its own date (only earlier partnerships count), as
-    test queries are.
+    default: ``docs/decisions.md``, "the whole train split"), each scored as of its own date (only
+    earlier partnerships count), as test queries are.
 
     An example dated before any recorded partnership is dropped: it would be scored against an empty
     history, a situation serving never meets, and teach the ranker that history says nothing.
