@@ -18,10 +18,10 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from indexes import Encoder, SnapshotError, load_encoder
 from indexes.cache import CachedEncoder
@@ -30,11 +30,12 @@ from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.ranker import RankerError
 from matcher.recommender import Recommender
 from matcher.registry import ModelRegistry
-from matcher.schemas import Resource
+from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Resource
 from matcher.store import Catalogue, content_hash
+from service.locks import RWLock
 from service.settings import Settings
 
-__all__ = ["Engine", "IndexState", "RWLock"]
+__all__ = ["Engine", "IndexState", "RWLock", "Served", "ServedInitiatives"]
 
 log = logging.getLogger("maillage.engine")
 
@@ -62,45 +63,6 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
 SYNC_LOOKBACK = timedelta(seconds=60)
 
 
-class RWLock:
-    """Many readers or one writer; a waiting writer holds back new readers (writes are short)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._waiting = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
 @dataclass
 class IndexState:
     """What ``/v1/index`` reports."""
@@ -116,8 +78,28 @@ class IndexState:
     last_sync: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A ranked list of resources and the versions of the index and model that made it (both read off
+    the recommender that ranked it, so a swap in between cannot mislabel the list)."""
+
+    matches: list[Match]
+    excluded: list[Match]
+    index_version: str
+    model_version: str
+
+
+@dataclass(frozen=True)
+class ServedInitiatives:
+    """A reverse match: the initiatives that fit one resource, best first, and the index that served it."""
+
+    matches: list[InitiativeMatch]
+    index_version: str
+
+
 class Engine:
-    """The serving state of one worker (see the module docstring)."""
+    """The serving state of one worker (see the module docstring). Faces match through
+    :meth:`recommend` and :meth:`recommend_initiatives`, which take the read lock themselves."""
 
     def __init__(self, settings: Settings, *, encoder: Encoder | None = None) -> None:
         self.settings = settings
@@ -253,6 +235,64 @@ class Engine:
         """Queries encoded within this block (this thread) leave no vector in the embedding cache: a
         citizen's free text is kept nowhere unless they consent."""
         return self.encoder.transient() if isinstance(self.encoder, CachedEncoder) else nullcontext()
+
+    # --- matching ----------------------------------------------------------------------------------
+
+    def recommend(self, query: MatchQuery | Initiative, k: int, *, today: date | None = None,
+                  with_excluded: bool = False, staff_overrides: bool = False) -> Served:
+        """The top ``k`` resources for ``query``, ranked under the read lock (a live write to the index
+        waits for it). A free-text :class:`MatchQuery` is encoded in transient mode: its vector goes into
+        no cache, since a citizen's text is kept nowhere without consent. ``staff_overrides`` applies a
+        stored initiative's pins and exclusions (read from the catalogue)."""
+        rec = self.rec
+        overrides = self.store.overrides_for(query.id) if staff_overrides and isinstance(query, Initiative) else None
+        transient = self.transient() if isinstance(query, MatchQuery) else nullcontext()
+        with self.lock.read(), transient:
+            result = rec.recommend(query, k, today=today, with_excluded=with_excluded, overrides=overrides)
+        return Served(result.matches, result.excluded, rec.index.version, rec.model_version)
+
+    def recommend_initiatives(self, resource_id: str, k: int, *, today: date | None = None) -> ServedInitiatives:
+        """Reverse match: the top ``k`` initiatives for a served resource, under the read lock."""
+        initiatives = self.initiative_index()
+        rec = self.rec
+        with self.lock.read():
+            found = rec.recommend_initiatives(resource_id, initiatives, k, today=today)
+        return ServedInitiatives(found, rec.index.version)
+
+    def served_resource(self, resource_id: str) -> Resource | None:
+        """The resource as the served index holds it; ``None`` when it is not served (deleted, inactive)."""
+        return self.rec.index.resources.get(resource_id)
+
+    @property
+    def model_version(self) -> str:
+        """The version of the ranker that serves matches."""
+        return self.rec.model_version
+
+    @property
+    def stale(self) -> bool:
+        """Whether the catalogue changed since the served index was built (live changes aside)."""
+        return self.rec.index.manifest.catalogue_hash != _signature(self.store)
+
+    # --- catalogue writes ----------------------------------------------------------------------------
+
+    def upsert_resources(self, items: list[Resource]) -> None:
+        """Store resources, then apply them to the served index (the next match already sees them)."""
+        for r in items:
+            self.store.get_provider(r.provider_id)  # an unknown provider is named before anything is written
+        self.store.upsert_resources(items)
+        self.sync()
+
+    def delete_resource(self, resource_id: str) -> None:
+        self.store.delete_resource(resource_id)
+        self.sync()
+
+    def upsert_initiatives(self, items: list[Initiative]) -> None:
+        self.store.upsert_initiatives(items)
+        self.initiatives_changed()
+
+    def delete_initiative(self, initiative_id: str) -> None:
+        self.store.delete_initiative(initiative_id)
+        self.initiatives_changed()
 
     # --- initiatives (reverse direction) ---------------------------------------------------------
 

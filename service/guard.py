@@ -113,6 +113,80 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _Exchange:
+    """One request through the guard: its id, its CORS verdict, what was answered, and how much body
+    was read (the closures of one ``Guard.__call__``, named)."""
+
+    def __init__(self, guard: Guard, scope: Scope, receive: Receive, send: Send) -> None:
+        self.guard, self.metrics, self.max_body = guard, guard.metrics, guard.max_body
+        self._receive, self._send = receive, send
+        self.request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = self.request_id
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        self.origin = self.headers.get("origin")
+        self.cors_ok = self.origin is not None and self.origin in guard.allowed_origins()
+        self.status = 500
+        self.sent = False
+        self.over_limit = False  # set once the body read so far is over max_body
+        self.received = 0
+
+    async def send_wrapped(self, message: Message) -> None:
+        if self.over_limit:
+            # The app may have turned the limit's exception into an answer of its own (FastAPI makes
+            # it a 400 "error parsing the body"): whatever it says, the client gets the 413.
+            if message["type"] == "http.response.start" and not self.sent:
+                await self.refuse_body()
+            return
+        await self.emit(message)
+
+    async def emit(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.sent = True
+            extra = [(b"x-request-id", self.request_id.encode())]
+            if self.cors_ok:
+                extra += [(b"access-control-allow-origin", self.origin.encode()),  # type: ignore[union-attr]
+                          (b"vary", b"Origin"),
+                          (b"access-control-expose-headers", b"ETag, Retry-After, X-Request-Id")]
+            message["headers"] = list(message.get("headers", [])) + extra
+        await self._send(message)
+
+    async def reply(self, status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+                    ) -> None:
+        body = error_body(code, message, self.request_id)
+        await self.emit({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            *(extra or []),
+        ]})
+        await self.emit({"type": "http.response.body", "body": body})
+
+    async def refuse_body(self) -> None:
+        self.metrics.rejected.labels("body_size").inc()
+        await self.reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
+
+    async def preflight(self) -> None:
+        """A CORS preflight: 204 with the allowed methods and headers, or 403 for an origin on no list."""
+        if not self.cors_ok:
+            self.metrics.rejected.labels("origin").inc()
+            await self.reply(403, "origin_not_allowed", f"origin {self.origin} is not on any partner key's allow-list")
+            return
+        await self.send_wrapped({"type": "http.response.start", "status": 204, "headers": [
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-allow-headers", b"Authorization, Content-Type, X-Api-Key, X-Maillage-Widget"),
+            (b"access-control-max-age", b"600"),
+        ]})
+        await self.send_wrapped({"type": "http.response.body", "body": b""})
+
+    async def receive_limited(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_body:
+                self.over_limit = True
+                raise _BodyTooLarge
+        return message
+
+
 class Guard:
     """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, and a JSON
     500 that leaks nothing when a route fails unexpectedly."""
@@ -126,98 +200,36 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = request_id
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        origin = headers.get("origin")
-        cors_ok = origin is not None and origin in self.allowed_origins()
+        x = _Exchange(self, scope, receive, send)
         method = scope["method"]
         started = time.perf_counter()
-        status_holder = {"status": 500, "sent": False}
-        over_limit = False  # set once the body read so far is over max_body
-
-        async def send_wrapped(message: Message) -> None:
-            if over_limit:
-                # The app may have turned the limit's exception into an answer of its own (FastAPI makes
-                # it a 400 "error parsing the body"): whatever it says, the client gets the 413.
-                if message["type"] == "http.response.start" and not status_holder["sent"]:
-                    await refuse_body()
-                return
-            await emit(message)
-
-        async def emit(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["sent"] = True
-                extra = [(b"x-request-id", request_id.encode())]
-                if cors_ok:
-                    extra += [(b"access-control-allow-origin", origin.encode()),  # type: ignore[union-attr]
-                              (b"vary", b"Origin"),
-                              (b"access-control-expose-headers", b"ETag, Retry-After, X-Request-Id")]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        async def reply(status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-            body = error_body(code, message, request_id)
-            await emit({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                *(extra or []),
-            ]})
-            await emit({"type": "http.response.body", "body": body})
-
-        async def refuse_body() -> None:
-            self.metrics.rejected.labels("body_size").inc()
-            await reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
-
-        if method == "OPTIONS" and origin is not None and "access-control-request-method" in headers:
-            if not cors_ok:
-                self.metrics.rejected.labels("origin").inc()
-                await reply(403, "origin_not_allowed", f"origin {origin} is not on any partner key's allow-list")
-                return
-            await send_wrapped({"type": "http.response.start", "status": 204, "headers": [
-                (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-                (b"access-control-allow-headers", b"Authorization, Content-Type, X-Api-Key, X-Maillage-Widget"),
-                (b"access-control-max-age", b"600"),
-            ]})
-            await send_wrapped({"type": "http.response.body", "body": b""})
+        if method == "OPTIONS" and x.origin is not None and "access-control-request-method" in x.headers:
+            await x.preflight()
             return
-
-        declared = headers.get("content-length")
+        declared = x.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             self.metrics.rejected.labels("body_size").inc()
-            await reply(413, "body_too_large",
-                        f"request body of {declared} bytes is over the {self.max_body}-byte limit")
+            await x.reply(413, "body_too_large",
+                          f"request body of {declared} bytes is over the {self.max_body}-byte limit")
             return
-        received = 0
-
-        async def receive_limited() -> Message:
-            nonlocal received, over_limit
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    over_limit = True
-                    raise _BodyTooLarge
-            return message
-
         route = scope.get("path", "")
         try:
-            await asyncio.wait_for(self.app(scope, receive_limited, send_wrapped), timeout=self.timeout_s)
+            await asyncio.wait_for(self.app(scope, x.receive_limited, x.send_wrapped), timeout=self.timeout_s)
         except _BodyTooLarge:
-            if not status_holder["sent"]:
-                await refuse_body()
+            if not x.sent:
+                await x.refuse_body()
         except TimeoutError:
             self.metrics.rejected.labels("timeout").inc()
-            if not status_holder["sent"]:
-                await reply(504, "timeout", f"request took longer than {self.timeout_s:g} s and was abandoned")
+            if not x.sent:
+                await x.reply(504, "timeout", f"request took longer than {self.timeout_s:g} s and was abandoned")
         except Exception:
-            if not status_holder["sent"]:
-                await reply(500, "internal_error", "unexpected error; quote the request id to the operators")
+            if not x.sent:
+                await x.reply(500, "internal_error", "unexpected error; quote the request id to the operators")
             raise
         finally:
             endpoint = scope.get("route")
-            route = getattr(endpoint, "path", None) or ("unmatched" if status_holder["status"] == 404 else route)
-            self.metrics.requests.labels(route, method, str(status_holder["status"])).inc()
+            route = getattr(endpoint, "path", None) or ("unmatched" if x.status == 404 else route)
+            self.metrics.requests.labels(route, method, str(x.status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 

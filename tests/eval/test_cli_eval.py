@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from service.cli_eval import register
+from service.cli.evaluate import register_eval as register
 from tests.eval.test_datasets import _rp_data
 
 

@@ -57,10 +57,15 @@ def _ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
 
 @schema.hook
 def filter_case(context: schemathesis.HookContext, case: Case) -> bool:
-    """Drop the "invalid" JSON lines bodies that are not text (an object, a number): once sent they are
-    text, hence valid, so they cannot test that invalid data is refused. Text bodies of every kind
-    still go through."""
-    return not (case.media_type == "application/x-ndjson" and not isinstance(case.body, str))
+    """Drop the "invalid" cases that are valid once on the wire, since they cannot test that invalid data
+    is refused: JSON lines bodies that are not text (an object, a number) are sent as text; an empty
+    object or list as a query value is sent as an empty or absent parameter (``?kind=`` is a string).
+    Text bodies of every kind, and every other query value, still go through."""
+    if case.media_type == "application/x-ndjson" and not isinstance(case.body, str):
+        return False
+    negative = case.meta is not None and case.meta.generation.mode is GenerationMode.NEGATIVE
+    query = case.query if isinstance(case.query, dict) else {}
+    return not (negative and any(v == {} or v == [] for v in query.values()))
 
 
 @schema.hook

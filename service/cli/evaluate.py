@@ -1,14 +1,14 @@
-"""``maillage eval``: offline evaluation of the systems on a real labelled set (a thin face over ``eval``).
+"""``maillage eval`` (systems evaluated on a real labelled set, with a report), ``maillage batch``
+(a cohort matched to CSV, resumable) and ``maillage bench`` (the retrieval benchmark): thin faces over
+``eval``, imported when a command runs so that the other commands start fast.
 
-Parses options, calls :func:`eval.datasets.load_eval_set`, :func:`eval.harness.evaluate` and
-:func:`eval.report.write_report`, prints the table. Bad input or missing data: one line on stderr
-and exit code 2; a model or store that cannot be used: exit code 1.
-"""
+Bad input or missing data: one line on stderr and exit code 2; a model or store that cannot be used: exit code 1."""
 
 from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -16,14 +16,17 @@ import typer
 
 from indexes import EncoderError, load_encoder
 from matcher.store import StoreError
+from service.cli._common import ensure_index, err, errors, load_settings, open_store, out, progress_bar
 from service.settings import Settings
 
-__all__ = ["DEFAULT_SYSTEMS", "register"]
+__all__ = ["DEFAULT_SYSTEMS", "batch", "bench", "eval_command", "register_eval"]
+
 
 DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage"
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
+    """``eval``'s own one-line error, plain text (the other commands print theirs through rich)."""
     typer.echo(f"erreur : {message}", err=True)
     raise typer.Exit(code)
 
@@ -81,6 +84,46 @@ def eval_command(
     sys.stdout.flush()
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``eval`` command to the ``maillage`` application."""
+def batch(
+    input_file: Annotated[Path, typer.Argument(help="cohort of initiatives, JSONL or CSV (import format)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV, one row per (initiative, rank)")],
+    k: Annotated[int, typer.Option("-k")] = 10,
+    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing OUTPUT that is not a run to resume")] = False,
+) -> None:
+    """Match a whole cohort to CSV; run the same command again to resume an interrupted run."""
+    from eval.batch import read_cohort, run_batch
+
+    settings = load_settings()
+    with errors():
+        cohort, problems = read_cohort(input_file)
+        for p in problems[:20]:
+            err.print(f"  {p}", highlight=False, markup=False)
+        store = open_store(settings)
+        _, rec = ensure_index(store, settings)
+        with progress_bar() as progress:
+            task = progress.add_task("Appariement du lot", total=len(cohort))
+            report = run_batch(rec, cohort, output, k=k, today=date.fromisoformat(on) if on else None,
+                               progress=lambda n: progress.advance(task, n), overwrite=overwrite)
+        out.print(
+            f"{report.done} initiatives appariées ({report.rows} lignes), {report.skipped_already_done} déjà "
+            f"faites, {len(problems)} lignes rejetées → {output}"
+        )
+
+
+def bench(
+    sizes: Annotated[str, typer.Option(help="catalogue sizes, e.g. 1k,10k,100k")] = "1k,10k,100k",
+    quick: Annotated[bool, typer.Option(help="one pass, fewer queries (a smoke run)")] = False,
+    output: Annotated[Path, typer.Option("--out", help="folder for results.json and latency.png")] = Path("bench"),
+) -> None:
+    """Retrieval benchmark: latency, throughput, build time and memory beside a plain baseline."""
+    from eval.bench import main as bench_main
+
+    settings = load_settings()
+    argv = ["--sizes", sizes, "--out", str(output), "--model", settings.model, "--home", str(settings.home)]
+    raise typer.Exit(bench_main(argv + (["--quick"] if quick else [])))
+
+
+def register_eval(app: typer.Typer) -> None:
+    """Add the ``eval`` command to ``app`` (the ``maillage`` application, or a bare one in tests)."""
     app.command("eval")(eval_command)

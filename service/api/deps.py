@@ -1,0 +1,117 @@
+"""What routes depend on, as ``Annotated`` aliases: the caller's key checked for a role
+(``ReaderKey``, ``WriterKey``, ``AdminKey``, ``WidgetKey``), the engine, the metrics.
+
+Roles (see :mod:`service.keys`): ``partner`` keys reach only the widget's endpoints (free-text match,
+commune search, consented submissions) and only from their allowed origins; ``read-only`` reads;
+``staff`` also writes the catalogue and decisions; ``admin`` also rebuilds the index, promotes
+models and imports in bulk.
+"""
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.engine import Engine
+from service.guard import ApiError, Metrics, retry_after
+from service.keys import ApiKey, Role
+
+__all__ = ["READERS", "WIDGET", "WRITERS", "Access", "AdminKey", "EngineDep", "MetricsDep", "ReaderKey", "WidgetKey",
+           "WriterKey", "get_engine", "one_value_each"]
+
+log = logging.getLogger("maillage.api")
+
+READERS = (Role.admin, Role.staff, Role.read_only)
+WRITERS = (Role.admin, Role.staff)
+WIDGET = (Role.admin, Role.staff, Role.read_only, Role.partner)
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer mk_…`")
+_api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="the key, when a bearer cannot be sent")
+
+
+class Access:
+    """Dependency: authenticates the key, checks role, origin and rate limits.
+
+    The key comes as ``Authorization: Bearer …`` or ``X-Api-Key`` (both declared as security schemes,
+    so the OpenAPI schema says which operations need one)."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    def __call__(self, request: Request,
+                 bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+                 header: Annotated[str | None, Security(_api_key_header)] = None) -> ApiKey:
+        app = request.app
+        ip = request.client.host if request.client else "unknown"
+        wait = app.state.ip_buckets.take(ip)
+        if wait:
+            raise ApiError(429, "rate_limited", f"too many requests from {ip}", headers=retry_after(wait))
+        key = self._authenticate(request, bearer.credentials if bearer is not None else header or "")
+        wait = app.state.key_buckets.take(key.id)
+        if wait:
+            raise ApiError(429, "rate_limited", f"too many requests for key {key.id}", headers=retry_after(wait))
+        if key.role not in self.roles:
+            raise ApiError(403, "forbidden", f"a {key.role.value} key cannot use this endpoint")
+        origin = request.headers.get("origin")
+        if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
+            origin = f"{request.url.scheme}://{request.url.netloc}"  # browsers omit Origin on same-origin GETs
+        if key.role is Role.partner and (origin is None or origin not in key.origins):
+            raise ApiError(403, "origin_not_allowed",
+                           f"origin {origin or '(none)'} is not allowed for this partner key")
+        request.state.key = key
+        return key
+
+    @staticmethod
+    def _authenticate(request: Request, token: str) -> ApiKey:
+        if not token:
+            raise ApiError(401, "missing_key", "an API key is required (Authorization: Bearer … or X-Api-Key)",
+                           headers={"WWW-Authenticate": "Bearer"})
+        try:
+            key: ApiKey | None = request.app.state.keys.authenticate(token)
+        except SQLAlchemyError as exc:  # the catalogue is down: say so, as for any other store error
+            log.error("key check failed: %s", exc)
+            raise ApiError(503, "store_unavailable", "the catalogue cannot be reached; try again") from exc
+        if key is None:
+            raise ApiError(401, "invalid_key", "the API key is unknown or revoked",
+                           headers={"WWW-Authenticate": "Bearer"})
+        return key
+
+
+ReaderKey = Annotated[ApiKey, Depends(Access(*READERS))]
+WriterKey = Annotated[ApiKey, Depends(Access(*WRITERS))]
+AdminKey = Annotated[ApiKey, Depends(Access(Role.admin))]
+WidgetKey = Annotated[ApiKey, Depends(Access(*WIDGET))]
+
+
+def get_engine(request: Request) -> Engine:
+    """The worker's engine; 503 while the service is starting."""
+    engine: Engine | None = request.app.state.engine
+    if engine is None:
+        raise ApiError(503, "not_ready", "the service is starting")
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+
+
+def one_value_each(request: Request) -> None:
+    """Dependency of every ``/v1`` route: a query parameter given twice is refused, where FastAPI would
+    silently keep the last value (``?territory=93&territory=48`` is no filter on both)."""
+    route = request.scope.get("route")
+    declared = {p.alias for p in route.dependant.query_params} if isinstance(route, APIRoute) else set()
+    for name in declared:
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise ApiError(422, "invalid_input", f"{name}: given {len(values)} times, expected once",
+                           details=[{"field": name, "message": f"given {len(values)} times, expected once"}])

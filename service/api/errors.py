@@ -1,0 +1,125 @@
+"""Domain errors into HTTP answers, all in one shape: ``{"error": {"code", "message", "details",
+"request_id"}}``. The core raises plain exceptions; only this module turns them into status codes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from matcher import territory
+from matcher.schemas import describe_validation_error
+from matcher.store import NotFoundError, StoreError
+from service.guard import ApiError, error_body
+
+__all__ = ["install", "json_error"]
+
+log = logging.getLogger("maillage.api")
+
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def _request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def json_error(request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """An error answer in the API's one shape, carrying the request's id."""
+    return Response(error_body(code, message, _request_id(request), details), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def _validation_details(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+    out = []
+    for e in exc.errors():
+        raw_loc = tuple(e.get("loc", ()))
+        loc = [str(p) for p in raw_loc if p not in ("body",)]
+        field = ".".join(loc) or ("body" if raw_loc == ("body",) else None)
+        msg = e.get("msg", "invalid").removeprefix("Value error, ")
+        if e.get("type") == "string_too_long":
+            limit = (e.get("ctx") or {}).get("max_length")
+            msg = f"too long: at most {limit} characters"
+        elif e.get("type") == "json_invalid":  # loc is ("body", offset): the offset is no field
+            field = "body"
+            msg = f"malformed JSON: {(e.get('ctx') or {}).get('error', 'invalid')} at character {raw_loc[-1]}"
+        out.append({"field": field, "message": msg})
+    return out
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path: the router's own 405 names only the first route's.
+    Asked of the routes themselves (``matches``), since included routers are not flattened."""
+    routes = request.app.router.routes
+    return ", ".join(m for m in _METHODS
+                     if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes))
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return json_error(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    details = _validation_details(exc)
+    first = details[0] if details else {"field": None, "message": "invalid"}
+    where = f"{first['field']}: " if first["field"] else ""
+    return json_error(request, 422, "invalid_input", f"{where}{first['message']}", details)
+
+
+async def _invalid_model(request: Request, exc: ValidationError) -> Response:
+    return json_error(request, 422, "invalid_input", "; ".join(describe_validation_error(exc)),
+                      _validation_details(exc))
+
+
+async def _not_found(request: Request, exc: NotFoundError) -> Response:
+    return json_error(request, 404, "not_found", str(exc))
+
+
+async def _bad_territory(request: Request, exc: territory.TerritoryError) -> Response:
+    return json_error(request, 422, "invalid_input", str(exc), [{"field": "territory", "message": str(exc)}])
+
+
+async def _store_error(request: Request, exc: StoreError) -> Response:
+    log.error("store error: %s", exc)
+    return json_error(request, 503, "store_unavailable", "the catalogue cannot be reached; nothing was written")
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a body that is not UTF-8: malformed JSON like any other, so 422.
+        message = f"malformed JSON: the body is not UTF-8 text ({exc.__cause__})"
+        return json_error(request, 422, "invalid_input", message, [{"field": "body", "message": message}])
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return json_error(request, exc.status_code, code, message, headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_error(request, 500, "internal_error", "unexpected error; quote the request id to the operators")
+
+
+_HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
+    (ApiError, _api_error),
+    (RequestValidationError, _invalid),
+    (ValidationError, _invalid_model),
+    (NotFoundError, _not_found),
+    (territory.TerritoryError, _bad_territory),
+    (StoreError, _store_error),
+    (StarletteHTTPException, _http_error),
+    (Exception, _unexpected),
+)
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on ``app``, in the order above."""
+    for exc_class, handler in _HANDLERS:
+        app.add_exception_handler(exc_class, handler)

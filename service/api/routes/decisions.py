@@ -1,0 +1,50 @@
+"""Decisions about matches: outcomes (the labels that training learns from) and staff overrides."""
+
+
+from matcher.schemas import Decision, ItemId, Outcome
+from service.api.deps import EngineDep, ReaderKey, WriterKey
+from service.api.routing import error, v1_router
+from service.api_models import OutcomeIn, OverrideIn
+from service.guard import ApiError
+
+__all__ = ["router"]
+
+router = v1_router("decisions")
+
+
+@router.post("/outcomes", status_code=201, response_model=Outcome,
+             summary="Record a decision about an (initiative, resource) pair",
+             responses={404: error(404, "the initiative or the resource is unknown")})
+def record_outcome(engine: EngineDep, _: WriterKey, body: OutcomeIn) -> Outcome:
+    engine.store.get_initiative(body.initiative_id)
+    engine.store.get_resource(body.resource_id, include_deleted=True)
+    outcome = Outcome(id=body.id, initiative_id=body.initiative_id, resource_id=body.resource_id,
+                      decision=Decision(body.decision), reason=body.reason, actor=body.actor, amount=body.amount,
+                      source="api")
+    engine.store.append_outcomes([outcome])
+    stored = [o for o in engine.store.outcomes(initiative_id=body.initiative_id)
+              if o.resource_id == body.resource_id]
+    return stored[-1] if body.id is None else next(o for o in stored if o.id == body.id)
+
+
+@router.get("/outcomes", response_model=list[Outcome],
+            summary="Decisions recorded for an initiative or a resource",
+            description="Give `initiative_id`, `resource_id` or both (422 when neither is given).")
+def list_outcomes(engine: EngineDep, _: ReaderKey, initiative_id: ItemId | None = None,
+                  resource_id: ItemId | None = None) -> list[Outcome]:
+    if initiative_id is None and resource_id is None:
+        raise ApiError(422, "invalid_input", "give initiative_id or resource_id",
+                       details=[{"field": "initiative_id", "message": "required unless resource_id is given"}])
+    return engine.store.outcomes(initiative_id=initiative_id, resource_id=resource_id)
+
+
+@router.post("/initiatives/{initiative_id}/overrides", status_code=201, response_model=Outcome,
+             summary="Pin a resource on top of an initiative's matches, or exclude it")
+def override(engine: EngineDep, _: WriterKey, initiative_id: ItemId, body: OverrideIn) -> Outcome:
+    engine.store.get_initiative(initiative_id)
+    engine.store.get_resource(body.resource_id)
+    outcome = Outcome(initiative_id=initiative_id, resource_id=body.resource_id,
+                      decision=Decision.pinned if body.action == "pin" else Decision.excluded,
+                      reason=body.reason, actor=body.actor, source="api")
+    engine.store.append_outcomes([outcome])
+    return engine.store.overrides_for(initiative_id)[body.resource_id]

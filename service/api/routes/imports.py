@@ -1,0 +1,78 @@
+"""Bulk import of one kind of record, as a JSON array or JSON lines; the good rows are stored."""
+
+import json
+from typing import Any, Literal
+
+import anyio
+from fastapi import Request
+
+from matcher.importers import run_import
+from service.api.deps import AdminKey, EngineDep
+from service.api.routing import v1_router
+from service.api_models import ImportResult
+from service.guard import ApiError
+
+__all__ = ["router"]
+
+router = v1_router("catalogue")
+
+
+@router.post("/import/{kind}", response_model=ImportResult,
+             summary="Bulk import: a JSON array or JSON lines of records of one kind",
+             description="Good rows are stored, bad ones are counted in `rejected` and named in `errors` (a row "
+                         "that is not a JSON object included): the answer is 200 as long as the body can be read.",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "array", "items": {}}},
+                 "application/x-ndjson": {"schema": {"type": "string", "pattern": r"\S"}},  # not blank
+             }}})
+async def bulk_import(request: Request, engine: EngineDep,
+                      kind: Literal["providers", "resources", "initiatives", "outcomes"],
+                      _: AdminKey) -> ImportResult:
+    raw = await request.body()
+    rows = _import_rows(raw, kind.removesuffix("s"), request.headers.get("content-type", ""))
+    report = await anyio.to_thread.run_sync(lambda: run_import(engine.store, rows))
+    if kind in ("resources", "providers"):
+        await anyio.to_thread.run_sync(engine.sync)
+    if kind == "initiatives":
+        engine.initiatives_changed()
+    return ImportResult(read=report.read, inserted=report.inserted, updated=report.updated,
+                        rejected=report.rejected, errors=[str(e) for e in report.errors[:200]])
+
+
+def _record(item: Any) -> Any:
+    return item if isinstance(item, dict) else f"expected a JSON object, got {type(item).__name__}"
+
+
+def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, str, Any]]:
+    """``(line, kind, record or error)`` rows: an ``application/json`` body is one array of records;
+    JSON lines otherwise (``application/x-ndjson``), each line read on its own."""
+    text = raw.decode("utf-8", errors="replace")
+    as_array = "json" in content_type and "ndjson" not in content_type
+    if as_array or ("ndjson" not in content_type and text.lstrip().startswith("[")):
+        return _array_rows(text, kind)
+    rows: list[tuple[int, str, Any]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append((n, kind, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        rows.append((n, kind, _record(item)))
+    if not rows:
+        raise ApiError(422, "invalid_input", "the body holds no record")
+    return rows
+
+
+def _array_rows(text: str, kind: str) -> list[tuple[int, str, Any]]:
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "invalid_input",
+                       f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(payload, list):
+        raise ApiError(422, "invalid_input", f"an application/json body is an array of records, got a JSON "
+                       f"{type(payload).__name__} (send JSON lines as application/x-ndjson)",
+                       details=[{"field": "body", "message": "expected an array"}])
+    return [(n, kind, _record(item)) for n, item in enumerate(payload, start=1)]

@@ -1,0 +1,49 @@
+"""Matching: a free-text project, a stored initiative (staff overrides applied), and the reverse view."""
+
+from typing import Annotated
+
+from fastapi import Body, Query
+
+from matcher.schemas import ItemId, MatchQuery
+from service.api.deps import EngineDep, MetricsDep, ReaderKey, WidgetKey
+from service.api.routing import v1_router
+from service.api_models import InitiativeMatches, IsoDate, MatchRequest, MatchResponse
+from service.keys import Role
+
+__all__ = ["router"]
+
+router = v1_router("match")
+
+
+@router.post("/match", summary="Match a project described in free text", response_model=MatchResponse)
+def match_text(engine: EngineDep, key: WidgetKey, metrics: MetricsDep, body: Annotated[MatchRequest, Body()],
+               with_excluded: Annotated[bool, Query(description="also list hard failures (not for partner keys)")]
+               = False) -> MatchResponse:
+    query = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
+                       needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
+    served = engine.recommend(query, body.k, today=body.on,
+                              with_excluded=with_excluded and key.role is not Role.partner)
+    metrics.matches.labels("text", key.role.value).inc()
+    return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
+                         model_version=served.model_version)
+
+
+@router.post("/initiatives/{initiative_id}/match", response_model=MatchResponse,
+             summary="Match a stored initiative (staff pins and exclusions applied)")
+def match_initiative(engine: EngineDep, key: ReaderKey, metrics: MetricsDep, initiative_id: ItemId,
+                     k: Annotated[int, Query(ge=1, le=50)] = 10, with_excluded: bool = False,
+                     on: IsoDate | None = None) -> MatchResponse:
+    ini = engine.store.get_initiative(initiative_id)
+    served = engine.recommend(ini, k, today=on, with_excluded=with_excluded, staff_overrides=True)
+    metrics.matches.labels("initiative", key.role.value).inc()
+    return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
+                         model_version=served.model_version)
+
+
+@router.get("/resources/{resource_id}/initiatives", response_model=InitiativeMatches,
+            summary="Reverse match: the initiatives that fit a resource or public-service need")
+def reverse(engine: EngineDep, _: ReaderKey, resource_id: ItemId, k: Annotated[int, Query(ge=1, le=50)] = 10,
+            on: IsoDate | None = None) -> InitiativeMatches:
+    engine.store.get_resource(resource_id)
+    served = engine.recommend_initiatives(resource_id, k, today=on)
+    return InitiativeMatches(resource_id=resource_id, matches=served.matches, index_version=served.index_version)

@@ -1,0 +1,45 @@
+"""The widget's own endpoints: commune autocompletion and a project stored with the citizen's consent."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Query
+
+from matcher import territory
+from matcher.schemas import Initiative
+from service.api.deps import EngineDep, WidgetKey
+from service.api.routing import v1_router
+from service.api_models import CreatedInitiative, TerritoryHit, WidgetInitiative
+from service.guard import ApiError
+from service.keys import Role
+
+__all__ = ["router"]
+
+router = v1_router("widget")
+
+
+@router.get("/territories", response_model=list[TerritoryHit],
+            summary="Commune autocompletion on INSEE data (name or postcode prefix)")
+def territories(_: WidgetKey, q: Annotated[str, Query(min_length=1, max_length=80)],
+                limit: Annotated[int, Query(ge=1, le=20)] = 8) -> list[TerritoryHit]:
+    hits = territory.search_communes(q, limit)
+    return [TerritoryHit(code=t.code, name=t.name, postcode=t.postcode, departement=t.departement,
+                         label=f"{t.name} ({t.postcode or t.departement})") for t in hits]
+
+
+@router.post("/widget/initiatives", status_code=201, response_model=CreatedInitiative,
+             summary="Store a project submitted from the widget, with the citizen's consent")
+def widget_initiative(engine: EngineDep, key: WidgetKey, body: WidgetInitiative) -> CreatedInitiative:
+    if not body.consent:
+        raise ApiError(422, "consent_required", "nothing is stored without the citizen's consent",
+                       details=[{"field": "consent", "message": "must be true"}])
+    ini = Initiative(
+        id=f"web-{secrets.token_hex(8)}", title=body.title, description=body.description,
+        territory=body.territory, legal_form=body.legal_form, stage=body.stage, needs=body.needs,
+        consent=True, contact_email=body.contact_email,
+        source=f"widget:{key.name}"[:80],
+    )
+    engine.upsert_initiatives([ini])
+    served = engine.recommend(ini, 5)
+    return CreatedInitiative(initiative=ini if key.role is not Role.partner else ini.model_copy(
+        update={"contact_email": None}), matches=served.matches)

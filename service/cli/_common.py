@@ -1,0 +1,123 @@
+"""What every command shares: the two consoles (``out``, ``err``), one-line errors with an exit code
+(:func:`errors`: 2 for bad input or an unknown id, 1 for a store or index that cannot be used), the
+settings, the store, progress bars, and the tables of an import and of matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from indexes import EncoderError, SnapshotError, load_encoder
+from matcher import territory
+from matcher.importers import ImportReport
+from matcher.indexing import ResourceIndex
+from matcher.labels import KIND
+from matcher.recommender import Recommendation, Recommender
+from matcher.schemas import describe_validation_error
+from matcher.store import Catalogue, NotFoundError, StoreError
+from service.engine import served_recommender
+from service.settings import Settings
+
+__all__ = ["ensure_index", "err", "errors", "fail", "load_settings", "open_store", "out", "print_matches",
+           "print_report", "progress_bar"]
+
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]erreur[/] : {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Translate domain errors into one line and an exit code."""
+    try:
+        yield
+    except ValidationError as exc:
+        fail("; ".join(describe_validation_error(exc)))
+    except (NotFoundError, territory.TerritoryError) as exc:
+        fail(str(exc))
+    except (StoreError, SnapshotError, EncoderError) as exc:
+        fail(str(exc), code=1)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+def load_settings() -> Settings:
+    return Settings()
+
+
+def open_store(settings: Settings) -> Catalogue:
+    return Catalogue.open(settings.db_url)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )
+
+
+def print_report(report: ImportReport, what: str) -> None:
+    table = Table(title=f"Import : {what}", title_justify="left")
+    for col in ("type", "lus", "ajoutés", "mis à jour", "inchangés", "rejetés"):
+        table.add_column(col, justify="right" if col != "type" else "left")
+    for kind in report.read:
+        rejected = sum(1 for e in report.errors if e.kind == kind)
+        table.add_row(
+            kind, str(report.read[kind]), str(report.inserted.get(kind, 0)),
+            str(report.updated.get(kind, 0)), str(report.unchanged(kind)), str(rejected),
+        )
+    out.print(table)
+    if report.errors:
+        err.print(f"{report.rejected} ligne(s) rejetée(s) :")
+        for e in report.errors[:20]:
+            err.print(f"  {e}", highlight=False, markup=False)
+        if report.rejected > 20:
+            err.print(f"  … et {report.rejected - 20} autres")
+
+
+def ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
+    encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
+                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision)
+    with progress_bar() as progress:
+        task = progress.add_task("Indexation des ressources", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        index = ResourceIndex.ensure(store, encoder, settings.index_dir, progress=tick)
+    return index, served_recommender(index, encoder, settings)
+
+
+def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
+    table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Ressource", ratio=3)
+    table.add_column("Type", ratio=1)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Pourquoi", ratio=4)
+    for m in rec.matches:
+        kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
+        table.add_row(
+            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind, f"{m.score:.3f}",
+            "\n".join(m.reasons),
+        )
+    if not rec.matches:
+        table.add_row("", "Aucune ressource éligible trouvée.", "", "", "")
+    out.print(table)
+    if show_excluded and rec.excluded:
+        out.print("[bold]Écartées (critère non rempli)[/] :")
+        for m in rec.excluded[:10]:
+            failed = [c.clause for c in m.checks if c.status.value == "failed"]
+            out.print(f"  • {m.title} — {' '.join(failed)}", highlight=False)
