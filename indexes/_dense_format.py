@@ -161,7 +161,7 @@ def _read_config(path: Path, dim: int) -> dict[str, Any]:
     if not isinstance(version, int) or version < 1 or version > FORMAT_VERSION:
         raise IndexFileError(
             f"{path} has format version {version!r}; this code reads 1 to {FORMAT_VERSION}: "
-            "upgrade Maillage or rebuild the index (maillage index build)"
+            "upgrade Maillage or rebuild the index"
         )
     if config["kind"] not in ("exact", "hnsw"):
         raise IndexFileError(f"{path}: kind must be 'exact' or 'hnsw', got {config['kind']!r}")

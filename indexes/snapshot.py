@@ -85,7 +85,7 @@ class Manifest:
         if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
             raise SnapshotError(
                 f"snapshot {folder} has format version {fmt!r}, this Maillage reads up to "
-                f"{FORMAT_VERSION}: upgrade Maillage or rebuild the index (maillage index build)"
+                f"{FORMAT_VERSION}: upgrade Maillage or rebuild the index"
             )
         try:
             return cls(**data)
@@ -100,7 +100,7 @@ class Manifest:
             raise SnapshotError(
                 f"snapshot {self.version} was built with encoder {self.encoder_id!r} (dim {self.dim}) "
                 f"but the configured encoder is {encoder_id!r} (dim {dim}): rebuild the index "
-                "(maillage index build) or configure the same model"
+                "or configure the same model"
             )
 
 
@@ -209,6 +209,6 @@ def verify(folder: Path) -> Manifest:
         if _sha256(path) != digest:
             raise SnapshotError(
                 f"snapshot {manifest.version}: file {name} is corrupt or truncated (checksum mismatch); "
-                "rebuild with maillage index build"
+                "the index must be rebuilt"
             )
     return manifest

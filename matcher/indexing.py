@@ -123,7 +123,7 @@ class ResourceIndex:
         """
         folder = current(root)
         if folder is None:
-            raise SnapshotError(f"no resource index published under {root}: run maillage index build")
+            raise SnapshotError(f"no resource index published under {root}: the index must be built")
         manifest = verify(folder)
         manifest.check(kind=_KIND, encoder_id=encoder.model_id, dim=encoder.dim)
         try:

@@ -98,7 +98,7 @@ def _read_meta(folder: Path, prefix: str) -> dict[str, Any]:
     if meta.get("format") != _FORMAT:
         raise ValueError(
             f"{prefix}meta.json has format {meta.get('format')!r}, this code reads {_FORMAT}: "
-            "rebuild the index (maillage index build)"
+            "rebuild the index"
         )
     return meta
 

@@ -16,9 +16,11 @@ from rich.table import Table
 
 from indexes import EncoderError, SnapshotError, load_encoder
 from matcher import territory
+from matcher.history import HistoryError
 from matcher.importers import ImportReport
 from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
+from matcher.ranker import RankerError
 from matcher.recommender import Recommendation, Recommender
 from matcher.schemas import describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
@@ -47,7 +49,11 @@ def errors() -> Iterator[None]:
         fail("; ".join(describe_validation_error(exc)))
     except (NotFoundError, territory.TerritoryError) as exc:
         fail(str(exc))
-    except (StoreError, SnapshotError, EncoderError) as exc:
+    except SnapshotError as exc:
+        fail(f"{exc} — pour (re)construire l'index : maillage index build", code=1)
+    except (RankerError, HistoryError) as exc:
+        fail(f"{exc} — pour entraîner un modèle sur ce schéma : maillage train, puis maillage promote", code=1)
+    except (StoreError, EncoderError) as exc:
         fail(str(exc), code=1)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))

@@ -59,7 +59,8 @@ def _promote(registry: ModelRegistry, version: str, *, force: bool) -> None:
     try:
         registry.promote(version, force=force)
     except PromotionRefused as exc:
-        fail(f"promotion refusée : {exc}", code=3)
+        hint = " — entraînez-en un contre le modèle servi : maillage train" if "is served now" in str(exc) else ""
+        fail(f"promotion refusée : {exc}{hint}", code=3)
     out.print(f"Modèle {version} servi.")
 
 
