@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from matcher.eligibility import Check
 from matcher.schemas import CheckStatus, Criterion, MatchQuery, Resource
 
-__all__ = ["reasons_for", "shared_themes"]
+__all__ = ["MAX_REASONS", "NEIGHBOURS_VOTE", "VERY_CLOSE_DENSE", "reasons_for", "shared_themes"]
+
+VERY_CLOSE_DENSE = 0.85
+"""Cosine (``dense``) from which the texts are said to be very close."""
+NEIGHBOURS_VOTE = 0.2
+"""Share of the similar past projects' vote (``knn_vote``) from which "similar projects were supported" is said."""
+MAX_REASONS = 3
+"""Reasons shown per match (and shared themes named in the first one)."""
 
 
 def _fold(text: str) -> str:
@@ -30,12 +37,12 @@ def reasons_for(
     reasons: list[str] = []
     themes = shared_themes(query, resource)
     if themes:
-        reasons.append("Thèmes communs : " + ", ".join(themes[:3]) + ".")
-    elif features.get("dense", 0.0) >= 0.85:
+        reasons.append("Thèmes communs : " + ", ".join(themes[:MAX_REASONS]) + ".")
+    elif features.get("dense", 0.0) >= VERY_CLOSE_DENSE:
         reasons.append("Description très proche de votre projet.")
     else:
         reasons.append("Description proche de votre projet.")
-    if features.get("knn_vote", 0.0) >= 0.2:
+    if features.get("knn_vote", 0.0) >= NEIGHBOURS_VOTE:
         reasons.append("Des projets semblables au vôtre ont déjà été soutenus par cette ressource.")
     by = {c.criterion: c for c in checks}
     terr = by.get(Criterion.territory)
@@ -44,4 +51,4 @@ def reasons_for(
     dates = by.get(Criterion.dates)
     if dates is not None and dates.status is not CheckStatus.failed:
         reasons.append(dates.clause)
-    return reasons[:3]
+    return reasons[:MAX_REASONS]

@@ -53,10 +53,6 @@ class Pool:
     def __len__(self) -> int:
         return len(self.resources)
 
-    @property
-    def ids(self) -> list[str]:
-        return [r.id for r in self.resources]
-
     def column(self, name: str) -> np.ndarray:
         """``(n,) float64``: one feature for every row (a view: writing it writes the pool)."""
         return self.X[:, COLUMN[name]]
