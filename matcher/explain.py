@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from matcher.eligibility import Check
 from matcher.schemas import CheckStatus, Criterion, MatchQuery, Resource
 
-__all__ = ["MAX_REASONS", "NEIGHBOURS_VOTE", "VERY_CLOSE_DENSE", "reasons_for", "shared_themes"]
+__all__ = ["MAX_REASONS", "MAX_THEMES", "NEIGHBOURS_VOTE", "VERY_CLOSE_DENSE", "reasons_for", "shared_themes"]
 
 VERY_CLOSE_DENSE = 0.85
 """Cosine (``dense``) from which the texts are said to be very close."""
 NEIGHBOURS_VOTE = 0.2
 """Share of the similar past projects' vote (``knn_vote``) from which "similar projects were supported" is said."""
 MAX_REASONS = 3
-"""Reasons shown per match (and shared themes named in the first one)."""
+"""Reasons shown per match."""
+MAX_THEMES = 3
+"""Shared themes named in the first reason."""
 
 
 def _fold(text: str) -> str:
@@ -37,7 +39,7 @@ def reasons_for(
     reasons: list[str] = []
     themes = shared_themes(query, resource)
     if themes:
-        reasons.append("Thèmes communs : " + ", ".join(themes[:MAX_REASONS]) + ".")
+        reasons.append("Thèmes communs : " + ", ".join(themes[:MAX_THEMES]) + ".")
     elif features.get("dense", 0.0) >= VERY_CLOSE_DENSE:
         reasons.append("Description très proche de votre projet.")
     else:

@@ -24,7 +24,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -70,20 +69,18 @@ class Evidence:
     name_scores: Callable[[str, list[str]], np.ndarray]
     rrf_k: int
     use_history: bool
+    past: np.ndarray
+    """``(n,) int64``: each resource's positive decisions visible at the scoring date."""
+
+    @property
+    def warm(self) -> np.ndarray:
+        """``(n,) bool``: the resources with a visible past partnership."""
+        return self.past > 0
 
     def column(self, values: Sequence[float] | np.ndarray | Mapping[str, float]) -> np.ndarray:
         if isinstance(values, Mapping):
             return np.fromiter((values.get(i, 0.0) for i in self.ids), dtype=np.float64, count=len(self.ids))
         return np.asarray(values, dtype=np.float64).reshape(len(self.ids))
-
-    @cached_property
-    def past(self) -> np.ndarray:
-        """``(n,) int64``: each resource's positive decisions visible at the scoring date."""
-        return self.history.positive_counts(self.ids)
-
-    @cached_property
-    def warm(self) -> np.ndarray:
-        return self.past > 0
 
 
 @dataclass(frozen=True)
@@ -226,6 +223,11 @@ def _f(name: str, stage: Stage, doc: str, compute: Callable[..., Any], *, cold: 
     return Feature(name, stage, doc, compute, cold, prior)
 
 
+# History features read the past partnerships through ``e.history``. The models of past partnerships
+# and the two place/amount shares are switched off with ``RecommenderConfig.use_history`` (they then
+# give 0, as for a cold resource); the votes are empty then, and the counts (``profile``,
+# ``has_history``, ``popularity``, ``acceptance``) are read regardless, as they always were.
+# Pool rows (stages retrieval and history) come first, pair rows last.
 TABLE: tuple[Feature, ...] = (
     _f("dense", "retrieval", "cosine between the query and the resource text", _dense, prior=4.0),
     _f("bm25", "retrieval", "BM25 score of the resource text for the query", _bm25, prior=0.05),

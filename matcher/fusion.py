@@ -2,7 +2,7 @@
 
 Ranks, not scores, so no two scales need calibrating against each other. Both are written once,
 here: retrieval (:mod:`matcher.retrieval`), the reverse direction (:mod:`matcher.reverse`) and the
-served ranker (:mod:`matcher.ranking`) call them.
+served ranker (:class:`matcher.ranker.ServedRanker`) call them.
 """
 
 from __future__ import annotations

@@ -24,13 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from indexes import Encoder, SparseIndex, encode_in_batches
-from matcher import territory
 from matcher.history_view import HistoryView
+from matcher.places import departement_of, place_terms, zone_of
 from matcher.schemas import Decision, Initiative, Outcome
 from matcher.textclf import TextClassifier, TextClassifierConfig, VectorClassifier, VectorClassifierConfig
 
-__all__ = ["CLASSIFIER_FOLDS", "NEGATIVE", "POSITIVE", "History", "HistoryError", "HistoryView", "departement_of",
-           "place_terms", "zone_of"]
+__all__ = ["CLASSIFIER_FOLDS", "NEGATIVE", "POSITIVE", "History", "HistoryError", "HistoryView"]
 
 CLASSIFIER_FOLDS = 5
 
@@ -43,8 +42,7 @@ class History:
     """Positive pairs with the vectors of their initiatives, plus acceptance counts per resource.
 
     ``dates[r]`` is the POSIX time of row ``r``'s first positive decision. Questions are asked
-    through :meth:`view` (one visibility mask per query); the per-question methods below are the
-    same questions asked once.
+    through :meth:`view` (:class:`matcher.history_view.HistoryView`: one visibility mask per query).
     """
 
     initiative_ids: list[str]
@@ -154,50 +152,6 @@ class History:
     def view(self, *, exclude: str | None = None, before: float | None = None) -> HistoryView:
         """The rows a query may use: decided before ``before`` (POSIX time), without ``exclude``."""
         return HistoryView(self, exclude=exclude, before=before)
-
-    # --- one question at a time (the same as through a view) ------------------------------------
-
-    def knn_votes(self, query: np.ndarray, *, k: int = 30, exclude: str | None = None,
-                  before: float | None = None) -> tuple[dict[str, float], dict[str, float]]:
-        """:meth:`HistoryView.knn_votes`."""
-        return self.view(exclude=exclude, before=before).knn_votes(query, k=k)
-
-    def lexical_votes(self, text: str, *, k: int = 30, exclude: str | None = None,
-                      before: float | None = None) -> dict[str, float]:
-        """:meth:`HistoryView.lexical_votes`."""
-        return self.view(exclude=exclude, before=before).lexical_votes(text, k=k)
-
-    def profile_similarity(self, query: np.ndarray, resource_ids: Sequence[str], *, exclude: str | None = None,
-                           before: float | None = None) -> np.ndarray:
-        """:meth:`HistoryView.profile_similarity`."""
-        return self.view(exclude=exclude, before=before).profile_similarity(query, resource_ids)
-
-    def local_share(self, where: str | None, resource_ids: Sequence[str], *, exclude: str | None = None,
-                    before: float | None = None) -> np.ndarray:
-        """:meth:`HistoryView.local_share`."""
-        return self.view(exclude=exclude, before=before).local_share(where, resource_ids)
-
-    def amount_typicality(self, amount: float | None, resource_ids: Sequence[str], *, exclude: str | None = None,
-                          before: float | None = None) -> np.ndarray:
-        """:meth:`HistoryView.amount_typicality`."""
-        return self.view(exclude=exclude, before=before).amount_typicality(amount, resource_ids)
-
-    def positive_counts(self, resource_ids: Sequence[str], *, exclude: str | None = None,
-                        before: float | None = None) -> np.ndarray:
-        """:meth:`HistoryView.positive_counts`."""
-        return self.view(exclude=exclude, before=before).positive_counts(resource_ids)
-
-    def acceptances(self, resource_ids: Sequence[str], *, exclude: str | None = None, before: float | None = None,
-                    counts: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`HistoryView.acceptances`."""
-        return self.view(exclude=exclude, before=before).acceptances(resource_ids, counts=counts)
-
-    def positive_count(self, resource_id: str, *, exclude: str | None = None, before: float | None = None) -> int:
-        return int(self.positive_counts([resource_id], exclude=exclude, before=before)[0])
-
-    def acceptance(self, resource_id: str, *, exclude: str | None = None, before: float | None = None) -> float:
-        """Smoothed share of positive decisions (Laplace prior 1/2): :meth:`HistoryView.acceptances`."""
-        return float(self.view(exclude=exclude, before=before).acceptances([resource_id])[0])
 
     # --- the models of past partnerships ----------------------------------------------------------
 
@@ -345,32 +299,6 @@ def _fold_of(initiative_id: str) -> int:
     return int.from_bytes(digest, "little") % CLASSIFIER_FOLDS
 
 
-def zone_of(departement: str) -> str:
-    """``"zone:overseas"`` for an overseas département (971–976), else ``"zone:mainland"`` (keys that no
-    département code can take)."""
-    return "zone:overseas" if departement.startswith("97") else "zone:mainland"
-
-
-def place_terms(departement: str | None) -> str:
-    """Words appended to a project's text for the text model: its département and its zone
-    (``" zzdep974 zzzoneoverseas"``), empty when it has none. Which resource pays can depend on where
-    as much as on what: as words, place meets the project's own words in one model, which
-    ``local_share`` alone cannot do (``docs/decisions.md``, "place read as words")."""
-    if departement is None:
-        return ""
-    return f" zzdep{departement.lower()} zz{zone_of(departement).replace(':', '')}"
-
-
 def _documents(texts: Sequence[str], places: Sequence[str | None]) -> list[str]:
     """What the text model reads of past projects: each text with its :func:`place_terms`."""
     return [text + place_terms(place) for text, place in zip(texts, places, strict=True)]
-
-
-def departement_of(code: str | None) -> str | None:
-    """The département of a territory code, None for a région, ``FR``, a missing or unknown code."""
-    if code is None:
-        return None
-    try:
-        return territory.departement_of(code)
-    except territory.TerritoryError:
-        return None

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from matcher.places import departement_of, zone_of
+
 if TYPE_CHECKING:
     from matcher.history import History
 
@@ -144,8 +146,6 @@ class HistoryView:
         share. A département without history gets its zone's share; a query without one (national, a
         région or unknown) the national share. The same funders recur in a territory, and overseas
         projects have funders of their own (a new overseas département borrows what the others got)."""
-        from matcher.history import departement_of, zone_of
-
         h, mask = self.h, self.mask
         out = np.zeros(len(resource_ids), dtype=np.float32)
         visible = len(h) if mask is None else int(mask.sum())

@@ -47,7 +47,7 @@ def resource_document(resource: Resource, provider: Provider | None) -> str:
 
 HISTORY_FORMAT = 3
 """What a snapshot's history holds (2: texts, places, amounts, the text and vector models; 3: the text
-model reads each project's place, :func:`matcher.history.place_terms`). Part of the
+model reads each project's place, :func:`matcher.places.place_terms`). Part of the
 catalogue signature, so a snapshot built by an older Maillage reads as stale and is rebuilt."""
 
 

@@ -62,15 +62,16 @@ class Presenter:
     model_version: str
     max_per_provider: int
 
-    def present(self, pool: Pool, k: int, overrides: Mapping[str, Outcome], *, with_excluded: bool,
-                explain: bool) -> Recommendation:
+    def present(self, pool: Pool, k: int, overrides: Mapping[str, Outcome], pins: Sequence[str], *,
+                with_excluded: bool, explain: bool) -> Recommendation:
+        """The list of ``k``: the ``pins`` (:func:`pinned_ids` of ``overrides``, rows of ``pool``) first,
+        then the eligible retrieved rows, diversified, that staff neither pinned nor excluded."""
         staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
-        pins = pinned_ids(overrides, self.index)[:k]
         row = {r.id: i for i, r in enumerate(pool.resources)}
-        pinned = [pool.candidate(row[rid]) for rid in pins]
+        pinned = [pool.candidate(row[rid]) for rid in pins[:k]]
         for c in pinned:
             c.score = float("inf")
-        left_out = staff_out | set(pinned_ids(overrides, self.index))
+        left_out = staff_out | set(pins)
         eligible = [i for i in range(pool.retrieved) if pool.eligible[i] and pool.resources[i].id not in left_out]
         rows = diversify(eligible, k - len(pinned), self.max_per_provider, lambda i: pool.resources[i].provider_id)
         shown = pinned + [pool.candidate(i) for i in rows]

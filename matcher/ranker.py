@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.features import FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH
+from matcher.features import COLUMN, FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH
 from matcher.fusion import FUSION_K, PRIOR_SHARE, fuse_with_prior
 from matcher.pool import Pool
 
@@ -178,8 +178,6 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
     raise RankerError(f"unknown ranker kind {kind!r} in {path}: expected 'prior' or 'lambdarank'")
 
 
-
-
 @dataclass(frozen=True)
 class ServedRanker:
     """The ranking stage as served, and as every gate judges a ranker.
@@ -210,16 +208,18 @@ class ServedRanker:
         depth = min(self.depth, n)
         learned = self.ranker.predict(pool.X[:depth].astype(np.float32))
         served = fuse_with_prior(learned, pool.scores[:depth], share=self.share)
-        floor = float(np.min(served))
+        floor = float(np.min(served)) if depth else 0.0
         pool.scores[:depth] = served.astype(np.float64)
         pool.scores[depth:n] = floor - np.arange(1, n - depth + 1, dtype=np.float64)  # below the head, prior order
         pool.sort(0, depth)
 
     def score_lists(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
-        """Scores of consecutive candidate lists (sizes ``groups``) in the order this ranker serves them."""
+        """Scores of consecutive candidate lists (sizes ``groups``) in the order this ranker serves them.
+        Each list is taken as a whole head (training cuts its lists at the rerank depth,
+        :func:`training.pairs.build_pairs`), so this is :meth:`rank` without a tail."""
         X = np.asarray(X, dtype=np.float32)
         if self.ranker is None:
-            return X[:, FEATURES.index("rrf")].copy()
+            return X[:, COLUMN["rrf"]].copy()
         if isinstance(self.ranker, PriorRanker):
             return self.ranker.predict(X)
         sizes = np.asarray(groups, dtype=np.int64)

@@ -59,9 +59,23 @@ class RecommenderConfig:
     """Diversity: at most this many resources of one provider in a list (0 = no cap)."""
     max_k: int = 100
 
+    def __post_init__(self) -> None:
+        counts = {"dense_candidates": 1, "sparse_candidates": 1, "knn_neighbours": 1, "rrf_k": 0, "rerank_depth": 0,
+                  "max_per_provider": 0, "max_k": 1}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"RecommenderConfig.{name} must be an integer >= {least}, got {value!r}")
+        if not (isinstance(self.prior_share, int | float) and self.prior_share >= 0):
+            raise ValueError(f"RecommenderConfig.prior_share must be a number >= 0, got {self.prior_share!r}")
+
 
 class Recommender:
-    """Matches initiatives (or free-text projects) to resources."""
+    """Matches initiatives (or free-text projects) to resources.
+
+    A recommender is fixed once built: its stages keep the index, the encoder, the config and the
+    ranker they were given. To serve another index or ranker, build another recommender (the service
+    does at every swap)."""
 
     def __init__(
         self,
@@ -77,15 +91,34 @@ class Recommender:
                 f"index {index.version} was built with {index.manifest.encoder_id!r}, "
                 f"encoder is {encoder.model_id!r}"
             )
-        self.index, self.encoder = index, encoder
-        self.config = cfg = config or RecommenderConfig()
-        self.ranker = ranker or PriorRanker()
-        self.model_version = model_version or f"{self.ranker.kind}@{encoder.model_id}"
-        prior = self.ranker if isinstance(self.ranker, PriorRanker) else PriorRanker()
-        self.served = ServedRanker(self.ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth)
+        cfg = config or RecommenderConfig()
+        self._index, self._encoder, self._config, self._ranker = index, encoder, cfg, ranker or PriorRanker()
+        self._model_version = model_version or f"{self._ranker.kind}@{encoder.model_id}"
+        prior = self._ranker if isinstance(self._ranker, PriorRanker) else PriorRanker()
+        self.served = ServedRanker(self._ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth)
         self.retriever = Retriever(index, encoder, cfg)
         self.checker = Checker()
-        self.presenter = Presenter(index, self.model_version, cfg.max_per_provider)
+        self.presenter = Presenter(index, self._model_version, cfg.max_per_provider)
+
+    @property
+    def index(self) -> ResourceIndex:
+        return self._index
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._encoder
+
+    @property
+    def config(self) -> RecommenderConfig:
+        return self._config
+
+    @property
+    def ranker(self) -> PriorRanker | LearnedRanker:
+        return self._ranker
+
+    @property
+    def model_version(self) -> str:
+        return self._model_version
 
     def recommend(
         self,
@@ -113,9 +146,9 @@ class Recommender:
         self._check_k(k)
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         overrides = overrides or {}
-        pool = self._pool(q, k, today or date.today(), exclude_history_of, history_before,
-                          pinned_ids(overrides, self.index))
-        return self.presenter.present(pool, k, overrides, with_excluded=with_excluded, explain=explain)
+        pins = pinned_ids(overrides, self.index)
+        pool = self._pool(q, k, today or date.today(), exclude_history_of, history_before, pins)
+        return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain)
 
     def candidates(
         self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None,

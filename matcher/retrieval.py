@@ -87,9 +87,9 @@ class Retriever:
         dense, sparse, votes, best, lexical = self._search(q, vector, allowed, k, view)
         ids = list(dict.fromkeys(
             dense + sparse + sorted(votes, key=lambda r: -votes[r]) + sorted(lexical, key=lambda r: -lexical[r])
-        )) if allowed else []
-        retrieved = len(ids)
-        ids += [i for i in dict.fromkeys(extra) if i not in set(ids[:retrieved])]
+        ))
+        retrieved, found = len(ids), set(ids)
+        ids += [i for i in dict.fromkeys(extra) if i not in found]
         if not ids:
             return Retrieved([], np.zeros((0, len(RETRIEVAL_FEATURES))), 0)
         index = self.index
@@ -101,6 +101,7 @@ class Retriever:
             dense_scores=lambda pool: index.dense.reconstruct_many(pool) @ vector,
             bm25_scores=index.sparse.score_of if cfg.use_sparse else None,
             name_scores=self._name_matcher().scores, rrf_k=cfg.rrf_k, use_history=cfg.use_history,
+            past=view.positive_counts(ids),
         )
         return Retrieved([index.resources[i] for i in ids], pool_columns(evidence), retrieved)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
+from matcher.history import History
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.ranker import load_ranker
 from matcher.recommender import Recommender, RecommenderConfig
@@ -93,6 +95,8 @@ def snapshot(rec: Recommender, store: Catalogue, queries: list[MatchQuery], rank
         cases[f"learned/{n}/overrides"] = _recommend(learned, q, overrides=overrides)
         cases[f"prior/{n}/noexplain"] = [_dump(m) for m in
                                          rec.recommend(q, 5, today=TODAY, explain=False).matches]
+    cases.update(_configs(rec, learned, queries[:6]))
+    cases.update(_high_vote_pins(rec, queries[:6]))
     initiatives = InitiativeIndex.build(store, rec.encoder)
     for rid in sorted(rec.index.resources)[::8]:
         cases[f"reverse/{rid}"] = [_dump(m) for m in
@@ -108,3 +112,46 @@ def write(data: dict[str, Any]) -> None:
 def read() -> dict[str, Any]:
     with gzip.open(FIXTURE / "lists.json.gz", "rt", encoding="utf-8") as f:
         return dict(json.load(f))
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "no-dense": {"use_dense": False}, "no-sparse": {"use_sparse": False}, "no-history": {"use_history": False},
+    "no-dense-no-history": {"use_dense": False, "use_history": False}, "no-cap": {"max_per_provider": 0},
+    "deep-rerank": {"rerank_depth": 1000}, "rerank-1": {"rerank_depth": 1}, "learned-alone": {"prior_share": 0.0},
+}
+
+
+def _configs(rec: Recommender, learned: Recommender, queries: list[MatchQuery]) -> dict[str, Any]:
+    """Pools and lists under the configurations the default cases do not reach, with the prior and
+    the learned ranker; an empty history; and a filter on kinds."""
+    out: dict[str, Any] = {}
+    empty = replace(rec.index, history=History.empty(rec.encoder.dim))
+    for name, knobs in CONFIGS.items():
+        for who, ranker in (("prior", None), ("learned", learned.ranker)):
+            r = Recommender(rec.index, rec.encoder, RecommenderConfig(**knobs), ranker, model_version="fixture")
+            for n, q in enumerate(queries):
+                out[f"config/{name}/{who}/{n}/pool"] = _pool(r, q)
+                out[f"config/{name}/{who}/{n}/recommend"] = _recommend(r, q, with_excluded=n == 0)
+    for who, ranker in (("prior", None), ("learned", learned.ranker)):
+        r = Recommender(empty, rec.encoder, ranker=ranker, model_version="fixture")
+        for n, q in enumerate(queries):
+            out[f"config/empty-history/{who}/{n}/pool"] = _pool(r, q)
+            kinds = q.model_copy(update={"kinds": ["financement", "appel_a_projets"]})
+            out[f"config/kinds/{who}/{n}/pool"] = _pool(learned if ranker else rec, kinds)
+    return out
+
+
+def _high_vote_pins(rec: Recommender, queries: list[MatchQuery]) -> dict[str, Any]:
+    """A pin on the candidate with the strongest vote of similar past projects beyond the first five,
+    whose reasons depend on it; and a pin when nothing is open for the query's territory."""
+    out: dict[str, Any] = {}
+    for n, q in enumerate(queries):
+        pool = rec.candidates(q, 10, today=TODAY)
+        pin = max(pool[5:], key=lambda c: (c.features["knn_vote"], c.resource.id)).resource.id
+        overrides = {pin: Outcome(initiative_id="x", resource_id=pin, decision=Decision.pinned)}
+        out[f"prior/{n}/voted-pin/overrides"] = _recommend(rec, q, overrides=overrides)
+    q = queries[0].model_copy(update={"kinds": ["lieu"], "territory": "2A004"})
+    rid = sorted(rec.index.resources)[0]
+    lone = {rid: Outcome(initiative_id="x", resource_id=rid, decision=Decision.pinned, reason="hors périmètre")}
+    out["prior/lone-pin/overrides"] = _recommend(rec, q, overrides=lone)
+    return out

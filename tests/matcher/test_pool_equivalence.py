@@ -70,17 +70,17 @@ def test_history_in_bulk_equals_one_resource_at_a_time(demo: tuple[Recommender, 
     ids = [*sorted(rec.index.resources)[:80], "unknown"]
     vector = rec.encoder.encode_queries(["jardin partagé"])[0]
     everything = float(np.max(h.dates)) + 1.0  # a mask that hides nothing: the uncached path
-    view = h.view(exclude=h.initiative_ids[0], before=float(np.median(h.dates)))
-    np.testing.assert_array_equal(view.positive_counts(ids), h.positive_counts(ids, exclude=h.initiative_ids[0],
-                                                                               before=float(np.median(h.dates))))
     for exclude, before in ((None, None), (h.initiative_ids[0], None), (None, float(np.median(h.dates)))):
-        counts = h.positive_counts(ids, exclude=exclude, before=before)
-        assert counts.tolist() == [h.positive_count(r, exclude=exclude, before=before) for r in ids]
-        assert h.acceptances(ids, exclude=exclude, before=before).tolist() == [
-            h.acceptance(r, exclude=exclude, before=before) for r in ids]
+        view = h.view(exclude=exclude, before=before)
+        counts = view.positive_counts(ids)
+        assert counts.tolist() == [int(view.positive_counts([r])[0]) for r in ids]
+        assert view.acceptances(ids).tolist() == [float(view.acceptances([r])[0]) for r in ids]
+        assert view.acceptances(ids, counts=counts).tolist() == view.acceptances(ids).tolist()
+    assert h.view(exclude=h.initiative_ids[0]).positive_counts(ids).sum() == h.view().positive_counts(ids).sum() - len(
+        [r for r in h.resources_of[0] if r in ids])
+    cached, uncached = h.view(), h.view(before=everything)
     for _ in range(2):  # cold, then warm caches
-        np.testing.assert_array_equal(h.amount_typicality(20_000.0, ids), h.amount_typicality(20_000.0, ids,
-                                                                                                before=everything))
-        np.testing.assert_array_equal(h.local_share("93066", ids), h.local_share("93066", ids, before=everything))
-        np.testing.assert_array_equal(h.profile_similarity(vector, ids),
-                                      h.profile_similarity(vector, ids, before=everything))
+        np.testing.assert_array_equal(cached.amount_typicality(20_000.0, ids),
+                                      uncached.amount_typicality(20_000.0, ids))
+        np.testing.assert_array_equal(cached.local_share("93066", ids), uncached.local_share("93066", ids))
+        np.testing.assert_array_equal(cached.profile_similarity(vector, ids), uncached.profile_similarity(vector, ids))

@@ -44,13 +44,13 @@ def test_history_votes_and_profiles(store: Catalogue, encoder: HashingEncoder) -
     history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
     assert len(history) == 4 and history.positives["prog-a"] == 2 and history.negatives["prog-a"] == 1
     q = encoder.encode_queries(["Club de rugby et équipements sportifs"])[0]
-    votes, _ = history.knn_votes(q, k=3)
+    votes, _ = history.view().knn_votes(q, k=3)
     assert votes.get("prog-b", 0) > votes.get("prog-a", 0) and 0 <= sum(votes.values()) <= 1 + 1e-6
-    prof = history.profile_similarity(q, ["prog-a", "prog-b", "unknown"])
+    prof = history.view().profile_similarity(q, ["prog-a", "prog-b", "unknown"])
     assert prof[1] > prof[0] and prof[2] == 0
-    assert history.acceptance("prog-a") == pytest.approx(3 / 5)
-    only_self, _ = history.knn_votes(encoder.encode_queries(["Club de judo, tatamis et équipements sportifs"])[0],
-                                     k=1, exclude="judo")
+    assert float(history.view().acceptances(["prog-a"])[0]) == pytest.approx(3 / 5)
+    judo = encoder.encode_queries(["Club de judo, tatamis et équipements sportifs"])[0]
+    only_self, _ = history.view(exclude="judo").knn_votes(judo, k=1)
     assert set(only_self) == {"prog-b"}  # its nearest other neighbour, the football club
 
 
@@ -162,12 +162,12 @@ def test_ranker_with_another_feature_schema_is_refused(tmp_path: Path) -> None:
 def test_lexical_vote_of_past_initiatives(store: Catalogue, encoder: HashingEncoder, tmp_path: Path) -> None:
     _history_store(store)
     history = History.build(store.iter_outcomes(), store.get_initiatives, encoder)
-    votes = history.lexical_votes("tatamis pour le judo")
+    votes = history.view().lexical_votes("tatamis pour le judo")
     assert max(votes, key=lambda r: votes[r]) == "prog-b" and sum(votes.values()) == pytest.approx(1.0)
-    assert history.lexical_votes("tatamis pour le judo", exclude="judo") == {}  # only itself matched
+    assert history.view(exclude="judo").lexical_votes("tatamis pour le judo") == {}  # only itself matched
     index = ResourceIndex.build(store, encoder, tmp_path / "idx")
     loaded = ResourceIndex.load(store, encoder, tmp_path / "idx")
-    assert loaded.history.lexical_votes("chorale") == index.history.lexical_votes("chorale")
+    assert loaded.history.view().lexical_votes("chorale") == index.history.view().lexical_votes("chorale")
 
 
 def test_the_text_model_reads_where_a_project_is(store: Catalogue, encoder: HashingEncoder) -> None:

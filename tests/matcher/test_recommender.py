@@ -6,7 +6,7 @@ import pytest
 
 from indexes import HashingEncoder
 from matcher.indexing import ResourceIndex
-from matcher.recommender import Recommender
+from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue
 from tests.conftest import TODAY
@@ -196,3 +196,28 @@ def test_unexplained_recommendation_ranks_the_same(filled_store: Catalogue, enco
     assert [(m.resource_id, m.score) for m in bare.matches] == [(m.resource_id, m.score) for m in full.matches]
     assert all(m.reasons and m.checks for m in full.matches)
     assert not any(m.reasons or m.checks for m in bare.matches)
+
+
+@pytest.mark.parametrize(("field", "value"), [("rerank_depth", -1), ("max_k", 0), ("dense_candidates", 0),
+                                              ("max_per_provider", -2), ("prior_share", -0.5), ("rrf_k", 1.5)])
+def test_a_config_out_of_range_is_refused_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=rf"RecommenderConfig\.{field} must be .*got {value!r}"):
+        RecommenderConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_learned_ranker_with_rerank_depth_0_serves_the_prior_order(filled_store: Catalogue, recommender: Recommender,
+                                                                      encoder: HashingEncoder) -> None:
+    import numpy as np
+
+    from matcher.features import FEATURES
+    from matcher.ranker import LearnedRanker
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40 * 10, len(FEATURES))).astype(np.float32)
+    ranker = LearnedRanker(n_estimators=5, n_models=1).fit(X, (X[:, 0] > 0.5).astype(np.int32), np.full(40, 10))
+    q = MatchQuery.from_initiative(filled_store.get_initiative("ini-jardin"))
+    zero = Recommender(recommender.index, encoder, RecommenderConfig(rerank_depth=0), ranker)
+    got = zero.candidates(q, 5, today=TODAY)
+    prior = recommender.candidates(q, 5, today=TODAY)
+    assert [c.resource.id for c in got] == [c.resource.id for c in prior]
+    assert [c.score for c in got] == [-float(i) for i in range(1, len(got) + 1)]
