@@ -114,3 +114,11 @@ def test_override_and_reverse_from_the_cli(loaded: Path) -> None:
     reverse = runner.invoke(app, ["match", "--resource", "res-1", "--json"])
     assert reverse.exit_code == 0, reverse.output
     assert json.loads(reverse.stdout)[0]["initiative_id"] == "ini-1"
+
+
+def test_a_core_error_gets_the_command_to_type_from_the_cli(env: Path) -> None:
+    """The core says what is wrong (no index); the CLI adds what to run, in French."""
+    result = runner.invoke(app, ["index", "verify"])
+    assert result.exit_code == 1
+    assert "no index published" in result.output and "pour (re)construire l'index : maillage index build" in (
+        result.output)
