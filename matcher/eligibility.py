@@ -94,7 +94,9 @@ def _next_session(closed: date, today: date) -> date:
     """The same day of the year as ``closed``, on or after ``today`` (29 February becomes the 28th)."""
     day = min(closed.day, 28) if closed.month == 2 else closed.day
     nxt = date(today.year, closed.month, day)
-    return nxt if nxt >= today else date(today.year + 1, closed.month, day)
+    if nxt >= today or today.year == date.max.year:  # no year after 9999: the last session stands
+        return nxt
+    return date(today.year + 1, closed.month, day)
 
 
 def check_dates(resource: Resource, today: date) -> Check:

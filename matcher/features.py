@@ -167,6 +167,15 @@ def _acceptance(e: Evidence) -> np.ndarray:
 
 # --- pair columns --------------------------------------------------------------------------------
 
+_LOG_ARGUMENT_CAP = 1e300
+"""Arguments of ``log1p`` are capped here: a stored count of any size (an int past float range would
+raise ``OverflowError``) gives a finite feature, identical to the plain log below the cap."""
+
+
+def _log1p(x: float) -> float:
+    return math.log1p(min(x, _LOG_ARGUMENT_CAP))
+
+
 
 def _territory_level(p: Pair) -> float:
     if p.query.territory is None:
@@ -197,12 +206,12 @@ def _days_to_close(p: Pair) -> float:
     r = p.resource
     if r.recurrence is Recurrence.permanent or r.closes_at is None:
         return 6.0
-    return math.log1p(max((r.closes_at - p.today).days, 0))
+    return _log1p(max((r.closes_at - p.today).days, 0))
 
 
 def _freshness(p: Pair) -> float:
     verified = p.resource.last_verified
-    return -1.0 if verified is None else math.log1p(max((p.today - verified).days, 0))
+    return -1.0 if verified is None else _log1p(max((p.today - verified).days, 0))
 
 
 @dataclass(frozen=True)
@@ -269,7 +278,7 @@ TABLE: tuple[Feature, ...] = (
        _needs_overlap, prior=0.4),
     _f("days_to_close", "pair", "log(1 + days left), 6 for permanent or undated resources", _days_to_close),
     _f("capacity", "pair", "log(1 + capacity left), -1 when unknown",
-       lambda p: -1.0 if p.resource.capacity is None else math.log1p(p.resource.capacity)),
+       lambda p: -1.0 if p.resource.capacity is None else _log1p(p.resource.capacity)),
     _f("freshness", "pair", "log(1 + days since the resource record was last verified), -1 when unknown",
        _freshness),
     _f("unknown_checks", "pair", "number of eligibility criteria that could not be decided",

@@ -172,3 +172,46 @@ def test_every_request_example_in_the_openapi_schema_is_valid(api: Api) -> None:
                 model.model_validate(example)  # raises, naming the field, if an example is stale
                 checked += 1
     assert checked >= 4
+
+
+def test_an_outcome_id_reused_for_another_pair_is_409_and_changes_nothing(api: Api) -> None:
+    o = {"id": "dec-2", "initiative_id": "ini-jardin", "resource_id": "res-jardin-93", "decision": "shortlisted"}
+    assert api.client.post("/v1/outcomes", json=o, headers=api.h("staff")).status_code == 201
+    other = o | {"resource_id": "res-national-eco", "decision": "refused"}
+    r = api.client.post("/v1/outcomes", json=other, headers=api.h("staff"))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "outcome_id_taken" and "dec-2" in r.text
+    assert api.client.get("/v1/outcomes?resource_id=res-national-eco", headers=api.h("staff")).json() == []
+    kept = api.client.get("/v1/outcomes?initiative_id=ini-jardin", headers=api.h("staff")).json()
+    assert [(x["id"], x["resource_id"]) for x in kept] == [("dec-2", "res-jardin-93")]
+
+
+def test_a_model_version_that_is_not_an_id_is_422_not_500(api: Api) -> None:
+    r = api.client.post("/v1/models/" + "v" * 5000 + "/promote", headers=api.h("admin"))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("version")
+    assert api.client.post("/v1/models/r20990101T000000Z/promote", headers=api.h("admin")).status_code == 404
+
+
+def test_a_resource_with_an_enormous_capacity_breaks_no_match(api: Api) -> None:
+    """A capacity past float range was accepted and then made every match answer 500 (log1p overflow)."""
+    huge = {"id": "res-huge", "kind": "financement", "provider_id": "prov-93", "title": "Jardins sans limite",
+            "description": "jardin partagé compost quartier", "coverage": ["93"], "recurrence": "permanent",
+            "capacity": 10**309}
+    assert api.client.post("/v1/resources", json=huge, headers=api.h("staff")).status_code == 201
+    free = {"text": "jardin partagé et compost de quartier", "territory": "93066", "k": 10}
+    r = api.client.post("/v1/match", json=free, headers=api.h("staff"))
+    assert r.status_code == 200, r.text
+    assert "res-huge" in [m["resource_id"] for m in r.json()["matches"]]
+    assert api.client.post("/v1/initiatives/ini-jardin/match", json={}, headers=api.h("staff")).status_code == 200
+
+
+def test_a_match_on_the_last_representable_day_is_answered(api: Api) -> None:
+    """An annual call announces its next session a year after the day asked about: there is none after 9999."""
+    annual = {"id": "res-annual", "kind": "appel_a_projets", "provider_id": "prov-93", "title": "Jardins, chaque année",
+              "description": "jardin partagé compost quartier", "coverage": ["93"], "recurrence": "annuel",
+              "closes_at": "2026-03-31"}
+    assert api.client.post("/v1/resources", json=annual, headers=api.h("staff")).status_code == 201
+    body = {"text": "jardin partagé et compost de quartier", "territory": "93066", "on": "9999-12-31", "k": 10}
+    r = api.client.post("/v1/match", json=body, headers=api.h("staff"))
+    assert r.status_code == 200, r.text
+    annual_match = next(m for m in r.json()["matches"] if m["resource_id"] == "res-annual")
+    assert any("prochaine clôture attendue vers le 31 mars 9999" in x["clause"] for x in annual_match["checks"])

@@ -14,7 +14,8 @@ router = v1_router("decisions")
 
 @router.post("/outcomes", status_code=201, response_model=Outcome,
              summary="Record a decision about an (initiative, resource) pair",
-             responses={404: error(404, "the initiative or the resource is unknown")})
+             responses={404: error(404, "the initiative or the resource is unknown"),
+                        409: error(409, "the outcome id is already used by another pair")})
 def record_outcome(engine: EngineDep, _: WriterKey, body: OutcomeIn) -> Outcome:
     engine.store.get_initiative(body.initiative_id)
     engine.store.get_resource(body.resource_id, include_deleted=True)
@@ -24,7 +25,14 @@ def record_outcome(engine: EngineDep, _: WriterKey, body: OutcomeIn) -> Outcome:
     engine.store.append_outcomes([outcome])
     stored = [o for o in engine.store.outcomes(initiative_id=body.initiative_id)
               if o.resource_id == body.resource_id]
-    return stored[-1] if body.id is None else next(o for o in stored if o.id == body.id)
+    if body.id is None:
+        return stored[-1]
+    same = next((o for o in stored if o.id == body.id), None)
+    if same is None:  # the id was taken by another (initiative, resource) pair: nothing was written
+        raise ApiError(409, "outcome_id_taken",
+                       f"l'identifiant de décision {body.id!r} est déjà utilisé pour un autre couple "
+                       "(initiative, ressource)", details=[{"field": "id", "message": "already used"}])
+    return same
 
 
 @router.get("/outcomes", response_model=list[Outcome],

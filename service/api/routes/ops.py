@@ -9,6 +9,7 @@ from prometheus_client import generate_latest
 
 from indexes import SnapshotError
 from matcher.registry import ModelRegistry, PromotionRefused
+from matcher.schemas import ItemId
 from service.api import status
 from service.api.deps import AdminKey, EngineDep, MetricsDep, ReaderKey
 from service.api.errors import json_error
@@ -71,7 +72,7 @@ def models(engine: EngineDep, _: ReaderKey) -> list[ModelInfo]:
 @router.post("/models/{version}/promote", response_model=ModelInfo,
              summary="Serve a registered ranker (refused unless it beat the served one)",
              responses={409: error(409, "promotion refused by the gate")})
-def promote(engine: EngineDep, _: AdminKey, version: str, force: bool = False) -> ModelInfo:
+def promote(engine: EngineDep, _: AdminKey, version: ItemId, force: bool = False) -> ModelInfo:
     registry = ModelRegistry(engine.settings.rankers_dir)
     try:
         m = registry.promote(version, force=force)
