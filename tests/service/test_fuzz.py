@@ -155,3 +155,42 @@ def test_widget_operations_with_a_partner_key(case: Case, served: tuple[FastAPI,
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens['partner']}",
                                              "Origin": PARTNER_ORIGIN},
                            additional_checks=[no_personal_data])
+
+
+WRITES = r"^/v1/(resources|initiatives|import/\{kind\})$"
+
+
+def _later_matches(written: object) -> list[Case]:
+    """The matches a catalogue write must never break: free text with and without a territory (the
+    written record's own, when it has one), a stored initiative, the reverse direction."""
+    where = written.get("territory") if isinstance(written, dict) else None
+    covered = written.get("coverage") if isinstance(written, dict) else None
+    territory = where or (covered[0] if isinstance(covered, list) and covered else "93066")
+    match = schema["/v1/match"]["POST"]
+    text = "jardin partagé, compost et lien social"
+    cases = [match.Case(body={"text": text, "k": 20}, media_type="application/json"),
+             match.Case(body={"text": text, "territory": territory, "k": 20}, media_type="application/json"),
+             schema["/v1/initiatives/{initiative_id}/match"]["POST"].Case(
+                 path_parameters={"initiative_id": "ini-jardin"}, body={}, media_type="application/json"),
+             schema["/v1/resources/{resource_id}/initiatives"]["GET"].Case(
+                 path_parameters={"resource_id": "res-jardin-93"})]
+    if isinstance(written, dict) and "coverage" in written and isinstance(written.get("id"), str):
+        cases.append(schema["/v1/resources/{resource_id}/initiatives"]["GET"].Case(
+            path_parameters={"resource_id": written["id"]}))
+    return cases
+
+
+@schema.include(path_regex=WRITES, method="POST").parametrize()
+@FUZZ
+def test_no_record_the_api_accepts_breaks_a_later_match(case: Case, served: tuple[FastAPI, dict[str, str]]) -> None:
+    """Issue 17, item 1: whatever valid record is written (one by one or by bulk import), every match
+    afterwards still answers without a server error."""
+    app, tokens = served
+    auth = {"Authorization": f"Bearer {tokens['admin']}"}
+    written = case.call(app=app, headers=auth)
+    assert written.status_code < 500, written.text
+    records = case.body if isinstance(case.body, list) else [case.body]
+    for record in records:
+        for later in _later_matches(record):
+            r = later.call(app=app, headers=auth)
+            assert r.status_code < 500, f"after writing {record!r}: {later.method} {later.path} gave {r.text}"
