@@ -19,8 +19,8 @@ from service.engine import Engine
 from service.guard import ApiError, Metrics, retry_after
 from service.keys import ApiKey, Role
 
-__all__ = ["READERS", "WIDGET", "WRITERS", "Access", "AdminKey", "EngineDep", "MetricsDep", "ReaderKey", "WidgetKey",
-           "WriterKey", "get_engine", "one_value_each"]
+__all__ = ["READERS", "WIDGET", "WRITERS", "Access", "AdminKey", "EngineDep", "MetricsDep", "PartnerKey", "ReaderKey",
+           "WidgetKey", "WriterKey", "get_engine", "one_value_each"]
 
 log = logging.getLogger("maillage.api")
 
@@ -84,6 +84,8 @@ ReaderKey = Annotated[ApiKey, Depends(Access(*READERS))]
 WriterKey = Annotated[ApiKey, Depends(Access(*WRITERS))]
 AdminKey = Annotated[ApiKey, Depends(Access(Role.admin))]
 WidgetKey = Annotated[ApiKey, Depends(Access(*WIDGET))]
+PartnerKey = Annotated[ApiKey, Depends(Access(Role.partner))]
+"""Only a partner key stores what a citizen submits through a widget; staff write through the catalogue."""
 
 
 def get_engine(request: Request) -> Engine:

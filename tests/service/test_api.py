@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.service.conftest import Api
 
 FREE = {"text": "jardin partagé compost potager dans le quartier", "territory": "93066",
@@ -215,3 +217,13 @@ def test_a_match_on_the_last_representable_day_is_answered(api: Api) -> None:
     assert r.status_code == 200, r.text
     annual_match = next(m for m in r.json()["matches"] if m["resource_id"] == "res-annual")
     assert any("prochaine clôture attendue vers le 31 mars 9999" in x["clause"] for x in annual_match["checks"])
+
+
+@pytest.mark.parametrize("role", ["read-only", "staff", "admin"])
+def test_only_a_partner_key_stores_a_widget_submission(api: Api, role: str) -> None:
+    sub = {"title": "Jardin partagé", "description": "compost", "territory": "93066", "consent": True}
+    r = api.client.post("/v1/widget/initiatives", json=sub, headers=api.h(role))
+    assert r.status_code == 403, r.text
+    assert not [i for i in api.client.get("/v1/initiatives?limit=100", headers=api.h("staff")).json()["items"]
+                if i["id"].startswith("web-")]
+    assert api.client.post("/v1/widget/initiatives", json=sub, headers=api.h("partner")).status_code == 201

@@ -7,11 +7,10 @@ from fastapi import Query
 
 from matcher import territory
 from matcher.schemas import Initiative
-from service.api.deps import EngineDep, WidgetKey
+from service.api.deps import EngineDep, PartnerKey, WidgetKey
 from service.api.routing import v1_router
 from service.api_models import CreatedInitiative, TerritoryHit, WidgetInitiative
 from service.guard import ApiError
-from service.keys import Role
 
 __all__ = ["router"]
 
@@ -28,8 +27,9 @@ def territories(_: WidgetKey, q: Annotated[str, Query(min_length=1, max_length=8
 
 
 @router.post("/widget/initiatives", status_code=201, response_model=CreatedInitiative,
-             summary="Store a project submitted from the widget, with the citizen's consent")
-def widget_initiative(engine: EngineDep, key: WidgetKey, body: WidgetInitiative) -> CreatedInitiative:
+             summary="Store a project submitted from the widget, with the citizen's consent",
+             description="Partner keys only: staff record initiatives through `POST /v1/initiatives`.")
+def widget_initiative(engine: EngineDep, key: PartnerKey, body: WidgetInitiative) -> CreatedInitiative:
     if not body.consent:
         raise ApiError(422, "consent_required", "nothing is stored without the citizen's consent",
                        details=[{"field": "consent", "message": "must be true"}])
@@ -41,5 +41,4 @@ def widget_initiative(engine: EngineDep, key: WidgetKey, body: WidgetInitiative)
     )
     engine.upsert_initiatives([ini])
     served = engine.recommend(ini, 5)
-    return CreatedInitiative(initiative=ini if key.role is not Role.partner else ini.model_copy(
-        update={"contact_email": None}), matches=served.matches)
+    return CreatedInitiative(initiative=ini.model_copy(update={"contact_email": None}), matches=served.matches)
