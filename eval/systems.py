@@ -13,6 +13,7 @@ Baselines share its resource text (:func:`matcher.indexing.resource_document`) a
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -334,7 +335,8 @@ class MaillageSystem:
         out = []
         for q in queries:
             result = rec.recommend(q.initiative, k, today=self.today_, explain=False)
-            out.append([(m.resource_id, m.score) for m in result.matches])
+            # No staff overrides here, so no pinned match without a score.
+            out.append([(m.resource_id, m.score if m.score is not None else math.inf) for m in result.matches])
         return out
 
     def close(self) -> None:

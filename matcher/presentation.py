@@ -69,14 +69,14 @@ class Presenter:
         staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
         row = {r.id: i for i, r in enumerate(pool.resources)}
         pinned = [pool.candidate(row[rid]) for rid in pins[:k]]
-        for c in pinned:
-            c.score = float("inf")
         left_out = staff_out | set(pins)
         eligible = [i for i in range(pool.retrieved) if pool.eligible[i] and pool.resources[i].id not in left_out]
         rows = diversify(eligible, k - len(pinned), self.max_per_provider, lambda i: pool.resources[i].provider_id)
         shown = pinned + [pool.candidate(i) for i in rows]
         matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned)
                    for rank, c in enumerate(shown, start=1)]
+        for m in matches[: len(pinned)]:
+            m.score = None  # placed by staff, not by its score
         excluded: list[Match] = []
         if with_excluded:
             excluded = [self._match(pool, pool.candidate(i), 1, True, overrides, Decision.excluded)

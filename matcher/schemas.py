@@ -245,7 +245,8 @@ class Match(_Schema):
     title: str
     provider: str | None = None
     kind: str | None = None
-    score: float
+    score: float | None = Field(description="the ranker's score; null for a resource pinned by staff, which is "
+                                            "placed first whatever its score")
     rank: Annotated[int, Field(ge=1)]
     features: dict[str, float] = {}
     checks: list[EligibilityCheck] = []

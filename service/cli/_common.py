@@ -116,7 +116,8 @@ def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> Non
     for m in rec.matches:
         kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
         table.add_row(
-            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind, f"{m.score:.3f}",
+            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind,
+            "épinglé" if m.score is None else f"{m.score:.3f}",
             "\n".join(m.reasons),
         )
     if not rec.matches:

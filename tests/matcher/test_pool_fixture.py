@@ -63,10 +63,11 @@ def _without_pinned_features(case: Any) -> Any:
     """An overrides case with the feature values of its pinned matches left out, and the reasons that
     follow from them (all but the staff's note): the one intended difference since the fixture was
     written. Pins used to take a second path that filled only ``dense`` (every other feature 0, so
-    no pinned match ever said that similar projects had been supported); they now enter the pool and
-    get every feature computed like any candidate (see
+    no pinned match ever said that similar projects had been supported), and its score was infinite
+    (sent as null, against the schema); they now enter the pool, get every feature computed like any
+    candidate, and their score is null by the schema: placed by staff, not by score (see
     :func:`test_a_pinned_match_carries_the_features_of_its_candidate`)."""
-    matches = [{**{k: v for k, v in m.items() if k != "features"}, "reasons": m["reasons"][:1]}
+    matches = [{**{k: v for k, v in m.items() if k not in ("features", "score")}, "reasons": m["reasons"][:1]}
                if m["reasons"][0].startswith("Épinglé") else m for m in case["matches"]]
     return {**case, "matches": matches}
 
@@ -99,7 +100,7 @@ def test_a_pinned_match_carries_the_features_of_its_candidate(
             if m["reasons"][0].startswith("Épinglé") and m["resource_id"] in pool["ids"][: len(pool["features"])]:
                 row = pool["features"][pool["ids"].index(m["resource_id"])]
                 assert m["features"] == {k: round(v, 6) for k, v in row.items()}, name
-                assert m["score"] == float("inf") and m["rank"] == case["matches"].index(m) + 1
+                assert m["score"] is None and m["rank"] == case["matches"].index(m) + 1
                 checked += 1
     assert checked >= 12
 

@@ -227,3 +227,16 @@ def test_only_a_partner_key_stores_a_widget_submission(api: Api, role: str) -> N
     assert not [i for i in api.client.get("/v1/initiatives?limit=100", headers=api.h("staff")).json()["items"]
                 if i["id"].startswith("web-")]
     assert api.client.post("/v1/widget/initiatives", json=sub, headers=api.h("partner")).status_code == 201
+
+
+def test_a_pinned_match_has_a_null_score_as_documented(api: Api) -> None:
+    """A pin was sent with an infinite score, which JSON turned into null against the schema's number."""
+    r = api.client.post("/v1/initiatives/ini-jardin/overrides", headers=api.h("staff"),
+                        json={"resource_id": "res-mobilite", "action": "pin", "reason": "vu en comité"})
+    assert r.status_code == 201
+    matches = api.client.post("/v1/initiatives/ini-jardin/match?k=3", headers=api.h("staff")).json()["matches"]
+    assert matches[0]["resource_id"] == "res-mobilite" and matches[0]["score"] is None
+    assert matches[0]["reasons"][0] == "Épinglé par l'équipe : vu en comité"
+    assert all(isinstance(m["score"], float) for m in matches[1:])
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["Match"]["properties"]["score"]
+    assert {"type": "null"} in schema["anyOf"] and {"type": "number"} in schema["anyOf"]

@@ -280,3 +280,13 @@ def test_sign_out_ends_the_session(api: Api) -> None:
     r = c.post("/console/deconnexion", data={"csrf": _csrf(page)}, follow_redirects=False)
     assert r.status_code == 303 and COOKIE + '=""' in r.headers["set-cookie"]
     assert c.get("/console/initiatives", follow_redirects=False).status_code == 303
+
+
+def test_the_console_shows_a_pinned_match_as_pinned_not_as_a_score(api: Api) -> None:
+    r = api.client.post("/v1/initiatives/ini-jardin/overrides", headers=api.h("staff"),
+                        json={"resource_id": "res-mobilite", "action": "pin", "reason": "vu en comité"})
+    assert r.status_code == 201
+    c = TestClient(api.client.app)
+    _sign_in(c, api.tokens["staff"])
+    page = c.get("/console/initiatives/ini-jardin")
+    assert page.status_code == 200 and "épinglée par l’équipe" in page.text and "score inf" not in page.text
