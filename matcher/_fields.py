@@ -5,7 +5,7 @@ SIREN / SIRET / RNA numbers with their checks, and the e-mail shape. Imported fr
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -13,12 +13,18 @@ from pydantic import AfterValidator, Field, StringConstraints
 from matcher import territory as _territory
 
 __all__ = [
+    "DAY_PATTERN",
     "EMAIL_PATTERN",
     "ID_PATTERN",
+    "MAX_CAPACITY",
+    "MAX_DAY",
     "MAX_DESCRIPTION_CHARS",
     "MAX_THEMES",
     "MAX_TITLE_CHARS",
+    "MIN_DAY",
     "Amount",
+    "Capacity",
+    "Day",
     "Description",
     "ItemId",
     "Rna",
@@ -46,6 +52,16 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_CHARS)]
 Theme = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Amount = Annotated[float, Field(ge=0, le=1e12)]
+MAX_CAPACITY = 10**12
+"""Places or budget left: a trillion is past any real call, and keeps every computation finite."""
+Capacity = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
+MIN_DAY, MAX_DAY = date(1900, 1, 1), date(2199, 12, 31)
+"""Calendar days a record or a query may name: a century either side of any real call, so that a
+date computed from one (an annual call's next session) stays a date."""
+DAY_PATTERN = r"^(19|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+"""The years of :data:`MIN_DAY` to :data:`MAX_DAY`, for the JSON Schema (it has no bounds for dates)."""
+Day = Annotated[date, Field(ge=MIN_DAY, le=MAX_DAY, json_schema_extra={"pattern": DAY_PATTERN},
+                            description="YYYY-MM-DD, between 1900-01-01 and 2199-12-31")]
 
 
 def _territory_code(value: str) -> str:

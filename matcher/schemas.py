@@ -14,12 +14,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from matcher._fields import (
+    DAY_PATTERN,
     EMAIL_PATTERN,
     ID_PATTERN,
+    MAX_CAPACITY,
+    MAX_DAY,
     MAX_DESCRIPTION_CHARS,
     MAX_THEMES,
     MAX_TITLE_CHARS,
+    MIN_DAY,
     Amount,
+    Capacity,
+    Day,
     Description,
     ItemId,
     Rna,
@@ -43,13 +49,19 @@ from matcher._vocabulary import (
 )
 
 __all__ = [
+    "DAY_PATTERN",
     "EMAIL_PATTERN",
+    "MAX_CAPACITY",
+    "MAX_DAY",
     "MAX_DESCRIPTION_CHARS",
     "MAX_THEMES",
     "MAX_TITLE_CHARS",
+    "MIN_DAY",
     "Amount",
+    "Capacity",
     "CheckStatus",
     "Criterion",
+    "Day",
     "Decision",
     "Description",
     "EligibilityCheck",
@@ -149,12 +161,12 @@ class Resource(_Schema):
     needs_covered: list[Need] = []
     amount_min: Amount | None = None
     amount_max: Amount | None = None
-    opens_at: date | None = None
-    closes_at: date | None = None
+    opens_at: Day | None = None
+    closes_at: Day | None = None
     recurrence: Recurrence = Recurrence.ponctuel
-    capacity: Annotated[int, Field(ge=0)] | None = None
+    capacity: Capacity | None = None
     url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
-    last_verified: date | None = None
+    last_verified: Day | None = None
     active: bool = True
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
     created_at: datetime = Field(default_factory=utcnow)

@@ -15,6 +15,7 @@ from matcher.schemas import (
     EMAIL_PATTERN,
     MAX_DESCRIPTION_CHARS,
     Amount,
+    Day,
     Initiative,
     InitiativeMatch,
     ItemId,
@@ -62,6 +63,8 @@ def _json_typed(value: Any, kind: type) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(lambda v: _iso_text(v, date))]
+IsoDay = Annotated[Day, BeforeValidator(lambda v: _iso_text(v, date))]
+"""A :data:`matcher.schemas.Day` (1900 to 2199) sent as ISO text."""
 
 
 def _scalar_kind(annotation: Any) -> type | None:
@@ -163,7 +166,8 @@ class MatchRequest(_JsonTyped):
     kinds: list[ResourceKind] = Field(default=[], max_length=len(ResourceKind),
                                       description="only resources of these kinds (a partner's preset); empty: all")
     k: Annotated[int, Field(ge=1, le=50)] = 10
-    on: IsoDate | None = Field(default=None, description="date deciding what is open (default: today)")
+    on: IsoDay | None = Field(
+        default=None, description="date deciding what is open (default: today), between 1900-01-01 and 2199-12-31")
 
 
 class MatchResponse(BaseModel):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     Catalogue.open(url).close()
     cat = Catalogue.open(url)
     with cat.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
 
 
 def test_upgrading_a_first_version_catalogue_keeps_its_records(tmp_path: Path) -> None:
@@ -59,6 +59,32 @@ def test_upgrading_a_first_version_catalogue_keeps_its_records(tmp_path: Path) -
     assert cat.upsert_resources(resources) == (len(resources), 0)
     live, deleted, newest = cat.resources_changed_since(None)
     assert len(live) == len(resources) and not deleted and newest is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str, tmp_path: Path) -> None:
+    """A capacity past float range or a day in the year 9999, stored before the bounds existed, is read
+    back inside them after the upgrade (capacity at the bound, day unknown), the rest untouched."""
+    from tests.conftest import small_catalogue
+
+    providers, resources, _ = small_catalogue()
+    with open_store(backend, tmp_path) as cat:
+        cat.upsert_providers(providers)
+        cat.upsert_resources(resources)
+        with cat.engine.begin() as conn:  # rows as written before 0003: the data as the old schema allowed it
+            conn.execute(text("DELETE FROM alembic_version"))
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0002')"))
+            data = resources[0].model_dump(mode="json") | {"capacity": 10**309, "closes_at": "9999-12-31",
+                                                           "opens_at": "2026-01-01"}
+            conn.execute(tables.resources.update().where(tables.resources.c.id == resources[0].id).values(
+                data=data, closes_at=None))
+        cat.migrate()
+        got = cat.get_resource(resources[0].id)
+        assert got.capacity == 10**12 and got.closes_at is None and got.opens_at == date(2026, 1, 1)
+        assert got.title == resources[0].title and got.coverage == resources[0].coverage
+        assert [r.id for r in cat.resources()] == sorted(r.id for r in resources)
+        with cat.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
 
 
 def p_time():  # type: ignore[no-untyped-def]

@@ -193,12 +193,14 @@ def test_a_model_version_that_is_not_an_id_is_422_not_500(api: Api) -> None:
     assert api.client.post("/v1/models/r20990101T000000Z/promote", headers=api.h("admin")).status_code == 404
 
 
-def test_a_resource_with_an_enormous_capacity_breaks_no_match(api: Api) -> None:
+def test_a_capacity_past_the_bound_is_refused_naming_the_field_and_breaks_no_match(api: Api) -> None:
     """A capacity past float range was accepted and then made every match answer 500 (log1p overflow)."""
     huge = {"id": "res-huge", "kind": "financement", "provider_id": "prov-93", "title": "Jardins sans limite",
             "description": "jardin partagé compost quartier", "coverage": ["93"], "recurrence": "permanent",
             "capacity": 10**309}
-    assert api.client.post("/v1/resources", json=huge, headers=api.h("staff")).status_code == 201
+    r = api.client.post("/v1/resources", json=huge, headers=api.h("staff"))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("capacity"), r.text
+    assert api.client.post("/v1/resources", json=huge | {"capacity": 10**12}, headers=api.h("staff")).status_code == 201
     free = {"text": "jardin partagé et compost de quartier", "territory": "93066", "k": 10}
     r = api.client.post("/v1/match", json=free, headers=api.h("staff"))
     assert r.status_code == 200, r.text
@@ -206,17 +208,21 @@ def test_a_resource_with_an_enormous_capacity_breaks_no_match(api: Api) -> None:
     assert api.client.post("/v1/initiatives/ini-jardin/match", json={}, headers=api.h("staff")).status_code == 200
 
 
-def test_a_match_on_the_last_representable_day_is_answered(api: Api) -> None:
-    """An annual call announces its next session a year after the day asked about: there is none after 9999."""
+def test_a_match_on_a_day_past_the_bound_is_refused_and_the_last_day_is_answered(api: Api) -> None:
+    """An annual call announces its next session a year after the day asked about: asked on 9999-12-31,
+    that was the year 10000 and a 500. Days are bounded at the boundary (1900 to 2199); the last one
+    allowed is answered."""
     annual = {"id": "res-annual", "kind": "appel_a_projets", "provider_id": "prov-93", "title": "Jardins, chaque année",
               "description": "jardin partagé compost quartier", "coverage": ["93"], "recurrence": "annuel",
               "closes_at": "2026-03-31"}
     assert api.client.post("/v1/resources", json=annual, headers=api.h("staff")).status_code == 201
     body = {"text": "jardin partagé et compost de quartier", "territory": "93066", "on": "9999-12-31", "k": 10}
     r = api.client.post("/v1/match", json=body, headers=api.h("staff"))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("on"), r.text
+    r = api.client.post("/v1/match", json=body | {"on": "2199-12-31"}, headers=api.h("staff"))
     assert r.status_code == 200, r.text
     annual_match = next(m for m in r.json()["matches"] if m["resource_id"] == "res-annual")
-    assert any("prochaine clôture attendue vers le 31 mars 9999" in x["clause"] for x in annual_match["checks"])
+    assert any("prochaine clôture attendue vers le 31 mars 2200" in x["clause"] for x in annual_match["checks"])
 
 
 @pytest.mark.parametrize("role", ["read-only", "staff", "admin"])

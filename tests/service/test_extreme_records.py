@@ -1,9 +1,10 @@
 """No record the API accepts can break a later match (issue 17, item 1), on the values at the edges.
 
-Hypothesis writes resources and initiatives whose numbers and dates run to the extremes the schema
-allows (capacities past float range, amounts up to the bound, dates from year 1 to 9999, every
+Hypothesis writes resources and initiatives whose numbers and dates run to the extremes and past
+the bounds (capacities past float range, amounts up to the bound, dates from year 1 to 9999, every
 recurrence), through ``PUT`` and through the bulk import, and after each write matches as a citizen,
-as staff on a stored initiative, and in the reverse direction: no answer may be a server error.
+as staff on a stored initiative, and in the reverse direction, on any day: no answer may be a server
+error (records and days past the bounds are refused with 422 or rejected by line).
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ def test_no_extreme_record_breaks_a_later_match(api: Api, resource: dict[str, ob
     _matches_answer(api, on)
 
 
-@pytest.mark.parametrize("capacity", [10**309, 10**400])
-def test_an_imported_capacity_past_float_range_breaks_no_match(api: Api, capacity: int) -> None:
+@pytest.mark.parametrize("capacity", [10**12 + 1, 10**309, 10**400])
+def test_an_imported_capacity_past_the_bound_is_rejected_by_line_and_breaks_no_match(api: Api, capacity: int) -> None:
     row = {"id": "res-x0", "kind": "financement", "provider_id": "prov-93", "title": "Jardins", "coverage": ["93"],
            "description": "jardin partagé compost", "recurrence": "permanent", "capacity": capacity}
-    r = api.client.post("/v1/import/resources", content=json.dumps(row).encode(),
+    good = row | {"id": "res-x1", "capacity": 10**12}
+    body = (json.dumps(row) + "\n" + json.dumps(good)).encode()
+    r = api.client.post("/v1/import/resources", content=body,
                         headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
-    assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
+    assert r.status_code == 200 and r.json()["rejected"] == 1, r.text
+    assert r.json()["errors"][0].startswith("line 1") and "capacity" in r.json()["errors"][0]
     _matches_answer(api, None)
