@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from matcher import jsonio
 from matcher.importers.runner import Row
 
 __all__ = ["LIST_FIELDS", "RECORD_KINDS", "read_file_rows"]
@@ -47,9 +48,12 @@ def _jsonl_rows(path: Path, kind: str) -> Iterator[Row]:
             if not line.strip():
                 continue
             try:
-                payload = json.loads(line)
+                payload = jsonio.loads(line)
             except json.JSONDecodeError as exc:
                 yield line_no, kind, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                continue
+            except jsonio.JsonTooDeep as exc:
+                yield line_no, kind, str(exc)
                 continue
             if not isinstance(payload, dict):
                 yield line_no, kind, f"expected a JSON object, got {type(payload).__name__}"

@@ -246,3 +246,17 @@ def test_a_pinned_match_has_a_null_score_as_documented(api: Api) -> None:
     assert all(isinstance(m["score"], float) for m in matches[1:])
     schema = api.client.get("/openapi.json").json()["components"]["schemas"]["Match"]["properties"]["score"]
     assert {"type": "null"} in schema["anyOf"] and {"type": "number"} in schema["anyOf"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_an_import_nested_50000_deep_is_refused_not_500(api: Api, content_type: str) -> None:
+    deep = "[" * 50_000 + "]" * 50_000
+    good = '{"id": "prov-x", "name": "Mairie", "kind": "commune"}'
+    body = deep if content_type == "application/json" else deep + "\n" + good
+    r = api.client.post("/v1/import/providers", content=body.encode(), headers=api.h("admin", **{
+        "Content-Type": content_type}))
+    if content_type == "application/json":
+        assert r.status_code == 422 and "nested more than 64 levels" in r.json()["error"]["message"], r.text
+    else:  # each line on its own: the deep one is rejected by line, the good one kept
+        assert r.status_code == 200 and r.json()["rejected"] == 1 and r.json()["inserted"] == {"provider": 1}
+        assert r.json()["errors"][0].startswith("line 1") and "nested more than 64 levels" in r.json()["errors"][0]

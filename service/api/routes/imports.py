@@ -6,6 +6,7 @@ from typing import Any, Literal
 import anyio
 from fastapi import Request
 
+from matcher import jsonio
 from matcher.importers import run_import
 from service.api.deps import AdminKey, EngineDep
 from service.api.routing import v1_router
@@ -55,9 +56,12 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = jsonio.loads(line)
         except json.JSONDecodeError as exc:
             rows.append((n, kind, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        except jsonio.JsonTooDeep as exc:
+            rows.append((n, kind, str(exc)))
             continue
         rows.append((n, kind, _record(item)))
     if not rows:
@@ -67,10 +71,12 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
 
 def _array_rows(text: str, kind: str) -> list[tuple[int, str, Any]]:
     try:
-        payload = json.loads(text)
+        payload = jsonio.loads(text)
     except json.JSONDecodeError as exc:
         raise ApiError(422, "invalid_input",
                        f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except jsonio.JsonTooDeep as exc:
+        raise ApiError(422, "invalid_input", str(exc), details=[{"field": "body", "message": "too deep"}]) from exc
     if not isinstance(payload, list):
         raise ApiError(422, "invalid_input", f"an application/json body is an array of records, got a JSON "
                        f"{type(payload).__name__} (send JSON lines as application/x-ndjson)",
