@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel
 
-__all__ = ["ApiError", "ErrorBody", "Guard", "Metrics", "TokenBuckets", "error_body"]
+__all__ = ["CORS_PATHS", "ApiError", "ErrorBody", "Guard", "Metrics", "TokenBuckets", "error_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -113,6 +113,11 @@ class _BodyTooLarge(Exception):
     pass
 
 
+CORS_PATHS = frozenset({"/v1/match", "/v1/territories", "/v1/widget/initiatives"})
+"""The only paths a partner's page may call from the browser: the widget's. Every other endpoint is
+for staff and servers, so it answers no cross-origin request, whatever the origin."""
+
+
 class _Exchange:
     """One request through the guard: its id, its CORS verdict, what was answered, and how much body
     was read (the closures of one ``Guard.__call__``, named)."""
@@ -124,7 +129,8 @@ class _Exchange:
         scope.setdefault("state", {})["request_id"] = self.request_id
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         self.origin = self.headers.get("origin")
-        self.cors_ok = self.origin is not None and self.origin in guard.allowed_origins()
+        self.widget_path = scope.get("path", "") in CORS_PATHS
+        self.cors_ok = self.origin is not None and self.widget_path and self.origin in guard.allowed_origins()
         self.status = 500
         self.sent = False
         self.over_limit = False  # set once the body read so far is over max_body
@@ -168,7 +174,9 @@ class _Exchange:
         """A CORS preflight: 204 with the allowed methods and headers, or 403 for an origin on no list."""
         if not self.cors_ok:
             self.metrics.rejected.labels("origin").inc()
-            await self.reply(403, "origin_not_allowed", f"origin {self.origin} is not on any partner key's allow-list")
+            why = (f"origin {self.origin} is not on any partner key's allow-list" if self.widget_path
+                   else "cross-origin calls are answered only on the widget's endpoints")
+            await self.reply(403, "origin_not_allowed", why)
             return
         await self.send_wrapped({"type": "http.response.start", "status": 204, "headers": [
             (b"access-control-allow-methods", b"GET, POST, OPTIONS"),

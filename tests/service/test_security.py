@@ -355,3 +355,18 @@ def test_key_secrets_are_stored_only_as_hashes(api: Api) -> None:
     db = Path(api.settings.db_url.removeprefix("sqlite:///"))  # the tests' catalogue is a SQLite file
     raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))  # the database, its WAL and journal
     assert raw and not any(secret_of(t).encode() in raw for t in api.tokens.values())
+
+
+def test_cors_answers_a_partner_origin_only_on_the_widgets_endpoints(api: Api) -> None:
+    """A partner's page may call the widget's three endpoints from the browser, and nothing else."""
+    ask = {"Access-Control-Request-Method": "GET", "Origin": PARTNER_ORIGIN}
+    for path in ("/v1/initiatives", "/v1/outcomes", "/v1/index", "/v1/resources/res-jardin-93/initiatives"):
+        pre = api.client.options(path, headers=ask)
+        assert_error(pre, 403, "origin_not_allowed")
+        assert "widget" in pre.json()["error"]["message"] and "access-control-allow-origin" not in pre.headers
+        got = api.client.get(path, headers=api.h("staff", Origin=PARTNER_ORIGIN))
+        assert "access-control-allow-origin" not in got.headers, path
+    for path in ("/v1/match", "/v1/territories", "/v1/widget/initiatives"):
+        assert api.client.options(path, headers=ask).headers["access-control-allow-origin"] == PARTNER_ORIGIN
+    r = api.client.get("/v1/territories?q=Saint-Denis", headers=api.h("partner"))
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == PARTNER_ORIGIN
