@@ -1,8 +1,9 @@
 """The partner widget: the script at ``/widget.js`` and the demo page at ``/widget/demo``.
 
 The demo page shows the snippet to copy and the widget live. The live widget needs a partner key bound
-to the page's own origin; the page makes one, once, when that origin is loopback (a developer's
-``maillage serve``) or the configured ``MAILLAGE_PUBLIC_URL``, and keeps the token under the home folder
+to the page's own origin; the page makes one, once, when that origin is the service's own loopback
+address (a developer's ``maillage serve``; taken from the connection, never from the ``Host`` header) or
+the configured ``MAILLAGE_PUBLIC_URL``, and keeps the token under the home folder
 (partner keys are publishable: they only reach the widget's endpoints, from their origins). A demo key
 that staff revoked is not made again. Staff keys are never shown.
 """
@@ -24,7 +25,7 @@ from service.keys import KeySpecError, KeyStore, Role, normalise_origin
 from service.settings import Settings
 from service.web.render import HERE, render, widget_labels
 
-__all__ = ["DEMO_KEYS_FILE", "demo_token", "router"]
+__all__ = ["DEMO_KEYS_FILE", "bound_loopback_origins", "demo_token", "router"]
 
 log = logging.getLogger("maillage.web")
 
@@ -56,20 +57,33 @@ def _read_demo_keys(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def demo_token(settings: Settings, keys: KeyStore, origin: str) -> tuple[str | None, str]:
+def bound_loopback_origins(scheme: str, server: tuple[str, int] | None) -> set[str]:
+    """The origins of this service on the loopback address its connection arrived at (``server`` is the
+    ASGI scope's: the socket's own address, which no request header can change), as ``127.0.0.1`` or
+    ``localhost``; none when that address is not loopback."""
+    if server is None or not _is_loopback(server[0]):
+        return set()
+    host, port = server
+    shown = f"[{host}]" if ":" in host else host
+    suffix = "" if (scheme, port) in (("http", 80), ("https", 443)) else f":{port}"
+    return {f"{scheme}://{name}{suffix}" for name in (shown, "localhost")}
+
+
+def demo_token(settings: Settings, keys: KeyStore, origin: str,
+               server: tuple[str, int] | None = None) -> tuple[str | None, str]:
     """The partner token the demo page at ``origin`` embeds, and why there is none when ``None``.
 
-    Made on first use when ``origin`` is loopback or the configured public URL; reused after; never
-    made again once revoked."""
+    Made on first use when ``origin`` is the configured public URL, or this service's own loopback
+    address (:func:`bound_loopback_origins` of ``server``): never from what a request's ``Host`` header
+    claims, so a forged header mints no key. Reused after; never made again once revoked."""
     try:
         origin = normalise_origin(origin)
     except KeySpecError:
         return None, "invalid_origin"
     public = normalise_origin(settings.public_url) if settings.public_url else None
-    host = urlsplit(origin).hostname
     if not settings.widget_demo:
         return None, "disabled"
-    if origin != public and not _is_loopback(host):
+    if origin != public and origin not in bound_loopback_origins(urlsplit(origin).scheme, server):
         return None, "not_public_url"
     path = Path(settings.home) / DEMO_KEYS_FILE
     with _demo_lock:
@@ -110,7 +124,7 @@ def widget_demo(request: Request) -> Response:
     origin = f"{request.url.scheme}://{request.url.netloc}"
     token, why = (None, "starting")
     if request.app.state.engine is not None:
-        token, why = demo_token(settings, request.app.state.keys, origin)
+        token, why = demo_token(settings, request.app.state.keys, origin, request.scope.get("server"))
         if token is not None:
             request.app.state.refresh_origins()
     snippet_key = token or "VOTRE_CLE_PARTENAIRE"

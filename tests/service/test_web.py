@@ -290,3 +290,23 @@ def test_the_console_shows_a_pinned_match_as_pinned_not_as_a_score(api: Api) -> 
     _sign_in(c, api.tokens["staff"])
     page = c.get("/console/initiatives/ini-jardin")
     assert page.status_code == 200 and "épinglée par l’équipe" in page.text and "score inf" not in page.text
+
+
+def test_a_forged_host_header_mints_no_demo_key(tmp_path: Path) -> None:
+    """A demo key was made for whatever origin the Host header claimed (11 keys from 12 requests)."""
+    settings = make_settings(tmp_path / "home")
+    seed(settings)
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
+        keys = client.app.state.keys  # type: ignore[attr-defined]
+        before = len(keys.list())
+        for n in range(6):
+            for host in (f"127.0.0.{n + 2}:8000", f"127.0.0.1:{9000 + n}", f"localhost:{9000 + n}",
+                         f"portail-{n}.example.org"):
+                page = client.get("/widget/demo", headers={"Host": host}).text
+                assert 'data-key="mk_partner_' not in page, host
+        assert len(keys.list()) == before
+        assert 'data-key="mk_partner_' in client.get("/widget/demo").text  # the service's own address
+        assert 'data-key="mk_partner_' in client.get("/widget/demo", headers={"Host": "localhost:8000"}).text
+        assert len(keys.list()) == before + 2  # one per origin, at most these two
+        client.get("/widget/demo")
+        assert len(keys.list()) == before + 2
