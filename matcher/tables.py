@@ -21,7 +21,7 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["api_keys", "initiatives", "metadata", "outcomes", "providers", "resources"]
+__all__ = ["api_keys", "ended_sessions", "initiatives", "metadata", "outcomes", "providers", "resources"]
 
 metadata = MetaData()
 
@@ -102,4 +102,13 @@ api_keys = Table(
     Column("origins", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Console sessions ended by their user before they expire (sign-out): a signed session cookie is
+# otherwise valid until its expiry, in every worker. Rows past ``expires_at`` are useless and purged.
+ended_sessions = Table(
+    "ended_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the session's CSRF token, unique per session
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 
 from matcher import tables
 from matcher.schemas import utcnow
@@ -102,6 +102,20 @@ class KeyStore:
             done = conn.execute(update(t).where(t.c.id == key_id, t.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
         if done.rowcount == 0:
             raise NotFoundError("active API key", key_id)
+
+    def end_session(self, session_id: str, expires_at: datetime) -> None:
+        """Record that the console session ``session_id`` was ended (signed out) before ``expires_at``;
+        sessions ended and expired since are forgotten. Idempotent."""
+        t = tables.ended_sessions
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.expires_at < utcnow()))
+            if conn.execute(select(t.c.id).where(t.c.id == session_id)).first() is None:
+                conn.execute(insert(t).values(id=session_id, expires_at=expires_at))
+
+    def session_ended(self, session_id: str) -> bool:
+        t = tables.ended_sessions
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.c.id).where(t.c.id == session_id)).first() is not None
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The active key this token names, or ``None`` (malformed, unknown, wrong secret, revoked)."""

@@ -4,6 +4,8 @@ A session cookie holds ``{key id, CSRF token, expiry}`` as base64url JSON follow
 under the server secret; nothing secret is in it, and a changed byte invalidates it. The key it names
 is looked up on every request, so revoking a key ends its sessions at once. Forms carry the session's
 CSRF token; the cookie is HttpOnly and SameSite=Strict, so another site can neither read nor send it.
+Signing out ends the session on the server too (``KeyStore.end_session``): the cookie, even kept,
+no longer signs anyone in, in any worker.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ class Session:
     key_id: str
     csrf: str
     expires: int  # Unix time, seconds
+
+    @property
+    def id(self) -> str:
+        """A stable id of this session (its CSRF token is random and unique to it), for ending it."""
+        return hashlib.sha256(b"maillage-session-id\0" + self.csrf.encode()).hexdigest()
 
 
 class Sessions:

@@ -310,3 +310,22 @@ def test_a_forged_host_header_mints_no_demo_key(tmp_path: Path) -> None:
         assert len(keys.list()) == before + 2  # one per origin, at most these two
         client.get("/widget/demo")
         assert len(keys.list()) == before + 2
+
+
+def test_signing_out_ends_the_session_on_the_server_even_for_a_kept_cookie(api: Api) -> None:
+    """Sign-out only deleted the cookie: a copy kept (a shared computer, a stolen cookie) stayed valid."""
+    c = TestClient(api.client.app)
+    _sign_in(c, api.tokens["staff"])
+    kept = c.cookies[COOKIE]
+    other = TestClient(api.client.app)  # a second session of the same key must survive the first's sign-out
+    _sign_in(other, api.tokens["staff"])
+    page = c.get("/console/initiatives")
+    r = c.post("/console/deconnexion", data={"csrf": _csrf(page.text)}, headers={"Origin": str(c.base_url)},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/connexion?sortie=1"
+    replay = TestClient(api.client.app)
+    r = replay.get("/console/initiatives", headers={"Cookie": f"{COOKIE}={kept}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/connexion"
+    assert other.get("/console/initiatives", follow_redirects=False).status_code == 200
+    _sign_in(c, api.tokens["staff"])  # signing in again makes a new session
+    assert c.get("/console/initiatives", follow_redirects=False).status_code == 200

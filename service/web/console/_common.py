@@ -29,7 +29,7 @@ OVERRIDES = (Decision.pinned, Decision.excluded)
 
 
 class SignInRequired(Exception):
-    """No valid session (absent, tampered, expired, or its key revoked): back to the sign-in page."""
+    """No valid session (absent, tampered, expired, signed out, or its key revoked): back to the sign-in page."""
 
 
 class Refused(Exception):
@@ -58,7 +58,7 @@ def current_console(request: Request) -> Console:
     if engine is None:
         raise SignInRequired  # the sign-in page says the service is starting
     session = sessions_of(request).read(request.cookies.get(COOKIE))
-    if session is None:
+    if session is None or request.app.state.keys.session_ended(session.id):
         raise SignInRequired
     key = next((k for k in request.app.state.keys.list() if k.id == session.key_id), None)
     if key is None or not key.active or key.role not in CONSOLE_ROLES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 
 from fastapi import Request, Response
 
@@ -81,6 +82,8 @@ def signin(request: Request, form: FormDep) -> Response:
 @router.post("/deconnexion")
 def signout(request: Request, console: ConsoleDep, form: FormDep) -> Response:
     checked(request, console, form)
+    request.app.state.keys.end_session(console.session.id, datetime.fromtimestamp(console.session.expires, UTC))
+    log.info("console: %s (%s) signed out", console.key.name, console.key.id)
     response = redirect("/console/connexion?sortie=1")
     response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="strict")
     return response
