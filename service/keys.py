@@ -103,6 +103,14 @@ class KeyStore:
         if done.rowcount == 0:
             raise NotFoundError("active API key", key_id)
 
+    def active_origins(self) -> set[str]:
+        """The origins of every active partner key: what CORS may answer, read afresh (the table is tiny),
+        so a revoked key's origin is dropped at once in every worker."""
+        t = tables.api_keys
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.origins).where(t.c.revoked_at.is_(None))).all()
+        return {str(o) for (origins,) in rows for o in (origins or [])}
+
     def end_session(self, session_id: str, expires_at: datetime) -> None:
         """Record that the console session ``session_id`` was ended (signed out) before ``expires_at``;
         sessions ended and expired since are forgotten. Idempotent."""

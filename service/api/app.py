@@ -4,7 +4,6 @@ routers, the guard (limits, CORS, timeouts) and the web faces (widget and consol
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +29,6 @@ _DESCRIPTION = (
     "`If-Match` to update safely)."
 )
 # How long the set of partner origins allowed by CORS is kept before the key store is read again.
-_ORIGINS_TTL_S = 5
 
 
 def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Settings], Engine] | None = None,
@@ -51,7 +49,7 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
     app.state.metrics = metrics = Metrics()
     app.state.ip_buckets = TokenBuckets(settings.rate_per_ip)
     app.state.key_buckets = TokenBuckets(settings.rate_per_key)
-    allowed_origins, app.state.refresh_origins = _origins(app)
+    allowed_origins = _origins(app)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -87,21 +85,14 @@ def _lifespan(settings: Settings, engine_factory: Callable[[Settings], Engine] |
     return lifespan
 
 
-def _origins(app: FastAPI) -> tuple[Callable[[], set[str]], Callable[[], None]]:
-    """The origins of the active partner keys (for CORS), re-read every few seconds, and a function
-    that forces the next call to read them again (after a key is created or revoked)."""
-    cache: dict[str, Any] = {"at": 0.0, "value": set()}
+def _origins(app: FastAPI) -> Callable[[], set[str]]:
+    """The origins of the active partner keys (for CORS), read on every cross-origin request to the
+    widget's endpoints, so that revoking a key drops its origin at once (it lasted up to 5 s)."""
 
     def allowed_origins() -> set[str]:
         if app.state.engine is None:
             return set()
-        if time.monotonic() - cache["at"] > _ORIGINS_TTL_S:
-            cache["value"] = {o for k in app.state.keys.list() if k.active for o in k.origins}
-            cache["at"] = time.monotonic()
-        value: set[str] = cache["value"]
-        return value
+        origins: set[str] = app.state.keys.active_origins()
+        return origins
 
-    def refresh() -> None:
-        cache.update(at=0.0)
-
-    return allowed_origins, refresh
+    return allowed_origins

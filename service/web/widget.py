@@ -125,8 +125,6 @@ def widget_demo(request: Request) -> Response:
     token, why = (None, "starting")
     if request.app.state.engine is not None:
         token, why = demo_token(settings, request.app.state.keys, origin, request.scope.get("server"))
-        if token is not None:
-            request.app.state.refresh_origins()
     snippet_key = token or "VOTRE_CLE_PARTENAIRE"
     snippet = (f'<script src="{base}/widget.js" async\n'
                f'        data-key="{snippet_key}"\n'

@@ -370,3 +370,15 @@ def test_cors_answers_a_partner_origin_only_on_the_widgets_endpoints(api: Api) -
         assert api.client.options(path, headers=ask).headers["access-control-allow-origin"] == PARTNER_ORIGIN
     r = api.client.get("/v1/territories?q=Saint-Denis", headers=api.h("partner"))
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == PARTNER_ORIGIN
+
+
+def test_a_revoked_partner_keys_origin_is_dropped_from_cors_at_once(api: Api) -> None:
+    """CORS answered a revoked key's origin for up to 5 s (a cache); it is read afresh now."""
+    ask = {"Access-Control-Request-Method": "POST", "Origin": PARTNER_ORIGIN}
+    assert api.client.options("/v1/match", headers=ask).headers["access-control-allow-origin"] == PARTNER_ORIGIN
+    keys = api.client.app.state.keys  # type: ignore[attr-defined]
+    partner = next(k for k in keys.list() if k.role.value == "partner")
+    keys.revoke(partner.id)  # as `maillage keys revoke` does, from another process
+    refused = api.client.options("/v1/match", headers=ask)
+    assert_error(refused, 403, "origin_not_allowed")
+    assert "access-control-allow-origin" not in refused.headers
