@@ -47,7 +47,9 @@ def utcnow() -> datetime:
 
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$"
-ItemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN)]
+ItemId = Annotated[str, StringConstraints(strip_whitespace=False, pattern=ID_PATTERN)]
+"""An id as given: one with surrounding spaces is refused, not trimmed (``DELETE …/ini-0001%20`` once
+deleted ``ini-0001``)."""
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_CHARS)]
 Theme = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]

@@ -260,3 +260,20 @@ def test_an_import_nested_50000_deep_is_refused_not_500(api: Api, content_type: 
     else:  # each line on its own: the deep one is rejected by line, the good one kept
         assert r.status_code == 200 and r.json()["rejected"] == 1 and r.json()["inserted"] == {"provider": 1}
         assert r.json()["errors"][0].startswith("line 1") and "nested more than 64 levels" in r.json()["errors"][0]
+
+
+def test_an_id_with_spaces_is_refused_not_trimmed(api: Api) -> None:
+    """``DELETE /v1/initiatives/ini-jardin%20`` deleted ``ini-jardin``."""
+    r = api.client.delete("/v1/initiatives/ini-jardin%20", headers=api.h("staff"))
+    assert r.status_code == 422, r.text
+    assert api.client.get("/v1/initiatives/ini-jardin", headers=api.h("staff")).status_code == 200
+    body = {"id": " ini-x", "title": "Recyclerie", "territory": "75056"}
+    assert api.client.post("/v1/initiatives", json=body, headers=api.h("staff")).status_code == 422
+
+
+def test_an_import_that_is_not_utf8_is_refused_naming_the_byte(api: Api) -> None:
+    body = '{"id": "ini-l1", "title": "Épicerie", "territory": "75056"}'.encode("latin-1")
+    r = api.client.post("/v1/import/initiatives", content=body,
+                        headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
+    assert r.status_code == 422 and "not valid UTF-8" in r.json()["error"]["message"], r.text
+    assert api.client.get("/v1/initiatives/ini-l1", headers=api.h("staff")).status_code == 404

@@ -47,7 +47,12 @@ def _record(item: Any) -> Any:
 def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, str, Any]]:
     """``(line, kind, record or error)`` rows: an ``application/json`` body is one array of records;
     JSON lines otherwise (``application/x-ndjson``), each line read on its own."""
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # replaced bytes would have been stored as U+FFFD
+        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: byte {exc.start} "
+                       f"({raw[exc.start:exc.start + 1]!r}) cannot be decoded",
+                       details=[{"field": "body", "message": "not UTF-8"}]) from exc
     as_array = "json" in content_type and "ndjson" not in content_type
     if as_array or ("ndjson" not in content_type and text.lstrip().startswith("[")):
         return _array_rows(text, kind)
