@@ -277,3 +277,10 @@ def test_an_import_that_is_not_utf8_is_refused_naming_the_byte(api: Api) -> None
                         headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
     assert r.status_code == 422 and "not valid UTF-8" in r.json()["error"]["message"], r.text
     assert api.client.get("/v1/initiatives/ini-l1", headers=api.h("staff")).status_code == 404
+
+
+def test_a_filter_on_an_unknown_territory_is_422_not_an_empty_page(api: Api) -> None:
+    r = api.client.get("/v1/initiatives?territory=99999", headers=api.h("staff"))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("territory"), r.text
+    ok = api.client.get("/v1/initiatives?territory=93066", headers=api.h("staff"))
+    assert ok.status_code == 200 and [i["id"] for i in ok.json()["items"]] == ["ini-jardin"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Query, Request, Response
 
-from matcher.schemas import Initiative, ItemId, Provider, Resource
+from matcher.schemas import Initiative, ItemId, Provider, Resource, TerritoryCode
 from matcher.store import NotFoundError, content_hash
 from service.api.deps import EngineDep, ReaderKey, WriterKey
 from service.api.routing import ETAG_HEADER, error, v1_router
@@ -70,9 +70,14 @@ def _add_filter_params(func: Callable[..., Any], filters: tuple[str, ...]) -> No
     sig = inspect.signature(func)
     params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     for f in filters:
-        kind: Any = bool if f == "active" else str
-        annotation = Annotated[kind | None, Query(max_length=128, description=f"only records whose {f} is this")] \
-            if kind is str else Annotated[bool | None, Query(description="only active (or inactive) resources")]
+        annotation: Any
+        if f == "active":
+            annotation = Annotated[bool | None, Query(description="only active (or inactive) resources")]
+        elif f == "territory":  # an INSEE code, checked: an unknown one is an error, not an empty page
+            annotation = Annotated[TerritoryCode | None, Query(max_length=16, description="only records of this "
+                                                               "INSEE territory code (exactly)")]
+        else:
+            annotation = Annotated[str | None, Query(max_length=128, description=f"only records whose {f} is this")]
         params.append(inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
 
