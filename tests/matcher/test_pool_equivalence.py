@@ -12,30 +12,21 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from indexes import HashingEncoder
-from matcher.demo_catalogue import load_demo
 from matcher.features import COLD_VALUES, COLUMN, FEATURES, PAIR_FEATURES, PRIOR_WEIGHTS, RETRIEVAL_FEATURES, TABLE
 from matcher.history import History
-from matcher.indexing import ResourceIndex
 from matcher.ranker import PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Decision, MatchQuery, Outcome
-from matcher.store import Catalogue, sqlite_url
 from tests.conftest import TODAY
+from tests.pool_fixture import build_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recommender, list[MatchQuery]]]:
-    root = tmp_path_factory.mktemp("pool")
-    store = Catalogue.open(sqlite_url(root / "m.db"))
-    load_demo(store, today=TODAY)
-    encoder = HashingEncoder(256)
-    index = ResourceIndex.build(store, encoder, root / "idx")
-    queries = [MatchQuery.from_initiative(i) for i in store.initiatives()][:30]
-    # Free-text queries too: no territory, legal form or amount (the "unknown" branches).
-    queries += [MatchQuery(text=q.text) for q in queries[:10]]
+    """The demo catalogue and queries of the pool fixture (:func:`tests.pool_fixture.build_demo`)."""
+    rec, store, queries = build_demo(tmp_path_factory.mktemp("pool"))
     store.close()
-    yield Recommender(index, encoder), queries
+    yield rec, queries
 
 
 def test_schema_cold_values_and_prior_weights_come_from_the_table() -> None:
