@@ -27,6 +27,9 @@ class Recommendation:
 
     matches: list[Match]
     excluded: list[Match]
+    nothing_fits: bool = False
+    """True when no match reaches the relevance threshold: the list is then shown as near misses, and
+    the person is told that nothing fits well."""
 
 
 def pinned_ids(overrides: Mapping[str, Outcome], index: ResourceIndex) -> list[str]:
