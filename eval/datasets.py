@@ -46,7 +46,7 @@ from matcher import territory
 from matcher.importers.datasets import dataset_rows, slug
 from matcher.schemas import Initiative, Outcome, Provider, Resource
 
-__all__ = ["EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
+__all__ = ["DEV_SPLITS", "EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
 
 _POSITIVE = {"obtained"}
 
@@ -127,6 +127,21 @@ EVAL_SETS: dict[str, _Spec] = {
         "labels mapped to 15 ministry-level hosts",
     ),
 }
+
+
+_YEARS: dict[str, dict[str, tuple[range, range]]] = {
+    "reserve-parlementaire": {"test": (range(2013, 2016), range(2016, 2017)),
+                              "dev": (range(2013, 2015), range(2015, 2016))},
+    "betagouv": {"test": (range(1900, 2022), range(2022, 2024)), "dev": (range(1900, 2020), range(2020, 2022))},
+}
+"""(train years, held-out years) of each split, by importer."""
+DEV_SPLITS: dict[str, str] = {
+    "reserve-parlementaire": "dev: train grants 2013–2014; dev grants 2015 (2016 unused); programme 122 excluded",
+    "betagouv": "dev: train startups whose first phase started before 2020; dev 2020–2021 (2022–2023 unused)",
+    "betagouv-incubators": "dev: train startups whose first phase started before 2020; dev 2020–2021",
+    "eig-defis": "dev: train the promotions before the last four; dev the next two (the last two unused)",
+}
+"""What each set's dev split holds: choices are made on it, never on the test years."""
 
 
 @dataclass
@@ -217,16 +232,23 @@ def load_eval_set(
     *,
     train_file: Path | None = None,
     test_file: Path | None = None,
+    split: str = "test",
 ) -> EvalSet:
     """Build the labelled set ``name`` (one of :data:`EVAL_SETS`) from the data folder ``data``.
 
-    Raises ``ValueError`` for an unknown name, a lone ``train_file``/``test_file`` or an id in both
-    splits, and ``FileNotFoundError`` ("dataset X is not available under DIR: missing …").
+    ``split`` ``"dev"`` moves the whole split back inside the train years (:data:`DEV_SPLITS`): the
+    split every choice is made on, the test years being kept for reporting. Raises ``ValueError``
+    for an unknown name or split, a lone ``train_file``/``test_file`` (or files with ``"dev"``) or an
+    id in both splits, and ``FileNotFoundError`` ("dataset X is not available under DIR: missing …").
     """
     if name not in EVAL_SETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(EVAL_SETS)}")
+    if split not in ("dev", "test"):
+        raise ValueError(f"unknown split {split!r}: expected dev or test")
     if (train_file is None) != (test_file is None):
         raise ValueError("give both --train and --test files, or neither")
+    if train_file is not None and split == "dev":
+        raise ValueError("--split dev chooses the years itself: give it without --train and --test")
     spec = EVAL_SETS[name]
     data = Path(data)
     if train_file is not None and test_file is not None:
@@ -246,18 +268,19 @@ def load_eval_set(
     recs = _read(spec.source, data)
     if spec.source == "eig-defis":
         promos = _eig_promotions(data / spec.main)
-        latest = sorted(set(promos.values()))[-2:]
+        ordered = sorted(set(promos.values()))
+        held = ordered[-4:-2] if split == "dev" else ordered[-2:]
+        dropped = set(ordered[-2:]) if split == "dev" else set()
 
         def by_promotion(ini: Initiative, _role: str) -> str | None:
             p = promos.get(ini.id)
-            return None if p is None else "test" if p in latest else "train"
+            return None if p is None or p in dropped else "test" if p in held else "train"
 
-        return _assemble(name, spec, recs, recs, by_promotion, spec.split)
-    if spec.source == "reserve-parlementaire":
-        by_year = _year_split(range(2013, 2016), range(2016, 2017))
-    else:
-        by_year = _year_split(range(1900, 2022), range(2022, 2024))
-    return _assemble(name, spec, recs, recs, lambda ini, _role: by_year(ini), spec.split)
+        return _assemble(name, spec, recs, recs, by_promotion, DEV_SPLITS[name] if split == "dev" else spec.split)
+    train_years, test_years = _YEARS[spec.source][split]
+    by_year = _year_split(train_years, test_years)
+    return _assemble(name, spec, recs, recs, lambda ini, _role: by_year(ini),
+                     DEV_SPLITS[name] if split == "dev" else spec.split)
 
 
 def _assemble(

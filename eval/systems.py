@@ -248,6 +248,9 @@ class MaillageSystem:
     resources indexed, then :meth:`Recommender.recommend` per test query on ``evalset.today``.
 
     ``config`` is the :class:`RecommenderConfig`; ``max_k`` is raised to the ``k`` asked for.
+    ``zero_history`` (``maillage-zero``) loads no outcome at all and learns nothing: the pipeline as a
+    new accelerator starts it, with the prior alone on the texts, the rules and the train initiatives'
+    texts (which carry no decision).
     Call :meth:`close` (the harness does) to delete the temporary catalogue.
 
     Training is :func:`training.flow.train_ranker`, as for ``maillage train`` (pairs from the pipeline's
@@ -273,11 +276,15 @@ class MaillageSystem:
         cold_rate: float | str = COLD_RATE,
         ranker_params: dict[str, float | int] | None = None,
         refit_on_all: bool = True,
+        zero_history: bool = False,
     ) -> None:
         self.config = config or RecommenderConfig()
         self.progress = progress
+        if zero_history and learn:
+            raise ValueError("zero_history leaves no outcome to learn from: it needs learn=False")
         self.learn = learn
-        self.name = "maillage" if learn else "maillage-prior"
+        self.zero_history = zero_history
+        self.name = "maillage-zero" if zero_history else "maillage" if learn else "maillage-prior"
         self.max_train_queries = max_train_queries
         if not 0.0 < recent_share <= 1.0:
             raise ValueError(f"recent_share must be in (0, 1], got {recent_share}")
@@ -308,7 +315,8 @@ class MaillageSystem:
         store.upsert_resources(evalset.resources)
         for start in range(0, len(evalset.train), 2000):
             store.upsert_initiatives([q.initiative for q in evalset.train[start : start + 2000]])
-        store.append_outcomes(evalset.history)
+        if not self.zero_history:
+            store.append_outcomes(evalset.history)
         index = ResourceIndex.build(store, encoder, root / "indexes", progress=self.progress)
         self.recommender_ = Recommender(index, encoder, self.config)
         self.today_ = evalset.today
@@ -375,6 +383,7 @@ SYSTEMS: dict[str, Callable[[int], System]] = {
     "tfidf-lr": lambda seed: TfidfLRSystem(seed=seed),
     "maillage": lambda seed: MaillageSystem(),
     "maillage-prior": lambda seed: MaillageSystem(learn=False),
+    "maillage-zero": lambda seed: MaillageSystem(learn=False, zero_history=True),
 }
 
 

@@ -19,6 +19,7 @@ import math
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -99,15 +100,19 @@ class FrenchAnalyzer:
 
     def analyze(self, text: str) -> list[str]:
         """Index terms of ``text`` in order, duplicates kept (BM25 counts them)."""
+        return [term for term, _ in self.terms_with_words(text)]
+
+    def terms_with_words(self, text: str) -> list[tuple[str, str]]:
+        """``(index term, the word it comes from, lower-cased)`` for each term of ``text``, in order:
+        what lets an explanation show the words behind a shared term."""
         text = _ELISION.sub("", unicodedata.normalize("NFKC", text).lower())
         words = [w for w in _WORD.findall(text) if len(w) >= self.min_token_len and w not in FRENCH_STOP_WORDS]
         # Fold before stemming: citizens often type without accents, and "activites" must meet
         # "activités" (stemming the accented form first would give "activ" vs "activit").
-        if self.fold_accents:
-            words = [_fold(w) for w in words]
+        terms = [_fold(w) for w in words] if self.fold_accents else list(words)
         if self.stem:
-            words = _stem_words(words)
-        return words
+            terms = _stem_words(terms)
+        return list(zip(terms, words, strict=True))
 
 
 class SparseIndexFileError(IndexFileError, ValueError):
@@ -143,6 +148,7 @@ class SparseIndex:
         self.b = float(b)
         self._docs: dict[str, list[str]] = {}  # catalogue id → analysed tokens, in insertion order
         self._fitted_: _Fitted | None = None  # None when stale: re-fit on the next query
+        self._df: Counter[str] | None = None  # documents holding each term; None when stale
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -175,7 +181,7 @@ class SparseIndex:
         batch = self._analyse_batch(ids, texts)
         with self._lock:
             self._docs = batch
-            self._fitted_ = None
+            self._fitted_ = self._df = None
         self._fitted()
         return self
 
@@ -184,7 +190,7 @@ class SparseIndex:
         batch = self._analyse_batch(ids, texts)
         with self._lock:
             self._docs.update(batch)
-            self._fitted_ = None
+            self._fitted_ = self._df = None
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the given ids (unknown ids are skipped); returns how many were removed."""
@@ -193,7 +199,7 @@ class SparseIndex:
         with self._lock:
             removed = sum(self._docs.pop(i, None) is not None for i in set(ids))
             if removed:
-                self._fitted_ = None
+                self._fitted_ = self._df = None
         return removed
 
     def _fitted(self) -> _Fitted:
@@ -256,6 +262,18 @@ class SparseIndex:
         out_scores[: top.size] = scores[top]
         out_ids[: top.size] = [fit.ids[r] for r in top]
         return out_scores, out_ids
+
+    def document_frequency(self, term: str) -> int:
+        """How many documents hold the index term ``term`` (an analysed term, not a raw word)."""
+        with self._lock:
+            if self._df is None:
+                self._df = Counter(t for tokens in self._docs.values() for t in set(tokens))
+            return self._df.get(term, 0)
+
+    def document_terms(self, item_id: str) -> frozenset[str]:
+        """The index terms of one document (empty for an unknown id)."""
+        with self._lock:
+            return frozenset(self._docs.get(item_id, ()))
 
     def score_of(self, query: str, ids: Sequence[str]) -> np.ndarray:
         """``(len(ids),) float32`` BM25 score of each id for ``query``; 0.0 for no match or unknown id."""

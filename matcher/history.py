@@ -149,6 +149,14 @@ class History:
             mask[self.row[exclude]] = False
         return mask
 
+    def title_of(self, initiative_id: str) -> str | None:
+        """The title of a past initiative (the first line of its text); None when unknown or when the
+        history was loaded without its texts."""
+        row = self.row.get(initiative_id)
+        if row is None or self.texts is None:
+            return None
+        return self.texts[row].split("\n", 1)[0].strip() or None
+
     def view(self, *, exclude: str | None = None, before: float | None = None) -> HistoryView:
         """The rows a query may use: decided before ``before`` (POSIX time), without ``exclude``."""
         return HistoryView(self, exclude=exclude, before=before)

@@ -71,9 +71,16 @@ class HistoryView:
         Returns ``(vote, best)``: ``vote[r]`` is the sum of the (sharpened) similarities of the
         neighbours that obtained ``r`` over the sum for all neighbours (so in [0, 1]); ``best[r]`` the
         similarity of the closest neighbour that did."""
+        vote, best, _ = self.knn_neighbours(query, k=k)
+        return vote, best
+
+    def knn_neighbours(self, query: np.ndarray, *, k: int = 30
+                       ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+        """:meth:`knn_votes` and, third, ``nearest[r]``: the id of the closest neighbour that obtained
+        ``r`` (what an explanation names)."""
         h = self.h
         if len(h) == 0:
-            return {}, {}
+            return {}, {}, {}
         sims = h.vectors @ query
         if self.mask is not None:
             sims = np.where(self.mask, sims, -np.inf)
@@ -84,11 +91,13 @@ class HistoryView:
         total = float(weights.sum()) or 1.0
         vote: defaultdict[str, float] = defaultdict(float)
         best: dict[str, float] = {}
+        nearest: dict[str, str] = {}
         for row, w, s in zip(top, weights, sims[top], strict=True):
             for rid in h.resources_of[row]:
                 vote[rid] += float(w) / total
-                best[rid] = max(best.get(rid, -1.0), float(s))
-        return dict(vote), best
+                if float(s) > best.get(rid, -np.inf):
+                    best[rid], nearest[rid] = float(s), h.initiative_ids[row]
+        return dict(vote), best, nearest
 
     def lexical_votes(self, text: str, *, k: int = 30) -> dict[str, float]:
         """Like :meth:`knn_votes` with BM25 neighbours: votes weighted by BM25 score, summing to ≤ 1."""

@@ -9,7 +9,7 @@ are resources pinned by staff that retrieval did not find, computed the same way
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +49,11 @@ class Pool:
     scores: np.ndarray
     retrieved: int
     """Rows ``[0, retrieved)`` were retrieved (and are ranked); the rest are pins added for staff."""
+    nearest: dict[str, str] = field(default_factory=dict)
+    """Resource id → the closest past initiative that obtained it, among the query's kNN neighbours."""
+    prior_scores: np.ndarray | None = None
+    """``(n,) float64`` the prior's score of each row (absolute, comparable across queries: what the
+    calibration reads), set by the ranking stage; None before it."""
 
     def __len__(self) -> int:
         return len(self.resources)
@@ -63,6 +68,8 @@ class Pool:
         self.resources = [self.resources[i] for i in full]
         self.checks = [self.checks[i] for i in full]
         self.X, self.eligible, self.scores = self.X[full], self.eligible[full], self.scores[full]
+        if self.prior_scores is not None:
+            self.prior_scores = self.prior_scores[full]
 
     def sort(self, start: int = 0, stop: int | None = None) -> None:
         """Order retrieved rows ``[start, stop)`` by score, best first; ties by dense similarity, then id."""

@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from matcher.explain import reasons_for
+from matcher.explain import NEIGHBOURS_VOTE, Grounds, reasons_for, shared_words
 from matcher.indexing import ResourceIndex
 from matcher.pool import Candidate, Pool
 from matcher.schemas import Decision, Match, Outcome
 
-__all__ = ["Presenter", "Recommendation", "diversify", "match_of", "pinned_ids"]
+__all__ = ["Presenter", "Recommendation", "diversify", "grounds_of", "match_of", "pinned_ids"]
 
 T = TypeVar("T")
 
@@ -115,10 +115,20 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         rank=rank,
         features={name: round(value, 6) for name, value in c.features.items()},
         checks=[x.model() for x in c.checks],
-        reasons=reasons_for(pool.query, resource, c.checks, c.features),
+        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index)),
         near_misses=[x.near_miss for x in c.checks if x.near_miss],
         closes_at=resource.closes_at,
         url=resource.url,
         index_version=index.version,
         model_version=model_version,
     )
+
+
+def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex) -> Grounds:
+    """The evidence a match's reasons may use: the words its record shares with the query, and the
+    closest past project that obtained it when similar past projects voted for it."""
+    rid = c.resource.id
+    neighbour = None
+    if c.features.get("knn_vote", 0.0) >= NEIGHBOURS_VOTE and rid in pool.nearest:
+        neighbour = index.history.title_of(pool.nearest[rid])
+    return Grounds(shared_words=tuple(shared_words(pool.query.text, rid, index.sparse)), neighbour=neighbour)

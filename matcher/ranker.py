@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.features import COLUMN, FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH
+from matcher.features import COLD_VALUES, COLUMN, FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH, TABLE
 from matcher.fusion import FUSION_K, PRIOR_SHARE, fuse_with_prior
 from matcher.pool import Pool
 
@@ -34,34 +34,68 @@ __all__ = [
 ]
 
 
+HISTORY_FEATURES = frozenset(f.name for f in TABLE if f.stage == "history")
+
+
 class RankerError(RuntimeError):
     """A saved ranker that cannot be used with this code (message says why and what to do)."""
+
+
+HISTORY_TRUST = 0.0
+"""The prior's default :attr:`PriorRanker.history_trust` (``docs/decisions.md``, "history in proportion")."""
+
+
+def _history_trust_default() -> float:
+    return HISTORY_TRUST
 
 
 @dataclass
 class PriorRanker:
     """A weighted sum of features; the weights are readable and stored with the ranker. The default
     weights are the table's (:data:`matcher.features.PRIOR_WEIGHTS`): hand weights on roughly
-    standardised features, what staff would weigh without any labels."""
+    standardised features, what staff would weigh without any labels.
+
+    History is trusted in proportion to how much of it there is: the history features' part of the
+    sum (each taken from its cold value, so a resource nobody partnered with adds nothing) is
+    multiplied by ``n / (n + history_trust)``, ``n`` the resource's past positive decisions (read back
+    from the ``popularity`` column). One past partnership then weighs little, hundreds weigh fully;
+    ``history_trust`` 0 trusts any history fully."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(PRIOR_WEIGHTS))
     kind: str = "prior"
+    history_trust: float = field(default_factory=_history_trust_default)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.weights) - set(FEATURES))
         if unknown:
             raise ValueError(f"weights name unknown features {unknown}; known: {', '.join(FEATURES)}")
-        self.coef_ = np.array([self.weights.get(n, 0.0) for n in FEATURES], dtype=np.float32)
+        trust = self.history_trust
+        if isinstance(trust, bool) or not isinstance(trust, int | float) or not 0.0 <= float(trust) <= 1e6:
+            raise ValueError(f"history_trust must be a number in [0, 1e6], got {trust!r}")
+        history = np.array([n in HISTORY_FEATURES for n in FEATURES])
+        coef = np.array([self.weights.get(n, 0.0) for n in FEATURES], dtype=np.float32)
+        self.coef_ = coef
+        self.content_coef_ = np.where(history, 0.0, coef).astype(np.float32)
+        self.history_coef_ = np.where(history, coef, 0.0).astype(np.float32)
+        self.history_offset_ = float(sum(self.weights.get(n, 0.0) * COLD_VALUES.get(n, 0.0) for n in HISTORY_FEATURES))
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> PriorRanker:
         return self  # nothing to learn: the prior is the fallback when there are no labels
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, dtype=np.float32) @ self.coef_
+        X = np.asarray(X, dtype=np.float32)
+        if not self.history_trust:
+            return X @ self.coef_
+        past = np.expm1(X[:, COLUMN["popularity"]].astype(np.float64))
+        confidence = past / (past + float(self.history_trust))
+        history = (X @ self.history_coef_).astype(np.float64) - self.history_offset_
+        content = (X @ self.content_coef_).astype(np.float64)
+        return (content + self.history_offset_ + confidence * history).astype(np.float32)
 
     def save(self, folder: Path) -> list[Path]:
         path = folder / "ranker.json"
-        path.write_text(json.dumps(_header(self.kind, {"weights": self.weights}), indent=2), encoding="utf-8")
+        params = {"weights": self.weights, "history_trust": self.history_trust}
+        path.write_text(json.dumps(_header(self.kind, params), indent=2), encoding="utf-8")
         return [path]
 
 
@@ -162,7 +196,8 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
         )
     kind = head.get("kind")
     if kind == "prior":
-        return PriorRanker(weights=head["params"]["weights"])
+        # A prior saved before history_trust existed trusted history fully.
+        return PriorRanker(weights=head["params"]["weights"], history_trust=head["params"].get("history_trust", 0.0))
     if kind == "lambdarank":
         import lightgbm as lgb
 
@@ -195,13 +230,16 @@ class ServedRanker:
     def rank(self, pool: Pool) -> None:
         """Score and order the retrieved rows of ``pool``, best first."""
         n = pool.retrieved
+        if len(pool):
+            pool.prior_scores = self.prior.predict(pool.X.astype(np.float32)).astype(np.float64)
         if n == 0:
             return
         if self.ranker is None:
             pool.scores[:n] = pool.column("rrf")[:n]
             pool.sort()
             return
-        pool.scores[:n] = self.prior.predict(pool.X[:n].astype(np.float32)).astype(np.float64)
+        assert pool.prior_scores is not None
+        pool.scores[:n] = pool.prior_scores[:n]
         pool.sort()
         if isinstance(self.ranker, PriorRanker):
             return

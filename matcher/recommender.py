@@ -173,6 +173,7 @@ class Recommender:
         found = self.retriever.retrieve(q, k, today, exclude=exclude, extra=pins,
                                         before=before.timestamp() if before is not None else None)
         pool = self.checker.pool(q, today, found.resources, found.columns, found.retrieved)
+        pool.nearest = found.nearest
         self.served.rank(pool)
         return pool
 

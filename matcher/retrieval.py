@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,8 @@ class Retrieved:
     resources: list[Resource]
     columns: np.ndarray
     retrieved: int
+    nearest: dict[str, str] = field(default_factory=dict)
+    """Resource id → the closest visible past initiative that obtained it (among the kNN neighbours)."""
 
 
 class Retriever:
@@ -84,7 +86,7 @@ class Retriever:
         if (cfg.use_dense or cfg.use_history) and (allowed or extra):
             vector = self.encoder.encode_queries([q.text])[0]
         view = self.index.history.view(exclude=exclude, before=before)
-        dense, sparse, votes, best, lexical = self._search(q, vector, allowed, k, view)
+        dense, sparse, votes, best, lexical, nearest = self._search(q, vector, allowed, k, view)
         ids = list(dict.fromkeys(
             dense + sparse + sorted(votes, key=lambda r: -votes[r]) + sorted(lexical, key=lambda r: -lexical[r])
         ))
@@ -103,15 +105,16 @@ class Retriever:
             name_scores=self._name_matcher().scores, rrf_k=cfg.rrf_k, use_history=cfg.use_history,
             past=view.positive_counts(ids),
         )
-        return Retrieved([index.resources[i] for i in ids], pool_columns(evidence), retrieved)
+        return Retrieved([index.resources[i] for i in ids], pool_columns(evidence), retrieved, nearest)
 
     def _search(
         self, q: MatchQuery, vector: np.ndarray | None, allowed: list[str], k: int, view: HistoryView,
-    ) -> tuple[list[str], list[str], dict[str, float], dict[str, float], dict[str, float]]:
-        """Dense ids, BM25 ids (best first), kNN votes, best neighbour similarities, lexical votes."""
+    ) -> tuple[list[str], list[str], dict[str, float], dict[str, float], dict[str, float], dict[str, str]]:
+        """Dense ids, BM25 ids (best first), kNN votes, best neighbour similarities, lexical votes, the
+        closest neighbour of each voted resource."""
         cfg, index = self.config, self.index
         if not allowed:
-            return [], [], {}, {}, {}
+            return [], [], {}, {}, {}, {}
         dense: list[str] = []
         if cfg.use_dense and vector is not None:
             n = min(len(allowed), max(cfg.dense_candidates, k))
@@ -125,12 +128,13 @@ class Retriever:
         votes: dict[str, float] = {}
         best: dict[str, float] = {}
         lexical: dict[str, float] = {}
+        nearest: dict[str, str] = {}
         if cfg.use_history and vector is not None and len(index.history):
             allowed_set = set(allowed)
-            votes, best = view.knn_votes(vector, k=cfg.knn_neighbours)
+            votes, best, nearest = view.knn_neighbours(vector, k=cfg.knn_neighbours)
             votes = {r: v for r, v in votes.items() if r in allowed_set}
             lexical = {r: v for r, v in view.lexical_votes(q.text, k=cfg.knn_neighbours).items() if r in allowed_set}
-        return dense, sparse, votes, best, lexical
+        return dense, sparse, votes, best, lexical, nearest
 
     def _name_matcher(self) -> NameMatcher:
         """The names of the indexed resources, rebuilt when the index replaces its dicts (on a write)."""

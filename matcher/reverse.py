@@ -13,7 +13,7 @@ from datetime import date
 from indexes import Encoder
 from matcher import territory
 from matcher.eligibility import check_all, is_eligible
-from matcher.explain import reasons_for
+from matcher.explain import Grounds, reasons_for, shared_words
 from matcher.fusion import reciprocal_rank_fusion
 from matcher.indexing import InitiativeIndex, ResourceIndex, resource_document
 from matcher.schemas import InitiativeMatch, MatchQuery
@@ -48,11 +48,11 @@ def initiatives_for(
         checks = check_all(resource, q, today)
         if not is_eligible(checks):
             continue
-        dense = float(initiatives.dense.reconstruct(iid) @ vector[0])
         out.append(InitiativeMatch(
             initiative_id=iid, title=ini.title, territory=ini.territory, score=round(fused[iid], 6),
             rank=len(out) + 1, checks=[x.model() for x in checks],
-            reasons=reasons_for(q, resource, checks, {"dense": dense}),
+            reasons=reasons_for(q, resource, checks, Grounds(shared_words=tuple(shared_words(q.text, resource_id,
+                                                                                            index.sparse)))),
         ))
         if len(out) >= k:
             break

@@ -22,7 +22,7 @@ from service.settings import Settings
 __all__ = ["DEFAULT_SYSTEMS", "batch", "bench", "eval_command", "register_eval"]
 
 
-DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage"
+DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage-zero,maillage"
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -48,6 +48,8 @@ def eval_command(
     data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
     train: Annotated[Path | None, typer.Option("--train", help="JSONL train split (raw set's schema)")] = None,
     test: Annotated[Path | None, typer.Option("--test", help="JSONL test split (raw set's schema)")] = None,
+    split: Annotated[str, typer.Option("--split", help="test (the held-out years, for reporting) or dev "
+                                       "(inside the train years, for choices)")] = "test",
     systems: Annotated[str, typer.Option("--systems", help="comma-separated systems")] = DEFAULT_SYSTEMS,
     model: Annotated[str | None, typer.Option("--model", help="encoder spec (default: MAILLAGE_MODEL)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="evaluate a seeded sample of N test queries")] = None,
@@ -69,7 +71,7 @@ def eval_command(
         ks = _k_values(k_values)
         chosen = make_systems([s for s in systems.split(",") if s.strip()], seed=seed)
         started = time.perf_counter()
-        evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test)
+        evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test, split=split)
         encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
                                cache_path=settings.cache_path, runtime=settings.encoder_runtime,
                                batch_precision=settings.encoder_batch_precision, lazy=True)
