@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval import metrics as M
+from eval.calibration_report import calibration_figures
 from eval.datasets import EvalSet
 from eval.significance import Comparison, compare, headline_metrics, significance_method
 from eval.systems import System
@@ -71,6 +72,8 @@ class EvalResult:
     """Slice key → value → ``{"n": count, "systems": {system: {metric: mean}}}``."""
     query_ids: list[str]
     notes: list[str] = field(default_factory=list)
+    calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """System → :func:`eval.calibration_report.calibration_figures` (systems giving probabilities only)."""
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def headline(self) -> list[str]:
@@ -101,6 +104,7 @@ class EvalResult:
             "significance": self.significance,
             "comparisons": [asdict(c) for c in self.comparisons],
             "slices": self.slices,
+            "calibration": self.calibration,
             "notes": self.notes,
         }
 
@@ -152,8 +156,12 @@ def evaluate(
     relevant = [q.relevant for q in queries]
 
     results: dict[str, SystemResult] = {}
+    calibration: dict[str, dict[str, Any]] = {}
     for system in systems:
         results[system.name] = _run(system, evalset, encoder, relevant, ks, depth, progress)
+        figures = calibration_figures(system, queries, results[system.name].rankings, main_k)
+        if figures is not None:
+            calibration[system.name] = figures
 
     provider_of = evalset.provider_of()
     for res in results.values():
@@ -170,7 +178,7 @@ def evaluate(
         k_values=ks, main_k=main_k, depth=depth, seed=seed, encoder=encoder.model_id,
         systems=results, reference=reference, best_baseline=best_baseline, comparisons=comparisons,
         significance=method, slices=_slices(evalset, results, main_k), query_ids=[q.id for q in queries],
-        notes=notes,
+        notes=notes, calibration=calibration,
     )
 
 

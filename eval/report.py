@@ -132,9 +132,31 @@ def _markdown(result: EvalResult) -> str:
                          *(f"{cell['systems'][s][f'ndcg@{k}']:.3f} ({cell['systems'][s]['mrr']:.3f})" for s in names)])
         parts += [_md_table([key, "n", *(f"`{s}`" for s in names)], rows), "",
                   f"![slices {key}](slice_{_safe(key)}.png)", ""]
+    parts += _calibration_section(result)
     if result.notes:
         parts += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
     return "\n".join(parts)
+
+
+def _calibration_section(result: EvalResult) -> list[str]:
+    if not result.calibration:
+        return []
+    k = result.main_k
+    parts = ["## Calibration", "",
+             f"Calibrated relevance of the top-{k} matches of every test query, fitted on the train split's "
+             "validation lists (never on the test split). ECE: expected calibration error over 10 equal-width "
+             "bins; \"forte\" (p ≥ 0.6) in the top 5: how many, and the share that are relevant; nothing fits: "
+             "share of test queries (each has a relevant resource) for which the list said nothing fits.", ""]
+    rows = []
+    for name, c in result.calibration.items():
+        forte = "—" if c["forte_top5_relevant"] is None else f"{c['forte_top5_relevant']:.3f}"
+        said = "—" if c["nothing_fits_said"] is None else f"{c['nothing_fits_said']:.3f}"
+        rows.append([f"`{name}`", str(c["pairs"]), f"{c['ece']:.3f}", f"{c['mean_probability']:.3f}",
+                     f"{c['share_relevant']:.3f}", str(c["forte_top5"]), forte, said])
+    parts += [_md_table(["system", "pairs", "ECE", "mean p", "share relevant", "\"forte\" in top 5",
+                         "of which relevant", "nothing fits said"], rows), "",
+              "![reliability](reliability.png)", ""]
+    return parts
 
 
 def _safe(name: str) -> str:
@@ -201,7 +223,26 @@ def _plots(result: EvalResult, out: Path) -> list[Path]:
     save(fig, "recall_at_k.png")
 
     _slice_plots(result, plt, save, width)
+    if result.calibration:
+        _reliability_plot(result, plt, save)
     return written
+
+
+def _reliability_plot(result: EvalResult, plt: Any, save: Callable[[object, str], None]) -> None:
+    """Share relevant against mean calibrated probability per bin, one line per system."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
+    for name, c in result.calibration.items():
+        bins = c["reliability"]
+        ax.plot([b["mean_probability"] for b in bins], [b["share_relevant"] for b in bins], marker="o",
+                label=f"{name} (ECE {c['ece']:.3f})")
+    ax.set_xlabel("calibrated probability (bin mean)")
+    ax.set_ylabel("share relevant")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{result.dataset['name']} — reliability of the top-{result.main_k}")
+    ax.legend(fontsize=8)
+    save(fig, "reliability.png")
 
 
 def _slice_plots(result: EvalResult, plt: Any, save: Callable[[object, str], None], width: float) -> None:

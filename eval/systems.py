@@ -27,11 +27,14 @@ import numpy as np
 from eval.datasets import EvalQuery, EvalSet
 from indexes import DenseIndex, Encoder
 from indexes.sparse import SparseIndex
+from matcher.calibration import Calibration
 from matcher.indexing import ResourceIndex, resource_document
+from matcher.ranker import LearnedRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
-from training.flow import Example, TrainConfig, train_ranker
+from training.calibrate import calibrate
+from training.flow import Example, TrainConfig, held_out_examples, train_ranker
 from training.pairs import COLD_RATE
 
 __all__ = [
@@ -297,6 +300,9 @@ class MaillageSystem:
         self.store_: Catalogue | None = None
         self.recommender_: Recommender | None = None
         self.today_: date | None = None
+        self.calibration_: Calibration | None = None
+        self.relevance_: dict[str, list[float]] = {}
+        self.nothing_fits_: dict[str, bool] = {}
 
     def train_config(self) -> TrainConfig:
         """The :class:`~training.flow.TrainConfig` of this system: at most ``max_train_queries`` examples,
@@ -320,31 +326,55 @@ class MaillageSystem:
         index = ResourceIndex.build(store, encoder, root / "indexes", progress=self.progress)
         self.recommender_ = Recommender(index, encoder, self.config)
         self.today_ = evalset.today
+        examples = _train_examples(evalset, self.recent_share)
+        validated: LearnedRanker | None = None
         if self.learn:
             # The ranker learns from the train split only, through the same function as `maillage train`,
             # with the gate of `maillage promote` inside the train split: it replaces the prior only if
             # it beats it on the latest 20 % of the train examples.
-            outcome = train_ranker(self.recommender_, _train_examples(evalset, self.recent_share),
-                                   today=evalset.today, config=self.train_config())
+            outcome = train_ranker(self.recommender_, examples, today=evalset.today, config=self.train_config())
             if outcome.gate is not None:
                 self.gate_ = {"validation_ndcg10_learned": outcome.gate.learned_ndcg10,
                               "validation_ndcg10_prior": outcome.gate.reference_ndcg10,
                               "trained_queries": outcome.trained_queries if outcome.kept is not None else 0}
             if outcome.kept is not None:
                 self.recommender_ = Recommender(index, encoder, self.config, outcome.kept)
+                validated = outcome.validated
+        if not self.zero_history:
+            # Calibrated on the gate's validation lists, as served by the ranker the gate judged (it
+            # has not seen them); the zero-history pipeline has no label to calibrate on.
+            judged = Recommender(index, encoder, self.config, validated) if validated is not None else self.recommender_
+            self.calibration_ = calibrate(judged, held_out_examples(examples, self.train_config()),
+                                          today=evalset.today, fitted_on=f"{evalset.name}: validation lists")
+            if self.calibration_ is not None:
+                rec = self.recommender_
+                self.recommender_ = Recommender(index, encoder, self.config, rec.ranker, calibration=self.calibration_)
         return self
+
+    def relevances(self, queries: Sequence[EvalQuery]) -> list[list[float] | None]:
+        """The calibrated probability of each match ranked for each query by the last :meth:`rank`
+        (None per query when the system has no calibration)."""
+        return [self.relevance_.get(q.id) for q in queries]
+
+    def nothing_fits(self, queries: Sequence[EvalQuery]) -> list[bool]:
+        """Whether the last :meth:`rank` said nothing fits, per query."""
+        return [self.nothing_fits_.get(q.id, False) for q in queries]
 
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
         rec = self.recommender_
         if rec is None:
             raise _not_fitted(self.name)
         if k > rec.config.max_k:  # a deeper list than the service allows: same pipeline, wider knob
-            rec = self.recommender_ = Recommender(rec.index, rec.encoder, replace(rec.config, max_k=k), rec.ranker)
+            rec = self.recommender_ = Recommender(rec.index, rec.encoder, replace(rec.config, max_k=k), rec.ranker,
+                                                  calibration=rec.calibration)
         out = []
         for q in queries:
             result = rec.recommend(q.initiative, k, today=self.today_, explain=False)
             # No staff overrides here, so no pinned match without a score.
             out.append([(m.resource_id, m.score if m.score is not None else math.inf) for m in result.matches])
+            self.nothing_fits_[q.id] = result.nothing_fits
+            if rec.calibration is not None:
+                self.relevance_[q.id] = [m.relevance if m.relevance is not None else 0.0 for m in result.matches]
         return out
 
     def close(self) -> None:

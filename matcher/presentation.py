@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
+from matcher.calibration import Calibration, calibration_inputs, label_of
 from matcher.explain import NEIGHBOURS_VOTE, Grounds, reasons_for, shared_words
 from matcher.indexing import ResourceIndex
 from matcher.pool import Candidate, Pool
@@ -28,8 +31,11 @@ class Recommendation:
     matches: list[Match]
     excluded: list[Match]
     nothing_fits: bool = False
-    """True when no match reaches the relevance threshold: the list is then shown as near misses, and
-    the person is told that nothing fits well."""
+    """True when the list is empty or no ranked match reaches the calibration's threshold: the person
+    is told that nothing fits well, and shown the near misses."""
+    ranked_inputs: np.ndarray | None = None
+    """``(n, 3)`` calibration inputs (:func:`matcher.calibration.calibration_inputs`) of the ranked
+    matches, in list order after the pinned ones; what a calibration is fitted from."""
 
 
 def pinned_ids(overrides: Mapping[str, Outcome], index: ResourceIndex) -> list[str]:
@@ -64,6 +70,8 @@ class Presenter:
     index: ResourceIndex
     model_version: str
     max_per_provider: int
+    calibration: Calibration | None = None
+    """Maps each ranked match to a probability of being relevant; None: no label, no threshold."""
 
     def present(self, pool: Pool, k: int, overrides: Mapping[str, Outcome], pins: Sequence[str], *,
                 with_excluded: bool, explain: bool) -> Recommendation:
@@ -76,8 +84,10 @@ class Presenter:
         eligible = [i for i in range(pool.retrieved) if pool.eligible[i] and pool.resources[i].id not in left_out]
         rows = diversify(eligible, k - len(pinned), self.max_per_provider, lambda i: pool.resources[i].provider_id)
         shown = pinned + [pool.candidate(i) for i in rows]
-        matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned)
-                   for rank, c in enumerate(shown, start=1)]
+        inputs = self._inputs(pool, rows)
+        relevance: list[float | None] = [*([None] * len(pinned)), *self._relevance(inputs, len(rows))]
+        matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned, p)
+                   for (rank, c), p in zip(enumerate(shown, start=1), relevance, strict=True)]
         for m in matches[: len(pinned)]:
             m.score = None  # placed by staff, not by its score
         excluded: list[Match] = []
@@ -85,11 +95,26 @@ class Presenter:
             excluded = [self._match(pool, pool.candidate(i), 1, True, overrides, Decision.excluded)
                         for i in range(pool.retrieved)
                         if not pool.eligible[i] or pool.resources[i].id in staff_out]
-        return Recommendation(matches, excluded)
+        ranked = [p for p in relevance[len(pinned):] if p is not None]
+        nothing_fits = not matches or (not pinned and self.calibration is not None
+                                       and max(ranked, default=0.0) < self.calibration.threshold)
+        return Recommendation(matches, excluded, nothing_fits, inputs)
+
+    @staticmethod
+    def _inputs(pool: Pool, rows: list[int]) -> np.ndarray | None:
+        if pool.prior_scores is None:
+            return None
+        return calibration_inputs(pool.prior_scores[rows], np.arange(1, len(rows) + 1), pool.column("dense")[rows])
+
+    def _relevance(self, inputs: np.ndarray | None, n: int) -> list[float | None]:
+        """The calibrated probability of each ranked row shown (in list order), or None each."""
+        if self.calibration is None or inputs is None or not n:
+            return [None] * n
+        return [float(p) for p in self.calibration.probabilities(inputs)]
 
     def _match(self, pool: Pool, c: Candidate, rank: int, explain: bool, overrides: Mapping[str, Outcome],
-               noted: Decision) -> Match:
-        m = match_of(pool, c, rank, explain, self.index, self.model_version)
+               noted: Decision, relevance: float | None = None) -> Match:
+        m = match_of(pool, c, rank, explain, self.index, self.model_version, relevance)
         note = overrides.get(c.resource.id)
         if note is not None and (noted is Decision.pinned or note.decision is Decision.excluded):
             what = "Épinglé par l'équipe" if noted is Decision.pinned else "Exclu par l'équipe"
@@ -97,12 +122,16 @@ class Presenter:
         return m
 
 
-def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: ResourceIndex, model_version: str) -> Match:
-    """One shown match; ``explain`` False leaves out checks, features and reasons (same ranking)."""
+def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: ResourceIndex, model_version: str,
+             relevance: float | None = None) -> Match:
+    """One shown match; ``explain`` False leaves out checks, features and reasons (same ranking).
+    ``relevance`` is its calibrated probability, shown with its label."""
     resource = c.resource
+    label = None if relevance is None else label_of(relevance)
+    p = None if relevance is None else round(relevance, 4)
     if not explain:
         return Match(initiative_id=pool.query.initiative_id, resource_id=resource.id, title=resource.title,
-                     kind=resource.kind.value, score=round(c.score, 6), rank=rank,
+                     kind=resource.kind.value, score=round(c.score, 6), rank=rank, relevance=p, relevance_label=label,
                      index_version=index.version, model_version=model_version)
     provider = index.providers.get(resource.provider_id)
     return Match(
@@ -115,7 +144,9 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         rank=rank,
         features={name: round(value, 6) for name, value in c.features.items()},
         checks=[x.model() for x in c.checks],
-        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index)),
+        relevance=p,
+        relevance_label=label,
+        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index, p)),
         near_misses=[x.near_miss for x in c.checks if x.near_miss],
         closes_at=resource.closes_at,
         url=resource.url,
@@ -124,11 +155,13 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
     )
 
 
-def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex) -> Grounds:
-    """The evidence a match's reasons may use: the words its record shares with the query, and the
-    closest past project that obtained it when similar past projects voted for it."""
+def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex, relevance: float | None = None) -> Grounds:
+    """The evidence a match's reasons may use: the words its record shares with the query, its
+    calibrated relevance, and the closest past project that obtained it when similar past projects
+    voted for it."""
     rid = c.resource.id
     neighbour = None
     if c.features.get("knn_vote", 0.0) >= NEIGHBOURS_VOTE and rid in pool.nearest:
         neighbour = index.history.title_of(pool.nearest[rid])
-    return Grounds(shared_words=tuple(shared_words(pool.query.text, rid, index.sparse)), neighbour=neighbour)
+    return Grounds(shared_words=tuple(shared_words(pool.query.text, rid, index.sparse)), neighbour=neighbour,
+                   relevance=relevance, relevance_label=None if relevance is None else label_of(relevance))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from indexes import Encoder
+from matcher.calibration import Calibration
 from matcher.checking import Checker
 from matcher.fusion import PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
@@ -85,6 +86,7 @@ class Recommender:
         ranker: PriorRanker | LearnedRanker | None = None,
         *,
         model_version: str | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         if index.manifest.encoder_id != encoder.model_id:
             raise ValueError(
@@ -98,7 +100,10 @@ class Recommender:
         self.served = ServedRanker(self._ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth)
         self.retriever = Retriever(index, encoder, cfg)
         self.checker = Checker()
-        self.presenter = Presenter(index, self._model_version, cfg.max_per_provider)
+        if calibration is not None and calibration.encoder != encoder.model_id:
+            raise ValueError(f"calibration fitted with {calibration.encoder!r}, encoder is {encoder.model_id!r}")
+        self._calibration = calibration
+        self.presenter = Presenter(index, self._model_version, cfg.max_per_provider, calibration)
 
     @property
     def index(self) -> ResourceIndex:
@@ -115,6 +120,10 @@ class Recommender:
     @property
     def ranker(self) -> PriorRanker | LearnedRanker:
         return self._ranker
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self._calibration
 
     @property
     def model_version(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from indexes import Manifest, SnapshotError, current, publish, set_current, verify
+from matcher.calibration import Calibration, load_calibration
 from matcher.features import FEATURE_VERSION, FEATURES
 from matcher.ranker import LearnedRanker, PriorRanker, load_ranker
 
@@ -41,6 +42,7 @@ class ModelRegistry:
         metrics: dict[str, float],
         compared_to: str | None,
         info: dict[str, Any] | None = None,
+        calibration: Calibration | None = None,
     ) -> str:
         """Store ``ranker`` as a new version (not served). ``metrics`` must hold ``validation_ndcg10``
         and, when a model is being served, ``current_validation_ndcg10`` measured on the same split."""
@@ -53,8 +55,16 @@ class ModelRegistry:
             extra={"ranker_kind": ranker.kind, "features": list(FEATURES), "feature_version": FEATURE_VERSION,
                    "metrics": metrics, "compared_to": compared_to, **(info or {})},
         )
-        publish(self.root, ranker.save, manifest, make_current=False)
+        def save(folder: Path) -> list[Path]:
+            return ranker.save(folder) + ([calibration.save(folder)] if calibration is not None else [])
+
+        publish(self.root, save, manifest, make_current=False)
         return version
+
+    def load_calibration(self, version: str, *, encoder_id: str) -> Calibration | None:
+        """The calibration stored with ``version`` (None when it has none); raises
+        :class:`matcher.calibration.CalibrationError` for one that cannot be used."""
+        return load_calibration(self.root / version, encoder=encoder_id)
 
     def versions(self) -> list[Manifest]:
         if not self.root.is_dir():

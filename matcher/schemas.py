@@ -9,7 +9,7 @@ on the way in by :mod:`matcher.territory`.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
@@ -260,6 +260,11 @@ class Match(_Schema):
     score: float | None = Field(description="the ranker's score; null for a resource pinned by staff, which is "
                                             "placed first whatever its score")
     rank: Annotated[int, Field(ge=1)]
+    relevance: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        default=None, description="calibrated probability that the match is relevant; null without a calibration "
+                                  "or for a pinned resource")
+    relevance_label: Literal["forte", "moyenne", "faible"] | None = Field(
+        default=None, description="the relevance as staff and citizens read it")
     features: dict[str, float] = {}
     checks: list[EligibilityCheck] = []
     reasons: list[str] = []

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from indexes import Encoder, SnapshotError, load_encoder
 from indexes.cache import CachedEncoder
+from matcher.calibration import Calibration, CalibrationError, packaged_prior_calibration
 from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.ranker import RankerError
@@ -51,9 +52,24 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
                     "(maillage train, then maillage promote): %s", exc)
         return Recommender(index, encoder)
     if served is None:
-        return Recommender(index, encoder)
+        return Recommender(index, encoder, calibration=_prior_calibration(encoder))
     version, ranker = served
-    return Recommender(index, encoder, ranker=ranker, model_version=version)
+    try:
+        calibration = ModelRegistry(settings.rankers_dir).load_calibration(version, encoder_id=encoder.model_id)
+    except CalibrationError as exc:
+        log.warning("calibration of model %s refused, matches are shown without a relevance label: %s", version, exc)
+        calibration = None
+    return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration)
+
+
+def _prior_calibration(encoder: Encoder) -> Calibration | None:
+    """The packaged calibration of the prior (:func:`matcher.calibration.packaged_prior_calibration`)
+    for this encoder, or None (logged) when there is none for it."""
+    try:
+        return packaged_prior_calibration(encoder.model_id)
+    except CalibrationError as exc:
+        log.warning("packaged calibration refused, matches are shown without a relevance label: %s", exc)
+        return None
 
 # A write is stamped (``resources.changed_at``) before its transaction commits, so a write stamped
 # earlier can become visible after a later one was already applied (two API requests, an import and

@@ -29,7 +29,8 @@ from matcher.schemas import Initiative
 from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import COLD_RATE, PairSet, build_pairs, simulate_cold
 
-__all__ = ["Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "gate_and_fit", "thin_evenly",
+__all__ = ["Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "gate_and_fit", "held_out_examples",
+           "thin_evenly",
            "train_ranker"]
 
 Example = tuple[Initiative, frozenset[str], datetime | None]
@@ -112,6 +113,9 @@ class TrainOutcome:
     validation_queries: int
     trained_queries: int
     skipped_no_positive: int
+    validated: LearnedRanker | None = None
+    """The ranker the gate judged (fitted on the train pairs only), before any refit: what a
+    calibration is fitted for on the validation lists, which it has not seen."""
 
     @property
     def kept(self) -> LearnedRanker | None:
@@ -177,13 +181,21 @@ def gate_and_fit(
     else:
         ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share)
     gate = Gate(_served_ndcg10(ranker, held_out, share), _served_ndcg10(reference or PriorRanker(), held_out, share))
-    trained = len(pairs.groups)
+    trained, validated = len(pairs.groups), ranker
     if gate.passed and config.refit_on_all and len(held_out.groups):
         every = simulate_cold(PairSet.concat(pairs, held_out), config.cold_rate)
         ranker = LearnedRanker(**params).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]
         trained = len(every.groups)
     return TrainOutcome(ranker, gate, report, len(pairs), len(pairs.groups), len(held_out.groups), trained,
-                        pairs.skipped_no_positive + held_out.skipped_no_positive)
+                        pairs.skipped_no_positive + held_out.skipped_no_positive, validated)
+
+
+def held_out_examples(examples: Sequence[Example], config: TrainConfig | None = None) -> list[Example]:
+    """The examples :func:`train_ranker` holds out for its gate (after thinning): the latest
+    ``validation_share``; the lists a calibration is fitted on."""
+    config = config or TrainConfig()
+    rows = thin_evenly(examples, config.max_examples)
+    return list(rows[int(len(rows) * (1 - config.validation_share)):])
 
 
 def _served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float) -> float:

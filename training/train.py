@@ -22,8 +22,9 @@ from matcher.recommender import Recommender, RecommenderConfig
 from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
+from training.calibrate import calibrate
 from training.fit import FitReport
-from training.flow import TooFewExamples, TrainConfig, train_ranker
+from training.flow import TooFewExamples, TrainConfig, held_out_examples, train_ranker
 from training.pairs import COLD_RATE
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
@@ -89,8 +90,9 @@ def train_from_catalogue(
                                cold_rate=cold_rate, params=params, refit_on_all=False)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
     base = Recommender(index, encoder, config, PriorRanker())
+    examples = examples_from_outcomes(store, source=source)
     try:
-        outcome = train_ranker(base, examples_from_outcomes(store, source=source), today=today, config=train_config,
+        outcome = train_ranker(base, examples, today=today, config=train_config,
                                reference=served[1] if served is not None else None, progress=progress)
     except TooFewExamples as e:
         raise ValueError(
@@ -102,6 +104,10 @@ def train_from_catalogue(
     if model is None or fit is None or gate is None:  # min_*_queries are 0 and folds is set: never
         raise RuntimeError("train_ranker returned no ranker with maillage train's configuration")
     compared_to = served[0] if served is not None else None
+    # The model registered is the one validated (no refit): its calibration is fitted on the
+    # validation lists it has not seen, as served.
+    calibration = calibrate(Recommender(index, encoder, config, model), held_out_examples(examples, train_config),
+                            today=today, fitted_on="maillage train: validation lists")
     version = registry.register(
         model,
         encoder_id=encoder.model_id,
@@ -113,6 +119,7 @@ def train_from_catalogue(
         compared_to=compared_to,
         info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
               "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config)},
+        calibration=calibration,
     )
     return TrainResult(
         version=version, fit=fit, train_queries=outcome.train_queries, validation_queries=outcome.validation_queries,

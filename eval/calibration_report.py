@@ -1,0 +1,50 @@
+"""Calibration figures of the systems that give a probability of relevance (``relevances``).
+
+Over the top ``k`` of every test query: the expected calibration error (10 equal-width bins), the
+reliability table behind it, the share of top-5 matches labelled "forte" that are relevant, and the
+share of queries for which the system said nothing fits (every query of a labelled set has a
+relevant resource, so that share should be 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eval.datasets import EvalQuery
+from matcher.calibration import expected_calibration_error, label_of, reliability
+
+__all__ = ["calibration_figures"]
+
+_TOP = 5
+
+
+def calibration_figures(system: object, queries: Sequence[EvalQuery], rankings: Sequence[Sequence[str]],
+                        k: int) -> dict[str, Any] | None:
+    """The figures for ``system``'s last ranking of ``queries``; None when it gives no probabilities."""
+    relevances = getattr(system, "relevances", None)
+    if not callable(relevances):
+        return None
+    probs = relevances(queries)
+    p: list[float] = []
+    y: list[int] = []
+    forte: list[int] = []
+    for q, ranked, ps in zip(queries, rankings, probs, strict=True):
+        if ps is None:
+            continue
+        for i, (rid, pi) in enumerate(zip(ranked[:k], ps[:k], strict=False)):
+            p.append(pi)
+            y.append(int(rid in q.relevant))
+            if i < _TOP and label_of(pi) == "forte":
+                forte.append(int(rid in q.relevant))
+    if not p:
+        return None
+    said = getattr(system, "nothing_fits", None)
+    nothing = [bool(x) for x in said(queries)] if callable(said) else []
+    return {
+        "k": k, "pairs": len(p), "ece": expected_calibration_error(p, y),
+        "mean_probability": sum(p) / len(p), "share_relevant": sum(y) / len(y),
+        "forte_top5_relevant": (sum(forte) / len(forte)) if forte else None, "forte_top5": len(forte),
+        "nothing_fits_said": (sum(nothing) / len(nothing)) if nothing else None,
+        "reliability": [{"mean_probability": a, "share_relevant": b, "n": n} for a, b, n in reliability(p, y)],
+    }
