@@ -14,7 +14,10 @@ project a line: ``id``, ``text``, ``territory``, ``legal_form``, ``judgments``, 
   project without a fitting resource has an empty ``relevant``;
 - ``today``: :data:`REFERENCE_DATE`, the catalogue's snapshot date the judgments assume.
 
-Dev is for choices (thresholds, parameters), test for reporting only.
+Dev is for choices (thresholds, parameters), test for reporting only. Test queries carry two
+slices: ``territory`` (:func:`_place`: urban / rural commune, département, overseas, Corsica,
+national) and ``legal_form``. :func:`spread_tables` gives the split's spread (legal forms,
+territories, themes of the fitting resources) as the Markdown tables of ``eval/judged/README.md``.
 
 The file is validated strictly; any error raises ``ValueError`` naming the file, line and project id.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,9 +38,10 @@ from eval.datasets import EvalQuery, EvalSet
 from matcher.demo_catalogue import demo_dir
 from matcher.importers.files import read_file_rows
 from matcher.schemas import Initiative, LegalForm, Outcome, Provider, Resource
-from matcher.territory import Level, TerritoryError, parse_territory
+from matcher.territory import Level, TerritoryError, parse_territory, territory_kind
 
-__all__ = ["JUDGED_DIR", "JUDGED_SPLITS", "REFERENCE_DATE", "TITLE_WORDS", "judged_path", "load_judged_set"]
+__all__ = ["JUDGED_DIR", "JUDGED_SPLITS", "REFERENCE_DATE", "TITLE_WORDS", "judged_path", "load_judged_set",
+           "spread_tables"]
 
 JUDGED_DIR = Path(__file__).resolve().parent / "judged"
 JUDGED_SPLITS = ("dev", "test")
@@ -166,7 +171,47 @@ def _project(record: dict[str, Any], where: str, split: str, resource_ids: set[s
     except ValidationError as exc:
         raise ValueError(f"{where}: not a valid initiative: {exc.errors()[0]['msg']}") from None
     relevant = frozenset(rid for rid, g in grades.items() if g >= 2)
-    return EvalQuery(pid, initiative, relevant, grades=grades)
+    slices = {"territory": _place(territory), "legal_form": legal_form or "none"}
+    return EvalQuery(pid, initiative, relevant, slices=slices, grades=grades)
+
+
+def _place(code: str | None) -> str:
+    """``national`` (none picked), ``overseas``, ``corsica``, ``urban-commune``, ``rural-commune`` or
+    ``departement``: the territory spread the format asks for."""
+    if code is None:
+        return "national"
+    kind = territory_kind(code)
+    if kind == "overseas":
+        return "overseas"
+    if code.startswith(("2A", "2B")):
+        return "corsica"
+    if parse_territory(code).level is Level.departement:
+        return "departement"
+    return "urban-commune" if kind == "urban" else "rural-commune"
+
+
+def spread_tables(split: str = "test") -> str:
+    """Markdown tables of a split: projects per legal form and per territory (fits / none), and the
+    number of fitting projects whose best-graded resources carry each theme (a project counts once
+    per theme)."""
+    ev = load_judged_set(split)
+    themes = {r.id: r.themes for r in ev.resources}
+    out = [f"{len(ev.test)} projects: {sum(1 for q in ev.test if q.relevant)} fit, "
+           f"{sum(1 for q in ev.test if not q.relevant)} none.", ""]
+    for key in ("legal_form", "territory"):
+        fit = Counter(q.slices[key] for q in ev.test if q.relevant)
+        none = Counter(q.slices[key] for q in ev.test if not q.relevant)
+        out += [f"| {key} | fits | none |", "| --- | ---: | ---: |"]
+        out += [f"| {v} | {fit[v]} | {none[v]} |" for v in sorted(fit | none, key=lambda v: (-(fit[v] + none[v]), v))]
+        out.append("")
+    per_theme: Counter[str] = Counter()
+    for q in ev.test:
+        if q.relevant and q.grades:
+            top = max(q.grades.values())
+            per_theme.update({t for r, g in q.grades.items() if g == top for t in themes[r]})
+    out += ["| theme of the best-graded resources | fitting projects |", "| --- | ---: |"]
+    out += [f"| {t} | {n} |" for t, n in sorted(per_theme.items(), key=lambda x: (-x[1], x[0]))]
+    return "\n".join(out) + "\n"
 
 
 def _territory(code: Any, where: str) -> str | None:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from eval.datasets import EvalQuery, EvalSet
 from eval.harness import evaluate
-from eval.judged import REFERENCE_DATE, judged_path, load_judged_set
+from eval.judged import REFERENCE_DATE, judged_path, load_judged_set, spread_tables
 from eval.judged_metrics import judged_figures
 from eval.report import format_table, write_report
 from eval.systems import MaillageSystem, NothingFits, make_systems
@@ -280,3 +280,16 @@ def test_cli_judged_flags_are_checked(app: typer.Typer, tmp_path: Path, args: li
     assert res.exit_code == 2
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_spread_tables_count_every_project_once() -> None:
+    ev = load_judged_set("test")
+    tables = spread_tables("test")
+    n_fit = sum(1 for q in ev.test if q.relevant)
+    assert tables.startswith(f"{len(ev.test)} projects: {n_fit} fit, {len(ev.test) - n_fit} none.")
+    for key in ("legal_form", "territory"):
+        block = tables.split(f"| {key} | fits | none |")[1].split("\n\n")[0]
+        rows = [r.strip("|").split("|") for r in block.strip().splitlines()[1:]]
+        assert sum(int(r[1]) for r in rows) == n_fit and sum(int(r[2]) for r in rows) == len(ev.test) - n_fit
+    assert {q.slices["territory"] for q in ev.test} <= {"national", "overseas", "corsica", "urban-commune",
+                                                        "rural-commune", "departement"}
