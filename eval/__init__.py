@@ -9,6 +9,8 @@ Typical use (what ``maillage eval`` does)::
 
 from eval.datasets import EVAL_SETS, EvalQuery, EvalSet, eig_ministry, load_eval_set
 from eval.harness import Comparison, EvalResult, SystemResult, evaluate
+from eval.judged import load_judged_set
+from eval.judged_metrics import judged_figures
 from eval.metrics import (
     CI,
     average_precision,
@@ -16,10 +18,13 @@ from eval.metrics import (
     concentration_from_counts,
     coverage,
     gini,
+    graded_ndcg_at_k,
     hit_at_k,
+    most_exposed,
     ndcg_at_k,
     paired_bootstrap_pvalue,
     paired_ttest_pvalue,
+    precision_at_k,
     provider_concentration,
     recall_at_k,
     reciprocal_rank,
@@ -30,6 +35,7 @@ from eval.systems import (
     BM25System,
     DenseSystem,
     MaillageSystem,
+    NothingFits,
     PopularitySystem,
     RandomSystem,
     System,
@@ -48,6 +54,7 @@ __all__ = [
     "EvalResult",
     "EvalSet",
     "MaillageSystem",
+    "NothingFits",
     "PopularitySystem",
     "RandomSystem",
     "System",
@@ -61,12 +68,17 @@ __all__ = [
     "evaluate",
     "format_table",
     "gini",
+    "graded_ndcg_at_k",
     "hit_at_k",
+    "judged_figures",
     "load_eval_set",
+    "load_judged_set",
     "make_systems",
+    "most_exposed",
     "ndcg_at_k",
     "paired_bootstrap_pvalue",
     "paired_ttest_pvalue",
+    "precision_at_k",
     "provider_concentration",
     "recall_at_k",
     "reciprocal_rank",

@@ -33,7 +33,7 @@ import json
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,13 +53,17 @@ _POSITIVE = {"obtained"}
 
 @dataclass(frozen=True)
 class EvalQuery:
-    """One labelled query: an initiative and the ids of the resources it really obtained."""
+    """One labelled query: an initiative and the ids of the resources it really obtained.
+
+    ``grades`` (judged sets only): resource id → graded relevance 0–3, absent ids 0; ``relevant``
+    is then the ids graded 2 or more, and may be empty (nothing fits this project)."""
 
     id: str
     initiative: Initiative
     relevant: frozenset[str]
     when: date | None = None
     slices: dict[str, str] = field(default_factory=dict)
+    grades: Mapping[str, int] | None = None
 
 
 @dataclass
@@ -385,4 +389,4 @@ def _with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> E
     states = {"seen" if seen[r] else "cold" for r in q.relevant}
     slices["popularity"] = states.pop() if len(states) == 1 else "mixed"
     slices["kind"] = "+".join(sorted({kind_of[r] for r in q.relevant}))
-    return EvalQuery(q.id, q.initiative, q.relevant, q.when, slices)
+    return EvalQuery(q.id, q.initiative, q.relevant, q.when, slices, q.grades)

@@ -11,6 +11,12 @@ with every other one on each headline metric by a paired two-sided t-test over q
 ``ranx.compare`` when ranx is installed (its figures are checked against ours), else scipy — and a
 paired bootstrap of the difference (CI of the delta and a p-value). p-values are not corrected for
 multiple comparisons.
+
+Judged sets (queries with ``grades``, :mod:`eval.judged`): a query without a relevant resource
+(nothing fits that project) is ranked like the others but left out of every per-query metric and
+of significance; the judged figures of :mod:`eval.judged_metrics` (graded nDCG@5, P@5, "nothing
+fits" shares, grade-0 slots, hubness) use every list, and the "nothing fits" flag of each system
+that has one (:class:`eval.systems.NothingFits`; the others never say it).
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from tqdm import tqdm
 
 from eval import metrics as M
 from eval.calibration_report import calibration_figures
-from eval.datasets import EvalSet
+from eval.datasets import EvalQuery, EvalSet
+from eval.judged_metrics import is_judged, judged_figures
 from eval.significance import Comparison, compare, headline_metrics, significance_method
-from eval.systems import System
+from eval.systems import NothingFits, System
 from indexes import Encoder
 
 __all__ = ["Comparison", "EvalResult", "SystemResult", "evaluate", "headline_metrics"]
@@ -45,12 +52,17 @@ class SystemResult:
     rankings: list[list[str]]
     """Per test query, up to ``depth`` resource ids, best first."""
     per_query: dict[str, np.ndarray]
-    """Metric name → ``(n_test,) float64`` per-query values (``ndcg@k``, ``recall@k``, ``hit@k``, ``mrr``, ``map``)."""
+    """Metric name → ``(n_scored,) float64`` per-query values (``ndcg@k``, ``recall@k``, ``hit@k``, ``mrr``,
+    ``map``), over the test queries that have a relevant resource (all of them outside judged sets)."""
     summary: dict[str, M.CI]
     """Metric name → mean over queries (or catalogue figure) with its 95 % CI."""
     fit_seconds: float
     rank_seconds: float
     config: dict[str, Any] = field(default_factory=dict)
+    nothing_fits: list[bool] = field(default_factory=list)
+    """Per test query: did the system say nothing fits (always False for a system that cannot)."""
+    judged: dict[str, Any] = field(default_factory=dict)
+    """Judged sets only: :func:`eval.judged_metrics.judged_figures`."""
 
 
 @dataclass
@@ -90,6 +102,9 @@ class EvalResult:
                 "rank_seconds": round(s.rank_seconds, 3),
                 "config": s.config,
             }
+            if s.judged:
+                systems[name]["judged"] = {m: v.as_dict() if isinstance(v, M.CI) else v
+                                           for m, v in s.judged.items()}
         return {
             "dataset": self.dataset,
             "k_values": list(self.k_values),
@@ -153,12 +168,16 @@ def evaluate(
         evalset = replace(evalset, test=[evalset.test[i] for i in keep])
         notes.append(f"test queries limited to a seeded sample of {limit}")
     queries = evalset.test
-    relevant = [q.relevant for q in queries]
+    # Only a judged set has queries without a relevant resource; they have no rank to score.
+    scored = [i for i, q in enumerate(queries) if q.relevant]
+    if not scored:
+        raise ValueError(f"dataset {evalset.name}: no test query has a relevant resource")
+    relevant = [queries[i].relevant for i in scored]
 
     results: dict[str, SystemResult] = {}
     calibration: dict[str, dict[str, Any]] = {}
     for system in systems:
-        results[system.name] = _run(system, evalset, encoder, relevant, ks, depth, progress)
+        results[system.name] = _run(system, evalset, encoder, scored, ks, depth, progress)
         figures = calibration_figures(system, queries, results[system.name].rankings, main_k)
         if figures is not None:
             calibration[system.name] = figures
@@ -166,18 +185,22 @@ def evaluate(
     provider_of = evalset.provider_of()
     for res in results.values():
         res.summary = _summaries(res, evalset.resource_ids, provider_of, main_k, resamples, seed)
+        if is_judged(queries):
+            res.judged = judged_figures(queries, res.rankings, res.nothing_fits, resamples=resamples, seed=seed)
 
     reference, best_baseline = _reference(results, main_k)
     method = significance_method(significance)
     comparisons, more_notes = compare(
-        {n: r.per_query for n, r in results.items()}, {n: r.rankings for n, r in results.items()}, reference,
+        {n: r.per_query for n, r in results.items()},
+        {n: [r.rankings[i] for i in scored] for n, r in results.items()}, reference,
         relevant, headline_metrics(main_k), method, resamples, seed)
     notes += more_notes
     return EvalResult(
         dataset=evalset.summary() | {"test_evaluated": len(queries)},
         k_values=ks, main_k=main_k, depth=depth, seed=seed, encoder=encoder.model_id,
         systems=results, reference=reference, best_baseline=best_baseline, comparisons=comparisons,
-        significance=method, slices=_slices(evalset, results, main_k), query_ids=[q.id for q in queries],
+        significance=method, slices=_slices([queries[i] for i in scored], results, main_k),
+        query_ids=[q.id for q in queries],
         notes=notes, calibration=calibration,
     )
 
@@ -194,10 +217,11 @@ def _check_arguments(evalset: EvalSet, systems: Sequence[System], significance: 
         raise ValueError(f"dataset {evalset.name} has no test queries for this split")
 
 
-def _run(system: System, evalset: EvalSet, encoder: Encoder, relevant: list[frozenset[str]], ks: tuple[int, ...],
+def _run(system: System, evalset: EvalSet, encoder: Encoder, scored: list[int], ks: tuple[int, ...],
          depth: int, progress: bool) -> SystemResult:
-    """Fit ``system`` on the train split, rank the test queries ``depth`` deep (then close it), and
-    score each query; the summary is filled in later."""
+    """Fit ``system`` on the train split, rank the test queries ``depth`` deep, read its "nothing
+    fits" flags (then close it), and score the queries at positions ``scored``; the summary is
+    filled in later."""
     queries = evalset.test
     t0 = time.perf_counter()
     _log(progress, f"{system.name}: fitting on {len(evalset.train)} train queries, {len(evalset.resources)} candidates")
@@ -212,14 +236,18 @@ def _run(system: System, evalset: EvalSet, encoder: Encoder, relevant: list[froz
                 for ranked in system.rank(chunk, depth):
                     rankings.append(_ids(ranked, system.name))
                 bar.update(len(chunk))
+        said = system.nothing_fits(queries) if isinstance(system, NothingFits) else [False] * len(queries)
+        if len(said) != len(queries):
+            raise ValueError(f"system {system.name!r} gave {len(said)} nothing-fits flags for {len(queries)} queries")
     finally:
         close = getattr(system, "close", None)
         if callable(close):
             close()
     t2 = time.perf_counter()
-    per_query = _per_query(rankings, relevant, ks)
+    per_query = _per_query([rankings[i] for i in scored], [queries[i].relevant for i in scored], ks)
     _log(progress, f"{system.name}: fit {t1 - t0:.1f} s, rank {t2 - t1:.1f} s")
-    return SystemResult(system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system))
+    return SystemResult(system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system),
+                        [bool(x) for x in said])
 
 
 def _log(enabled: bool, message: str) -> None:
@@ -295,15 +323,16 @@ def _reference(results: dict[str, SystemResult], k: int) -> tuple[str | None, st
     return reference, (others[0] if others else None)
 
 
-def _slices(evalset: EvalSet, results: dict[str, SystemResult], k: int) -> dict[str, dict[str, dict[str, Any]]]:
+def _slices(scored: list[EvalQuery], results: dict[str, SystemResult], k: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per-query means by slice value, over the ``scored`` queries (those the per-query arrays hold)."""
     metrics = [f"ndcg@{k}", f"recall@{k}", "mrr"]
-    keys = sorted({key for q in evalset.test for key in q.slices})
+    keys = sorted({key for q in scored for key in q.slices})
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for key in keys:
-        values = sorted({q.slices[key] for q in evalset.test if key in q.slices})
+        values = sorted({q.slices[key] for q in scored if key in q.slices})
         out[key] = {}
         for value in values:
-            mask = np.array([q.slices.get(key) == value for q in evalset.test])
+            mask = np.array([q.slices.get(key) == value for q in scored])
             out[key][value] = {
                 "n": int(mask.sum()),
                 "systems": {

@@ -2,12 +2,15 @@
 
 Every function is pure: lists or arrays in, numbers out. Ranked lists are sequences of resource ids,
 best first; ``relevant`` is a collection of ids. :func:`ndcg_at_k` is :func:`matcher.metrics.ndcg_at_k`,
-the one implementation that training's gates use too. Gains are binary. A query without relevant items
-scores 0 everywhere (the adapters never produce one; see :mod:`eval.datasets`).
+the one implementation that training's gates use too. Gains are binary, except in
+:func:`graded_ndcg_at_k` (judged sets: grades 0–3, gain ``2^g − 1``). A query without relevant items
+scores 0 everywhere (the harness leaves such queries out of per-query metrics).
 
 Catalogue metrics work on the top-k lists of all queries together:
 
 - ``coverage``: share of the candidate resources that appear in at least one top-k list;
+- ``most_exposed``: the resource found in the most top-k lists and the share of lists holding it
+  (hubness: one resource offered to everyone);
 - ``provider_concentration``: share of all top-k slots held by the top 10 % of providers (by slots),
   and the Gini coefficient of slots over every provider of the candidate set (0: even exposure,
   →1: one provider takes everything).
@@ -33,10 +36,13 @@ __all__ = [
     "concentration_from_counts",
     "coverage",
     "gini",
+    "graded_ndcg_at_k",
     "hit_at_k",
+    "most_exposed",
     "ndcg_at_k",
     "paired_bootstrap_pvalue",
     "paired_ttest_pvalue",
+    "precision_at_k",
     "provider_concentration",
     "recall_at_k",
     "reciprocal_rank",
@@ -61,6 +67,30 @@ def hit_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
     """1.0 when at least one relevant item is in the top ``k``, else 0.0."""
     k = _check_k(k)
     return float(any(item in relevant for item in ranked[:k]))
+
+
+def precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Share of the ``k`` top slots holding a relevant item; a list shorter than ``k`` counts its
+    missing slots as misses (so saying less is never rewarded)."""
+    k = _check_k(k)
+    return sum(1 for item in ranked[:k] if item in relevant) / k
+
+
+def graded_ndcg_at_k(ranked: Sequence[str], grades: Mapping[str, int], k: int) -> float:
+    """Graded nDCG@k: ``Σ_{i≤k} (2^g_i − 1) / log2(i + 1)`` over the same sum for the ``k`` highest
+    grades of ``grades`` (the ideal order of every judged item, ranked or not).
+
+    ``grades``: item id → grade ≥ 0; items absent from it have grade 0. 0.0 when no grade is
+    positive. Duplicates in ``ranked`` are the caller's error (the harness refuses them)."""
+    k = _check_k(k)
+    if any(g < 0 for g in grades.values()):
+        raise ValueError("grades must be >= 0")
+    ideal_grades = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
+    ideal = sum((2.0**g - 1.0) / math.log2(i + 2) for i, g in enumerate(ideal_grades))
+    if ideal == 0:
+        return 0.0
+    dcg = sum((2.0 ** grades.get(item, 0) - 1.0) / math.log2(i + 2) for i, item in enumerate(ranked[:k]))
+    return dcg / ideal
 
 
 def reciprocal_rank(ranked: Sequence[str], relevant: Collection[str]) -> float:
@@ -92,6 +122,20 @@ def coverage(rankings: Sequence[Sequence[str]], candidates: Collection[str], k: 
     cands = set(candidates)
     seen = {item for ranked in rankings for item in ranked[:k] if item in cands}
     return len(seen) / len(cands)
+
+
+def most_exposed(rankings: Sequence[Sequence[str]], k: int) -> tuple[float, str | None]:
+    """``(share of the lists holding it in their top k, id)`` of the item found in the most top-``k``
+    lists (ties: smallest id); ``(0.0, None)`` when no list holds anything."""
+    k = _check_k(k)
+    counts: dict[str, int] = {}
+    for ranked in rankings:
+        for item in set(ranked[:k]):
+            counts[item] = counts.get(item, 0) + 1
+    if not counts:
+        return 0.0, None
+    item = min(counts, key=lambda i: (-counts[i], i))
+    return counts[item] / len(rankings), item
 
 
 def gini(values: Sequence[float] | np.ndarray) -> float:

@@ -6,7 +6,9 @@
   with its 95 % CI), significance of the reference system against the others, per-slice tables;
 - ``results.json``: every figure of :meth:`EvalResult.to_dict`;
 - ``metrics.png`` (headline metrics by system with CI error bars), ``recall_at_k.png`` (recall@k
-  curves) and ``slice_<key>.png`` (nDCG per slice value and system).
+  curves) and ``slice_<key>.png`` (nDCG per slice value and system);
+- judged sets only: a "Judged set" section (graded nDCG@5, P@5, "nothing fits" shares, grade-0
+  slots, hubness; :mod:`eval.judged_metrics`) and ``judged.png``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,26 @@ def format_table(result: EvalResult, *, with_ci: bool = True) -> str:
     d = result.dataset
     title = (f"{d['name']}: {d['test_evaluated']} test queries, {d['train']} train, {d['candidates']} candidates "
              f"(encoder {result.encoder}; 95% bootstrap CI)")
-    return "\n".join([title, *lines])
+    return "\n".join([title, *lines, *_judged_lines(result, with_ci)])
+
+
+def _judged_lines(result: EvalResult, with_ci: bool) -> list[str]:
+    """The judged table for a terminal (nothing outside judged sets)."""
+    judged = {name: s.judged for name, s in result.systems.items() if s.judged}
+    if not judged:
+        return []
+    k = next(iter(judged.values()))["k"]
+    rows = [["system", f"nDCG@{k} fits", f"P@{k} fits", "nothing-fits (none)", "nothing-fits (fits)",
+             f"grade-0 top{k}", "hub"]]
+    for name, j in judged.items():
+        rows.append([name, _ci(j[f"ndcg@{k}"], bracket=with_ci), _ci(j[f"p@{k}"], bracket=with_ci),
+                     _ci(j["nothing_fits_none"], bracket=with_ci), _ci(j["nothing_fits_fits"], bracket=with_ci),
+                     f"{j[f'grade0@{k}']}/{j[f'slots@{k}']}", f"{j[f'hub_share@{k}']:.2f} {j['hub_resource'] or ''}"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return ["", f"judged set: {j['n_fits']} projects that fit, {j['n_none']} with nothing fitting", *lines]
 
 
 def _p(p: float) -> str:
@@ -101,6 +122,7 @@ def _markdown(result: EvalResult) -> str:
     parts += [_md_table(["system", *(_label(c) for c in cols), "fit / rank (s)"], rows), ""]
     parts += ["![metrics by system](metrics.png)", "", "![recall@k](recall_at_k.png)", ""]
 
+    parts += _judged_section(result)
     parts += ["## Significance", ""]
     if result.comparisons:
         parts.append(
@@ -157,6 +179,33 @@ def _calibration_section(result: EvalResult) -> list[str]:
                          "of which relevant", "nothing fits said"], rows), "",
               "![reliability](reliability.png)", ""]
     return parts
+
+
+def _judged_section(result: EvalResult) -> list[str]:
+    judged = {name: s.judged for name, s in result.systems.items() if s.judged}
+    if not judged:
+        return []
+    first = next(iter(judged.values()))
+    k, n_fits, n_none = first["k"], first["n_fits"], first["n_none"]
+    parts = [
+        "## Judged set", "",
+        f"{n_fits} projects with a fitting resource (\"fits\") and {n_none} without (\"none\"). nDCG@{k}: graded "
+        f"(gain 2^g − 1, ideal from all grades of the project); P@{k}: share of the {k} top slots graded ≥ 2 "
+        "(missing slots are misses); both on the fits projects. \"Nothing fits\" said: share of projects for "
+        "which the system said nothing fits (systems that cannot say it never do). Grade-0 results: top-"
+        f"{k} slots, over all {n_fits + n_none} projects, holding a resource graded 0 — grades do not tell "
+        "an infeasible resource from an irrelevant one, so this counts both. Hubness: the largest share of "
+        f"top-{k} lists holding one same resource, and that resource.", "",
+    ]
+    rows = []
+    for name, j in judged.items():
+        hub = f"{j[f'hub_share@{k}']:.2f} (`{j['hub_resource']}`)" if j["hub_resource"] else "0.00"
+        rows.append([f"`{name}`", _ci(j[f"ndcg@{k}"]), _ci(j[f"p@{k}"]), _ci(j["nothing_fits_none"]),
+                     _ci(j["nothing_fits_fits"]), f"{j[f'grade0@{k}']} / {j[f'slots@{k}']}", hub])
+    header = ["system", f"nDCG@{k} (fits)", f"P@{k} (fits)", "nothing-fits said (none)",
+              "nothing-fits said wrongly (fits)", f"grade-0 results in top {k}",
+              f"share of lists holding the most frequent resource in top {k}"]
+    return [*parts, _md_table(header, rows), "", "![judged set](judged.png)", ""]
 
 
 def _safe(name: str) -> str:
@@ -223,6 +272,7 @@ def _plots(result: EvalResult, out: Path) -> list[Path]:
     save(fig, "recall_at_k.png")
 
     _slice_plots(result, plt, save, width)
+    _judged_plot(result, plt, save, width)
     if result.calibration:
         _reliability_plot(result, plt, save)
     return written
@@ -243,6 +293,31 @@ def _reliability_plot(result: EvalResult, plt: Any, save: Callable[[object, str]
     ax.set_title(f"{result.dataset['name']} — reliability of the top-{result.main_k}")
     ax.legend(fontsize=8)
     save(fig, "reliability.png")
+
+
+def _judged_plot(result: EvalResult, plt: Any, save: Callable[[object, str], None], width: float) -> None:
+    """Bars with CIs of the judged set's shares: nDCG@5, P@5 and the two "nothing fits" shares."""
+    import numpy as np
+
+    judged = {name: s.judged for name, s in result.systems.items() if s.judged}
+    if not judged:
+        return
+    k = next(iter(judged.values()))["k"]
+    metrics = [(f"ndcg@{k}", f"nDCG@{k}\n(fits)"), (f"p@{k}", f"P@{k}\n(fits)"),
+               ("nothing_fits_none", "nothing fits\nsaid (none)"), ("nothing_fits_fits", "nothing fits\nsaid (fits)")]
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(metrics) + 0.4 * len(judged)), 4.2))
+    x = np.arange(len(metrics))
+    for i, (name, j) in enumerate(judged.items()):
+        cis = [j[m] for m, _ in metrics]
+        err = np.array([[c.value - c.low for c in cis], [c.high - c.value for c in cis]]).clip(min=0)
+        ax.bar(x + (i - (len(judged) - 1) / 2) * width, [c.value for c in cis], width, yerr=err, capsize=3,
+               label=name)
+    ax.set_xticks(x, [label for _, label in metrics])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("value (95% CI)")
+    ax.set_title(f"{result.dataset['name']} — judged figures")
+    ax.legend(fontsize=8, ncol=min(3, len(judged)))
+    save(fig, "judged.png")
 
 
 def _slice_plots(result: EvalResult, plt: Any, save: Callable[[object, str], None], width: float) -> None:

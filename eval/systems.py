@@ -42,6 +42,7 @@ __all__ = [
     "BM25System",
     "DenseSystem",
     "MaillageSystem",
+    "NothingFits",
     "PopularitySystem",
     "RandomSystem",
     "Ranking",
@@ -56,7 +57,12 @@ Ranking = list[tuple[str, float]]
 
 @runtime_checkable
 class System(Protocol):
-    """What the harness needs from a system."""
+    """What the harness needs from a system.
+
+    Optionally a system also has ``nothing_fits(queries) -> list[bool]`` (:class:`NothingFits`): for
+    queries it has ranked, whether it told the person that nothing fits. The harness asks it after
+    ranking; a system without it never says so (the BM25 and dense baselines always show a list).
+    """
 
     name: str
 
@@ -66,6 +72,15 @@ class System(Protocol):
 
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
         """Up to ``k`` ``(resource_id, score)`` per query, best first."""
+        ...
+
+
+@runtime_checkable
+class NothingFits(Protocol):
+    """The optional part of :class:`System`: a system that can say "nothing fits this project"."""
+
+    def nothing_fits(self, queries: Sequence[EvalQuery]) -> list[bool]:
+        """Per query (each already ranked by ``rank``), True when the system said nothing fits."""
         ...
 
 
@@ -314,6 +329,7 @@ class MaillageSystem:
 
     def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
         self.close()
+        self.nothing_fits_ = {}
         self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
         root = Path(self.tmp_.name)
         store = self.store_ = Catalogue.open(sqlite_url(root / "catalogue.db"))
@@ -356,10 +372,6 @@ class MaillageSystem:
         (None per query when the system has no calibration)."""
         return [self.relevance_.get(q.id) for q in queries]
 
-    def nothing_fits(self, queries: Sequence[EvalQuery]) -> list[bool]:
-        """Whether the last :meth:`rank` said nothing fits, per query."""
-        return [self.nothing_fits_.get(q.id, False) for q in queries]
-
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
         rec = self.recommender_
         if rec is None:
@@ -370,12 +382,20 @@ class MaillageSystem:
         out = []
         for q in queries:
             result = rec.recommend(q.initiative, k, today=self.today_, explain=False)
+            self.nothing_fits_[q.id] = result.nothing_fits  # read by nothing_fits(): no second pass
             # No staff overrides here, so no pinned match without a score.
             out.append([(m.resource_id, m.score if m.score is not None else math.inf) for m in result.matches])
-            self.nothing_fits_[q.id] = result.nothing_fits
             if rec.calibration is not None:
                 self.relevance_[q.id] = [m.relevance if m.relevance is not None else 0.0 for m in result.matches]
         return out
+
+    def nothing_fits(self, queries: Sequence[EvalQuery]) -> list[bool]:
+        """:attr:`matcher.presentation.Recommendation.nothing_fits` of each query, as recorded by
+        :meth:`rank` (kept after :meth:`close`); raises ``ValueError`` for a query never ranked."""
+        missing = [q.id for q in queries if q.id not in self.nothing_fits_]
+        if missing:
+            raise ValueError(f"system {self.name!r} has not ranked {', '.join(missing[:5])}")
+        return [self.nothing_fits_[q.id] for q in queries]
 
     def close(self) -> None:
         if self.store_ is not None:

@@ -43,13 +43,14 @@ def _k_values(text: str) -> tuple[int, ...]:
 
 def eval_command(
     dataset: Annotated[str, typer.Option("--dataset", help="reserve-parlementaire, betagouv, "
-                                         "betagouv-incubators or eig-defis")],
+                                         "betagouv-incubators, eig-defis or judged (eval/judged)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for report.md, results.json and plots")],
     data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
     train: Annotated[Path | None, typer.Option("--train", help="JSONL train split (raw set's schema)")] = None,
     test: Annotated[Path | None, typer.Option("--test", help="JSONL test split (raw set's schema)")] = None,
-    split: Annotated[str, typer.Option("--split", help="test (the held-out years, for reporting) or dev "
-                                       "(inside the train years, for choices)")] = "test",
+    split: Annotated[str, typer.Option("--split", help="test (the held-out years or judged "
+                                       "projects, for reporting) or dev (inside the train years, or the judged "
+                                       "dev projects: for choices)")] = "test",
     systems: Annotated[str, typer.Option("--systems", help="comma-separated systems")] = DEFAULT_SYSTEMS,
     model: Annotated[str | None, typer.Option("--model", help="encoder spec (default: MAILLAGE_MODEL)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="evaluate a seeded sample of N test queries")] = None,
@@ -59,19 +60,25 @@ def eval_command(
     """Evaluate baselines and the Maillage pipeline on a real labelled set; write a report."""
     from eval.datasets import EVAL_SETS, load_eval_set
     from eval.harness import evaluate
+    from eval.judged import load_judged_set
     from eval.report import format_table, write_report
     from eval.systems import make_systems
 
     settings = Settings()
     try:
-        if dataset not in EVAL_SETS:
-            raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join(EVAL_SETS)}")
+        if dataset not in (*EVAL_SETS, "judged"):
+            raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join((*EVAL_SETS, 'judged'))}")
+        if dataset == "judged" and (data or train or test):
+            raise ValueError("--data, --train and --test do not apply to --dataset judged (it reads eval/judged)")
         if limit is not None and limit < 1:
             raise ValueError(f"--limit must be >= 1, got {limit}")
         ks = _k_values(k_values)
         chosen = make_systems([s for s in systems.split(",") if s.strip()], seed=seed)
         started = time.perf_counter()
-        evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test, split=split)
+        if dataset == "judged":
+            evalset = load_judged_set(split)
+        else:
+            evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test, split=split)
         encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
                                cache_path=settings.cache_path, runtime=settings.encoder_runtime,
                                batch_precision=settings.encoder_batch_precision, lazy=True)

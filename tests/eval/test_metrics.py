@@ -141,3 +141,52 @@ def test_metrics_agree_with_ranx() -> None:
     }
     for name, value in ours.items():
         assert theirs[name] == pytest.approx(value, abs=1e-9), name
+
+
+# --- judged sets: graded gains, precision with missing slots, hubness ----------------------------
+
+GRADES = {"a": 3, "b": 2, "c": 1, "z": 0}
+
+
+def test_graded_ndcg_exponential_gain_ideal_from_every_grade() -> None:
+    # [c, a, x] @3: DCG = (2^1-1)/log2(2) + (2^3-1)/log2(3) = 1 + 4.416508 = 5.416508;
+    # ideal [a, b, c] = 7 + 3/log2(3) + 1/log2(4) = 7 + 1.892789 + 0.5 = 9.392789.
+    assert M.graded_ndcg_at_k(["c", "a", "x"], GRADES, 3) == pytest.approx(5.416508 / 9.392789, abs=1e-6)
+    assert M.graded_ndcg_at_k(["c", "a", "x"], GRADES, 3) == pytest.approx(0.576666, abs=1e-6)
+    # @1: c (gain 1) against the ideal a (gain 7).
+    assert M.graded_ndcg_at_k(["c", "a"], GRADES, 1) == pytest.approx(1 / 7)
+    # The ideal counts judged items the list never shows: [a] @2 → 7 / (7 + 3/log2(3)).
+    assert M.graded_ndcg_at_k(["a"], GRADES, 2) == pytest.approx(7 / 8.892789, abs=1e-6)
+    assert M.graded_ndcg_at_k(["a", "b", "c"], GRADES, 3) == pytest.approx(1.0)
+    assert M.graded_ndcg_at_k(["a", "b", "c", "z", "q"], GRADES, 10) == pytest.approx(1.0)
+    # Nothing graded above 0: 0 whatever the list.
+    assert M.graded_ndcg_at_k(["z", "a"], {"z": 0}, 5) == 0.0
+    assert M.graded_ndcg_at_k([], GRADES, 5) == 0.0
+    with pytest.raises(ValueError, match="grades must be >= 0"):
+        M.graded_ndcg_at_k(["a"], {"a": -1}, 5)
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        M.graded_ndcg_at_k(["a"], GRADES, 0)
+
+
+def test_graded_ndcg_with_binary_grades_is_the_binary_ndcg() -> None:
+    # Gain 2^1 - 1 = 1 for every relevant item: the same figure as the binary nDCG.
+    binary = dict.fromkeys(REL, 1)
+    for k in (1, 2, 5):
+        assert M.graded_ndcg_at_k(RANKED, binary, k) == pytest.approx(M.ndcg_at_k(RANKED, REL, k))
+
+
+def test_precision_counts_missing_slots_as_misses() -> None:
+    assert M.precision_at_k(RANKED, REL, 5) == pytest.approx(2 / 5)
+    assert M.precision_at_k(RANKED, REL, 2) == pytest.approx(1 / 2)
+    assert M.precision_at_k(["b"], REL, 5) == pytest.approx(1 / 5)  # one hit, four empty slots
+    assert M.precision_at_k([], REL, 5) == 0.0
+    assert M.precision_at_k(RANKED, set(), 5) == 0.0
+
+
+def test_most_exposed_is_the_largest_share_of_lists_and_its_item() -> None:
+    lists = [["a", "b"], ["b", "c"], ["b"], ["d", "a", "b"]]
+    assert M.most_exposed(lists, 2) == (0.75, "b")  # b in 3 top-2 lists; the 4th holds it at rank 3
+    assert M.most_exposed(lists, 3) == (1.0, "b")
+    assert M.most_exposed([["a"], ["b"]], 1) == (0.5, "a")  # tie: smallest id
+    assert M.most_exposed([["a", "a"]], 2) == (1.0, "a")  # a list counts once
+    assert M.most_exposed([[], []], 5) == (0.0, None)
