@@ -23,7 +23,7 @@ Reference data ships in ``matcher/data/territory/``: the 18 régions, the 101 d�
 current commune of them (34,875), from Etalab's ``@etalab/decoupage-administratif`` 6.0.0 (see
 ``scripts/build_territory_data.py``). The list is complete, so a commune code that is in none of
 those tables is an error naming it. The collectivités d'outre-mer (975, 977, 978, 984, 986–989) are
-outside this hierarchy and refused.
+outside this hierarchy and refused, as are Corsica's codes before 1976 (``20…``).
 """
 
 from __future__ import annotations

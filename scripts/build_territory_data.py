@@ -7,10 +7,11 @@ Etalab), tarball ``etalab-decoupage-administratif-6.0.0.tgz``:
 * sha256 ``c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a``
 * sha1 (npm "shasum") ``0330556cf07e21fff21111e5775a316ec18b9636``
 
-Fetch it with npm, then run this script on the tarball (it checks the version and the sha256)::
+Fetch it with npm, then run this script from the repository on the tarball (it checks the version
+and the sha256)::
 
-    cd "$(mktemp -d)" && npm pack @etalab/decoupage-administratif@6.0.0
-    python scripts/build_territory_data.py "$OLDPWD/etalab-decoupage-administratif-6.0.0.tgz"
+    cd "$(mktemp -d)" && npm pack @etalab/decoupage-administratif@6.0.0 && cd -
+    .venv/bin/python scripts/build_territory_data.py "$OLDPWD/etalab-decoupage-administratif-6.0.0.tgz"
 
 or on an unpacked package directory (its version is checked, no sha can be; tests use a tiny one).
 The output is deterministic: the same input gives byte-identical files. It writes, each through a
