@@ -58,12 +58,7 @@ def _where(coverage: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=8192)
 def _name(code: str) -> str:
-    t = territory.parse_territory(code)
-    if t.name:
-        return t.name
-    # A commune outside the shipped name list: say at least which département it is in.
-    dep = territory.parse_territory(t.departement) if t.departement else None
-    return f"la commune {code} ({dep.name})" if dep and dep.name else code
+    return territory.parse_territory(code).name or code  # every territory of the COG has a name
 
 
 def check_territory(resource: Resource, query: MatchQuery) -> Check:

@@ -9,28 +9,33 @@ function of this module:
   (Guadeloupe). The prefix is mandatory because a bare ``"11"`` is the département Aude;
 * a département: ``"01"``–``"95"`` with ``"2A"``/``"2B"`` for Corsica, and ``"971"``–``"974"``,
   ``"976"`` overseas;
-* a commune: its five-character INSEE code, e.g. ``"93066"``, ``"2A004"``, ``"97411"``.
+* a commune: its five-character INSEE code, e.g. ``"93066"``, ``"2A004"``, ``"97411"``;
+* an arrondissement municipal of Paris, Lyon or Marseille (``"75111"``, ``"69383"``, ``"13201"``):
+  a territory of its own, inside its commune (``75111`` → ``75056`` → ``75`` → ``R11`` → ``FR``),
+  so that a resource for Paris covers it and one for the 11e does not cover all of Paris;
+* the code of a former commune merged into a current one (a commune déléguée or associée, or one
+  the COG only lists among the current commune's former codes): it is replaced by the current
+  commune's code, and :attr:`Territory.note` says so (``"01340"`` → ``"01015"`` Arboys en Bugey).
 
 Input is stripped and upper-cased (``" 2a004 "`` → ``"2A004"``, ``"r11"`` → ``"R11"``).
 
-Reference data ships in ``matcher/data/territory/``: all 18 régions, all 101 départements, and a
-partial commune list (préfectures, large cities and a sample of rural communes) used for names,
-autocompletion and :func:`territory_kind`. Because that list is not exhaustive, a well-formed
-commune code of a known département is accepted even when it is not listed (its name is then None).
-Codes, names and main postcodes follow the COG 2024 (communes nouvelles included).
+Reference data ships in ``matcher/data/territory/``: the 18 régions, the 101 départements and every
+current commune of them (34,875), from Etalab's ``@etalab/decoupage-administratif`` 6.0.0 (see
+``scripts/build_territory_data.py``). The list is complete, so a commune code that is in none of
+those tables is an error naming it. The collectivités d'outre-mer (975, 977, 978, 984, 986–989) are
+outside this hierarchy and refused, as are Corsica's codes before 1976 (``20…``).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, lru_cache
-from importlib.resources import files
-from typing import Any, NamedTuple
+from functools import lru_cache
+
+from matcher import _territory_data as _ref
 
 __all__ = [
     "RURAL_DEPARTEMENTS",
@@ -39,8 +44,11 @@ __all__ = [
     "TerritoryError",
     "all_departements",
     "all_regions",
+    "commune_population",
+    "communes_named",
     "covers",
     "departement_of",
+    "epci_name",
     "find_postcode",
     "parse_territory",
     "postcode_to_departement",
@@ -81,7 +89,11 @@ class Territory:
 
     ``departement`` and ``region`` are canonical codes (``"93"``, ``"R11"``); for a département
     ``departement`` is its own code, for a région ``region`` is its own code; both are None for
-    ``FR``. ``postcode`` is the main postcode of a listed commune, else None.
+    ``FR``. For a commune or an arrondissement municipal: ``postcode`` is the main postcode (None
+    for the few communes without one), ``postcodes`` all of them (main first), ``population`` the
+    municipal population, ``epci`` the SIREN of its EPCI à fiscalité propre (see :func:`epci_name`).
+    ``parent_commune`` is set for an arrondissement municipal only (``"75056"`` for ``"75111"``).
+    ``note`` (French, for people) says when the code given was a former commune's and was replaced.
     """
 
     code: str
@@ -90,56 +102,21 @@ class Territory:
     departement: str | None
     region: str | None
     postcode: str | None = None
+    postcodes: tuple[str, ...] = ()
+    population: int | None = None
+    epci: str | None = None
+    parent_commune: str | None = None
+    note: str | None = None
 
     @property
     def ancestors(self) -> tuple[str, ...]:
-        """Codes from this territory up to ``"FR"``, e.g. ``("93066", "93", "R11", "FR")``."""
+        """Codes from this territory up to ``"FR"``, e.g. ``("93066", "93", "R11", "FR")``,
+        ``("75111", "75056", "75", "R11", "FR")`` for an arrondissement municipal."""
         chain = [self.code]
-        for parent in (self.departement, self.region, NATIONAL):
+        for parent in (self.parent_commune, self.departement, self.region, NATIONAL):
             if parent is not None and parent != chain[-1]:
                 chain.append(parent)
         return tuple(chain)
-
-
-# --- reference data ----------------------------------------------------------------------------
-
-class _Commune(NamedTuple):
-    name: str
-    postcode: str | None
-    urban: bool | None
-    folded: str  # accent- and case-insensitive form of the name, for search
-
-
-class _Data(NamedTuple):
-    regions: dict[str, str]  # "R11" -> name
-    departements: dict[str, tuple[str, str]]  # "93" -> (name, "R11")
-    communes: dict[str, _Commune]  # "93066" -> record
-
-
-def _load(name: str) -> list[dict[str, Any]]:
-    text = files("matcher").joinpath("data", "territory", name).read_text(encoding="utf-8")
-    rows: list[dict[str, Any]] = json.loads(text)
-    return rows
-
-
-@cache
-def _data() -> _Data:
-    """Load the shipped JSON files once, on first use."""
-    regions = {"R" + r["code"]: r["name"] for r in _load("regions.json")}
-    departements = {d["code"]: (d["name"], "R" + d["region"]) for d in _load("departements.json")}
-    communes = {
-        c["code"]: _Commune(c["name"], c.get("postcode"), c.get("urban"), _fold(c["name"]))
-        for c in _load("communes.json")
-    }
-    return _Data(regions, departements, communes)
-
-
-def _fold(text: str) -> str:
-    """Lower-case, strip accents, and treat hyphens and apostrophes as spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    plain = plain.replace("œ", "oe").replace("æ", "ae")
-    return " ".join(re.sub(r"[-'’_.]", " ", plain).split())
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -150,7 +127,7 @@ def _departement_part(code: str) -> str:
 
 
 def _departement(code: str, given: str) -> Territory:
-    data = _data()
+    data = _ref.data()
     if code == "20":
         raise TerritoryError(
             f"invalid département '20' in territory code {given!r}: Corsica is '2A' or '2B' since 1976"
@@ -175,10 +152,23 @@ def _commune(code: str, given: str) -> Territory:
             f"invalid commune code {given!r}: expected the département code followed by the "
             "commune number, e.g. '93066', '2A004', '97411'"
         )
-    listed = _data().communes.get(code)
-    if listed is None:
-        return Territory(code, Level.commune, None, dep, parent.region)
-    return Territory(code, Level.commune, listed.name, dep, parent.region, listed.postcode)
+    data = _ref.data()
+    place = data.communes.get(code) or data.arrondissements.get(code)
+    if place is not None:
+        within = place.commune if isinstance(place, _ref.Arrondissement) else None
+        return Territory(code, Level.commune, place.name, dep, parent.region, next(iter(place.postcodes), None),
+                         place.postcodes, place.population, data.communes[within or code].epci, within)
+    f = data.former.get(code)
+    if f is not None:
+        now = _commune(f.commune, given)
+        what = f"{f.name} ({code}) : {f.status}" if f.name else f"{code} : ancienne commune"
+        return dataclasses.replace(now, note=f"{what}, fait partie de la commune {now.name} ({now.code})")
+    source = data.source
+    raise TerritoryError(
+        f"unknown commune code {given!r}: no commune, arrondissement municipal or former commune of "
+        f"{parent.name} ({dep}) has this code in the Code officiel géographique "
+        f"({source['package']} {source['version']})"
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -186,7 +176,7 @@ def parse_territory(code: str) -> Territory:
     """Parse and canonicalise a territory code (see the module docstring for the accepted forms).
 
     Raises TerritoryError, naming the code, for anything that is not ``FR``, a known région or
-    département, or a well-formed commune code of a known département.
+    département, or the code of a commune, arrondissement municipal or former commune of the COG.
     """
     if not isinstance(code, str):
         raise TerritoryError(f"territory code must be a string, got {code!r}")
@@ -195,7 +185,7 @@ def parse_territory(code: str) -> Territory:
         raise TerritoryError(f"empty territory code {code!r}: {_EXPECTED}")
     if c == NATIONAL:
         return Territory(NATIONAL, Level.national, "France", None, None)
-    regions = _data().regions
+    regions = _ref.data().regions
     if len(c) == 3 and c[0] == "R" and c[1:].isdigit():
         if c not in regions:
             raise TerritoryError(
@@ -261,27 +251,26 @@ def territory_kind(code: str) -> str:
 
     * ``"overseas"`` for overseas départements (971–976), their communes and the overseas régions
       (R01–R06);
-    * for a metropolitan commune of the shipped list: ``"urban"`` when flagged urban (préfectures,
-      large cities), ``"rural"`` when flagged not urban (the small rural communes listed);
-    * ``"rural"`` for a low-density département (:data:`RURAL_DEPARTEMENTS`) and the unlisted
-      communes in it;
-    * ``"unknown"`` otherwise: other unlisted or unclassified communes, départements and régions,
-      and ``FR``.
+    * for a metropolitan commune: ``"urban"`` when it has at least 3,500 inhabitants, else
+      ``"rural"`` (the rule of ``scripts/build_territory_data.py``: no INSEE density grid ships with
+      a package, and this threshold gives about the grid's national rural share); an arrondissement
+      municipal is urban;
+    * ``"rural"`` for a low-density département (:data:`RURAL_DEPARTEMENTS`);
+    * ``"unknown"`` otherwise: other départements, the régions and ``FR``.
     """
     t = parse_territory(code)
     if t.region in _OVERSEAS_REGIONS:
         return "overseas"
     if t.level is Level.commune:
-        listed = _data().communes.get(t.code)
-        if listed is not None and listed.urban is not None:
-            return "urban" if listed.urban else "rural"
-    if t.level in (Level.commune, Level.departement) and t.departement in RURAL_DEPARTEMENTS:
+        communes = _ref.data().communes
+        return "urban" if communes[t.parent_commune or t.code].urban else "rural"
+    if t.level is Level.departement and t.departement in RURAL_DEPARTEMENTS:
         return "rural"
     return "unknown"
 
 
 # Metropolitan départements of low population density (under about 50 inhabitants per km², INSEE
-# 2020 populations): a coarse proxy for rurality when a commune is not in the shipped list, so
+# 2020 populations): a coarse proxy for the rurality of a project placed at département level, so
 # evaluation slices and features see rural initiatives as such.
 RURAL_DEPARTEMENTS = frozenset({
     "04", "05", "08", "09", "12", "15", "19", "23", "32", "36", "39", "43", "46", "48", "52", "55",
@@ -309,7 +298,7 @@ def postcode_to_departement(postcode: str) -> str:
             return "2B"
         raise TerritoryError(f"unknown Corsican postcode {postcode!r}: expected 20000–20699")
     dep = p[:3] if p.startswith("97") else p[:2]
-    if dep not in _data().departements:
+    if dep not in _ref.data().departements:
         what = "Monaco" if p.startswith("980") else "no département of the reference"
         raise TerritoryError(f"postcode {postcode!r} maps to {what}: {_EXPECTED_DEP}")
     return dep
@@ -338,35 +327,58 @@ def find_postcode(text: str) -> str | None:
 
 def all_departements() -> list[Territory]:
     """The 101 départements, in COG order (01…19, 2A, 2B, 21…95, 971…976)."""
-    return [parse_territory(code) for code in _data().departements]
+    return [parse_territory(code) for code in _ref.data().departements]
 
 
 def all_regions() -> list[Territory]:
     """The 18 régions, by code (R01…R06 overseas, then R11…R94)."""
-    return [parse_territory(code) for code in _data().regions]
+    return [parse_territory(code) for code in _ref.data().regions]
 
 
 def search_communes(prefix: str, limit: int = 10) -> list[Territory]:
-    """Communes of the shipped list whose name, or main postcode, starts with ``prefix``.
+    """Current communes whose name, or one of whose postcodes, starts with ``prefix``.
 
-    Name matching ignores case, accents, hyphens and apostrophes (``"saint d"`` and ``"saint-d"``
-    both find Saint-Denis; ``"evry"`` finds Évry-Courcouronnes). An all-digit prefix searches
-    postcodes instead. Exact name matches come first, then urban communes, then by name and code.
-    The list is partial: this serves autocompletion, not validation.
+    Every commune of the COG is searched (arrondissements municipaux and former communes are not
+    offered: their codes are accepted by :func:`parse_territory`). Name matching ignores case,
+    accents, hyphens and apostrophes (``"saint d"`` and ``"saint-d"`` both find Saint-Denis,
+    ``"evry cour"`` finds Évry-Courcouronnes), and a complete word ``st``/``ste`` reads as
+    saint/sainte. An all-digit prefix searches postcodes instead. Exact name matches come first,
+    then by population (largest first), then by name and code; homonyms are told apart by their
+    ``departement``. Each query is a binary search over sorted arrays, not a scan.
     """
-    if limit <= 0:
-        return []
-    query = (prefix or "").strip()
-    communes = _data().communes
-    if query.isdigit():
-        hits = [code for code, c in communes.items() if c.postcode and c.postcode.startswith(query)]
-        hits.sort(key=lambda code: (communes[code].postcode, code))
-    else:
-        folded = _fold(query)
-        if not folded:
-            return []
-        hits = [code for code, c in communes.items() if c.folded.startswith(folded)]
-        hits.sort(key=lambda code: (
-            communes[code].folded != folded, communes[code].urban is not True, communes[code].folded, code,
-        ))
-    return [parse_territory(code) for code in hits[:limit]]
+    return [parse_territory(code) for code in _ref.search(prefix or "", limit)]
+
+
+def communes_named(name: str, departement: str | None = None) -> list[Territory]:
+    """The current communes called ``name``, largest population first.
+
+    Names compare folded: case, accents, hyphens and apostrophes are ignored, and the words
+    ``St``/``Ste`` read as Saint/Sainte (``"st etienne"`` finds Saint-Étienne, 42218). With
+    ``departement`` (any form :func:`parse_territory` accepts for a département: ``"42"``, ``"2a"``)
+    only the communes of that département are returned; an unknown département raises TerritoryError.
+    Returns ``[]`` when no commune has that name. Former communes and arrondissements are not matched.
+    """
+    dep = None
+    if departement is not None:
+        dep = parse_territory(departement)
+        if dep.level is not Level.departement:
+            raise TerritoryError(
+                f"expected a département code for departement, got {departement!r}: {_EXPECTED_DEP}"
+            )
+    found = [parse_territory(code) for code in _ref.named(name or "")]
+    return found if dep is None else [t for t in found if t.departement == dep.code]
+
+
+def commune_population(code: str) -> int | None:
+    """Municipal population of a current commune or arrondissement municipal (``"75056"`` → Paris's);
+    None for any other code, a former commune's or a malformed one included: this never raises."""
+    c = code.strip().upper() if isinstance(code, str) else ""
+    found = _ref.data().communes.get(c) or _ref.data().arrondissements.get(c)
+    return found.population if found is not None else None
+
+
+def epci_name(code: str) -> str | None:
+    """Name of the EPCI à fiscalité propre whose SIREN is ``code`` (:attr:`Territory.epci`), or None:
+    ``"200054781"`` → ``"Métropole du Grand Paris"``."""
+    found = _ref.data().epci.get(code)
+    return found[0] if found is not None else None

@@ -72,8 +72,6 @@ def place(code: str | None) -> str:
         return code
     if t.name and t.name != t.code:
         return f"{t.name} ({t.code})"
-    if t.departement and t.departement != t.code:  # a commune outside the shipped list of names
-        return f"commune {t.code} ({place(t.departement).rsplit(' (', 1)[0]})"
     return t.code
 
 

@@ -117,6 +117,21 @@ def test_widget_submission_needs_consent_and_hides_contact(api: Api) -> None:
 def test_territory_autocomplete(api: Api) -> None:
     hits = api.client.get("/v1/territories?q=saint-d", headers=api.h("partner")).json()
     assert any(h["code"] == "93066" for h in hits)
+    # Every commune of the COG; homonyms are told apart by the département in the label.
+    assert {"code": "93066", "name": "Saint-Denis", "postcode": "93200", "departement": "93",
+            "label": "Saint-Denis (93200, Seine-Saint-Denis)"} in hits
+    same = api.client.get("/v1/territories?q=sainte colombe&limit=12", headers=api.h("partner")).json()
+    assert len(same) == 12 and {h["name"] for h in same} == {"Sainte-Colombe"}
+    assert len({h["label"] for h in same}) == len({h["departement"] for h in same}) == 12
+
+
+def test_an_unknown_commune_code_is_422_naming_it(api: Api) -> None:
+    r = api.client.post("/v1/match", json={"text": "Jardin partagé en pied d'immeuble", "territory": "93999"},
+                        headers=api.h("staff"))
+    assert r.status_code == 422 and "unknown commune code '93999'" in r.text, r.text
+    arrondissement = api.client.post("/v1/match", json={"text": "Jardin partagé en pied d'immeuble",
+                                                        "territory": "75111"}, headers=api.h("staff"))
+    assert arrondissement.status_code == 200, arrondissement.text
 
 
 def test_index_status_rebuild_and_swap(api: Api) -> None:

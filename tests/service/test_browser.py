@@ -226,7 +226,10 @@ def _shot(page: Any, name: str, start: Any = None, end: Any = None, pad: int = 1
     assert (SCREENSHOTS / name).stat().st_size > 10_000, f"{name} looks empty"
 
 
-def _fill_project(page: Any, *, place: str = "Saint-Den", choose: str = "Saint-Denis (93200)") -> None:
+SAINT_DENIS = "Saint-Denis (93200, Seine-Saint-Denis)"  # the widget's label: postcode and département
+
+
+def _fill_project(page: Any, *, place: str = "Saint-Den", choose: str = SAINT_DENIS) -> None:
     widget = page.locator("maillage-widget")
     widget.get_by_label("Décrivez votre projet").fill(PROJECT)
     combo = widget.get_by_role("combobox", name="Commune ou code postal")
@@ -321,7 +324,7 @@ def test_widget_with_consent_creates_the_initiative_for_staff(stack: Stack) -> N
     widget = page.locator("maillage-widget")
     widget.get_by_role("heading", name="Votre projet peut être soutenu").wait_for()
     assert widget.get_attribute("data-size") == "narrow"  # it follows its own width, not the page's
-    _fill_project(page, place="93200", choose="Saint-Denis (93200)")
+    _fill_project(page, place="93200", choose=SAINT_DENIS)
     widget.get_by_label("J'accepte que ma description").check()
     widget.get_by_label("Adresse électronique").fill("porteuse@example.org")
     widget.get_by_role("button", name="Voir les ressources adaptées").click()

@@ -66,9 +66,11 @@ def test_unknown_initiative_is_a_one_line_error(loaded: Path) -> None:
     assert "unknown initiative id 'nope'" in result.output and "Traceback" not in result.output
 
 
-def test_unknown_territory_is_a_one_line_error(loaded: Path) -> None:
-    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--territory", "99999"])
-    assert result.exit_code == 2 and "territory" in result.output and "99999" in result.output
+@pytest.mark.parametrize("code", ["99999", "93999"])  # an unknown département; a commune the COG does not have
+def test_unknown_territory_is_a_one_line_error(loaded: Path, code: str) -> None:
+    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--territory", code])
+    assert result.exit_code == 2 and "territory" in result.output and code in result.output
+    assert "Traceback" not in result.output
 
 
 def test_import_unknown_target_and_missing_file(env: Path) -> None:

@@ -22,8 +22,15 @@ router = v1_router("widget")
 def territories(_: WidgetKey, q: Annotated[str, Query(min_length=1, max_length=80)],
                 limit: Annotated[int, Query(ge=1, le=20)] = 8) -> list[TerritoryHit]:
     hits = territory.search_communes(q, limit)
+    # The département's name tells homonyms apart: there are a dozen Sainte-Colombe.
     return [TerritoryHit(code=t.code, name=t.name, postcode=t.postcode, departement=t.departement,
-                         label=f"{t.name} ({t.postcode or t.departement})") for t in hits]
+                         label=_label(t)) for t in hits]
+
+
+def _label(t: territory.Territory) -> str:
+    """``"Saint-Denis (93200, Seine-Saint-Denis)"``, or without the postcode when it has none."""
+    dep = territory.parse_territory(t.departement).name if t.departement else None
+    return f"{t.name} ({', '.join(p for p in (t.postcode, dep) if p)})"
 
 
 @router.post("/widget/initiatives", status_code=201, response_model=CreatedInitiative,
