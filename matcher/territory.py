@@ -39,6 +39,8 @@ __all__ = [
     "TerritoryError",
     "all_departements",
     "all_regions",
+    "commune_population",
+    "communes_named",
     "covers",
     "departement_of",
     "find_postcode",
@@ -370,3 +372,34 @@ def search_communes(prefix: str, limit: int = 10) -> list[Territory]:
             communes[code].folded != folded, communes[code].urban is not True, communes[code].folded, code,
         ))
     return [parse_territory(code) for code in hits[:limit]]
+
+
+# --- names → communes (temporary) ----------------------------------------------------------------
+# TEMPORARY (issue 16 item 5, branch ``reader``): the whole-COG work adds these two functions with the
+# same signatures and semantics; on merge, take that version and drop this block.
+
+
+def communes_named(name: str, departement: str | None = None) -> list[Territory]:
+    """Current communes whose folded name (see :func:`_fold`: case, accents, hyphens and apostrophes
+    ignored) equals the folded ``name``, restricted to ``departement`` (a canonical code) when given,
+    most populous first.
+
+    TEMPORARY implementation over the shipped partial list, which holds no populations: the order is
+    by code. The whole-COG version replaces it (same signature, same semantics, sorted by population).
+    """
+    folded = _fold(name or "")
+    if not folded:
+        return []
+    communes = _data().communes
+    codes = sorted(code for code, c in communes.items() if c.folded == folded
+                   and (departement is None or _departement_part(code) == departement))
+    return [parse_territory(code) for code in codes]
+
+
+def commune_population(code: str) -> int | None:
+    """Municipal population of a commune; None when unknown.
+
+    TEMPORARY: the shipped partial list has no populations, so this is always None until the
+    whole-COG version replaces it.
+    """
+    return None
