@@ -12,10 +12,13 @@ Whether an amount is *sought* is decided by the nearest cue before it in its sen
   it sought;
 * cues of money already there or not sought (``déjà``, ``reçu``, ``obtenu``, ``grâce à``, ``dons``,
   ``chiffre d'affaires``, ``loyer``, ``prix``, ``cotisation``, ``budget annuel``, ``budget de
-  fonctionnement``) rule it out, and so does a rate right after it (``par mois``, ``par an``,
-  ``par personne``…). The annual budget of a structure says its size, not what the project asks:
-  it is not read, although "le budget du projet est de …" is;
-* an amount with no cue at all is taken only when it is the only money amount of the text.
+  fonctionnement``) rule it out, and so does what follows it: a rate or a price (``par mois``,
+  ``par an``, ``par repas``…), money already there (``10 000 € déjà trouvés``) and, short of a strong
+  cue, a funder (``avec 15 000 € de la région``). The annual budget of a structure says its size, not
+  what the project asks: it is not read, although "le budget du projet est de …" is;
+* short of a strong cue, a sum under 100 € is a price, not a project's need;
+* an amount with no cue at all is taken only when it is the only money amount of the text
+  (``35 000 € d'investissement`` counts as a weak cue after the amount).
 
 Among sought amounts, a strong cue beats a weak one, which beats none; then the largest wins. A
 range (``entre 10 000 et 15 000 €``, ``de 9 000 € à 12 000 €``, ``10-15 k€``) reads as its upper
@@ -76,11 +79,24 @@ _NEGATIVE = (
     r"|chiffre\s+d['’]affaires|loyer|salaires?|prix|tarifs?|cotisations?|adhésions?|entrée|billet"
 )
 _CUE = re.compile(rf"(?P<neg>{_NEGATIVE})|(?P<strong>{_STRONG})|(?P<weak>{_WEAK})", re.IGNORECASE)
+# A rate or a price ("800 € par mois", "3,50 € par repas"), or money already there ("10 000 € déjà
+# trouvés"), right after the amount: never a sum sought.
 _RATE_AFTER = re.compile(
-    rf"^{_SP}*(?:HT|TTC)?{_SP}*(?:par{_SP}+(?:mois|an|année|personne|participant|adhérent|jour|heure|semaine)"
-    rf"|/{_SP}?(?:mois|an|pers)|mensuel|annuel|de{_SP}+l['’]heure|l['’]unité|de{_SP}+dons|de{_SP}+loyer)",
+    rf"^{_SP}*(?:HT|TTC)?{_SP}*(?:par{_SP}+(?!la\b|le\b|les\b|l['’]|notre\b)\w+"
+    rf"|/{_SP}?(?:mois|an|pers)|mensuel|annuel|de{_SP}+l['’]heure|l['’]unité|pièce|chacun|de{_SP}+dons|de{_SP}+loyer"
+    rf"|(?:sont{_SP}+|ont{_SP}+été{_SP}+)?déjà\b|(?:acquis|obtenus|trouvés|réunis|collectés)\b)",
     re.IGNORECASE,
 )
+# A funder right after the amount ("avec 15 000 € de la région"): money received, unless a strong cue
+# of need says otherwise.
+_FUNDER_AFTER = re.compile(
+    rf"^{_SP}*(?:de|du|des){_SP}+(?:la{_SP}+|l['’]|le{_SP}+|notre{_SP}+)?"
+    r"(?:région|ville|mairie|commune|fondation|département|État|CAF|préfecture|métropole|mécènes?)\b",
+    re.IGNORECASE,
+)
+_WEAK_AFTER = re.compile(
+    rf"^{_SP}*(?:HT|TTC)?{_SP}*(?:d['’]investissement|de{_SP}+budget|de{_SP}+travaux|au{_SP}+total)", re.IGNORECASE)
+_MIN_WEAK = 100.0  # under 100 €, a sum with no strong cue is a price ("les paniers coûtent 15 €")
 _STRONG_AFTER = re.compile(
     rf"^{_SP}*(?:HT|TTC)?{_SP}*(?:nous{_SP}+manqu|manqu|(?:sont|serai(?:en)?t|seront){_SP}+nécessaires?"
     rf"|à{_SP}+(?:trouver|réunir|financer|collecter)|recherchés?)",
@@ -200,9 +216,11 @@ def read_amount(text: str) -> AmountRead | None:
             strength, start = (2 if cue.group("strong") else 1), cue.start()
         elif _STRONG_AFTER.match(text[f.end:f.end + 40]):
             strength, start = 2, f.start
+        elif _WEAK_AFTER.match(text[f.end:f.end + 40]):
+            strength, start = 1, f.start
         else:
             strength, start = 0, f.start
-        if f.bare_k and strength < 2:
+        if strength < 2 and (f.bare_k or f.value < _MIN_WEAK or _FUNDER_AFTER.match(text[f.end:f.end + 40])):
             continue
         if strength == 0 and len(money) != 1:
             continue

@@ -51,10 +51,12 @@ _SEEK_AFTER = re.compile(r"^[^.!?;]{0,20}?\b(?:nous\s+aiderai\w*|nous\s+serai\w*
 _NEGATION = re.compile(r"\b(?:pas|plus|jamais|aucun\w*|sans)\b|\bn['’]", _I)
 _PUBLIC = (r"(?:la\s+|une\s+|l['’]|les\s+|le\s+|des\s+|notre\s+)?"
            r"(?:mairie|ville|commune|collectivit\w+|administrations?|préfecture|État|services?\s+publics?|services\s+de\s+l['’]État|département|région|ministère"
-           r"|municipalité|intercommunalité|métropole|agglomération)\b")
+           r"|municipalité|intercommunalité|métropole|agglomération|France\s+Travail|Pôle\s+emploi|CAF|ARS"
+           r"|Éducation\s+nationale)\b")
 _NEED_TERMS: list[tuple[Need, re.Pattern[str]]] = [
     (Need.lieu, re.compile(
-        rf"\b(?:un|d{_A}un|de\s+nouveaux|un\s+nouveau|d{_A}un\s+nouveau|un\s+autre)\s+(?:lieu|local|espace|terrain|bâtiment)\b"
+        rf"\b(?:un|d{_A}un|de\s+nouveaux|un\s+nouveau|d{_A}un\s+nouveau|un\s+autre)"
+        rf"\s+(?:(?:vrai|petit|grand|véritable|premier)\s+)?(?:lieu|local|espace|terrain|bâtiment)\b"
         rf"|\bdes\s+locaux\b|\bde\s+locaux\b|\b(?:une|d{_A}une|de|des)\s+salles?\b(?!\s+des\s+fêtes)", _I)),
     (Need.financement, re.compile(
         r"\bfinancements?\b|\bfinancer\b|\bsubventions?\b|\bfonds\b|\bmécénat\b|\bfinancement\s+participatif\b", _I)),
@@ -67,7 +69,8 @@ _NEED_TERMS: list[tuple[Need, re.Pattern[str]]] = [
         r"\bexperts?\b|\bexpert-comptable\b|\bexpertises?\b|\bconseils?\s+(?:juridiques?|fiscaux|comptables?|techniques?)"
         r"|\bjuristes?\b|\bavocats?\b|\bingénieur\w*\b", _I)),
     (Need.visibilite, re.compile(
-        r"\bfaire\s+connaître\b|\bvisibilité\b|\bcommunication\b|\bmédiatis\w+|\bnotoriété\b|\brayonnement\b", _I)),
+        r"\bfaire\s+connaître\b|\bvisibilité\b|\bvisibles?\b|\bcommunication\b|\bmédiatis\w+|\bnotoriété\b"
+        r"|\brayonnement\b", _I)),
     (Need.partenariat_public, re.compile(
         rf"\b(?:travailler|collaborer|coopérer|partenariat|nous\s+associer|convention(?:ner)?|co-?construire)"
         rf"\s+(?:\w+\s+){{0,2}}?(?:avec|de|d{_A})\s*{_PUBLIC}", _I)),
@@ -116,7 +119,7 @@ _LEGAL: list[tuple[LegalForm, re.Pattern[str]]] = [
         rf"|{_START}(?:SCOP|SCIC|Coopérative)\b|\bentreprise\s+de\s+l{_A}(?:ESS|économie\s+sociale)|\bESUS\b"
         rf"|\bentreprise\s+solidaire\s+d{_A}utilité\s+sociale|\bentreprise\s+d{_A}insertion\b", _I)),
     (LegalForm.association, re.compile(
-        rf"\bnotre\s+asso(?:ciation)?\b|\bnous\s+sommes\s+une\s+asso(?:ciation)?\b|\basso(?:ciation)?\s+loi\s+(?:de\s+)?1901\b"
+        rf"\b(?:notre|mon)\s+(?:petite\s+|jeune\s+|nouvelle\s+)?asso(?:ciation)?\b|\bnous\s+sommes\s+une\s+asso(?:ciation)?\b|\basso(?:ciation)?\s+loi\s+(?:de\s+)?1901\b"
         rf"|\ben\s+tant\s+qu{_A}association\b|{_START}Association\s+(?:de|d{_A}|du|des)\b", _I)),
     (LegalForm.collectivite, re.compile(
         rf"{_START}notre\s+(?:commune|municipalité|intercommunalité|communauté\s+de\s+communes)\b"
@@ -150,7 +153,7 @@ _NUMBER_WORD = r"(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vin
 _TESTING = re.compile(r"\btest\w*|expériment\w*|\bpilote\b", _I)
 _STAGES: list[tuple[Stage, re.Pattern[str]]] = [
     (Stage.changement_echelle, re.compile(
-        r"\bessaim\w*|\bétendre\s+(?:[\w'’]+\s+){0,3}?à\s+d['’]autres\b|\bchang\w+\s+d['’]échelle\b|\bchangement\s+d['’]échelle\b"
+        r"\bessaim\w*|\bétendre\s+(?:[\w'’]+\s+){0,3}?à\s+(?:d['’]autres\b|tout(?:e|es)?\b|l['’]ensemble\b)|\bchang\w+\s+d['’]échelle\b|\bchangement\s+d['’]échelle\b"
         r"|\bpasser\s+à\s+l['’]échelle\b|\bpassage\s+à\s+l['’]échelle\b|\bdupliqu\w+|\brépliqu\w+"
         r"|\bdéployer\s+(?:[\w'’]+\s+){0,3}?(?:dans|à|sur)\s+d['’]autres\b", _I)),
     (Stage.deploiement, re.compile(
@@ -158,10 +161,13 @@ _STAGES: list[tuple[Stage, re.Pattern[str]]] = [
         rf"|\bexiste\s+(?:déjà|depuis)\b|\bdéjà\s+\d+\s+éditions\b"
         rf"|\b(?:nous|et)\s+(?!\w*(?:erons|irons|rrons)\b)\w+ons\b[^.!?;]{{0,60}}?\b(?:chaque|tous\s+les|toutes\s+les)\s+"
         rf"(?:semaines?|mois|années?|ans|jours?|lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?|dimanches?)\b"
+        rf"|\b(?:accueill|organis|anim|propos|réuni|distribu)(?:e|ent|ons)\b[^.!?;]{{0,60}}?\b(?:chaque|tous\s+les"
+        rf"|toutes\s+les)\s+(?:semaines?|mois|années?|ans|jours?|lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?"
+        rf"|dimanches?)\b"
         rf"|\b(?:chaque|tous\s+les|toutes\s+les)\s+(?:semaines?|mois|années?|ans|samedis?|dimanches?)[^.!?;]{{0,40}}?"
         rf"\bnous\s+(?!\w*(?:erons|irons|rrons)\b)\w+ons\b", _I)),
     (Stage.experimentation, re.compile(
-        r"\btestons\b|\btestent\b|\ben\s+test\b|\bphase\s+(?:de\s+)?test\w*|\bphase\s+pilote\b|\bprojet\s+pilote\b"
+        r"\btestons\b|\btestent\b|\b(?:est|sont)\s+testée?s?\b|\ben\s+test\b|\bphase\s+(?:de\s+)?test\w*|\bphase\s+pilote\b|\bprojet\s+pilote\b"
         r"|\bà\s+titre\s+expérimental\b|\bexpériment(?:ons|ation|ent|é|ée|és)\b|\bexpérimental\w*", _I)),
     (Stage.prototype, re.compile(
         r"\bprototypes?\b|\bmaquettes?\b|\bdémonstrateur\b|\bpreuve\s+de\s+concept\b|(?-i:\bPOC\b)"

@@ -47,7 +47,8 @@ _ELSEWHERE = re.compile(
 # Cues, case-insensitive; the group ``art`` is the article they stand for ("au Havre" → "Le Havre").
 _CUES = re.compile(
     r"(?<![\w'’])(?:"
-    r"(?P<strong>à|sur(?:\s+la\s+commune\s+de|\s+le\s+territoire\s+de)?|(?:près|autour|proche|non\s+loin"
+    r"(?P<tout>à\s+tout(?:e|es)?\s+(?:le|la|les|l['’]))"
+    r"|(?P<strong>à|sur(?:\s+la\s+commune\s+de|\s+le\s+territoire\s+de)?|(?:près|autour|proche|non\s+loin"
     r"|aux\s+alentours|en\s+périphérie)\s+(?:de|d['’]))"
     r"|(?P<au>au)|(?P<aux>aux)|(?P<en>en)"
     r"|(?P<area>dans(?:\s+tout(?:e|es)?)?(?:\s+(?:le|la|les)|\s*l['’])?|du\s+département\s+(?:de|du|des)"
@@ -56,9 +57,11 @@ _CUES = re.compile(
     r")(?:\s+|(?<=['’]))",
     re.IGNORECASE,
 )
-_BARE = re.compile(rf"(?<![\w'’\-])(?:(?:Le|La|Les)\s+|L['’])?[{_UPPER}][\w'’]*(?:-[\w'’]+)+")
+_BARE = re.compile(rf"(?<![\w'’\-])(?:(?:Le|La|Les)\s+|L['’])?[{_UPPER}][\w'’]*(?:-[\w'’]+)+"
+                   r"|(?<![\w'’\-])(?:Guadeloupe|Martinique|Guyane|Mayotte)\b")
 _POSTCODE = re.compile(r"(?<![\d,.])(?<!\d\s)(?<!\d\u00a0)(\d{5})(?![\d,.]\d)(?=\s*(?:$|[)\]}.,;:!?]|\s[A-Z]))")
-_AFTER_NAME = re.compile(r"\s*(?:\(\s*(?P<par>\d{5}|\d{2,3}|2[AB])\s*\)|,?\s+(?P<pc>\d{5})(?!\d))")
+_AFTER_NAME = re.compile(
+    r"\s*(?:\(\s*(?P<par>\d{5}|\d{2,3}|2[AB])\s*\)|,?\s+(?P<pc>\d{5})(?!\d)|\(\s*(?P<name>[^()\d]{3,40}?)\s*\))")
 _LIST_NEXT = re.compile(r"\s*(?:,|\bet\b|\bou\b)\s*(?=[A-Z])")
 
 
@@ -159,6 +162,10 @@ def _local_departement(text: str, end: int) -> tuple[str | None, int]:
     m = _AFTER_NAME.match(text, end)
     if m is None:
         return None, end
+    if m.group("name"):  # "Saint-Denis (La Réunion)"
+        deps, regions = _area_names()
+        folded = _fold(m.group("name"))
+        return deps.get(folded) or regions.get(folded), m.end()
     given = m.group("par") or m.group("pc")
     try:
         dep = territory.postcode_to_departement(given) if len(given) == 5 else territory.parse_territory(given).code
@@ -212,9 +219,10 @@ class _Scan:
                 continue
             article = {"au": "le", "du": "le", "aux": "les", "des": "les"}.get(kind, "")
             last = re.split(r"[\s'’]+", m.group(0).strip(" '’").lower())[-1]
-            if kind == "area" and last in ("le", "la", "les", "l"):
+            if kind in ("area", "tout") and last in ("le", "la", "les", "l"):
                 article = last
-            hit = _lookup(text, m.end(), article=article, areas_first=kind in ("area", "en"), communes=kind != "en")
+            hit = _lookup(text, m.end(), article=article, areas_first=kind in ("area", "en", "tout"),
+                          communes=kind not in ("en", "tout"))
             if hit is None or not self.free(hit.start, hit.end):
                 continue
             self.add(hit, m.start(), weak=weak)

@@ -13,12 +13,17 @@ from matcher import territory
 from matcher.schemas import LegalForm, MatchQuery, Need, Stage
 from matcher.understanding import FIELDS, MAX_READ_CHARS, Understanding, apply_understanding, read_text, understand
 
-SENTENCES = Path(__file__).resolve().parent.parent / "fixtures" / "understanding" / "sentences.jsonl"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "understanding"
+SENTENCES = FIXTURES / "sentences.jsonl"
+# Written after the reader, in a looser voice; measured at 0.904 before the reader was corrected on
+# what they showed (so no longer held out): this floor guards against a regression, not a claim.
+HELDOUT = FIXTURES / "heldout.jsonl"
 REQUIRED_SHARE = 0.95
+HELDOUT_FLOOR = 0.95
 
 
-def _records() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _records(path: Path = SENTENCES) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _right(field: str, record: dict[str, Any], got: Understanding) -> bool:
@@ -66,8 +71,14 @@ def test_share_of_fields_right_on_the_sentence_file() -> None:
     assert shares["all"] >= REQUIRED_SHARE, shares
 
 
+def test_share_of_fields_right_on_the_looser_sentences() -> None:
+    shares = field_shares(_records(HELDOUT))
+    print("share of fields right (looser sentences):", json.dumps({k: round(v, 4) for k, v in shares.items()}))
+    assert shares["all"] >= HELDOUT_FLOOR, shares
+
+
 def test_every_item_quotes_its_evidence_exactly() -> None:
-    for record in _records():
+    for record in _records() + _records(HELDOUT):
         text = record["text"]
         for item in read_text(text, departement_hint=record.get("departement_hint")).items:
             assert text[item.start:item.end] == item.text and item.text.strip(), (record, item)
@@ -113,6 +124,8 @@ def test_amount_formats(text: str, euros: float) -> None:
     "Nous avons 18K abonnés.",
     "Il nous manque 1 000 000 000 000 000 € pour conquérir la Lune.",  # absurd: past any resource
     "Le chiffre d'affaires atteint 450 000 €.",
+    "La cantine coûte 3,50 € par repas.",
+    "Le tiers-lieu a ouvert avec 15 000 € de la région.",
 ])
 def test_numbers_that_are_not_amounts_sought(text: str) -> None:
     assert read_text(text).get("amount_sought") is None, text
