@@ -192,9 +192,10 @@ def _amounts(text: str) -> list[_Found]:
     return kept
 
 
-def _sentence_start(text: str, pos: int) -> int:
-    start = 0
-    for m in _SENTENCE_END.finditer(text, 0, pos):
+def _cue_window_start(text: str, pos: int) -> int:
+    """Where the cue of an amount at ``pos`` may start: its sentence, at most _CUE_REACH characters back."""
+    start = max(0, pos - _CUE_REACH)
+    for m in _SENTENCE_END.finditer(text, start, pos):
         start = m.end()
     return start
 
@@ -207,7 +208,7 @@ def read_amount(text: str) -> AmountRead | None:
     for f in found:
         if _RATE_AFTER.match(text[f.end:f.end + 40]):
             continue
-        begin = max(_sentence_start(text, f.start), f.start - _CUE_REACH)
+        begin = _cue_window_start(text, f.start)
         cues = list(_CUE.finditer(text, begin, f.start))
         if cues:
             cue = cues[-1]

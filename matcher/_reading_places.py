@@ -38,6 +38,8 @@ __all__ = ["PlaceRead", "read_places"]
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _NAME_RUN = re.compile(r"[^\W\d_](?:[\w'’\- ]*[^\W\d_])?")
 _MAX_WORDS = 7
+_MAX_NAME_CHARS = 80
+_MAY_START = re.compile(rf"(?:(?i:le|la|les)\s+|(?i:l)['’])?[{_UPPER}]")  # a name starts with a capital
 _STREET = re.compile(
     r"(?:\brue|\bavenue|\bav\.|\bboulevard|\bbd|\bplace|\broute|\bchemin|\ballée|\bquai|\bgare|\bporte|\bpont"
     r"|\bimpasse|\bcours|\bfaubourg|\bsquare)\s+$", re.IGNORECASE)
@@ -133,7 +135,9 @@ def _is_saint(name: str) -> bool:
 
 def _lookup(text: str, pos: int, *, article: str, areas_first: bool, communes: bool) -> _Hit | None:
     """The longest known name starting at ``pos`` (after a cue), or None."""
-    run = _NAME_RUN.match(text, pos)
+    if not _MAY_START.match(text, pos):
+        return None
+    run = _NAME_RUN.match(text[pos:pos + _MAX_NAME_CHARS])  # a window: a cue is never followed by 20,000 letters
     if run is None:
         return None
     words = list(re.finditer(r"[^\s\-'’]+", run.group(0)))[:_MAX_WORDS]
@@ -180,10 +184,10 @@ class _Scan:
     def __init__(self, text: str) -> None:
         self.text = text
         self.hits: list[_Hit] = []
-        self.taken: list[tuple[int, int]] = []
+        self.taken = bytearray(len(text) + 1)  # 1 where a name already read stands
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in self.taken)
+        return not any(self.taken[start:end])
 
     def add(self, hit: _Hit, cue_start: int, *, weak: bool, local: str | None = None) -> None:
         if local is None:
@@ -191,7 +195,7 @@ class _Scan:
         if hit.kind == "commune" and _is_saint(self.text[hit.start:hit.end]) and weak and local is None:
             return
         self.hits.append(_Hit(hit.kind, hit.codes, cue_start, hit.end, local))
-        self.taken.append((hit.start, hit.end))
+        self.taken[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
 
     def postcodes(self) -> None:
         """Postcodes, as evidence of a département, and the commune named right after one."""

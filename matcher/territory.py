@@ -374,32 +374,26 @@ def search_communes(prefix: str, limit: int = 10) -> list[Territory]:
     return [parse_territory(code) for code in hits[:limit]]
 
 
-# --- names → communes (temporary) ----------------------------------------------------------------
-# TEMPORARY (issue 16 item 5, branch ``reader``): the whole-COG work adds these two functions with the
-# same signatures and semantics; on merge, take that version and drop this block.
-
+# --- names → communes: TEMPORARY (branch ``reader``); the whole-COG work adds both functions with the
+# same signatures and semantics: on merge, take that version and drop this block.
 
 def communes_named(name: str, departement: str | None = None) -> list[Territory]:
-    """Current communes whose folded name (see :func:`_fold`: case, accents, hyphens and apostrophes
-    ignored) equals the folded ``name``, restricted to ``departement`` (a canonical code) when given,
-    most populous first.
+    """Current communes whose folded name (:func:`_fold`: case, accents, hyphens, apostrophes
+    ignored) equals the folded ``name``, in ``departement`` (canonical code) when given, most populous
+    first. TEMPORARY, over the shipped partial list, which has no populations: ordered by code."""
+    codes = _names().get(_fold(name or ""), ())
+    return [parse_territory(c) for c in codes if departement is None or _departement_part(c) == departement]
 
-    TEMPORARY implementation over the shipped partial list, which holds no populations: the order is
-    by code. The whole-COG version replaces it (same signature, same semantics, sorted by population).
-    """
-    folded = _fold(name or "")
-    if not folded:
-        return []
-    communes = _data().communes
-    codes = sorted(code for code, c in communes.items() if c.folded == folded
-                   and (departement is None or _departement_part(code) == departement))
-    return [parse_territory(code) for code in codes]
+
+@cache
+def _names() -> dict[str, tuple[str, ...]]:
+    by_name: dict[str, list[str]] = {}
+    for code, c in sorted(_data().communes.items()):
+        by_name.setdefault(c.folded, []).append(code)
+    return {name: tuple(codes) for name, codes in by_name.items()}
 
 
 def commune_population(code: str) -> int | None:
-    """Municipal population of a commune; None when unknown.
-
-    TEMPORARY: the shipped partial list has no populations, so this is always None until the
-    whole-COG version replaces it.
-    """
+    """Municipal population of a commune, None when unknown. TEMPORARY: always None (no populations
+    in the shipped partial list) until the whole-COG version replaces it."""
     return None

@@ -150,14 +150,22 @@ FREE_TEXT_EXAMPLE = {
     "k": 5,
 }
 
+# Nothing but the text: the amount, the place, the legal form, the need and the stage are read from it.
+READ_TEXT_EXAMPLE = {
+    "text": "Notre association anime un jardin partagé à Brest depuis 2019 ; il nous manque 18 000 euros "
+            "pour construire une serre.",
+    "k": 5,
+}
+
 
 class MatchRequest(_JsonTyped):
     """A project described in free text, with what is known of its holder."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema(FREE_TEXT_EXAMPLE))
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema(FREE_TEXT_EXAMPLE, READ_TEXT_EXAMPLE))
 
     text: Annotated[str, Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS,
-                               description="the project, in the citizen's words")]
+                               description="the project, in the citizen's words; an amount sought, a territory, a "
+                                           "legal form, needs and a stage are read from it (see `understood`)")]
     territory: TerritoryCode | None = Field(default=None, description="INSEE code: commune, département, "
                                             "région (R11) or FR")
     legal_form: LegalForm | None = None

@@ -219,3 +219,17 @@ def test_a_huge_text_is_read_up_to_the_cap_in_little_time() -> None:
     assert got.truncated and got.values("amount_sought") == [18_000]
     assert all(item.end <= MAX_READ_CHARS for item in got.items)
     assert not read_text("Il nous manque " + "9" * 200_000 + " €")  # one absurd number, capped and refused
+
+
+@pytest.mark.parametrize("unit", [
+    "de Abcdef-Ghijk Lmnop Qrstu ",  # a cue of place before capitalised words, again and again
+    "à Brest, Nice, Lyon et ",  # lists of places
+    "il nous manque 12 345 € et ",  # amounts and their cues
+    "nous cherchons un local une salle des conseils ",  # terms of needs in one long sentence
+    "Saint-Denis (93) ",
+])
+def test_a_text_dense_in_cues_is_read_in_little_time(unit: str) -> None:
+    text = unit * (MAX_READ_CHARS // len(unit) + 1)
+    began = time.perf_counter()
+    read_text(text)
+    assert time.perf_counter() - began < 1.0, unit
