@@ -29,11 +29,13 @@ from matcher.schemas import (
     TerritoryCode,
     Theme,
 )
+from matcher.understanding import FIELDS as UNDERSTOOD_FIELDS
+from matcher.understanding import Field as UnderstoodField
 
 __all__ = [
     "ImportResult", "IndexStatus", "InitiativeIn", "InitiativeMatches", "IsoDate", "KeyInfo", "MatchRequest",
     "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "ProviderIn", "ResourceIn", "TerritoryHit",
-    "WidgetInitiative",
+    "UnderstoodItem", "WidgetInitiative",
 ]
 
 T = TypeVar("T")
@@ -148,14 +150,22 @@ FREE_TEXT_EXAMPLE = {
     "k": 5,
 }
 
+# Nothing but the text: the amount, the place, the legal form, the need and the stage are read from it.
+READ_TEXT_EXAMPLE = {
+    "text": "Notre association anime un jardin partagé à Brest depuis 2019 ; il nous manque 18 000 euros "
+            "pour construire une serre.",
+    "k": 5,
+}
+
 
 class MatchRequest(_JsonTyped):
     """A project described in free text, with what is known of its holder."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema(FREE_TEXT_EXAMPLE))
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema(FREE_TEXT_EXAMPLE, READ_TEXT_EXAMPLE))
 
     text: Annotated[str, Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS,
-                               description="the project, in the citizen's words")]
+                               description="the project, in the citizen's words; an amount sought, a territory, a "
+                                           "legal form, needs and a stage are read from it (see `understood`)")]
     territory: TerritoryCode | None = Field(default=None, description="INSEE code: commune, département, "
                                             "région (R11) or FR")
     legal_form: LegalForm | None = None
@@ -168,6 +178,27 @@ class MatchRequest(_JsonTyped):
     k: Annotated[int, Field(ge=1, le=50)] = 10
     on: IsoDay | None = Field(
         default=None, description="date deciding what is open (default: today), between 1900-01-01 and 2199-12-31")
+    ignore_understood: list[UnderstoodField] = Field(
+        default=[], max_length=len(UNDERSTOOD_FIELDS),
+        description="fields read from the text that must not be used (a reading the citizen corrected by "
+                    "removing it); to replace a reading, send the field itself: an explicit field always wins")
+
+
+class UnderstoodItem(BaseModel):
+    """One thing read from the text, with the words that say it."""
+
+    field: UnderstoodField
+    value: float | str = Field(description="euros for amount_sought, an INSEE code for territory, an enum value "
+                                           "for legal_form, stage and needs (one item per need)")
+    text: str = Field(description="the words of the text that say it (text[start:end])")
+    start: int
+    end: int
+    label: str = Field(description="what to show, in French")
+    ambiguous: bool = Field(default=False, description="a commune name several communes bear, chosen without "
+                                                       "evidence of its département: to check")
+    alternatives: list[str] = Field(default=[], description="the other communes of that name (INSEE codes)")
+    used: bool = Field(description="true when it filled a field of the query; false when the request gave that "
+                                   "field itself, or asked to ignore it")
 
 
 class MatchResponse(BaseModel):
@@ -175,6 +206,9 @@ class MatchResponse(BaseModel):
     excluded: list[Match] = Field(default=[], description="hard failures, when asked for (staff only)")
     index_version: str
     model_version: str
+    understood: list[UnderstoodItem] = Field(
+        default=[], description="what was read from the free text (free-text matches only): the fields the request "
+                                "left empty are filled from it")
 
 
 class InitiativeMatches(BaseModel):

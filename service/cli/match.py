@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from datetime import date
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from matcher.indexing import InitiativeIndex
 from matcher.recommender import Recommender
-from matcher.schemas import Decision, LegalForm, MatchQuery, Need, Outcome, Stage
+from matcher.schemas import Amount, Decision, LegalForm, MatchQuery, Need, Outcome, Stage
 from matcher.store import Catalogue
-from service.cli._common import ensure_index, errors, load_settings, open_store, out, print_matches, progress_bar
+from matcher.understanding import FIELDS, Field, UnderstoodQuery, understand
+from service.cli._common import (
+    ensure_index,
+    err,
+    errors,
+    load_settings,
+    open_store,
+    out,
+    print_matches,
+    progress_bar,
+)
 
 __all__ = ["match", "override"]
 
@@ -29,6 +43,10 @@ def match(
     legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
     stage: Annotated[Stage | None, typer.Option("--stage")] = None,
     need: Annotated[list[Need] | None, typer.Option("--need")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="amount sought, in euros (18000, \"18 000\")")]
+    = None,
+    ignore_understood: Annotated[list[str] | None, typer.Option(
+        "--ignore-understood", help=f"do not use this field read from the text ({', '.join(FIELDS)})")] = None,
     k: Annotated[int, typer.Option("-k", help="number of matches")] = 10,
     on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
     show_excluded: Annotated[bool, typer.Option("--show-excluded", help="list hard failures too")] = False,
@@ -40,6 +58,10 @@ def match(
     with errors():
         if sum(x is not None for x in (initiative, text, resource)) != 1:
             raise ValueError("give exactly one of --initiative ID, --text \"…\" or --resource ID")
+        if text is None and (amount is not None or ignore_understood):
+            raise ValueError("--amount and --ignore-understood go with --text")
+        amount_sought = _amount(amount)
+        ignored = _fields(ignore_understood or [])
         today = date.fromisoformat(on) if on else None
         store = open_store(settings)
         _, rec = ensure_index(store, settings)
@@ -52,15 +74,61 @@ def match(
                                    overrides=store.overrides_for(ini.id))
             heading = f"{ini.title} ({ini.id}, {ini.territory})"
         else:
-            query = MatchQuery(text=text or "", territory=territory_code, legal_form=legal_form,
-                               stage=stage, needs=need or [])
+            given = MatchQuery(text=text or "", territory=territory_code, legal_form=legal_form,
+                               stage=stage, needs=need or [], amount_sought=amount_sought)
+            read = understand(given, ignore=ignored)
+            query = read.query
             result = rec.recommend(query, k, today=today, with_excluded=show_excluded)
             heading = f"« {query.text[:80]} »" + (f" ({query.territory})" if query.territory else "")
+            _print_understood(read, to_stderr=as_json)
         if as_json:
             sys.stdout.write(json.dumps([m.model_dump(mode="json") for m in result.matches],
                                         ensure_ascii=False, indent=2) + "\n")
         else:
             print_matches(result, heading, show_excluded)
+
+
+_AMOUNT = TypeAdapter(Amount)
+_AMOUNT_TEXT = re.compile(r"[\s\u00a0\u202f]|€$|euros?$", re.IGNORECASE)
+
+
+def _amount(given: str | None) -> float | None:
+    """``--amount``: euros, with spaces between thousands and a decimal comma allowed (``"18 000"``,
+    ``"2500,50 €"``); the same bounds as the API's ``amount_sought``."""
+    if given is None:
+        return None
+    plain = _AMOUNT_TEXT.sub("", given.strip()).replace(",", ".")
+    try:
+        value = float(plain)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"--amount : un montant en euros est attendu, par exemple 18000 ou \"18 000\" "
+                         f"(expected a sum in euros), reçu {given!r}")
+    try:
+        return _AMOUNT.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"--amount : le montant doit être compris entre 0 et 1 000 000 000 000 € "
+                         f"(expected 0 to 1e12 euros), reçu {given!r}") from None
+
+
+def _fields(given: list[str]) -> list[Field]:
+    unknown = [f for f in given if f not in FIELDS]
+    if unknown:
+        raise ValueError(f"--ignore-understood: expected one of {', '.join(FIELDS)}, got {unknown[0]!r}")
+    return [cast(Field, f) for f in given]
+
+
+def _print_understood(read: UnderstoodQuery, *, to_stderr: bool) -> None:
+    """The "Nous avons compris" lines: what was read from the text, and what was not used."""
+    items = read.understanding.items
+    if not items:
+        return
+    console = err if to_stderr else out
+    console.print("[bold]Nous avons compris :[/]", highlight=False)
+    for item in items:
+        note = "" if read.is_used(item) else " [dim](non retenu : précisé par une option ou ignoré)[/]"
+        console.print(f"  • {escape(item.label)}{note}", highlight=False)  # the citizen's words are not markup
 
 
 def _reverse(store: Catalogue, rec: Recommender, resource_id: str, k: int, today: date | None,

@@ -299,3 +299,43 @@ def test_a_filter_on_an_unknown_territory_is_422_not_an_empty_page(api: Api) -> 
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("territory"), r.text
     ok = api.client.get("/v1/initiatives?territory=93066", headers=api.h("staff"))
     assert ok.status_code == 200 and [i["id"] for i in ok.json()["items"]] == ["ini-jardin"]
+
+
+GARDEN_TEXT = ("Notre association anime un jardin partagé à Saint-Denis (93) ; "
+               "il nous manque 18 000 euros pour le compost.")
+
+
+def test_free_text_is_read_and_fills_what_the_request_leaves_empty(api: Api) -> None:
+    r = api.client.post("/v1/match", json={"text": GARDEN_TEXT, "k": 10}, headers=api.h("partner"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    read = {(i["field"], i["value"]): i for i in body["understood"]}
+    assert set(read) == {("amount_sought", 18000), ("territory", "93066"), ("legal_form", "association"),
+                         ("needs", "financement")}
+    assert all(i["used"] and GARDEN_TEXT[i["start"]:i["end"]] == i["text"] for i in body["understood"])
+    assert read[("amount_sought", 18000)]["text"] == "il nous manque 18 000 euros"
+    assert read[("amount_sought", 18000)]["label"] == \
+        "montant recherché : 18\u202f000 € (« il nous manque 18 000 euros »)"
+    ids = [m["resource_id"] for m in body["matches"]]
+    assert "res-jardin-93" in ids and "res-jardin-lozere" not in ids  # the territory read is a real filter
+
+
+def test_explicit_fields_win_and_a_reading_can_be_dropped(api: Api) -> None:
+    body = {"text": GARDEN_TEXT, "territory": "48", "k": 10, "ignore_understood": ["amount_sought"]}
+    r = api.client.post("/v1/match", json=body, headers=api.h("staff"))
+    assert r.status_code == 200, r.text
+    used = {i["field"]: i["used"] for i in r.json()["understood"]}
+    assert used == {"amount_sought": False, "territory": False, "legal_form": True, "needs": True}
+    ids = [m["resource_id"] for m in r.json()["matches"]]
+    assert "res-jardin-lozere" in ids and "res-jardin-93" not in ids
+    bad = api.client.post("/v1/match", json=body | {"ignore_understood": ["themes"]}, headers=api.h("staff"))
+    assert bad.status_code == 422 and "ignore_understood" in bad.text
+
+
+def test_a_homonym_read_without_its_departement_is_flagged(api: Api) -> None:
+    text = "Nous cultivons un jardin partagé à Saint-Denis avec les voisins."
+    r = api.client.post("/v1/match", json={"text": text}, headers=api.h("staff")).json()
+    place = next(i for i in r["understood"] if i["field"] == "territory")
+    assert place["ambiguous"] and {place["value"], *place["alternatives"]} == {"93066", "97411"}
+    plain = api.client.post("/v1/match", json={"text": "jardin partagé et compost"}, headers=api.h("staff")).json()
+    assert plain["understood"] == []

@@ -497,3 +497,42 @@ def test_console_on_a_phone(stack: Stack) -> None:
     _shot(page, "console-initiative-mobile.png", page.get_by_role("heading", name="Ressources suggérées"),
           page.locator("ol.cards > li.card").first)
     context.close()
+
+
+def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> None:
+    page = stack.browser.new_page(viewport=DESKTOP)
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r) if r.url.endswith("/v1/match") and r.method == "POST" else None)
+    page.goto(f"{stack.partner_site}/projet.html")
+    widget = page.locator("maillage-widget")
+    widget.get_by_role("heading", name="Votre projet peut être soutenu").wait_for()
+    widget.get_by_label("Décrivez votre projet").fill(
+        "Notre association anime un jardin partagé avec les habitants ; nous cherchons un local pour les outils.")
+    amount = widget.get_by_label("Montant recherché (€)")
+    assert amount.get_attribute("inputmode") == "numeric"
+    amount.fill("abc")
+    submit = widget.get_by_role("button", name="Voir les ressources adaptées")
+    submit.click()
+    error = widget.get_by_text("Montant invalide")
+    error.wait_for()
+    assert amount.get_attribute("aria-invalid") == "true"
+    assert amount.evaluate("e => e === e.getRootNode().activeElement")  # focus goes to the wrong field
+    assert not sent  # nothing asked while the form is wrong
+
+    amount.fill("18 000")
+    submit.click()
+    box = widget.locator(".mw-understood")
+    box.wait_for()
+    assert json.loads(sent[-1].post_data)["amount_sought"] == 18000
+    lines = box.locator("li").all_inner_texts()
+    assert any(line.startswith("type de structure : association (« Notre association »)") for line in lines), lines
+    assert any(line.startswith("besoin : lieu") for line in lines), lines
+    assert not any("montant" in line for line in lines)  # the amount was given in its own field: nothing read
+    _assert_accessible(page, "widget with what it understood", "maillage-widget")
+
+    # Each reading can be removed: the search runs again without it.
+    widget.get_by_role("button", name="Retirer : type de structure : association (« Notre association »)").click()
+    page.wait_for_function("n => document.querySelector('maillage-widget').shadowRoot"
+                           ".querySelectorAll('.mw-understood li').length === n", arg=len(lines) - 1)
+    assert json.loads(sent[-1].post_data)["ignore_understood"] == ["legal_form"]
+    page.close()

@@ -124,3 +124,39 @@ def test_a_core_error_gets_the_command_to_type_from_the_cli(env: Path) -> None:
     assert result.exit_code == 1
     assert "no index published" in result.output and "pour (re)construire l'index : maillage index build" in (
         result.output)
+
+
+def test_match_free_text_prints_what_it_understood_and_uses_it(loaded: Path) -> None:
+    text = "Notre association anime un jardin partagé à Brest ; il nous manque 18 000 euros [pour le compost]."
+    result = runner.invoke(app, ["match", "--text", text, "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Nous avons compris :" in result.output
+    assert "montant recherché : 18\u202f000 € (« il nous manque 18 000 euros »)" in result.output
+    assert "territoire : Brest (29019)" in result.output
+    # The territory read (Brest) is a real filter: the resources cover the 93 only.
+    assert json.loads(runner.invoke(app, ["match", "--text", text, "--json"]).stdout) == []
+    explicit = runner.invoke(app, ["match", "--text", text, "--territory", "93066", "--amount", "12 500", "--json"])
+    assert explicit.exit_code == 0, explicit.output
+    assert json.loads(explicit.stdout)[0]["resource_id"] == "res-1"  # stdout stays JSON; the lines go to stderr
+    assert "(non retenu" in explicit.stderr and "Nous avons compris" not in explicit.stdout
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("abc", "un montant en euros est attendu"), ("-5", "compris entre 0 et"), ("1e15", "compris entre 0 et"),
+    ("nan", "un montant en euros est attendu"), ("inf", "un montant en euros est attendu"),
+])
+def test_bad_amounts_are_one_line_errors(loaded: Path, given: str, expected: str) -> None:
+    result = runner.invoke(app, ["match", "--text", "jardin partagé", "--amount", given])
+    assert result.exit_code == 2 and expected in result.output and repr(given) in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_amount_formats_and_ignored_readings_on_the_command_line(loaded: Path) -> None:
+    for given in ("18000", "18 000", "18 000 €", "18000,50"):
+        assert runner.invoke(app, ["match", "--text", "jardin partagé", "--amount", given, "--json"]).exit_code == 0
+    text = "jardin partagé à Brest"
+    dropped = runner.invoke(app, ["match", "--text", text, "--ignore-understood", "territory", "--json"])
+    assert dropped.exit_code == 0 and json.loads(dropped.stdout)[0]["resource_id"] == "res-1"
+    bad = runner.invoke(app, ["match", "--text", text, "--ignore-understood", "themes"])
+    assert bad.exit_code == 2 and "themes" in bad.output
+    assert runner.invoke(app, ["match", "-i", "ini-1", "--amount", "5"]).exit_code == 2

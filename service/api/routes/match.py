@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import Body, Query
 
 from matcher.schemas import ItemId, MatchQuery
+from matcher.understanding import understand
 from service.api.deps import EngineDep, MetricsDep, ReaderKey, WidgetKey
 from service.api.routing import v1_router
-from service.api_models import InitiativeMatches, IsoDate, MatchRequest, MatchResponse
+from service.api_models import InitiativeMatches, IsoDate, MatchRequest, MatchResponse, UnderstoodItem
 from service.keys import Role
 
 __all__ = ["router"]
@@ -15,17 +16,25 @@ __all__ = ["router"]
 router = v1_router("match")
 
 
-@router.post("/match", summary="Match a project described in free text", response_model=MatchResponse)
+@router.post("/match", summary="Match a project described in free text", response_model=MatchResponse,
+             description="The text is read for an amount sought, a territory, a legal form, needs and a stage "
+                         "(`understood` in the response, each with its words); what is read fills only the "
+                         "fields the request leaves empty. Correct a reading by sending the field, drop one "
+                         "with `ignore_understood`.")
 def match_text(engine: EngineDep, key: WidgetKey, metrics: MetricsDep, body: Annotated[MatchRequest, Body()],
                with_excluded: Annotated[bool, Query(description="also list hard failures (not for partner keys)")]
                = False) -> MatchResponse:
-    query = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
+    given = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
                        needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
-    served = engine.recommend(query, body.k, today=body.on,
+    read = understand(given, ignore=body.ignore_understood)
+    served = engine.recommend(read.query, body.k, today=body.on,
                               with_excluded=with_excluded and key.role is not Role.partner)
     metrics.matches.labels("text", key.role.value).inc()
+    understood = [UnderstoodItem(field=i.field, value=i.value, text=i.text, start=i.start, end=i.end, label=i.label,
+                                 ambiguous=i.ambiguous, alternatives=list(i.alternatives), used=read.is_used(i))
+                  for i in read.understanding.items]
     return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
-                         model_version=served.model_version)
+                         model_version=served.model_version, understood=understood)
 
 
 @router.post("/initiatives/{initiative_id}/match", response_model=MatchResponse,

@@ -134,6 +134,11 @@
     "border:1px solid #929292;max-height:16rem;overflow:auto}",
     "[role=option]{padding:.5rem .75rem;cursor:pointer}",
     "[role=option][aria-selected=true]{background:var(--mw-accent);color:#fff}",
+    ".mw-understood{background:#f5f5fe;border-left:4px solid var(--mw-accent);padding:.75rem 1rem;margin:0 0 1rem}",
+    ".mw-understood ul{margin:.25rem 0 0;padding-left:1.25rem}",
+    ".mw-understood li{margin:.25rem 0}",
+    "button.mw-undo{background:none;color:var(--mw-accent);text-decoration:underline;font-weight:400;padding:0 .25rem;",
+    "min-height:1.5rem;margin-left:.25rem}",
     ".mw-status{margin:1rem 0 0;font-weight:500}",
     ".mw-status.mw-bad{color:#ce0500}",
     ".mw-status.mw-good{color:#18753c}",
@@ -167,6 +172,12 @@
     }
   }
 
+  // "18 000", "18000 €", "2 500,50": euros as a number; null when it is not a sum.
+  function readAmount(text) {
+    var plain = text.replace(/[\s\u00a0\u202f]/g, "").replace(/(€|euros?)$/i, "").replace(",", ".");
+    return /^\d+(\.\d{1,2})?$/.test(plain) ? parseFloat(plain) : null;
+  }
+
   // --- the element ---------------------------------------------------------------------------
 
   var counter = 0;
@@ -191,6 +202,7 @@
     };
     this.uid = "mw" + (++counter);
     this.place = {code: null, hits: [], active: -1, timer: null, seq: 0};
+    this.ignored = [];  // fields read from the text that the citizen removed ("Retirer")
     this.style.setProperty("--mw-accent", accessibleColor(d.color));
     var root = this.attachShadow({mode: "open"});
     applyStyles(root);
@@ -239,6 +251,11 @@
           el("select", {id: id("stage"), name: "stage"}, options(LABELS.stage, "Non précisé"))
         ])
       ]),
+      el("div", {"class": "mw-field"}, [
+        el("label", {"for": id("amount")}, ["Montant recherché (€) ", el("span", {"class": "mw-hint", text: "Facultatif. La somme qu'il vous manque, en euros, par exemple 18 000."})]),
+        el("input", {type: "text", id: id("amount"), name: "amount_sought", inputmode: "numeric", autocomplete: "off", "aria-describedby": id("amount-error")}),
+        el("p", {"class": "mw-error", id: id("amount-error"), hidden: true})
+      ]),
       el("fieldset", {"class": "mw-field"}, [
         el("legend", {}, ["Vos besoins ", el("span", {"class": "mw-hint", text: "Facultatif, plusieurs choix possibles."})]),
         el("div", {"class": "mw-checks-grid"}, needs)
@@ -255,6 +272,8 @@
       el("button", {type: "submit", id: id("submit"), text: c.submit})
     ]);
     form.addEventListener("submit", function (event) { event.preventDefault(); self.search(); });
+    // A reading the citizen removed stays removed until the description changes.
+    form.querySelector("#" + id("text")).addEventListener("input", function () { self.ignored = []; });
     this.wirePlace(form);
     var consent = form.querySelector("#" + id("consent"));
     consent.addEventListener("change", function () { self.field("email-field").hidden = !consent.checked; });
@@ -424,6 +443,10 @@
     this.setError("text", text.length < 10 ? "Décrivez votre projet en une phrase au moins (10 caractères)." : null);
     this.setError("place", placeText && !this.place.code
       ? "Choisissez une commune dans la liste proposée, ou laissez le champ vide." : null);
+    var amountText = this.field("amount").value.trim(), amount = readAmount(amountText);
+    this.setError("amount", !amountText || (amount !== null && amount <= 1e12) ? null : amount === null
+      ? "Montant invalide : indiquez une somme en euros, en chiffres, par exemple 18 000."
+      : "Montant trop élevé : indiquez la somme recherchée pour ce projet, en euros.");
     this.setError("email", consent && email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)
       ? "Adresse électronique invalide : format attendu nom@exemple.fr." : null);
     var invalid = this.shadowRoot.querySelector("[aria-invalid=true]");
@@ -437,7 +460,8 @@
       stage: this.field("stage").value || undefined,
       needs: needs
     };
-    var query = Object.assign({text: text, themes: c.themes, kinds: c.kinds, k: c.results}, profile);
+    var query = Object.assign({text: text, themes: c.themes, kinds: c.kinds, k: c.results,
+      amount_sought: amount === null ? undefined : amount, ignore_understood: this.ignored}, profile);
     var button = this.field("submit"), results = this.field("results");
     button.disabled = true;
     results.setAttribute("aria-busy", "true");
@@ -451,7 +475,7 @@
       })));
     }
     Promise.all(asked).then(function (answers) {
-      self.show(answers[0].matches || []);
+      self.show(answers[0].matches || [], answers[0].understood || []);
       self.setStatus(self.summary((answers[0].matches || []).length) + (consent
         ? " Votre projet a bien été transmis à l'équipe de l'accélérateur." : ""), "good");
     }, function (error) {
@@ -468,17 +492,37 @@
       n === 1 ? "1 ressource peut correspondre à votre projet." : n + " ressources peuvent correspondre à votre projet.";
   };
 
-  MaillageWidget.prototype.show = function (matches) {
+  MaillageWidget.prototype.show = function (matches, understood) {
     var self = this, results = this.field("results");
     results.textContent = "";
     var heading = el("h3", {tabindex: "-1", text: matches.length ? "Ressources suggérées" : "Aucune suggestion"});
     results.appendChild(heading);
+    var used = (understood || []).filter(function (item) { return item.used; });
+    if (used.length) results.appendChild(this.understood(used));
     if (!matches.length) {
       results.appendChild(el("p", {text: "Précisez votre description ou élargissez le territoire, puis relancez la recherche."}));
     } else {
       results.appendChild(el("ol", {"class": "mw-list"}, matches.map(function (m) { return self.card(m); })));
     }
     heading.focus();
+  };
+
+  // What the service read from the description, each with its words, and a way to remove it: the
+  // search runs again without that reading (a field the citizen fills in always wins anyway).
+  MaillageWidget.prototype.understood = function (items) {
+    var self = this;
+    return el("div", {"class": "mw-understood"}, [
+      el("p", {"class": "mw-sub", text: "Nous avons compris, d'après votre description :"}),
+      el("ul", {}, items.map(function (item) {
+        var undo = el("button", {type: "button", "class": "mw-undo", text: "Retirer",
+          "aria-label": "Retirer : " + item.label});
+        undo.addEventListener("click", function () {
+          if (self.ignored.indexOf(item.field) < 0) self.ignored.push(item.field);
+          self.search();
+        });
+        return el("li", {}, [item.label, undo]);
+      }))
+    ]);
   };
 
   MaillageWidget.prototype.card = function (m) {
