@@ -80,6 +80,9 @@ class EvalSet:
     today: date = field(default_factory=date.today)
     """A day after every query: systems that filter by dates see every resource open."""
     notes: list[str] = field(default_factory=list)
+    calibration: list[EvalQuery] = field(default_factory=list)
+    """Labelled queries a calibration is fitted on instead of the train split's validation lists (the
+    judged dev projects for the judged test split); never test queries."""
 
     @property
     def resource_ids(self) -> list[str]:

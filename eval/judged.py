@@ -83,13 +83,19 @@ def load_judged_set(split: str = "test", *, path: Path | None = None) -> EvalSet
     train, history = _train(_demo(Initiative, "initiative", "initiatives.jsonl"),
                             _demo(Outcome, "outcome", "outcomes.jsonl"))
     n_fit = sum(1 for q in test if q.relevant)
+    # The test split is calibrated on the dev split's judgments (when shipped): labels of the same kind,
+    # never the test projects themselves. The dev split has no other split to calibrate on.
+    dev = judged_path("dev")
+    calibration = list(_projects(dev, "dev", {r.id for r in resources})) if split == "test" and dev.is_file() else []
     return EvalSet(
         name="judged", providers=providers, resources=resources, train=train, test=test, history=history,
         split=(f"judged {split} split ({file.name}): {len(test)} handwritten projects, {n_fit} with a fitting "
                f"resource, {len(test) - n_fit} with none; train: demo initiatives with obtained outcomes"),
         today=REFERENCE_DATE,
         notes=[f"judged {split}: {len(test) - n_fit} project(s) without a fitting resource are ranked (for "
-               "nothing-fits and exposure figures) but left out of the per-query ranking metrics"],
+               "nothing-fits and exposure figures) but left out of the per-query ranking metrics"]
+        + ([f"calibrated on the {len(calibration)} judged dev projects"] if calibration else []),
+        calibration=calibration,
     )
 
 

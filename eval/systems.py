@@ -29,7 +29,7 @@ from indexes import DenseIndex, Encoder
 from indexes.sparse import SparseIndex
 from matcher.calibration import Calibration
 from matcher.indexing import ResourceIndex, resource_document
-from matcher.ranker import LearnedRanker
+from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import MatchQuery
 from matcher.store import Catalogue, sqlite_url
@@ -348,7 +348,10 @@ class MaillageSystem:
             # The ranker learns from the train split only, through the same function as `maillage train`,
             # with the gate of `maillage promote` inside the train split: it replaces the prior only if
             # it beats it on the latest 20 % of the train examples.
-            outcome = train_ranker(self.recommender_, examples, today=evalset.today, config=self.train_config())
+            # As `maillage train` does: candidates and gate from the full prior, the one a learned
+            # ranker is fused with (the prior served alone trusts history less, by its quantity).
+            base = Recommender(index, encoder, self.config, PriorRanker())
+            outcome = train_ranker(base, examples, today=evalset.today, config=self.train_config())
             if outcome.gate is not None:
                 self.gate_ = {"validation_ndcg10_learned": outcome.gate.learned_ndcg10,
                               "validation_ndcg10_prior": outcome.gate.reference_ndcg10,
@@ -356,7 +359,13 @@ class MaillageSystem:
             if outcome.kept is not None:
                 self.recommender_ = Recommender(index, encoder, self.config, outcome.kept)
                 validated = outcome.validated
-        if not self.zero_history:
+        if evalset.calibration:
+            # Hand judgments of the same kind as the test labels (the judged dev split): the served
+            # recommender is calibrated on them, zero-history included (they are no partnership).
+            labelled = [(q.initiative, q.relevant, None) for q in evalset.calibration]
+            self.calibration_ = calibrate(self.recommender_, labelled, today=evalset.today,
+                                          fitted_on=f"{evalset.name}: calibration queries")
+        elif not self.zero_history:
             # Calibrated on the gate's validation lists, as served by the ranker the gate judged (it
             # has not seen them); the zero-history pipeline has no label to calibrate on.
             judged = Recommender(index, encoder, self.config, validated) if validated is not None else self.recommender_

@@ -8,7 +8,7 @@ carries its checks, near misses and reasons in French. Hard failures are kept as
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -23,6 +23,9 @@ __all__ = ["Presenter", "Recommendation", "diversify", "grounds_of", "match_of",
 
 T = TypeVar("T")
 
+NEAR_MISSES = 3
+"""Near misses shown when nothing fits."""
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -33,6 +36,9 @@ class Recommendation:
     nothing_fits: bool = False
     """True when the list is empty or no ranked match reaches the calibration's threshold: the person
     is told that nothing fits well, and shown the near misses."""
+    near_misses: list[Match] = field(default_factory=list)
+    """When nothing fits: up to :data:`NEAR_MISSES` resources that fail a criterion by little, each
+    with what would open it (its checks' near misses), best first."""
     ranked_inputs: np.ndarray | None = None
     """``(n, 3)`` calibration inputs (:func:`matcher.calibration.calibration_inputs`) of the ranked
     matches, in list order after the pinned ones; what a calibration is fitted from."""
@@ -98,7 +104,14 @@ class Presenter:
         ranked = [p for p in relevance[len(pinned):] if p is not None]
         nothing_fits = not matches or (not pinned and self.calibration is not None
                                        and max(ranked, default=0.0) < self.calibration.threshold)
-        return Recommendation(matches, excluded, nothing_fits, inputs)
+        near: list[Match] = []
+        if nothing_fits and explain:
+            rows_near = [i for i in range(pool.retrieved)
+                         if not pool.eligible[i] and pool.resources[i].id not in staff_out
+                         and any(x.near_miss for x in pool.checks[i])][:NEAR_MISSES]
+            near = [self._match(pool, pool.candidate(i), n, True, overrides, Decision.excluded)
+                    for n, i in enumerate(rows_near, start=1)]
+        return Recommendation(matches, excluded, nothing_fits, near, inputs)
 
     @staticmethod
     def _inputs(pool: Pool, rows: list[int]) -> np.ndarray | None:

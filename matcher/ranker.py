@@ -29,8 +29,8 @@ from matcher.fusion import FUSION_K, PRIOR_SHARE, fuse_with_prior
 from matcher.pool import Pool
 
 __all__ = [
-    "FUSION_K", "PRIOR_SHARE", "LearnedRanker", "PriorRanker", "RankerError", "ServedRanker", "fuse_with_prior",
-    "load_ranker", "served_scores",
+    "FUSION_K", "HISTORY_HALF", "PRIOR_SHARE", "LearnedRanker", "PriorRanker", "RankerError", "ServedRanker",
+    "fuse_with_prior", "history_scale", "load_ranker", "served_scores",
 ]
 
 
@@ -41,12 +41,19 @@ class RankerError(RuntimeError):
     """A saved ranker that cannot be used with this code (message says why and what to do)."""
 
 
-HISTORY_TRUST = 0.0
-"""The prior's default :attr:`PriorRanker.history_trust` (``docs/decisions.md``, "history in proportion")."""
+HISTORY_HALF = 1.0
+"""Past partnerships per resource at which a prior served alone trusts history by half
+(:func:`history_scale`; ``docs/decisions.md``, "history in proportion")."""
 
 
-def _history_trust_default() -> float:
-    return HISTORY_TRUST
+def history_scale(positives: int, resources: int) -> float:
+    """How much a prior served alone trusts history: ``ρ / (ρ + HISTORY_HALF)``, ``ρ`` the positive
+    decisions per resource of the catalogue. A few hundred outcomes over as many resources weigh
+    half (the demo: 0.47); thousands over a few hundred weigh fully (réserve parlementaire: 0.96)."""
+    if resources <= 0 or positives <= 0:
+        return 0.0
+    rho = positives / resources
+    return rho / (rho + HISTORY_HALF)
 
 
 @dataclass
@@ -55,23 +62,22 @@ class PriorRanker:
     weights are the table's (:data:`matcher.features.PRIOR_WEIGHTS`): hand weights on roughly
     standardised features, what staff would weigh without any labels.
 
-    History is trusted in proportion to how much of it there is: the history features' part of the
-    sum (each taken from its cold value, so a resource nobody partnered with adds nothing) is
-    multiplied by ``n / (n + history_trust)``, ``n`` the resource's past positive decisions (read back
-    from the ``popularity`` column). One past partnership then weighs little, hundreds weigh fully;
-    ``history_trust`` 0 trusts any history fully."""
+    ``history_scale`` multiplies the history features' part of the sum (each taken from its cold
+    value, so a resource nobody partnered with is unaffected): a prior cannot learn how far history
+    can be trusted, so one served alone is given :func:`history_scale` of the catalogue's history. A
+    learned ranker decides that from labels; the prior it is fused with keeps scale 1, as trained."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(PRIOR_WEIGHTS))
     kind: str = "prior"
-    history_trust: float = field(default_factory=_history_trust_default)
+    history_scale: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.weights) - set(FEATURES))
         if unknown:
             raise ValueError(f"weights name unknown features {unknown}; known: {', '.join(FEATURES)}")
-        trust = self.history_trust
-        if isinstance(trust, bool) or not isinstance(trust, int | float) or not 0.0 <= float(trust) <= 1e6:
-            raise ValueError(f"history_trust must be a number in [0, 1e6], got {trust!r}")
+        scale = self.history_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0.0 <= float(scale) <= 1.0:
+            raise ValueError(f"history_scale must be a number in [0, 1], got {scale!r}")
         history = np.array([n in HISTORY_FEATURES for n in FEATURES])
         coef = np.array([self.weights.get(n, 0.0) for n in FEATURES], dtype=np.float32)
         self.coef_ = coef
@@ -84,17 +90,15 @@ class PriorRanker:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
-        if not self.history_trust:
+        if self.history_scale == 1.0:
             return X @ self.coef_
-        past = np.expm1(X[:, COLUMN["popularity"]].astype(np.float64))
-        confidence = past / (past + float(self.history_trust))
         history = (X @ self.history_coef_).astype(np.float64) - self.history_offset_
         content = (X @ self.content_coef_).astype(np.float64)
-        return (content + self.history_offset_ + confidence * history).astype(np.float32)
+        return (content + self.history_offset_ + float(self.history_scale) * history).astype(np.float32)
 
     def save(self, folder: Path) -> list[Path]:
         path = folder / "ranker.json"
-        params = {"weights": self.weights, "history_trust": self.history_trust}
+        params = {"weights": self.weights, "history_scale": self.history_scale}
         path.write_text(json.dumps(_header(self.kind, params), indent=2), encoding="utf-8")
         return [path]
 
@@ -196,8 +200,8 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
         )
     kind = head.get("kind")
     if kind == "prior":
-        # A prior saved before history_trust existed trusted history fully.
-        return PriorRanker(weights=head["params"]["weights"], history_trust=head["params"].get("history_trust", 0.0))
+        # A prior saved before history_scale existed trusted history fully.
+        return PriorRanker(weights=head["params"]["weights"], history_scale=head["params"].get("history_scale", 1.0))
     if kind == "lambdarank":
         import lightgbm as lgb
 

@@ -26,7 +26,7 @@ from matcher.fusion import PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.pool import Candidate, Pool
 from matcher.presentation import Presenter, Recommendation, pinned_ids
-from matcher.ranker import LearnedRanker, PriorRanker, ServedRanker
+from matcher.ranker import LearnedRanker, PriorRanker, ServedRanker, history_scale
 from matcher.retrieval import Retriever
 from matcher.reverse import initiatives_for
 from matcher.schemas import Initiative, InitiativeMatch, MatchQuery, Outcome
@@ -94,7 +94,10 @@ class Recommender:
                 f"encoder is {encoder.model_id!r}"
             )
         cfg = config or RecommenderConfig()
-        self._index, self._encoder, self._config, self._ranker = index, encoder, cfg, ranker or PriorRanker()
+        if ranker is None:  # the prior served alone trusts history in proportion to how much there is
+            positives = sum(index.history.positives.values())
+            ranker = PriorRanker(history_scale=history_scale(positives, len(index.resources)))
+        self._index, self._encoder, self._config, self._ranker = index, encoder, cfg, ranker
         self._model_version = model_version or f"{self._ranker.kind}@{encoder.model_id}"
         prior = self._ranker if isinstance(self._ranker, PriorRanker) else PriorRanker()
         self.served = ServedRanker(self._ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth)

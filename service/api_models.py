@@ -209,6 +209,10 @@ class MatchResponse(BaseModel):
     understood: list[UnderstoodItem] = Field(
         default=[], description="what was read from the free text (free-text matches only): the fields the request "
                                 "left empty are filled from it")
+    nothing_fits: bool = Field(default=False, description="true when no match reaches the calibrated relevance "
+                                                          "threshold (or none is eligible): say that nothing fits well")
+    near_misses: list[Match] = Field(default=[], description="when nothing fits: resources that fail a criterion by "
+                                                              "little, each with what would open it")
 
 
 class InitiativeMatches(BaseModel):

@@ -103,6 +103,8 @@ class Served:
     excluded: list[Match]
     index_version: str
     model_version: str
+    nothing_fits: bool = False
+    near_misses: list[Match] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,8 @@ class Engine:
         transient = self.transient() if isinstance(query, MatchQuery) else nullcontext()
         with self.lock.read(), transient:
             result = rec.recommend(query, k, today=today, with_excluded=with_excluded, overrides=overrides)
-        return Served(result.matches, result.excluded, rec.index.version, rec.model_version)
+        return Served(result.matches, result.excluded, rec.index.version, rec.model_version, result.nothing_fits,
+                      result.near_misses)
 
     def recommend_initiatives(self, resource_id: str, k: int, *, today: date | None = None) -> ServedInitiatives:
         """Reverse match: the top ``k`` initiatives for a served resource, under the read lock."""

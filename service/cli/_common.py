@@ -22,7 +22,7 @@ from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
 from matcher.ranker import RankerError
 from matcher.recommender import Recommendation, Recommender
-from matcher.schemas import describe_validation_error
+from matcher.schemas import Match, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.engine import served_recommender
 from service.settings import Settings
@@ -106,23 +106,42 @@ def ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, R
     return index, served_recommender(index, encoder, settings)
 
 
+def relevance_text(m: Match) -> str:
+    """What the relevance column says: the calibrated label and probability, "épinglé" for a pin, the
+    raw score only when no calibration exists."""
+    if m.score is None:
+        return "épinglé"
+    if m.relevance_label is not None and m.relevance is not None:
+        return f"{m.relevance_label} ({round(100 * m.relevance)} %)"
+    return f"score {m.score:.3f}"
+
+
 def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
     table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Ressource", ratio=3)
     table.add_column("Type", ratio=1)
-    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Pertinence", justify="right", no_wrap=True)
     table.add_column("Pourquoi", ratio=4)
     for m in rec.matches:
         kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
         table.add_row(
-            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind,
-            "épinglé" if m.score is None else f"{m.score:.3f}",
+            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind, relevance_text(m),
             "\n".join(m.reasons),
         )
     if not rec.matches:
         table.add_row("", "Aucune ressource éligible trouvée.", "", "", "")
     out.print(table)
+    labels = {m.relevance_label for m in rec.matches if m.score is not None}
+    if rec.nothing_fits and rec.matches:
+        out.print("[bold]Rien dans le catalogue ne correspond vraiment à ce projet[/] : les pistes ci-dessus sont "
+                  "les moins éloignées, aucune n'atteint une pertinence suffisante.")
+    elif labels == {"faible"}:
+        out.print("Aucune de ces pistes n'a une pertinence estimée forte ou moyenne : à examiner avec prudence.")
+    if rec.nothing_fits and rec.near_misses:
+        out.print("[bold]Presque éligibles[/], et ce qui les ouvrirait :")
+        for m in rec.near_misses:
+            out.print(f"  • {m.title} — {' ; '.join(m.near_misses)}", highlight=False)
     if show_excluded and rec.excluded:
         out.print("[bold]Écartées (critère non rempli)[/] :")
         for m in rec.excluded[:10]:

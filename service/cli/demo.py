@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from matcher.demo_catalogue import load_demo
+from matcher.schemas import LegalForm, MatchQuery
 from matcher.store import Catalogue, NotFoundError
 from service.cli._common import (
     ensure_index,
@@ -24,6 +25,9 @@ __all__ = ["DEMO_SHOWCASE", "demo"]
 
 # Demo initiatives shown by ``maillage demo`` when none is named: urban, rural, overseas.
 DEMO_SHOWCASE = ("ini-0001", "ini-0002", "ini-0004")
+NOTHING_FITS_EXAMPLE = ("Notre association de protection animale veut ouvrir un refuge pour les chats errants à Foix : "
+                        "capture, stérilisation et adoption. Nous cherchons 12 000 euros pour les cages et les soins "
+                        "vétérinaires.")
 
 
 def demo(
@@ -51,6 +55,11 @@ def demo(
             ini = store.get_initiative(ini_id)
             result = rec.recommend(ini, k)
             print_matches(result, f"{ini.title} — {ini.id}, territoire {ini.territory}", False)
+        if not initiative:
+            # A project the catalogue does not serve: the list says so instead of pretending.
+            query = MatchQuery(text=NOTHING_FITS_EXAMPLE, territory="09122", legal_form=LegalForm.association)
+            print_matches(rec.recommend(query, k), "Un projet que le catalogue ne sert pas — refuge pour chats "
+                          "errants, Foix (09122)", False)
         out.print(
             "Ensuite : [bold]maillage match --text \"…\" --territory 93066[/], "
             "[bold]maillage serve[/] (API, console de l'équipe, widget), "

@@ -34,7 +34,8 @@ def match_text(engine: EngineDep, key: WidgetKey, metrics: MetricsDep, body: Ann
                                  ambiguous=i.ambiguous, alternatives=list(i.alternatives), used=read.is_used(i))
                   for i in read.understanding.items]
     return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
-                         model_version=served.model_version, understood=understood)
+                         model_version=served.model_version, understood=understood, nothing_fits=served.nothing_fits,
+                         near_misses=served.near_misses)
 
 
 @router.post("/initiatives/{initiative_id}/match", response_model=MatchResponse,
@@ -46,7 +47,8 @@ def match_initiative(engine: EngineDep, key: ReaderKey, metrics: MetricsDep, ini
     served = engine.recommend(ini, k, today=on, with_excluded=with_excluded, staff_overrides=True)
     metrics.matches.labels("initiative", key.role.value).inc()
     return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
-                         model_version=served.model_version)
+                         model_version=served.model_version, nothing_fits=served.nothing_fits,
+                         near_misses=served.near_misses)
 
 
 @router.get("/resources/{resource_id}/initiatives", response_model=InitiativeMatches,

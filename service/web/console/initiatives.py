@@ -72,7 +72,7 @@ def _initiative_page(console: Console, ini: Initiative, status: int = 200, *, do
     return console.page("initiative.html", status, nav="initiatives", ini=ini, matches=served.matches,
                         excluded=served.excluded, latest=_latest(outcomes), outcomes=list(reversed(outcomes)),
                         titles=titles, done=done, error=error, index_version=served.index_version,
-                        model_version=served.model_version)
+                        model_version=served.model_version, nothing_fits=served.nothing_fits)
 
 
 @router.get("/initiatives/{initiative_id}")

@@ -137,6 +137,8 @@
     ".mw-understood{background:#f5f5fe;border-left:4px solid var(--mw-accent);padding:.75rem 1rem;margin:0 0 1rem}",
     ".mw-understood ul{margin:.25rem 0 0;padding-left:1.25rem}",
     ".mw-understood li{margin:.25rem 0}",
+    ".mw-nothing{background:#fff4f3;border-left:4px solid #ce0500;padding:.75rem 1rem;margin:0 0 1rem}",
+    ".mw-relevance{margin:.25rem 0;font-weight:700}",
     "button.mw-undo{background:none;color:var(--mw-accent);text-decoration:underline;font-weight:400;padding:0 .25rem;",
     "min-height:1.5rem;margin-left:.25rem}",
     ".mw-status{margin:1rem 0 0;font-weight:500}",
@@ -475,8 +477,10 @@
       })));
     }
     Promise.all(asked).then(function (answers) {
-      self.show(answers[0].matches || [], answers[0].understood || []);
-      self.setStatus(self.summary((answers[0].matches || []).length) + (consent
+      self.show(answers[0].matches || [], answers[0].understood || [], answers[0]);
+      self.setStatus((answers[0].nothing_fits && (answers[0].matches || []).length
+        ? "Rien ne correspond vraiment à votre projet pour l'instant : voici les pistes les plus proches."
+        : self.summary((answers[0].matches || []).length)) + (consent
         ? " Votre projet a bien été transmis à l'équipe de l'accélérateur." : ""), "good");
     }, function (error) {
       results.textContent = "";
@@ -492,17 +496,35 @@
       n === 1 ? "1 ressource peut correspondre à votre projet." : n + " ressources peuvent correspondre à votre projet.";
   };
 
-  MaillageWidget.prototype.show = function (matches, understood) {
+  MaillageWidget.prototype.show = function (matches, understood, answer) {
     var self = this, results = this.field("results");
+    var nothing = Boolean(answer && answer.nothing_fits && matches.length);
     results.textContent = "";
-    var heading = el("h3", {tabindex: "-1", text: matches.length ? "Ressources suggérées" : "Aucune suggestion"});
+    var heading = el("h3", {tabindex: "-1", text: nothing ? "Rien ne correspond vraiment à votre projet"
+      : matches.length ? "Ressources suggérées" : "Aucune suggestion"});
     results.appendChild(heading);
     var used = (understood || []).filter(function (item) { return item.used; });
     if (used.length) results.appendChild(this.understood(used));
     if (!matches.length) {
       results.appendChild(el("p", {text: "Précisez votre description ou élargissez le territoire, puis relancez la recherche."}));
     } else {
+      var weak = matches.every(function (m) { return m.relevance_label === "faible"; });
+      if (!nothing && weak) {
+        results.appendChild(el("p", {"class": "mw-nothing", text: "Aucune de ces pistes n'a une pertinence estimée forte ou " +
+          "moyenne pour votre projet : lisez leurs critères avec attention, ou contactez l'équipe de l'accélérateur."}));
+      }
+      if (nothing) {
+        results.appendChild(el("p", {"class": "mw-nothing", text: "Aucune ressource du catalogue n'atteint une pertinence " +
+          "suffisante pour votre projet. Voici les pistes les moins éloignées ; l'équipe de l'accélérateur peut vous aider à en trouver d'autres."}));
+      }
       results.appendChild(el("ol", {"class": "mw-list"}, matches.map(function (m) { return self.card(m); })));
+    }
+    var near = (answer && answer.near_misses) || [];
+    if (nothing && near.length) {
+      results.appendChild(el("p", {"class": "mw-sub", text: "Presque accessibles, et ce qui les ouvrirait :"}));
+      results.appendChild(el("ul", {"class": "mw-reasons"}, near.map(function (m) {
+        return el("li", {text: m.title + " — " + (m.near_misses || []).join(" ; ")});
+      })));
     }
     heading.focus();
   };
@@ -540,6 +562,8 @@
     return el("li", {"class": "mw-card"}, [
       el("h4", {}, [title]),
       el("p", {"class": "mw-meta"}, [m.provider || "", kind ? el("span", {"class": "mw-tag", text: kind}) : null]),
+      m.relevance_label ? el("p", {"class": "mw-relevance mw-rel-" + m.relevance_label,
+        text: "Pertinence estimée : " + m.relevance_label}) : null,
       m.closes_at ? el("p", {"class": "mw-deadline", text: "Date de clôture : " + frenchDate(m.closes_at)}) : null,
       el("p", {"class": "mw-sub", text: "Pourquoi cette suggestion"}),
       el("ul", {"class": "mw-reasons"}, (m.reasons || []).map(function (r) { return el("li", {text: r}); })),
