@@ -162,11 +162,7 @@ def evaluate(
         raise ValueError(f"depth ({depth}) must be >= the largest k ({ks[-1]})")
     main_k = 10 if 10 in ks else ks[-1]
 
-    notes = list(evalset.notes)
-    if limit is not None and limit < len(evalset.test):
-        keep = np.sort(np.random.default_rng(seed).choice(len(evalset.test), size=limit, replace=False))
-        evalset = replace(evalset, test=[evalset.test[i] for i in keep])
-        notes.append(f"test queries limited to a seeded sample of {limit}")
+    evalset, notes = _limited(evalset, limit, seed)
     queries = evalset.test
     # Only a judged set has queries without a relevant resource; they have no rank to score.
     scored = [i for i, q in enumerate(queries) if q.relevant]
@@ -174,14 +170,7 @@ def evaluate(
         raise ValueError(f"dataset {evalset.name}: no test query has a relevant resource")
     relevant = [queries[i].relevant for i in scored]
 
-    results: dict[str, SystemResult] = {}
-    calibration: dict[str, dict[str, Any]] = {}
-    for system in systems:
-        results[system.name] = _run(system, evalset, encoder, scored, ks, depth, progress)
-        figures = calibration_figures(system, queries, results[system.name].rankings, main_k)
-        if figures is not None:
-            calibration[system.name] = figures
-
+    results, calibration = _run_all(systems, evalset, encoder, scored, ks, depth, main_k, progress)
     provider_of = evalset.provider_of()
     for res in results.values():
         res.summary = _summaries(res, evalset.resource_ids, provider_of, main_k, resamples, seed)
@@ -203,6 +192,29 @@ def evaluate(
         query_ids=[q.id for q in queries],
         notes=notes, calibration=calibration,
     )
+
+
+def _run_all(systems: Sequence[System], evalset: EvalSet, encoder: Encoder, scored: list[int], ks: tuple[int, ...],
+             depth: int, main_k: int, progress: bool) -> tuple[dict[str, SystemResult], dict[str, dict[str, Any]]]:
+    """Every system's result, and the calibration figures of those that give probabilities."""
+    results: dict[str, SystemResult] = {}
+    calibration: dict[str, dict[str, Any]] = {}
+    for system in systems:
+        results[system.name] = _run(system, evalset, encoder, scored, ks, depth, progress)
+        figures = calibration_figures(system, evalset.test, results[system.name].rankings, main_k)
+        if figures is not None:
+            calibration[system.name] = figures
+    return results, calibration
+
+
+def _limited(evalset: EvalSet, limit: int | None, seed: int) -> tuple[EvalSet, list[str]]:
+    """``evalset`` with a seeded sample of ``limit`` test queries (all when None), and its notes."""
+    notes = list(evalset.notes)
+    if limit is not None and limit < len(evalset.test):
+        keep = np.sort(np.random.default_rng(seed).choice(len(evalset.test), size=limit, replace=False))
+        evalset = replace(evalset, test=[evalset.test[i] for i in keep])
+        notes.append(f"test queries limited to a seeded sample of {limit}")
+    return evalset, notes
 
 
 def _check_arguments(evalset: EvalSet, systems: Sequence[System], significance: str, limit: int | None) -> None:

@@ -142,7 +142,16 @@ def _markdown(result: EvalResult) -> str:
     else:
         parts += ["Only one system was evaluated.", ""]
 
-    parts += ["## Slices", ""]
+    parts += _slices_section(result)
+    parts += _calibration_section(result)
+    if result.notes:
+        parts += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
+    return "\n".join(parts)
+
+
+def _slices_section(result: EvalResult) -> list[str]:
+    k = result.main_k
+    parts = ["## Slices", ""]
     if not result.slices:
         parts += ["No slice information for this set.", ""]
     for key, values in result.slices.items():
@@ -154,10 +163,7 @@ def _markdown(result: EvalResult) -> str:
                          *(f"{cell['systems'][s][f'ndcg@{k}']:.3f} ({cell['systems'][s]['mrr']:.3f})" for s in names)])
         parts += [_md_table([key, "n", *(f"`{s}`" for s in names)], rows), "",
                   f"![slices {key}](slice_{_safe(key)}.png)", ""]
-    parts += _calibration_section(result)
-    if result.notes:
-        parts += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
-    return "\n".join(parts)
+    return parts
 
 
 def _calibration_section(result: EvalResult) -> list[str]:

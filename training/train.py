@@ -109,10 +109,7 @@ def train_from_catalogue(
     calibration = calibrate(Recommender(index, encoder, config, model), held_out_examples(examples, train_config),
                             today=today, fitted_on="maillage train: validation lists")
     version = registry.register(
-        model,
-        encoder_id=encoder.model_id,
-        dim=encoder.dim,
-        pairs=outcome.pairs,
+        model, encoder_id=encoder.model_id, dim=encoder.dim, pairs=outcome.pairs,
         catalogue_hash=catalogue_signature(store),
         metrics={"validation_ndcg10": gate.learned_ndcg10, "current_validation_ndcg10": gate.reference_ndcg10,
                  "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},

@@ -336,6 +336,6 @@ def test_a_homonym_read_without_its_departement_is_flagged(api: Api) -> None:
     text = "Nous cultivons un jardin partagé à Saint-Denis avec les voisins."
     r = api.client.post("/v1/match", json={"text": text}, headers=api.h("staff")).json()
     place = next(i for i in r["understood"] if i["field"] == "territory")
-    assert place["ambiguous"] and {place["value"], *place["alternatives"]} == {"93066", "97411"}
+    assert place["ambiguous"] and {"93066", "97411"} <= {place["value"], *place["alternatives"]}
     plain = api.client.post("/v1/match", json={"text": "jardin partagé et compost"}, headers=api.h("staff")).json()
     assert plain["understood"] == []
