@@ -145,9 +145,9 @@ class MaillageSystem:
             judged = Recommender(index, encoder, self.config, validated) if validated is not None else self.recommender_
             self.calibration_ = calibrate(judged, held_out_examples(examples, self.train_config()),
                                           today=evalset.today, fitted_on=f"{evalset.name}: validation lists")
-            if self.calibration_ is not None:
-                rec = self.recommender_
-                self.recommender_ = Recommender(index, encoder, self.config, rec.ranker, calibration=self.calibration_)
+        if self.calibration_ is not None:
+            rec = self.recommender_
+            self.recommender_ = Recommender(index, encoder, self.config, rec.ranker, calibration=self.calibration_)
         return self
 
     def relevances(self, queries: Sequence[EvalQuery]) -> list[list[float] | None]:

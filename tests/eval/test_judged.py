@@ -292,3 +292,20 @@ def test_spread_tables_count_every_project_once() -> None:
         assert sum(int(r[1]) for r in rows) == n_fit and sum(int(r[2]) for r in rows) == len(ev.test) - n_fit
     assert {q.slices["territory"] for q in ev.test} <= {"national", "overseas", "corsica", "urban-commune",
                                                         "rural-commune", "departement"}
+
+
+def test_the_judged_test_split_is_calibrated_on_the_dev_projects() -> None:
+    from indexes import HashingEncoder
+
+    evalset = load_judged_set("test")
+    assert {q.id[:3] for q in evalset.calibration} == {"jd-"}  # dev projects, never test ones
+    system = MaillageSystem(learn=False).fit(evalset, HashingEncoder(64))
+    try:
+        assert system.calibration_ is not None and "calibration queries" in system.calibration_.fitted_on
+        assert system.recommender_ is not None and system.recommender_.calibration == system.calibration_
+        queries = evalset.test[:4]
+        ranked = system.rank(queries, 10)
+        probabilities = system.relevances(queries)
+        assert all(p is not None and len(p) == len(r) for p, r in zip(probabilities, ranked, strict=True))
+    finally:
+        system.close()
