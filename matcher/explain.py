@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from indexes.sparse import SparseIndex
 from matcher import territory
@@ -60,6 +61,7 @@ class Grounds:
     """Title of the closest past project that obtained the resource, when similar past projects voted for it."""
 
 
+@lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode().strip()
 
@@ -71,19 +73,22 @@ def shared_themes(query: MatchQuery, resource: Resource) -> list[str]:
     return [t for t in resource.themes if _fold(t) in wanted or _fold(t) in text]
 
 
-def shared_words(text: str, resource_id: str, sparse: SparseIndex, *, limit: int = MAX_WORDS) -> list[str]:
+def shared_words(text: str, resource_id: str, sparse: SparseIndex, *, limit: int = MAX_WORDS,
+                 terms: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """Words of ``text`` whose index term the resource's document also holds, as written in ``text``,
     rarest in the catalogue first (ties: order of appearance); words held by more than
     :data:`COMMON_WORD_SHARE` of the catalogue, shorter than :data:`MIN_WORD_CHARS` or all digits
-    are left out."""
-    terms = sparse.document_terms(resource_id)
-    if not terms:
+    are left out. ``terms`` passes ``sparse.analyzer.terms_with_words(text)`` already computed (a list
+    analyses its query once, not once per match)."""
+    held = sparse.document_terms(resource_id)
+    if not held:
         return []
     n = len(sparse)
     ceiling = n if n < _SMALL_CATALOGUE else COMMON_WORD_SHARE * n
     found: dict[str, tuple[int, int, str]] = {}
-    for position, (term, word) in enumerate(sparse.analyzer.terms_with_words(text)):
-        if term in found or term not in terms or len(word) < MIN_WORD_CHARS or word.isdigit():
+    analysed = sparse.analyzer.terms_with_words(text) if terms is None else terms
+    for position, (term, word) in enumerate(analysed):
+        if term in found or term not in held or len(word) < MIN_WORD_CHARS or word.isdigit():
             continue
         df = sparse.document_frequency(term)
         if df <= ceiling:
@@ -96,15 +101,16 @@ def _words(text: str) -> set[str]:
     return set(_fold(re.sub(r"[-'’]", " ", text)).split())
 
 
-def _place_words(code: str | None) -> set[str]:
+@lru_cache(maxsize=4096)
+def _place_words(code: str | None) -> frozenset[str]:
     """Words of the names of the query's territory and of the territories above it: the territory
     reason says those, a shared word must add something."""
     if code is None:
-        return set()
+        return frozenset()
     try:
         place = territory.parse_territory(code)
     except territory.TerritoryError:
-        return set()
+        return frozenset()
     out: set[str] = set()
     for ancestor in place.ancestors:
         try:
@@ -112,7 +118,7 @@ def _place_words(code: str | None) -> set[str]:
         except territory.TerritoryError:
             continue
         out |= _words(name or "")
-    return out
+    return frozenset(out)
 
 
 def _quoted(words: Sequence[str]) -> str:

@@ -51,6 +51,8 @@ class Pool:
     """Rows ``[0, retrieved)`` were retrieved (and are ranked); the rest are pins added for staff."""
     nearest: dict[str, str] = field(default_factory=dict)
     """Resource id → the closest past initiative that obtained it, among the query's kNN neighbours."""
+    query_terms: list[tuple[str, str]] | None = None
+    """The query's analysed terms with their words, computed once by the first explanation that needs them."""
     prior_scores: np.ndarray | None = None
     """``(n,) float64`` the prior's score of each row (absolute, comparable across queries: what the
     calibration reads), set by the ranking stage; None before it."""

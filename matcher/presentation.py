@@ -176,5 +176,8 @@ def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex, relevance: float 
     neighbour = None
     if c.features.get("knn_vote", 0.0) >= NEIGHBOURS_VOTE and rid in pool.nearest:
         neighbour = index.history.title_of(pool.nearest[rid])
-    return Grounds(shared_words=tuple(shared_words(pool.query.text, rid, index.sparse)), neighbour=neighbour,
+    if pool.query_terms is None:
+        pool.query_terms = index.sparse.analyzer.terms_with_words(pool.query.text)
+    words = shared_words(pool.query.text, rid, index.sparse, terms=pool.query_terms)
+    return Grounds(shared_words=tuple(words), neighbour=neighbour,
                    relevance=relevance, relevance_label=None if relevance is None else label_of(relevance))
