@@ -40,7 +40,9 @@ def calibration_figures(system: object, queries: Sequence[EvalQuery], rankings: 
     if not p:
         return None
     said = getattr(system, "nothing_fits", None)
-    nothing = [bool(x) for x in said(queries)] if callable(said) else []
+    # Only queries with a relevant resource: there, saying nothing fits is always wrong (the judged
+    # set's projects without one are counted by its own table).
+    nothing = [bool(x) for q, x in zip(queries, said(queries), strict=True) if q.relevant] if callable(said) else []
     return {
         "k": k, "pairs": len(p), "ece": expected_calibration_error(p, y),
         "mean_probability": sum(p) / len(p), "share_relevant": sum(y) / len(y),

@@ -103,7 +103,7 @@ class MaillageSystem:
 
     def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
         self.close()
-        self.nothing_fits_ = {}
+        self.nothing_fits_, self.relevance_, self.calibration_ = {}, {}, None
         self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
         root = Path(self.tmp_.name)
         store = self.store_ = Catalogue.open(sqlite_url(root / "catalogue.db"))
@@ -141,7 +141,9 @@ class MaillageSystem:
                                           fitted_on=f"{evalset.name}: calibration queries")
         elif not self.zero_history:
             # Calibrated on the gate's validation lists, as served by the ranker the gate judged (it
-            # has not seen them); the zero-history pipeline has no label to calibrate on.
+            # has not seen them; the ranker then served is refitted on them too, so this is the
+            # calibration of a sibling trained on 20 % fewer lists); the zero-history pipeline has no
+            # label to calibrate on.
             judged = Recommender(index, encoder, self.config, validated) if validated is not None else self.recommender_
             self.calibration_ = calibrate(judged, held_out_examples(examples, self.train_config()),
                                           today=evalset.today, fitted_on=f"{evalset.name}: validation lists")

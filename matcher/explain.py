@@ -29,12 +29,14 @@ from matcher.eligibility import Check
 from matcher.schemas import CheckStatus, Criterion, MatchQuery, Resource
 
 __all__ = [
-    "COMMON_WORD_SHARE", "MAX_REASONS", "MAX_THEMES", "MAX_WORDS", "NEIGHBOURS_VOTE", "Grounds", "reasons_for",
-    "shared_themes", "shared_words",
+    "COMMON_WORD_SHARE", "MAX_REASONS", "MAX_THEMES", "MAX_WORDS", "NEIGHBOURS_VOTE", "NEIGHBOUR_REASON", "Grounds",
+    "reasons_for", "shared_themes", "shared_words", "without_names",
 ]
 
 NEIGHBOURS_VOTE = 0.2
 """Share of the similar past projects' vote (``knn_vote``) from which a similar past project is named."""
+NEIGHBOUR_REASON = "Un projet semblable au vôtre l'a déjà obtenue"
+"""The start of the similar-past-project reason; its name follows for staff (:func:`without_names`)."""
 MAX_REASONS = 4
 """Reasons shown per match."""
 MAX_THEMES = 3
@@ -62,6 +64,11 @@ class Grounds:
 
 
 @lru_cache(maxsize=4096)
+def without_names(reason: str) -> str:
+    """``reason`` without the name of another initiative: what a public partner page may show."""
+    return NEIGHBOUR_REASON + "." if reason.startswith(NEIGHBOUR_REASON + " : ") else reason
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode().strip()
 
@@ -140,7 +147,7 @@ def reasons_for(query: MatchQuery, resource: Resource, checks: Sequence[Check], 
         reasons.append(f"Pertinence estimée forte ({round(100 * grounds.relevance)} %), d'après les "
                        "suggestions déjà évaluées.")
     if grounds.neighbour:
-        reasons.append(f"Un projet semblable au vôtre l'a déjà obtenue : « {grounds.neighbour} ».")
+        reasons.append(f"{NEIGHBOUR_REASON} : « {grounds.neighbour} ».")
     by = {c.criterion: c for c in checks}
     terr = by.get(Criterion.territory)
     if terr is not None and terr.status is CheckStatus.passed:

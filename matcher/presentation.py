@@ -159,7 +159,7 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         checks=[x.model() for x in c.checks],
         relevance=p,
         relevance_label=label,
-        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index, p)),
+        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index, relevance)),
         near_misses=[x.near_miss for x in c.checks if x.near_miss],
         closes_at=resource.closes_at,
         url=resource.url,

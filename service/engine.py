@@ -52,7 +52,7 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
                     "(maillage train, then maillage promote): %s", exc)
         return Recommender(index, encoder)
     if served is None:
-        return Recommender(index, encoder, calibration=_prior_calibration(encoder))
+        return Recommender(index, encoder, calibration=_prior_calibration(index, encoder))
     version, ranker = served
     try:
         calibration = ModelRegistry(settings.rankers_dir).load_calibration(version, encoder_id=encoder.model_id)
@@ -62,9 +62,13 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
     return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration)
 
 
-def _prior_calibration(encoder: Encoder) -> Calibration | None:
+def _prior_calibration(index: ResourceIndex, encoder: Encoder) -> Calibration | None:
     """The packaged calibration of the prior (:func:`matcher.calibration.packaged_prior_calibration`)
-    for this encoder, or None (logged) when there is none for it."""
+    for this encoder, used only on the demo catalogue it was fitted on (every resource from the demo):
+    on another catalogue its probabilities would claim what nobody measured, so there is none until
+    ``maillage train`` fits one."""
+    if not index.resources or any(r.source != "demo" for r in index.resources.values()):
+        return None
     try:
         return packaged_prior_calibration(encoder.model_id)
     except CalibrationError as exc:

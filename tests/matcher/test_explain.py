@@ -110,3 +110,13 @@ def test_document_frequency_follows_updates(rid: str) -> None:
     assert sparse.document_frequency(term) == 2
     sparse.remove(["r-new", rid])
     assert sparse.document_frequency(term) == 0
+
+
+def test_a_public_page_gets_the_neighbour_reason_without_the_other_initiatives_name() -> None:
+    from matcher.explain import without_names
+
+    q = MatchQuery(text="Un jardin partagé")
+    named = reasons_for(q, _resource(), [], Grounds(neighbour="Jardin des Capucins"))
+    assert named == ["Un projet semblable au vôtre l'a déjà obtenue : « Jardin des Capucins »."]
+    assert [without_names(r) for r in named] == ["Un projet semblable au vôtre l'a déjà obtenue."]
+    assert without_names("Thèmes communs : jardin.") == "Thèmes communs : jardin."

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Body, Query
 
+from matcher.explain import without_names
 from matcher.schemas import ItemId, MatchQuery
 from matcher.understanding import understand
 from service.api.deps import EngineDep, MetricsDep, ReaderKey, WidgetKey
@@ -30,6 +31,9 @@ def match_text(engine: EngineDep, key: WidgetKey, metrics: MetricsDep, body: Ann
     served = engine.recommend(read.query, body.k, today=body.on,
                               with_excluded=with_excluded and key.role is not Role.partner)
     metrics.matches.labels("text", key.role.value).inc()
+    if key.role is Role.partner:  # a public page: no other initiative is named
+        for m in [*served.matches, *served.near_misses]:
+            m.reasons = [without_names(r) for r in m.reasons]
     understood = [UnderstoodItem(field=i.field, value=i.value, text=i.text, start=i.start, end=i.end, label=i.label,
                                  ambiguous=i.ambiguous, alternatives=list(i.alternatives), used=read.is_used(i))
                   for i in read.understanding.items]

@@ -176,7 +176,9 @@
 
   // "18 000", "18000 €", "2 500,50": euros as a number; null when it is not a sum.
   function readAmount(text) {
-    var plain = text.replace(/[\s\u00a0\u202f]/g, "").replace(/(€|euros?)$/i, "").replace(",", ".");
+    // Spaces and dots may group thousands (18 000, 18.000); a comma is the decimal mark.
+    var plain = text.replace(/[\s\u00a0\u202f]/g, "").replace(/(€|euros?)$/i, "")
+      .replace(/\.(?=\d{3}(\D|$))/g, "").replace(",", ".");
     return /^\d+(\.\d{1,2})?$/.test(plain) ? parseFloat(plain) : null;
   }
 
@@ -432,7 +434,8 @@
     status.className = "mw-status" + (tone ? " mw-" + tone : "");
   };
 
-  MaillageWidget.prototype.search = function () {
+  // ``again``: a new search after a reading was removed; the project, if sent, is not sent twice.
+  MaillageWidget.prototype.search = function (again) {
     var self = this, c = this.config;
     var text = this.field("text").value.trim();
     var placeText = this.field("place").value.trim();
@@ -440,7 +443,7 @@
         this.place.hits[0].postcode === placeText) {
       this.choose(0);  // a full postcode typed without picking: its first commune
     }
-    var consent = this.field("consent").checked;
+    var consent = this.field("consent").checked && !again;
     var email = this.field("email").value.trim();
     this.setError("text", text.length < 10 ? "Décrivez votre projet en une phrase au moins (10 caractères)." : null);
     this.setError("place", placeText && !this.place.code
@@ -540,7 +543,7 @@
           "aria-label": "Retirer : " + item.label});
         undo.addEventListener("click", function () {
           if (self.ignored.indexOf(item.field) < 0) self.ignored.push(item.field);
-          self.search();
+          self.search(true);
         });
         return el("li", {}, [item.label, undo]);
       }))
