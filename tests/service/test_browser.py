@@ -502,7 +502,10 @@ def test_console_on_a_phone(stack: Stack) -> None:
 def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> None:
     page = stack.browser.new_page(viewport=DESKTOP)
     sent: list[Any] = []
+    submitted: list[Any] = []
     page.on("request", lambda r: sent.append(r) if r.url.endswith("/v1/match") and r.method == "POST" else None)
+    page.on("request", lambda r: submitted.append(r)
+            if r.url.endswith("/v1/widget/initiatives") and r.method == "POST" else None)
     page.goto(f"{stack.partner_site}/projet.html")
     widget = page.locator("maillage-widget")
     widget.get_by_role("heading", name="Votre projet peut être soutenu").wait_for()
@@ -519,11 +522,14 @@ def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> N
     assert amount.evaluate("e => e === e.getRootNode().activeElement")  # focus goes to the wrong field
     assert not sent  # nothing asked while the form is wrong
 
-    amount.fill("18 000")
+    amount.fill("18.000")  # dots group thousands too
+    widget.get_by_label("J'accepte que ma description").check()
+    widget.get_by_label("Adresse électronique").fill("porteuse@example.org")
     submit.click()
     box = widget.locator(".mw-understood")
     box.wait_for()
     assert json.loads(sent[-1].post_data)["amount_sought"] == 18000
+    widget.get_by_text("Votre projet a bien été transmis").wait_for()
     lines = box.locator("li").all_inner_texts()
     assert any(line.startswith("type de structure : association (« Notre association »)") for line in lines), lines
     assert any(line.startswith("besoin : lieu") for line in lines), lines
@@ -535,4 +541,5 @@ def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> N
     page.wait_for_function("n => document.querySelector('maillage-widget').shadowRoot"
                            ".querySelectorAll('.mw-understood li').length === n", arg=len(lines) - 1)
     assert json.loads(sent[-1].post_data)["ignore_understood"] == ["legal_form"]
+    assert len(submitted) == 1  # searching again without a reading does not send the project twice
     page.close()
