@@ -99,9 +99,10 @@ class Calibration:
         return path
 
 
-def load_calibration(folder: Path, *, encoder: str) -> Calibration | None:
-    """The calibration saved in ``folder``; None when there is none. Raises :class:`CalibrationError`
-    for a damaged file, another format or inputs, or a calibration fitted with another encoder."""
+def load_calibration(folder: Path, *, encoder: str, refuse_other_encoder: bool = True) -> Calibration | None:
+    """The calibration saved in ``folder``; None when there is none (or, with ``refuse_other_encoder``
+    False, when it was fitted for another encoder). Raises :class:`CalibrationError` for a damaged
+    file, another format or inputs, or a calibration fitted with another encoder."""
     path = folder / CALIBRATION_FILE
     if not path.is_file():
         return None
@@ -112,6 +113,8 @@ def load_calibration(folder: Path, *, encoder: str) -> Calibration | None:
     if not isinstance(head, dict) or head.get("format_version") != FORMAT_VERSION or head.get("inputs") != list(INPUTS):
         raise CalibrationError(f"{path} is not a calibration of format {FORMAT_VERSION} over {', '.join(INPUTS)}")
     if head.get("encoder") != encoder:
+        if not refuse_other_encoder:
+            return None
         raise CalibrationError(f"{path} was fitted with the encoder {head.get('encoder')!r}, this index uses "
                                f"{encoder!r}: fit it again (maillage train)")
     try:
@@ -131,16 +134,7 @@ def packaged_prior_calibration(encoder: str) -> Calibration | None:
     demo catalogue by ``scripts/fit_prior_calibration.py``), for ``encoder``; None when none is
     shipped for that encoder. Raises :class:`CalibrationError` for a damaged file."""
     folder = Path(str(files("matcher").joinpath("data", "calibration", PACKAGED)))
-    path = folder / CALIBRATION_FILE
-    if not path.is_file():
-        return None
-    try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CalibrationError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(head, dict) or head.get("encoder") != encoder:
-        return None
-    return load_calibration(folder, encoder=encoder)
+    return load_calibration(folder, encoder=encoder, refuse_other_encoder=False)
 
 
 def fit_calibration(inputs: np.ndarray, labels: Sequence[int] | np.ndarray, *, encoder: str, fitted_on: str,

@@ -9,22 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from service.cli.evaluate import register_eval as register
 from tests.eval.test_datasets import _rp_data
-
-
-@pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("MAILLAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MAILLAGE_MODEL", "hashing:64")
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """maillage"""
-
-    register(app)
-    return app
 
 
 def test_eval_writes_the_report(app: typer.Typer, tmp_path: Path) -> None:

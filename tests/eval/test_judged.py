@@ -21,7 +21,6 @@ from eval.judged_metrics import judged_figures
 from eval.report import format_table, write_report
 from eval.systems import MaillageSystem, NothingFits, make_systems
 from indexes import Encoder, HashingEncoder
-from service.cli.evaluate import register_eval
 from tests.eval.test_harness import synthetic_set
 
 
@@ -242,20 +241,6 @@ def test_judged_report_has_its_table_and_plot(judged_run: tuple[Any, Path, EvalS
     assert data["systems"]["oracle"]["judged"]["nothing_fits_none"]["value"] == 1.0
     assert data["systems"]["bm25"]["judged"]["hub_resource"] == result.systems["bm25"].judged["hub_resource"]
     assert "judged set:" in format_table(result)
-
-
-@pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("MAILLAGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MAILLAGE_MODEL", "hashing:64")
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """maillage"""
-
-    register_eval(app)
-    return app
 
 
 def test_cli_runs_the_judged_set(app: typer.Typer, tmp_path: Path) -> None:
