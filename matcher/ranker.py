@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from matcher.features import COLD_VALUES, COLUMN, FEATURE_VERSION, FEATURES, PRIOR_WEIGHTS, SCHEMA_HASH, TABLE
-from matcher.fusion import FUSION_K, PRIOR_SHARE, fuse_with_prior
+from matcher.fusion import COLD_SHARE, FUSION_K, PRIOR_SHARE, fuse_with_prior
 from matcher.pool import Pool
 
 __all__ = [
@@ -95,6 +95,12 @@ class PriorRanker:
         history = (X @ self.history_coef_).astype(np.float64) - self.history_offset_
         content = (X @ self.content_coef_).astype(np.float64)
         return (content + self.history_offset_ + float(self.history_scale) * history).astype(np.float32)
+
+    def content_scores(self, X: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` gives each row with its history features at their cold values: the
+        score of the texts and rules alone."""
+        X = np.asarray(X, dtype=np.float32)
+        return ((X @ self.content_coef_).astype(np.float64) + self.history_offset_).astype(np.float32)
 
     def save(self, folder: Path) -> list[Path]:
         path = folder / "ranker.json"
@@ -224,12 +230,21 @@ class ServedRanker:
     ``ranker`` None orders by the fusion of the searches alone (retrieval only). A prior orders the
     whole pool. A learned ranker reorders the prior's best ``depth`` (the only part of a pool it was
     trained on: it has never seen the tail, so it must not judge it), its order fused with the
-    prior's at ``share`` (:func:`matcher.fusion.fuse_with_prior`); the tail follows in prior order."""
+    prior's at ``share`` (:func:`matcher.fusion.fuse_with_prior`), and the candidates without
+    history in it ranked by content again at ``cold_share``; the tail follows in prior order."""
 
     ranker: PriorRanker | LearnedRanker | None
     prior: PriorRanker = field(default_factory=PriorRanker)
     share: float = PRIOR_SHARE
     depth: int = 50
+    cold_share: float = COLD_SHARE
+
+    def fuse(self, learned: np.ndarray, prior: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The served scores of one list whose learned and prior scores are given (rows of ``X``)."""
+        if self.cold_share <= 0:
+            return fuse_with_prior(learned, prior, share=self.share)
+        return fuse_with_prior(learned, prior, share=self.share, content=self.prior.content_scores(X),
+                               cold=X[:, COLUMN["has_history"]] == 0, cold_share=self.cold_share)
 
     def rank(self, pool: Pool) -> None:
         """Score and order the retrieved rows of ``pool``, best first."""
@@ -249,7 +264,7 @@ class ServedRanker:
             return
         depth = min(self.depth, n)
         learned = self.ranker.predict(pool.X[:depth].astype(np.float32))
-        served = fuse_with_prior(learned, pool.scores[:depth], share=self.share)
+        served = self.fuse(learned, pool.scores[:depth], pool.X[:depth])
         floor = float(np.min(served)) if depth else 0.0
         pool.scores[:depth] = served.astype(np.float64)
         pool.scores[depth:n] = floor - np.arange(1, n - depth + 1, dtype=np.float64)  # below the head, prior order
@@ -271,14 +286,14 @@ class ServedRanker:
         out = np.empty(len(X), dtype=np.float32)
         start = 0
         for g in sizes.tolist():
-            out[start : start + g] = fuse_with_prior(learned[start : start + g], prior[start : start + g],
-                                                     share=self.share)
+            rows = slice(start, start + g)
+            out[rows] = self.fuse(learned[rows], prior[rows], X[rows])
             start += g
         return out
 
 
 def served_scores(ranker: PriorRanker | LearnedRanker, X: np.ndarray, groups: np.ndarray, *,
-                  share: float = PRIOR_SHARE) -> np.ndarray:
-    """:meth:`ServedRanker.score_lists` of ``ranker`` fused with the default prior at ``share``: what
-    the gates compare."""
-    return ServedRanker(ranker, share=share).score_lists(X, groups)
+                  share: float = PRIOR_SHARE, cold_share: float = COLD_SHARE) -> np.ndarray:
+    """:meth:`ServedRanker.score_lists` of ``ranker`` fused with the default prior at ``share`` (and
+    ``cold_share``): what the gates compare."""
+    return ServedRanker(ranker, share=share, cold_share=cold_share).score_lists(X, groups)

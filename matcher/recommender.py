@@ -22,7 +22,7 @@ from datetime import date, datetime
 from indexes import Encoder
 from matcher.calibration import Calibration
 from matcher.checking import Checker
-from matcher.fusion import PRIOR_SHARE, RRF_K
+from matcher.fusion import COLD_SHARE, PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.pool import Candidate, Pool
 from matcher.presentation import Presenter, Recommendation, pinned_ids
@@ -56,6 +56,9 @@ class RecommenderConfig:
     prior_share: float = PRIOR_SHARE
     """A learned ranker's order is fused with the prior's, the prior weighing this much against 1
     (:func:`matcher.fusion.fuse_with_prior`); 0 serves the learned order alone."""
+    cold_share: float = COLD_SHARE
+    """A learned ranker's list also fuses the content order of its candidates without history at this
+    weight (:func:`matcher.fusion.fuse_with_prior`); 0 leaves it out."""
     max_per_provider: int = 3
     """Diversity: at most this many resources of one provider in a list (0 = no cap)."""
     max_k: int = 100
@@ -67,8 +70,10 @@ class RecommenderConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"RecommenderConfig.{name} must be an integer >= {least}, got {value!r}")
-        if not (isinstance(self.prior_share, int | float) and self.prior_share >= 0):
-            raise ValueError(f"RecommenderConfig.prior_share must be a number >= 0, got {self.prior_share!r}")
+        for name in ("prior_share", "cold_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int | float) and value >= 0):
+                raise ValueError(f"RecommenderConfig.{name} must be a number >= 0, got {value!r}")
 
 
 class Recommender:
@@ -100,7 +105,8 @@ class Recommender:
         self._index, self._encoder, self._config, self._ranker = index, encoder, cfg, ranker
         self._model_version = model_version or f"{self._ranker.kind}@{encoder.model_id}"
         prior = self._ranker if isinstance(self._ranker, PriorRanker) else PriorRanker()
-        self.served = ServedRanker(self._ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth)
+        self.served = ServedRanker(self._ranker if cfg.use_ranker else None, prior, cfg.prior_share, cfg.rerank_depth,
+                                   cfg.cold_share)
         self.retriever = Retriever(index, encoder, cfg)
         self.checker = Checker()
         if calibration is not None and calibration.encoder != encoder.model_id:

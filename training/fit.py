@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from matcher.fusion import COLD_SHARE
 from matcher.metrics import ndcg_at_k
 from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
 from training.pairs import PairSet
@@ -46,6 +47,7 @@ def ndcg_of_lists(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int 
 
 def fit_ranker(
     pairs: PairSet, *, folds: int = 5, params: dict[str, float | int] | None = None, share: float = PRIOR_SHARE,
+    cold_share: float = COLD_SHARE,
 ) -> tuple[LearnedRanker, FitReport]:
     """Cross-validate, then fit on all pairs. Raises ``ValueError`` with too few queries to learn.
     Each fold judges the learned ranker as served, fused with the prior at ``share``."""
@@ -62,7 +64,7 @@ def fit_ranker(
         te = pairs.subset(np.isin(np.arange(n_queries), test_q))
         model = LearnedRanker(**(params or {})).fit(tr.X, tr.y, tr.groups)  # type: ignore[arg-type]
         per_fold.append((
-            ndcg_of_lists(served_scores(model, te.X, te.groups, share=share), te.y, te.groups),
+            ndcg_of_lists(served_scores(model, te.X, te.groups, share=share, cold_share=cold_share), te.y, te.groups),
             ndcg_of_lists(prior.predict(te.X), te.y, te.groups),
         ))
     final = LearnedRanker(**(params or {})).fit(pairs.X, pairs.y, pairs.groups)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from matcher.fusion import COLD_SHARE
 from matcher.ranker import PRIOR_SHARE, LearnedRanker, PriorRanker, served_scores
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative
@@ -157,7 +158,8 @@ def train_ranker(
     if len(pairs.groups) < config.min_train_queries or len(held_out.groups) < config.min_validation_queries:
         return TrainOutcome(None, None, None, len(pairs), len(pairs.groups), len(held_out.groups), 0,
                             pairs.skipped_no_positive + held_out.skipped_no_positive)
-    return gate_and_fit(pairs, held_out, config=config, reference=reference, share=recommender.config.prior_share)
+    return gate_and_fit(pairs, held_out, config=config, reference=reference, share=recommender.config.prior_share,
+                        cold_share=recommender.config.cold_share)
 
 
 def gate_and_fit(
@@ -167,11 +169,13 @@ def gate_and_fit(
     config: TrainConfig | None = None,
     reference: PriorRanker | LearnedRanker | None = None,
     share: float = PRIOR_SHARE,
+    cold_share: float = COLD_SHARE,
 ) -> TrainOutcome:
     """Fit a ranker on ``pairs`` (cold-start dropout at ``config.cold_rate``), score it and
     ``reference`` (default: the prior) on ``held_out`` as served (the learned order fused with the
-    prior's at ``share``), and refit a ranker that passed on both sets when ``config.refit_on_all``.
-    The part of :func:`train_ranker` after pairs are built."""
+    prior's at ``share``, the cold candidates' content order at ``cold_share``), and refit a ranker
+    that passed on both sets when ``config.refit_on_all``. The part of :func:`train_ranker` after
+    pairs are built."""
     config = config or TrainConfig()
     params = config.params or {}
     train = simulate_cold(pairs, config.cold_rate)
@@ -179,8 +183,9 @@ def gate_and_fit(
     if config.folds is None:
         ranker = LearnedRanker(**params).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
     else:
-        ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share)
-    gate = Gate(_served_ndcg10(ranker, held_out, share), _served_ndcg10(reference or PriorRanker(), held_out, share))
+        ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share, cold_share=cold_share)
+    gate = Gate(_served_ndcg10(ranker, held_out, share, cold_share),
+                _served_ndcg10(reference or PriorRanker(), held_out, share, cold_share))
     trained, validated = len(pairs.groups), ranker
     if gate.passed and config.refit_on_all and len(held_out.groups):
         every = simulate_cold(PairSet.concat(pairs, held_out), config.cold_rate)
@@ -198,5 +203,6 @@ def held_out_examples(examples: Sequence[Example], config: TrainConfig | None = 
     return list(rows[int(len(rows) * (1 - config.validation_share)):])
 
 
-def _served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float) -> float:
-    return ndcg_of_lists(served_scores(ranker, lists.X, lists.groups, share=share), lists.y, lists.groups)
+def _served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float, cold_share: float) -> float:
+    scores = served_scores(ranker, lists.X, lists.groups, share=share, cold_share=cold_share)
+    return ndcg_of_lists(scores, lists.y, lists.groups)

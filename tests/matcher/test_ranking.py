@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from indexes import HashingEncoder
-from matcher.features import FEATURES, to_matrix
+from matcher.features import COLD_VALUES, COLUMN, FEATURES, to_matrix
 from matcher.history import History
 from matcher.indexing import ResourceIndex
-from matcher.ranker import LearnedRanker, PriorRanker, RankerError, fuse_with_prior, load_ranker, served_scores
+from matcher.ranker import (
+    HISTORY_FEATURES,
+    LearnedRanker,
+    PriorRanker,
+    RankerError,
+    fuse_with_prior,
+    load_ranker,
+    served_scores,
+)
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.schemas import Initiative, MatchQuery, Outcome, Provider, Resource
 from matcher.store import Catalogue
@@ -207,6 +215,44 @@ def test_the_learned_order_is_fused_with_the_prior_order() -> None:
     assert list(np.argsort(-fuse_with_prior(learned, prior, share=10.0))) == [1, 2, 3, 0]
     with pytest.raises(ValueError, match="non-negative"):
         fuse_with_prior(learned, prior, share=-1.0)
+
+
+def test_candidates_without_history_get_their_content_order_at_cold_share() -> None:
+    learned = np.array([0.9, 0.1, 0.5, 0.3])  # learned order: 0, 2, 3, 1
+    prior = np.array([1.0, 4.0, 3.0, 2.0])  # prior order: 1, 2, 3, 0
+    content = np.array([0.0, 0.2, 0.0, 0.9])  # among the cold ones (1 and 3), 3 reads best
+    cold = np.array([False, True, False, True])
+    fused = fuse_with_prior(learned, prior, share=0.5, k=5, content=content, cold=cold, cold_share=1.0)
+    base = fuse_with_prior(learned, prior, share=0.5, k=5)
+    np.testing.assert_allclose(fused - base, [0.0, 1 / 6, 0.0, 1 / 5], rtol=1e-6)
+    assert list(np.argsort(-fused)) == [3, 1, 0, 2]  # both cold candidates climb, the best-read first
+    np.testing.assert_allclose(fuse_with_prior(learned, prior, content=content, cold=cold, cold_share=0.0),
+                               fuse_with_prior(learned, prior))
+    with pytest.raises(ValueError, match="cold_share"):
+        fuse_with_prior(learned, prior, content=content, cold=cold, cold_share=-0.1)
+
+
+def test_served_scores_add_the_cold_order_only_when_asked() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.random((12, len(FEATURES))).astype(np.float32)
+    X[:, COLUMN["has_history"]] = (np.arange(12) % 3 == 0).astype(np.float32)  # a third has history
+    y = np.zeros(12, dtype=np.int32)
+    y[[0, 6]] = 1
+    groups = np.array([6, 6])
+    learned = LearnedRanker(n_estimators=5, n_models=1, min_child_samples=1).fit(X, y, groups)
+    prior = PriorRanker()
+    got = served_scores(learned, X, groups, cold_share=0.7)
+    for rows in (slice(0, 6), slice(6, 12)):
+        cold = X[rows, COLUMN["has_history"]] == 0
+        want = fuse_with_prior(learned.predict(X[rows]), prior.predict(X[rows]), content=prior.content_scores(X[rows]),
+                               cold=cold, cold_share=0.7)
+        np.testing.assert_allclose(got[rows], want, rtol=1e-6)
+    assert not np.allclose(got, served_scores(learned, X, groups))
+    # the prior's content scores are its scores with every history feature at its cold value
+    warm_as_cold = X.copy()
+    for name in HISTORY_FEATURES:
+        warm_as_cold[:, COLUMN[name]] = COLD_VALUES.get(name, 0.0)
+    np.testing.assert_allclose(prior.content_scores(X), prior.predict(warm_as_cold), rtol=1e-5, atol=1e-6)
 
 
 def test_served_scores_fuse_each_list_on_its_own() -> None:
