@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from matcher._fields import (
     DAY_PATTERN,
@@ -36,6 +45,7 @@ from matcher._fields import (
     Title,
     utcnow,
 )
+from matcher._identifiers import IDENTIFIER_ERROR, check_siret_extends
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
@@ -139,6 +149,11 @@ class Initiative(_Schema):
     updated_at: datetime = Field(default_factory=utcnow)
 
     _dedupe_lists = field_validator("themes", "needs")(_dedupe)
+
+    @field_validator("siret")
+    @classmethod
+    def _siret_extends_siren(cls, siret: str | None, info: ValidationInfo) -> str | None:
+        return check_siret_extends(siret, info.data)
 
     def text(self) -> str:
         """The text that represents this initiative for retrieval: title, description, themes."""
@@ -332,6 +347,6 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
         elif err["type"] == "enum":
             allowed = err.get("ctx", {}).get("expected", "")
             msg = f"expected one of {allowed}"
-        given = "" if err["type"] in {"missing"} else f", got {_short(err.get('input'))}"
+        given = "" if err["type"] in {"missing", IDENTIFIER_ERROR} else f", got {_short(err.get('input'))}"
         lines.append(f"{loc}: {msg}{given}")
     return lines
