@@ -181,6 +181,8 @@ class Resource(_Schema):
     recurrence: Recurrence = Recurrence.ponctuel
     capacity: Capacity | None = None
     url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
+    # Whom to ask when there is no page to apply from (an e-mail, a phone, an office); shown with matches.
+    contact: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     last_verified: Day | None = None
     active: bool = True
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
@@ -286,6 +288,12 @@ class Match(_Schema):
     near_misses: list[str] = []
     closes_at: date | None = None
     url: str | None = None
+    contact: str | None = Field(default=None, description="whom to ask when the resource has no page of its own: "
+                                "its contact, else its provider's address")
+    last_verified: date | None = None
+    verified: str | None = Field(default=None, description="« vérifiée le JJ/MM/AAAA », as shown")
+    stale: bool = Field(default=False, description="last verified longer ago than the service's threshold, or never")
+    stale_warning: str | None = Field(default=None, description="the French warning shown when stale")
     index_version: str | None = None
     model_version: str | None = None
 
