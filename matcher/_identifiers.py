@@ -55,7 +55,7 @@ SIRET_PATTERN = _optional(_digits(14))
 # ``W``, the département of the registry office (01…95, 2A, 2B, or 9 and a capital letter for the
 # overseas offices: 9R La Réunion, 9M Martinique, 9T Mayotte…), then 7 digits (the office within the
 # département, then a serial).
-_RNA_FORM = r"[Ww]{sep}(?:[0-9]{{2}}|2[AaBb]|9[A-Za-z]){sep}[0-9](?:{sep}[0-9]){{6}}".format(sep=_SEP)
+_RNA_FORM = rf"[Ww]{_SEP}(?:[0-9]{{2}}|2[AaBb]|9[A-Za-z]){_SEP}[0-9](?:{_SEP}[0-9]){{6}}"
 RNA_PATTERN = _optional(_RNA_FORM)
 
 _SEPARATORS = re.compile(r"[ .\u00a0\u202f]")
@@ -132,6 +132,6 @@ def check_rna(value: str | None) -> str | None:
         raise _refuse(f"numéro RNA attendu : {_RNA_FORM_FR}", value or "")
     v = v.upper()
     if v[1:3] == "00" or not v[3:].strip("0"):
-        raise _refuse("numéro RNA : ni le département 00 ni un numéro fait de zéros ne sont attribués à une association ; "
-                      f"un numéro RNA s'écrit {_RNA_FORM_FR}", value or "")
+        raise _refuse("numéro RNA : ni le département 00 ni un numéro fait de zéros ne sont attribués à une "
+                      f"association ; un numéro RNA s'écrit {_RNA_FORM_FR}", value or "")
     return v

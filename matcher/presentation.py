@@ -153,12 +153,11 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
     label = None if relevance is None else label_of(relevance)
     p = None if relevance is None else round(relevance, 4)
     fresh = freshness_of(resource.last_verified, today or date.today(), stale_after_days)
-    shown = {"last_verified": fresh.last_verified, "verified": fresh.verified, "stale": fresh.stale,
-             "stale_warning": fresh.warning}
     if not explain:
         return Match(initiative_id=pool.query.initiative_id, resource_id=resource.id, title=resource.title,
                      kind=resource.kind.value, score=round(c.score, 6), rank=rank, relevance=p, relevance_label=label,
-                     index_version=index.version, model_version=model_version, **shown)
+                     index_version=index.version, model_version=model_version, last_verified=fresh.last_verified,
+                     verified=fresh.verified, stale=fresh.stale, stale_warning=fresh.warning)
     provider = index.providers.get(resource.provider_id)
     return Match(
         initiative_id=pool.query.initiative_id,
@@ -179,7 +178,10 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         contact=contact_of(resource, provider),
         index_version=index.version,
         model_version=model_version,
-        **shown,
+        last_verified=fresh.last_verified,
+        verified=fresh.verified,
+        stale=fresh.stale,
+        stale_warning=fresh.warning,
     )
 
 
