@@ -13,8 +13,8 @@ Imported through :mod:`matcher._fields`.
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from pydantic import ValidationInfo
 from pydantic_core import PydanticCustomError
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren as _siren
@@ -28,7 +28,7 @@ __all__ = [
     "check_rna",
     "check_siren",
     "check_siret",
-    "check_siret_extends",
+    "siret_extends_siren",
 ]
 
 IDENTIFIER_ERROR = "identifier_invalid"
@@ -114,9 +114,10 @@ def check_siret(value: str | None) -> str | None:
     return v
 
 
-def check_siret_extends(siret: str | None, data: dict[str, Any]) -> str | None:
-    """``siret`` when it starts with the record's SIREN (``data["siren"]``, when given and valid)."""
-    siren = data.get("siren")
+def siret_extends_siren(siret: str | None, info: ValidationInfo) -> str | None:
+    """A field validator of a record's ``siret``: the SIRET when it starts with the record's ``siren``
+    (validated before it, so present in ``info.data`` when given and valid)."""
+    siren = info.data.get("siren")
     if siret is not None and siren and not siret.startswith(siren):
         raise _refuse(f"SIRET : un SIRET commence par le SIREN de sa structure ({siren} ici), suivi des 5 chiffres "
                       "de l'établissement", siret)

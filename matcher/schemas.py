@@ -11,16 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from matcher._fields import (
     DAY_PATTERN,
@@ -45,7 +36,7 @@ from matcher._fields import (
     Title,
     utcnow,
 )
-from matcher._identifiers import IDENTIFIER_ERROR, check_siret_extends
+from matcher._identifiers import IDENTIFIER_ERROR, siret_extends_siren
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
@@ -150,10 +141,7 @@ class Initiative(_Schema):
 
     _dedupe_lists = field_validator("themes", "needs")(_dedupe)
 
-    @field_validator("siret")
-    @classmethod
-    def _siret_extends_siren(cls, siret: str | None, info: ValidationInfo) -> str | None:
-        return check_siret_extends(siret, info.data)
+    _siret_extends_siren = field_validator("siret")(siret_extends_siren)
 
     def text(self) -> str:
         """The text that represents this initiative for retrieval: title, description, themes."""

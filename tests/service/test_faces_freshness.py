@@ -94,6 +94,8 @@ def test_the_console_card_shows_the_date_the_warning_and_the_contact(fresh_api: 
     assert _verified(today - timedelta(days=7)) in fresh
     assert 'Contact :</strong> <a href="https://ville-saint-denis.fr"' in fresh
     assert WARNING not in fresh[: fresh.index('class="reasons"')]
+    resource_page = fresh_api.client.get("/console/ressources/res-old").text
+    assert f"<dt>Vérification</dt><dd>{_verified(today - timedelta(days=243))}</dd>" in resource_page
 
 
 runner = CliRunner()
