@@ -1,16 +1,16 @@
 """Field types shared by the schemas: ids, titles, descriptions, amounts, INSEE territory codes,
-SIREN / SIRET / RNA numbers with their checks, and the e-mail shape. Imported from
+SIREN / SIRET / RNA numbers (checked in :mod:`matcher._identifiers`), and the e-mail shape. Imported from
 :mod:`matcher.schemas`."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from matcher import territory as _territory
+from matcher._identifiers import RNA_PATTERN, SIREN_PATTERN, SIRET_PATTERN, check_rna, check_siren, check_siret
 
 __all__ = [
     "DAY_PATTERN",
@@ -74,53 +74,21 @@ def _territory_code(value: str) -> str:
 TerritoryCode = Annotated[str, AfterValidator(_territory_code)]
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+def _nullable_text(pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}],
+                           "default": None, "description": description})
 
 
-def _check_siren(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = re.sub(r"\s", "", value)
-    if not re.fullmatch(r"\d{9}", v):
-        raise ValueError(f"a SIREN is 9 digits, got {value!r}")
-    if not _luhn_ok(v):
-        raise ValueError(f"SIREN {value!r} fails its Luhn check digit")
-    return v
-
-
-def _check_siret(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = re.sub(r"\s", "", value)
-    if not re.fullmatch(r"\d{14}", v):
-        raise ValueError(f"a SIRET is 14 digits, got {value!r}")
-    # La Poste's establishments (SIREN 356000000) use a different rule; accept them as given.
-    if not v.startswith("356000000") and not _luhn_ok(v):
-        raise ValueError(f"SIRET {value!r} fails its Luhn check digit")
-    return v
-
-
-def _check_rna(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().upper()
-    if not re.fullmatch(r"W[0-9A-Z]\d{8}", v):
-        raise ValueError(f"an RNA number is 'W' followed by 9 characters (e.g. W931234567), got {value!r}")
-    return v
-
-
-Siren = Annotated[str | None, AfterValidator(_check_siren)]
-Siret = Annotated[str | None, AfterValidator(_check_siret)]
-Rna = Annotated[str | None, AfterValidator(_check_rna)]
+Siren = Annotated[str | None, AfterValidator(check_siren), _nullable_text(
+    SIREN_PATTERN, "SIREN: 9 digits, spaces or dots allowed between them; its Luhn check digit must hold and it "
+    "may not be all zeros; empty means not given")]
+Siret = Annotated[str | None, AfterValidator(check_siret), _nullable_text(
+    SIRET_PATTERN, "SIRET: 14 digits, spaces or dots allowed between them; its check digit must hold, neither its "
+    "SIREN nor its establishment number may be all zeros, and it must start with the record's siren when both "
+    "are given; empty means not given")]
+Rna = Annotated[str | None, AfterValidator(check_rna), _nullable_text(
+    RNA_PATTERN, "RNA number: W, the registry office's département on 2 characters (01 to 95, 2A, 2B, or 9 and a "
+    "letter overseas, e.g. 9R), then 7 digits not all zeros, e.g. W931234567; any case; empty means not given")]
 
 
 # An address's shape. ``\s`` differs between regex dialects: pydantic's (Rust) counts U+0085 as a

@@ -43,7 +43,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-_OPTIONAL_SINCE_0002 = ("contact_email",)
+_OPTIONAL_SINCE_0002 = ("contact_email", "contact")
+"""Optional fields added after records were first stored (``Initiative.contact_email`` in migration
+0002, ``Resource.contact`` in the JSON ``data`` column with no migration)."""
 
 
 def content_hash(record: BaseModel) -> str:

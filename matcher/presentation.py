@@ -2,19 +2,23 @@
 
 Staff pins come first (whatever their score, said in their reasons), staff exclusions never
 appear, a provider holds at most a few places while others remain (diversity), and each match
-carries its checks, near misses and reasons in French. Hard failures are kept aside for staff.
+carries its checks, near misses and reasons in French, when its record was last verified (with a
+warning past ``stale_after_days``) and whom to ask when it has no page. Hard failures are kept aside
+for staff.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TypeVar
 
 import numpy as np
 
 from matcher.calibration import Calibration, calibration_inputs, label_of
 from matcher.explain import NEIGHBOURS_VOTE, Grounds, reasons_for, shared_words
+from matcher.freshness import STALE_AFTER_DAYS, contact_of, freshness_of
 from matcher.indexing import ResourceIndex
 from matcher.pool import Candidate, Pool
 from matcher.schemas import Decision, Match, Outcome
@@ -78,11 +82,15 @@ class Presenter:
     max_per_provider: int
     calibration: Calibration | None = None
     """Maps each ranked match to a probability of being relevant; None: no label, no threshold."""
+    stale_after_days: int = STALE_AFTER_DAYS
+    """A match whose record was last verified longer ago than this is flagged (display only)."""
 
     def present(self, pool: Pool, k: int, overrides: Mapping[str, Outcome], pins: Sequence[str], *,
-                with_excluded: bool, explain: bool) -> Recommendation:
+                with_excluded: bool, explain: bool, today: date | None = None) -> Recommendation:
         """The list of ``k``: the ``pins`` (:func:`pinned_ids` of ``overrides``, rows of ``pool``) first,
-        then the eligible retrieved rows, diversified, that staff neither pinned nor excluded."""
+        then the eligible retrieved rows, diversified, that staff neither pinned nor excluded.
+        ``today`` (default: the current date) dates each match's freshness."""
+        day = today or date.today()
         staff_out = {rid for rid, o in overrides.items() if o.decision is Decision.excluded}
         row = {r.id: i for i, r in enumerate(pool.resources)}
         pinned = [pool.candidate(row[rid]) for rid in pins[:k]]
@@ -92,13 +100,13 @@ class Presenter:
         shown = pinned + [pool.candidate(i) for i in rows]
         inputs = self._inputs(pool, rows)
         relevance: list[float | None] = [*([None] * len(pinned)), *self._relevance(inputs, len(rows))]
-        matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned, p)
+        matches = [self._match(pool, c, rank, explain, overrides, Decision.pinned, day, p)
                    for (rank, c), p in zip(enumerate(shown, start=1), relevance, strict=True)]
         for m in matches[: len(pinned)]:
             m.score = None  # placed by staff, not by its score
         excluded: list[Match] = []
         if with_excluded:
-            excluded = [self._match(pool, pool.candidate(i), 1, True, overrides, Decision.excluded)
+            excluded = [self._match(pool, pool.candidate(i), 1, True, overrides, Decision.excluded, day)
                         for i in range(pool.retrieved)
                         if not pool.eligible[i] or pool.resources[i].id in staff_out]
         ranked = [p for p in relevance[len(pinned):] if p is not None]
@@ -109,7 +117,7 @@ class Presenter:
             rows_near = [i for i in range(pool.retrieved)
                          if not pool.eligible[i] and pool.resources[i].id not in staff_out
                          and any(x.near_miss for x in pool.checks[i])][:NEAR_MISSES]
-            near = [self._match(pool, pool.candidate(i), n, True, overrides, Decision.excluded)
+            near = [self._match(pool, pool.candidate(i), n, True, overrides, Decision.excluded, day)
                     for n, i in enumerate(rows_near, start=1)]
         return Recommendation(matches, excluded, nothing_fits, near, inputs)
 
@@ -126,8 +134,9 @@ class Presenter:
         return [float(p) for p in self.calibration.probabilities(inputs)]
 
     def _match(self, pool: Pool, c: Candidate, rank: int, explain: bool, overrides: Mapping[str, Outcome],
-               noted: Decision, relevance: float | None = None) -> Match:
-        m = match_of(pool, c, rank, explain, self.index, self.model_version, relevance)
+               noted: Decision, today: date, relevance: float | None = None) -> Match:
+        m = match_of(pool, c, rank, explain, self.index, self.model_version, relevance,
+                     today=today, stale_after_days=self.stale_after_days)
         note = overrides.get(c.resource.id)
         if note is not None and (noted is Decision.pinned or note.decision is Decision.excluded):
             what = "Épinglé par l'équipe" if noted is Decision.pinned else "Exclu par l'équipe"
@@ -136,16 +145,19 @@ class Presenter:
 
 
 def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: ResourceIndex, model_version: str,
-             relevance: float | None = None) -> Match:
-    """One shown match; ``explain`` False leaves out checks, features and reasons (same ranking).
-    ``relevance`` is its calibrated probability, shown with its label."""
+             relevance: float | None = None, *, today: date | None = None,
+             stale_after_days: int = STALE_AFTER_DAYS) -> Match:
+    """One shown match; ``explain`` False leaves out checks, features, reasons and contact (same ranking).
+    ``relevance`` is its calibrated probability, shown with its label; its freshness is as of ``today``."""
     resource = c.resource
     label = None if relevance is None else label_of(relevance)
     p = None if relevance is None else round(relevance, 4)
+    fresh = freshness_of(resource.last_verified, today or date.today(), stale_after_days)
     if not explain:
         return Match(initiative_id=pool.query.initiative_id, resource_id=resource.id, title=resource.title,
                      kind=resource.kind.value, score=round(c.score, 6), rank=rank, relevance=p, relevance_label=label,
-                     index_version=index.version, model_version=model_version)
+                     index_version=index.version, model_version=model_version, last_verified=fresh.last_verified,
+                     verified=fresh.verified, stale=fresh.stale, stale_warning=fresh.warning)
     provider = index.providers.get(resource.provider_id)
     return Match(
         initiative_id=pool.query.initiative_id,
@@ -163,8 +175,13 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         near_misses=[x.near_miss for x in c.checks if x.near_miss],
         closes_at=resource.closes_at,
         url=resource.url,
+        contact=contact_of(resource, provider),
         index_version=index.version,
         model_version=model_version,
+        last_verified=fresh.last_verified,
+        verified=fresh.verified,
+        stale=fresh.stale,
+        stale_warning=fresh.warning,
     )
 
 

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from indexes import Encoder
 from matcher.calibration import Calibration
 from matcher.checking import Checker
+from matcher.freshness import STALE_AFTER_DAYS
 from matcher.fusion import COLD_SHARE, PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.pool import Candidate, Pool
@@ -81,7 +82,8 @@ class Recommender:
 
     A recommender is fixed once built: its stages keep the index, the encoder, the config and the
     ranker they were given. To serve another index or ranker, build another recommender (the service
-    does at every swap)."""
+    does at every swap). ``stale_after_days`` is how old a record's ``last_verified`` may be before its
+    matches carry a warning (display only: the ranking is the same whatever it is)."""
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class Recommender:
         *,
         model_version: str | None = None,
         calibration: Calibration | None = None,
+        stale_after_days: int = STALE_AFTER_DAYS,
     ) -> None:
         if index.manifest.encoder_id != encoder.model_id:
             raise ValueError(
@@ -112,7 +115,9 @@ class Recommender:
         if calibration is not None and calibration.encoder != encoder.model_id:
             raise ValueError(f"calibration fitted with {calibration.encoder!r}, encoder is {encoder.model_id!r}")
         self._calibration = calibration
-        self.presenter = Presenter(index, self._model_version, cfg.max_per_provider, calibration)
+        if isinstance(stale_after_days, bool) or not isinstance(stale_after_days, int) or stale_after_days < 1:
+            raise ValueError(f"stale_after_days must be an integer >= 1, got {stale_after_days!r}")
+        self.presenter = Presenter(index, self._model_version, cfg.max_per_provider, calibration, stale_after_days)
 
     @property
     def index(self) -> ResourceIndex:
@@ -152,7 +157,8 @@ class Recommender:
     ) -> Recommendation:
         """Top ``k`` eligible resources for ``query``, best first, each explained.
 
-        ``today`` fixes the date that decides what is open (defaults to the current date).
+        ``today`` fixes the date that decides what is open and dates each match's freshness (defaults
+        to the current date).
         ``exclude_history_of`` leaves that initiative out of the history (a past initiative scored
         for training must not vote for itself) and ``history_before`` counts only partnerships
         decided before that time (scoring as of a past date). ``overrides`` are staff decisions for
@@ -165,8 +171,10 @@ class Recommender:
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         overrides = overrides or {}
         pins = pinned_ids(overrides, self.index)
-        pool = self._pool(q, k, today or date.today(), exclude_history_of, history_before, pins)
-        return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain)
+        day = today or date.today()
+        pool = self._pool(q, k, day, exclude_history_of, history_before, pins)
+        return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain,
+                                      today=day)
 
     def candidates(
         self, q: MatchQuery, k: int, *, today: date, exclude_history_of: str | None = None,

@@ -36,6 +36,7 @@ from matcher._fields import (
     Title,
     utcnow,
 )
+from matcher._identifiers import IDENTIFIER_ERROR, siret_extends_siren
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
@@ -140,6 +141,8 @@ class Initiative(_Schema):
 
     _dedupe_lists = field_validator("themes", "needs")(_dedupe)
 
+    _siret_extends_siren = field_validator("siret")(siret_extends_siren)
+
     def text(self) -> str:
         """The text that represents this initiative for retrieval: title, description, themes."""
         parts = [self.title, self.description, " ".join(self.themes)]
@@ -166,6 +169,8 @@ class Resource(_Schema):
     recurrence: Recurrence = Recurrence.ponctuel
     capacity: Capacity | None = None
     url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
+    # Whom to ask when there is no page to apply from (an e-mail, a phone, an office); shown with matches.
+    contact: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     last_verified: Day | None = None
     active: bool = True
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
@@ -271,6 +276,12 @@ class Match(_Schema):
     near_misses: list[str] = []
     closes_at: date | None = None
     url: str | None = None
+    contact: str | None = Field(default=None, description="whom to ask when the resource has no page of its own: "
+                                "its contact, else its provider's address")
+    last_verified: date | None = None
+    verified: str | None = Field(default=None, description="« vérifiée le JJ/MM/AAAA », as shown")
+    stale: bool = Field(default=False, description="last verified longer ago than the service's threshold, or never")
+    stale_warning: str | None = Field(default=None, description="the French warning shown when stale")
     index_version: str | None = None
     model_version: str | None = None
 
@@ -332,6 +343,6 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
         elif err["type"] == "enum":
             allowed = err.get("ctx", {}).get("expected", "")
             msg = f"expected one of {allowed}"
-        given = "" if err["type"] in {"missing"} else f", got {_short(err.get('input'))}"
+        given = "" if err["type"] in {"missing", IDENTIFIER_ERROR} else f", got {_short(err.get('input'))}"
         lines.append(f"{loc}: {msg}{given}")
     return lines

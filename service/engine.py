@@ -50,16 +50,18 @@ def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Setting
     except RankerError as exc:
         log.warning("served ranker refused, matching with the prior until a new one is trained "
                     "(maillage train, then maillage promote): %s", exc)
-        return Recommender(index, encoder)
+        return Recommender(index, encoder, stale_after_days=settings.stale_after_days)
     if served is None:
-        return Recommender(index, encoder, calibration=_prior_calibration(index, encoder))
+        return Recommender(index, encoder, calibration=_prior_calibration(index, encoder),
+                           stale_after_days=settings.stale_after_days)
     version, ranker = served
     try:
         calibration = ModelRegistry(settings.rankers_dir).load_calibration(version, encoder_id=encoder.model_id)
     except CalibrationError as exc:
         log.warning("calibration of model %s refused, matches are shown without a relevance label: %s", version, exc)
         calibration = None
-    return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration)
+    return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration,
+                       stale_after_days=settings.stale_after_days)
 
 
 def _prior_calibration(index: ResourceIndex, encoder: Encoder) -> Calibration | None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     - ``MAILLAGE_PUBLIC_URL``: the service's public address (``https://maillage.example.gouv.fr``);
       the widget demo page makes its own partner key for this origin, as it does on loopback.
     - ``MAILLAGE_WIDGET_DEMO``: let ``/widget/demo`` create that demo key; true.
+
+    Matches (API, widget, console, CLI):
+
+    - ``MAILLAGE_STALE_AFTER_DAYS``: a suggestion whose record was last verified longer ago than this
+      (or never) carries a warning to check it with the provider; 183 days (about six months).
     """
 
     model_config = SettingsConfigDict(env_prefix="MAILLAGE_", frozen=True, extra="ignore")
@@ -60,6 +65,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     widget_demo: bool = True
+    stale_after_days: int = Field(default=183, ge=1, le=36_500)
 
     @property
     def db_url(self) -> str:
@@ -93,4 +99,5 @@ class Settings(BaseSettings):
             "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
+            "stale_after_days": str(self.stale_after_days),
         }

@@ -11,6 +11,7 @@ from typing import NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -116,6 +117,17 @@ def relevance_text(m: Match) -> str:
     return f"score {m.score:.3f}"
 
 
+def freshness_text(m: Match) -> str:
+    """The lines under a match's provider: when it was verified, the warning when that is old, and
+    whom to ask when it has no page (rich markup; the record's own words escaped)."""
+    lines = [f"[dim]{escape(m.verified)}[/]" if m.verified else ""]
+    if m.stale_warning:
+        lines.append(f"[yellow]⚠ {escape(m.stale_warning)}[/]")
+    if m.contact:
+        lines.append(f"Contact : {escape(m.contact)}")
+    return "\n".join(line for line in lines if line)
+
+
 def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
     table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
@@ -126,7 +138,7 @@ def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> Non
     for m in rec.matches:
         kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
         table.add_row(
-            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}", kind, relevance_text(m),
+            str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}\n{freshness_text(m)}", kind, relevance_text(m),
             "\n".join(m.reasons),
         )
     if not rec.matches:

@@ -68,7 +68,7 @@ def test_territory_is_canonicalised() -> None:
 def test_siren_luhn_check() -> None:
     assert Initiative(id="i", title="t", siren="732 829 320").siren == "732829320"
     [line] = errors_of(Initiative, id="i", title="t", siren="732829321")
-    assert line.startswith("siren:") and "Luhn" in line
+    assert line.startswith("siren:") and "clé de contrôle" in line
 
 
 def test_rna_format() -> None:

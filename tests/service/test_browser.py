@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,17 @@ def _initiative_count(stack: Stack) -> int:
 # --- the widget ----------------------------------------------------------------------------------
 
 
+def _assert_freshness_shown(card: Any) -> None:
+    """A card says when its record was verified, and warns exactly when that is over 183 days ago."""
+    verified = re.fullmatch(r"Vérifiée le (\d\d)/(\d\d)/(20\d\d)", card.locator(".mw-verified").inner_text())
+    assert verified, card.locator(".mw-verified").inner_text()
+    day = date(int(verified[3]), int(verified[2]), int(verified[1]))
+    stale = card.locator(".mw-stale")
+    assert stale.count() == int((date.today() - day).days > 183)
+    if stale.count():
+        assert "plus de 6 mois" in stale.inner_text() and "financeur" in stale.inner_text()
+
+
 def test_widget_on_a_partner_site_gives_explained_suggestions_and_keeps_nothing(stack: Stack) -> None:
     page = stack.browser.new_page(viewport=DESKTOP)
     sent: list[Any] = []
@@ -299,6 +311,7 @@ def test_widget_on_a_partner_site_gives_explained_suggestions_and_keeps_nothing(
         failed = [c for c in checks if c.startswith("✗ Non respecté")]
         assert all("Besoins :" in c for c in failed), failed  # only the soft criterion may fail in a suggestion
         assert card.get_by_text("Territoire :").count() == 1
+        _assert_freshness_shown(card)
     deadlines = widget.locator(".mw-deadline").all_inner_texts()
     assert deadlines and all(re.fullmatch(r"Date de clôture : (1er|\d{1,2}) \w+ 20\d\d", d) for d in deadlines)
 

@@ -159,6 +159,9 @@
     ".mw-st-failed{background:#ffe9e9;color:#ce0500}",
     ".mw-st-unknown{background:#feecc2;color:#716043}",
     ".mw-near{background:#e8edff;padding:.4rem .6rem;font-size:.875rem;margin:.5rem 0 0}",
+    ".mw-verified{color:#3a3a3a;font-size:.875rem;margin:0 0 .25rem}",
+    ".mw-stale{background:#feecc2;color:#716043;padding:.4rem .6rem;font-size:.875rem;margin:.25rem 0}",
+    ".mw-contact{font-size:.875rem;margin:.25rem 0}",
     ".mw-foot{font-size:.75rem;color:#666666;margin:1.25rem 0 0}",
     ".mw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
   ].join("");
@@ -568,6 +571,11 @@
       m.relevance_label ? el("p", {"class": "mw-relevance mw-rel-" + m.relevance_label,
         text: "Pertinence estimée : " + m.relevance_label}) : null,
       m.closes_at ? el("p", {"class": "mw-deadline", text: "Date de clôture : " + frenchDate(m.closes_at)}) : null,
+      m.verified ? el("p", {"class": "mw-verified", text: m.verified.charAt(0).toUpperCase() + m.verified.slice(1)}) : null,
+      m.stale_warning ? el("p", {"class": "mw-stale", role: "note", text: "⚠ " + m.stale_warning}) : null,
+      m.contact ? el("p", {"class": "mw-contact"}, ["Contact : ", /^https?:\/\//.test(m.contact)
+        ? el("a", {href: m.contact, target: "_blank", rel: "noopener noreferrer"}, [m.contact, el("span", {"class": "mw-sr", text: " (nouvelle fenêtre)"})])
+        : m.contact]) : null,
       el("p", {"class": "mw-sub", text: "Pourquoi cette suggestion"}),
       el("ul", {"class": "mw-reasons"}, (m.reasons || []).map(function (r) { return el("li", {text: r}); })),
       checks.length ? el("p", {"class": "mw-sub", text: "Éligibilité, critère par critère"}) : null,
