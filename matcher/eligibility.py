@@ -67,8 +67,8 @@ def check_territory(resource: Resource, query: MatchQuery) -> Check:
         # The source named a perimeter that no INSEE code stands for: never read as all of France.
         return _check(
             criterion=Criterion.territory, status=CheckStatus.unknown,
-            clause=f"Périmètre indiqué par la source : « {resource.perimeter_text} », non rattaché à un "
-                   "territoire connu ; à vérifier.",
+            clause=f"Périmètre non rattaché à un territoire connu (source : « {resource.perimeter_text} ») ; "
+                   "à vérifier.",
         )
     where = _where(tuple(resource.coverage))
     if query.territory is None:

@@ -155,9 +155,9 @@ def find_duplicate(candidate: Resource, pool: Iterable[Resource]) -> Resource | 
     return best[1] if best else None
 
 
-def _merge(held: Resource, incoming: Resource, ref: str) -> Resource:
-    """``held`` with ``ref`` among its sources and its empty fields filled from ``incoming``."""
-    changes: dict[str, Any] = {"source_refs": list(dict.fromkeys([*held.source_refs, ref]))}
+def _merge(held: Resource, incoming: Resource, refs: list[str]) -> Resource:
+    """``held`` with ``refs`` among its sources and its empty fields filled from ``incoming``."""
+    changes: dict[str, Any] = {"source_refs": list(dict.fromkeys([*held.source_refs, *refs]))}
     for name in _FILLABLE:
         if getattr(held, name) in (None, "", []) and getattr(incoming, name) not in (None, "", []):
             changes[name] = getattr(incoming, name)
@@ -227,13 +227,13 @@ class _Run:
             return
         held = self.held[target]
         if held.source == self.source:
-            refs = list(dict.fromkeys([*held.source_refs, ref]))
-            new = Resource.model_validate({**built.model_dump(), "id": held.id, "source_refs": refs,
-                                           "created_at": held.created_at})
+            # This source's record: its new content, keeping what other sources merged in filled.
+            fresh = Resource.model_validate({**built.model_dump(), "id": held.id, "created_at": held.created_at})
+            new = _merge(fresh, held, held.source_refs) if len(held.source_refs) > 1 else fresh
         else:
             if ref not in held.source_refs:
                 self.report.merged.append((ref, held.id))
-            new = _merge(held, built, ref)
+            new = _merge(held, built, [ref])
         if content_hash(new) == content_hash(held):
             self.report.unchanged.append(held.id)
         else:

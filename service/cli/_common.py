@@ -127,7 +127,7 @@ def _to_check(m: Match) -> list[str]:
     for c in m.checks:
         if c.status is CheckStatus.unknown and c.criterion in (Criterion.territory, Criterion.conditions):
             text = c.clause if len(c.clause) <= CLAUSE_CHARS else c.clause[: CLAUSE_CHARS - 1] + "…"
-            shown.append(f"[italic]À vérifier — {escape(text)}[/]")
+            shown.append(f"[italic]{escape(text)}[/]")
     return shown
 
 
