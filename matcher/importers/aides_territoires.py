@@ -228,9 +228,10 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
     title = str(aid.get("name") or aid.get("short_title") or "").strip()
     if not title:
         return SourceProblem(n, "champ name vide : aide sans titre")
-    key = str(aid.get("slug") or (_url_key(aid["url"]) if aid.get("url") else "") or aid.get("id") or "").strip()
+    # The page address first: it is what the CSV export's Lien ends with, so both give one id.
+    key = str((_url_key(aid["url"]) if aid.get("url") else "") or aid.get("slug") or aid.get("id") or "").strip()
     if not key:
-        return SourceProblem(n, "ni slug, ni url, ni id : aucune clé stable pour cette aide")
+        return SourceProblem(n, "ni url, ni slug, ni id : aucune clé stable pour cette aide")
     financers = _split(aid.get("financers"))
     if not financers:
         return SourceProblem(n, "champ financers vide : aide sans porteur")

@@ -117,7 +117,7 @@ def relevance_text(m: Match) -> str:
     return f"score {m.score:.3f}"
 
 
-CLAUSE_CHARS = 240
+CLAUSE_CHARS = 160
 """A clause to check is cut to this many characters in the terminal (the API and console give it whole)."""
 
 

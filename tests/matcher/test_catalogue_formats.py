@@ -19,7 +19,8 @@ TODAY = date(2026, 12, 1)
 def test_aides_territoires_csv_maps_every_column_and_reports_every_row(store: Catalogue) -> None:
     report = import_catalogue(store, "aides-territoires", [FIXTURES / "at_export.csv"])
     assert report.read == 6 and report.imported + len(report.problems) == report.read
-    assert [(p.line, p.message.split(" :")[0]) for p in report.problems] == [(5, "Date Clôture"), (6, "colonne Nom vide")]
+    rejected = [(p.line, p.message.split(" :")[0]) for p in report.problems]
+    assert rejected == [(5, "Date Clôture"), (6, "colonne Nom vide")]
     ecoles = store.get_resource("at-a1b2-renover-les-ecoles")
     assert ecoles.coverage == ["81"] and ecoles.eligible_legal_forms == ["collectivite"]
     assert ecoles.kind.value == "financement" and ecoles.recurrence.value == "permanent"
@@ -100,7 +101,8 @@ def test_dispositif_aide_csv(store: Catalogue) -> None:
     assert audit.coverage == ["FR"] and audit.themes == ["Fonds Chaleur"] and audit.recurrence.value == "permanent"
     assert store.get_provider(audit.provider_id).name == "ADEME"  # porteurs given as a JSON cell
     pret = store.get_resource("da-da-002")
-    assert pret.coverage == ["R76"] and pret.closes_at == date(2027, 12, 31) and "collectivite" in pret.eligible_legal_forms
+    assert pret.coverage == ["R76"] and pret.closes_at == date(2027, 12, 31)
+    assert "collectivite" in pret.eligible_legal_forms
 
 
 def test_tee_programmes(store: Catalogue) -> None:
@@ -111,7 +113,8 @@ def test_tee_programmes(store: Catalogue) -> None:
     assert pret.coverage == ["R93", "40"]  # Nouvelle-Calédonie is outside the hierarchy, Atlantide is warned
     assert [w.message for w in report.warnings] == ["zone géographique « Atlantide » non reconnue"]
     assert (pret.opens_at, pret.closes_at, pret.kind.value) == (date(2025, 3, 1), date(2027, 12, 31), "financement")
-    assert pret.eligibility_text is not None and "Années d'activité : Au moins 3 ans d'activité" in pret.eligibility_text
+    assert pret.eligibility_text is not None
+    assert "Années d'activité : Au moins 3 ans d'activité" in pret.eligibility_text
     diag = store.get_resource("tee-diag-eco-flux")
     assert diag.coverage == ["FR"] and diag.recurrence.value == "permanent" and diag.closes_at is None
     assert "collectivite" in diag.eligible_legal_forms  # ouvert aux administrations publiques

@@ -97,7 +97,8 @@ def test_a_merged_aid_stays_active_when_one_of_its_sources_drops_it(store: Catal
     empty = tmp_path / "empty.json"
     empty.write_text('{"dispositifs": []}', encoding="utf-8")
     report = import_catalogue(store, "dispositif-aide", [empty])
-    assert sorted(report.expired) == ["da-5b1c8f2e-0d2a-4e8e-9a61-2f0b6c1d0002", "da-5b1c8f2e-0d2a-4e8e-9a61-2f0b6c1d0003"]
+    assert sorted(report.expired) == ["da-5b1c8f2e-0d2a-4e8e-9a61-2f0b6c1d0002",
+                                      "da-5b1c8f2e-0d2a-4e8e-9a61-2f0b6c1d0003"]
     kept = store.get_resource("at-c3d4-creer-un-jardin-partage")
     assert kept.active and kept.source_refs == ["aides-territoires:c3d4-creer-un-jardin-partage"]
 
@@ -135,7 +136,23 @@ def test_the_source_clause_is_shown_but_not_counted_as_an_unknown_criterion() ->
     plain = Resource(id="r", kind="financement", provider_id="p", title="Aide", coverage=["93"])
     sourced = plain.model_copy(update={"eligibility_text": "Réservé aux communes de moins de 2 000 habitants."})
     checks = check_all(sourced, q, TODAY)
-    assert [c.criterion for c in checks][-1] is Criterion.conditions and len(checks) == len(check_all(plain, q, TODAY)) + 1
-    assert checks[-1].clause == "Conditions de la source, à vérifier : Réservé aux communes de moins de 2 000 habitants."
+    assert [c.criterion for c in checks][-1] is Criterion.conditions
+    assert len(checks) == len(check_all(plain, q, TODAY)) + 1
+    assert checks[-1].clause == ("Conditions de la source, à vérifier : Réservé aux communes de moins de 2 000 "
+                                 "habitants.")
     i = PAIR_FEATURES.index("unknown_checks")
     assert pair_values(q, sourced, checks, TODAY)[i] == pair_values(q, plain, check_all(plain, q, TODAY), TODAY)[i]
+
+
+def test_the_export_and_the_api_give_one_resource_for_one_aid(store: Catalogue, export: Path, tmp_path: Path) -> None:
+    import_catalogue(store, "aides-territoires", [export])
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"count": 1, "previous": None, "next": None, "results": [{
+        "id": 7, "slug": "creer-un-jardin-partage", "url": "/aides/c3d4-creer-un-jardin-partage/",
+        "name": "Créer un jardin partagé en ville", "financers": ["Conseil départemental du Tarn"],
+        "perimeter": "Tarn (Département)", "targeted_audiences": ["Associations"], "aid_types": ["Subvention"],
+        "date_updated": "2026-11-30T10:00:00+01:00"}]}), encoding="utf-8")
+    report = import_catalogue(store, "aides-territoires-api", [page])
+    assert report.merged == [("aides-territoires-api:c3d4-creer-un-jardin-partage", "at-c3d4-creer-un-jardin-partage")]
+    assert report.added == []
+    assert store.get_resource("at-c3d4-creer-un-jardin-partage").last_verified == date(2026, 11, 30)
