@@ -156,3 +156,16 @@ def test_the_export_and_the_api_give_one_resource_for_one_aid(store: Catalogue, 
     assert report.merged == [("aides-territoires-api:c3d4-creer-un-jardin-partage", "at-c3d4-creer-un-jardin-partage")]
     assert report.added == []
     assert store.get_resource("at-c3d4-creer-un-jardin-partage").last_verified == date(2026, 11, 30)
+
+
+def test_providers_meet_by_name_or_spelled_out_acronym_not_by_a_shared_acronym(store: Catalogue) -> None:
+    aids = [_aid("1", "Aide un", "texte un", "Établissement Public Foncier des Hauts-de-France (EPF)"),
+            _aid("2", "Aide deux", "texte deux", "Établissement public foncier d'Occitanie (EPF)"),
+            _aid("3", "Aide trois", "texte trois", "Agence Nationale de l'Habitat (ANAH)"),
+            _aid("4", "Aide quatre", "texte quatre", "ANAH"),
+            _aid("5", "Aide cinq", "texte cinq", "agence nationale de l’habitat")]
+    report = sync_source(store, "s", aids, prefix="s")
+    providers = {r.id: r.provider_id for r in store.resources()}
+    assert report.providers_added == 3
+    assert providers["s-1"] != providers["s-2"]  # two regional land agencies sharing "(EPF)"
+    assert providers["s-3"] == providers["s-4"] == providers["s-5"]
