@@ -54,10 +54,10 @@ def read_dispositifs(path: Path) -> Iterator[SourceItem]:
         raise FileNotFoundError(f"fichier introuvable : {path}")
     if path.suffix.lower() == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            sample = fh.read(4096)
+            header = fh.readline()
             fh.seek(0)
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;") if sample else csv.excel
-            reader = csv.DictReader(fh, dialect=dialect)
+            # From the header alone: the porteurs cells hold JSON, whose commas would fool a sniffer.
+            reader = csv.DictReader(fh, delimiter=";" if header.count(";") > header.count(",") else ",")
             for record in reader:
                 yield dispositif_item(reader.line_num, record)
         return

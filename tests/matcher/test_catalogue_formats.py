@@ -152,3 +152,14 @@ def test_perimeter_resolvers() -> None:
     assert financer_codes("ID77") == ["77"] and financer_codes("Agence Nationale de l'Habitat (ANAH)") == ["FR"]
     assert sorted(financer_codes("Établissement public foncier local de l'Oise et Aisne (EPFLO)") or []) == ["02", "60"]
     assert financer_codes("Hellio Solutions") is None
+
+
+def test_dispositif_aide_csv_with_semicolons(store: Catalogue, tmp_path: Path) -> None:
+    import csv
+
+    rows = list(csv.reader((FIXTURES / "dispositifs.csv").open(encoding="utf-8")))
+    path = tmp_path / "dispositifs.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, delimiter=";").writerows(rows)
+    report = import_catalogue(store, "dispositif-aide", [path])
+    assert len(report.added) == 2 and store.get_provider(store.get_resource("da-da-001").provider_id).name == "ADEME"
