@@ -193,7 +193,10 @@ class _Run:
         self.providers = _Providers(store.providers(), source)
         self.report = SyncReport(source)
         self.writes: dict[str, Resource] = {}
-        self.seen: set[str] = set()
+        self.seen: dict[str, str] = {}
+        """References this run has stored, with where they were read (to report a key given twice)."""
+        self.run_ids: dict[str, str] = {}
+        """Ids this run has stored, with the reference that took each."""
 
     def take(self, item: SourceItem, file: str | None) -> None:
         self.report.read += 1
@@ -205,20 +208,33 @@ class _Run:
             self.report.problems.append(RowNote(item.line, built, file))
             return
         ref = built.source_refs[0]
-        target = self.by_ref.get(ref) or (built.id if built.id in self.held else None)
-        if target is None and built.id in self.deleted:
-            self.report.problems.append(RowNote(item.line, f"ressource {built.id} supprimée par l'équipe : "
-                                                           "non restaurée", file))
+        refused = self._refused(built, ref)
+        if refused is not None:
+            self.report.problems.append(RowNote(item.line, refused, file))
             return
+        target = self.by_ref.get(ref) or (built.id if built.id in self.held else None)
         if target is None:
             pool = (r for r in self.held.values() if r.source != self.source and r.active)
             dup = find_duplicate(built, pool)
             target = dup.id if dup is not None else None
         self._store(built, ref, target)
-        self.seen.add(ref)
+        self.seen[ref] = str(RowNote(item.line, "", file)).removesuffix(" : ")
+        self.run_ids.setdefault(built.id, ref)
         self.report.warnings.extend(RowNote(item.line, w, file) for w in item.warnings)
         self.report.perimeters += 1
         self.report.perimeters_resolved += item.perimeter_resolved
+
+    def _refused(self, built: Resource, ref: str) -> str | None:
+        """Why a row cannot be stored (French), or None: a key given twice, an id another key of
+        this run took, a resource staff deleted."""
+        if ref in self.seen:
+            return f"même clé que {self.seen[ref]} ({ref.split(':', 1)[1]}) : ligne ignorée"
+        taken = self.run_ids.get(built.id)
+        if taken is not None and taken != ref:
+            return f"identifiant {built.id} déjà pris par {self.seen[taken]} : ligne ignorée"
+        if built.id in self.deleted and ref not in self.by_ref:
+            return f"ressource {built.id} supprimée par l'équipe : non restaurée"
+        return None
 
     def _store(self, built: Resource, ref: str, target: str | None) -> None:
         if target is None:

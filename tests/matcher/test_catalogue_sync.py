@@ -169,3 +169,22 @@ def test_providers_meet_by_name_or_spelled_out_acronym_not_by_a_shared_acronym(s
     assert report.providers_added == 3
     assert providers["s-1"] != providers["s-2"]  # two regional land agencies sharing "(EPF)"
     assert providers["s-3"] == providers["s-4"] == providers["s-5"]
+
+
+def test_a_key_given_twice_is_reported_not_silently_overwritten(store: Catalogue, export: Path) -> None:
+    rows = _rows(export)
+    export.write_text("".join(rows) + rows[1].replace("Rénover les écoles communales", "Autre titre"),
+                      encoding="utf-8")
+    report = import_catalogue(store, "aides-territoires", [export])
+    assert report.read == 7 and report.imported + len(report.problems) == 7
+    assert str(report.problems[-1]).startswith("ligne 8 : même clé que ligne 2 (a1b2-renover-les-ecoles)")
+    assert store.get_resource("at-a1b2-renover-les-ecoles").title == "Rénover les écoles communales"
+
+
+def test_a_resource_staff_deleted_is_not_restored_by_a_reimport(store: Catalogue, export: Path) -> None:
+    import_catalogue(store, "aides-territoires", [export])
+    store.delete_resource("at-a1b2-renover-les-ecoles")
+    report = import_catalogue(store, "aides-territoires", [export])
+    assert ("ligne 2 : ressource at-a1b2-renover-les-ecoles supprimée par l'équipe : non restaurée"
+            in [str(p) for p in report.problems])
+    assert "at-a1b2-renover-les-ecoles" not in {r.id for r in store.resources()} and report.expired == []
