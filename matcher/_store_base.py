@@ -43,18 +43,24 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-_OPTIONAL_SINCE_0002 = ("contact_email", "contact")
-"""Optional fields added after records were first stored (``Initiative.contact_email`` in migration
-0002, ``Resource.contact`` in the JSON ``data`` column with no migration)."""
+# Fields added after records were first stored, with the value they take while unset: such a record
+# hashes as it did before the field existed, so adding a field never makes old records look edited.
+_ADDED_LATER: dict[str, object] = {
+    "contact_email": None,
+    "contact": None,
+    "eligibility_text": None,
+    "perimeter_text": None,
+    "source_refs": [],
+}
 
 
 def content_hash(record: BaseModel) -> str:
     """The hash the store keeps for a record (also the service's ETag)."""
     # Timestamps are excluded so that re-importing identical content is recognised as unchanged.
     data = record.model_dump(mode="json", exclude={"created_at", "updated_at", "recorded_at"})
-    for added in _OPTIONAL_SINCE_0002:  # fields added later hash as before while unset
-        if data.get(added) is None:
-            data.pop(added, None)
+    for added, unset in _ADDED_LATER.items():  # fields added later hash as before while unset
+        if added in data and data[added] == unset:
+            data.pop(added)
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -104,6 +104,9 @@ class Criterion(StrEnum):
     dates = "dates"
     capacity = "capacity"
     needs = "needs"
+    # The source catalogue's own eligibility conditions, kept in its words: never decided by Maillage,
+    # always shown to staff as a clause to check.
+    conditions = "conditions"
 
 
 class CheckStatus(StrEnum):

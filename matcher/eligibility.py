@@ -20,6 +20,7 @@ __all__ = [
     "check_all",
     "check_amount",
     "check_capacity",
+    "check_conditions",
     "check_dates",
     "check_legal_form",
     "check_needs",
@@ -62,6 +63,13 @@ def _name(code: str) -> str:
 
 
 def check_territory(resource: Resource, query: MatchQuery) -> Check:
+    if resource.perimeter_text is not None:
+        # The source named a perimeter that no INSEE code stands for: never read as all of France.
+        return _check(
+            criterion=Criterion.territory, status=CheckStatus.unknown,
+            clause=f"Périmètre non rattaché à un territoire connu (source : « {resource.perimeter_text} ») ; "
+                   "à vérifier.",
+        )
     where = _where(tuple(resource.coverage))
     if query.territory is None:
         return _check(
@@ -237,6 +245,22 @@ def check_needs(resource: Resource, query: MatchQuery) -> Check:
     )
 
 
+CONDITIONS_CLAUSE_CHARS = 1000
+"""The source's conditions are cut to this many characters in a clause (the whole text stays on the resource)."""
+
+
+def check_conditions(resource: Resource) -> Check | None:
+    """The source's own eligibility conditions, always *unknown*: staff read and check them. None when
+    the source gave none (Maillage's own records)."""
+    text = " ".join((resource.eligibility_text or "").split())
+    if not text:
+        return None
+    if len(text) > CONDITIONS_CLAUSE_CHARS:
+        text = text[: CONDITIONS_CLAUSE_CHARS - 1].rstrip() + "… (texte complet sur la fiche de la ressource)"
+    return _check(criterion=Criterion.conditions, status=CheckStatus.unknown,
+                  clause=f"Conditions de la source, à vérifier : {text}")
+
+
 # A failed hard criterion removes the match from the list (staff may still ask to see it);
 # needs are soft: a resource that offers something else than what was asked is ranked lower.
 HARD_CRITERIA = frozenset(
@@ -246,8 +270,8 @@ HARD_CRITERIA = frozenset(
 
 
 def check_all(resource: Resource, query: MatchQuery, today: date) -> list[Check]:
-    """One check per criterion, in a fixed order."""
-    return [
+    """One check per criterion, in a fixed order; the source's own conditions last, when it gave some."""
+    checks = [
         check_territory(resource, query),
         check_dates(resource, today),
         check_legal_form(resource, query),
@@ -256,6 +280,8 @@ def check_all(resource: Resource, query: MatchQuery, today: date) -> list[Check]
         check_capacity(resource),
         check_needs(resource, query),
     ]
+    conditions = check_conditions(resource)
+    return checks if conditions is None else [*checks, conditions]
 
 
 def is_eligible(checks: list[Check]) -> bool:

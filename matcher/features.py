@@ -178,9 +178,16 @@ def _log1p(x: float) -> float:
 
 
 def _territory_level(p: Pair) -> float:
-    if p.query.territory is None:
+    if p.query.territory is None or p.resource.perimeter_text is not None:  # unresolved perimeter: unknown
         return 4.0
     return float(min(territory.territory_distance(code, p.query.territory) for code in p.resource.coverage))
+
+
+def _unknown_checks(p: Pair) -> float:
+    # The source's own conditions are always unknown: counting them would only say "came from a
+    # real catalogue", which is no evidence of fit.
+    return float(sum(c.status is CheckStatus.unknown and c.criterion is not Criterion.conditions
+                     for c in p.checks))
 
 
 def _amount_fit(p: Pair) -> float:
@@ -282,7 +289,7 @@ TABLE: tuple[Feature, ...] = (
     _f("freshness", "pair", "log(1 + days since the resource record was last verified), -1 when unknown",
        _freshness),
     _f("unknown_checks", "pair", "number of eligibility criteria that could not be decided",
-       lambda p: float(sum(c.status is CheckStatus.unknown for c in p.checks)), prior=-0.02),
+       _unknown_checks, prior=-0.02),
 )
 
 FEATURES: tuple[str, ...] = tuple(f.name for f in TABLE)

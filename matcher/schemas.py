@@ -82,6 +82,7 @@ __all__ = [
     "Rna",
     "Siren",
     "Siret",
+    "SourceRef",
     "Stage",
     "TerritoryCode",
     "Theme",
@@ -99,6 +100,11 @@ class _Schema(BaseModel):
 
 def _dedupe(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
+
+
+SourceRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300,
+                                             pattern=r"^[^:\s]+:\S")]
+"""Where a record comes from: ``"<source>:<key in that source>"``, e.g. ``"aides-territoires:at-3d9e-recycler"``."""
 
 
 # --- catalogue records -------------------------------------------------------------------------
@@ -174,11 +180,18 @@ class Resource(_Schema):
     last_verified: Day | None = None
     active: bool = True
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
+    # What a real catalogue says that Maillage's criteria cannot hold: its eligibility conditions in
+    # its own words (shown to staff as a clause to check), the perimeter it gave when no INSEE code
+    # could be found for it (the territory check is then unknown), and every source describing this
+    # resource ("source:key"; two once a duplicate from another catalogue has been merged in).
+    eligibility_text: Description | None = None
+    perimeter_text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    source_refs: Annotated[list[SourceRef], Field(max_length=20)] = []
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
     _dedupe_lists = field_validator(
-        "themes", "coverage", "eligible_legal_forms", "eligible_stages", "needs_covered"
+        "themes", "coverage", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs"
     )(_dedupe)
 
     @model_validator(mode="after")

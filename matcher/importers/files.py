@@ -2,7 +2,7 @@
 
 JSONL: one JSON object per line with the fields of the schema (``docs/import-format.md``).
 CSV: a header row naming the same fields; list fields (``themes``, ``coverage``, ``needs``,
-``eligible_legal_forms``, ``eligible_stages``, ``needs_covered``) hold values separated by ``|``;
+``eligible_legal_forms``, ``eligible_stages``, ``needs_covered``, ``source_refs``) hold values separated by ``|``;
 empty cells mean "not given". Line numbers in errors are 1-based lines of the file (the CSV header
 is line 1).
 """
@@ -22,7 +22,7 @@ __all__ = ["LIST_FIELDS", "RECORD_KINDS", "read_file_rows"]
 
 RECORD_KINDS = ("provider", "resource", "initiative", "outcome")
 LIST_FIELDS = frozenset(
-    {"themes", "coverage", "needs", "eligible_legal_forms", "eligible_stages", "needs_covered"}
+    {"themes", "coverage", "needs", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs"}
 )
 _BOOL_FIELDS = frozenset({"active", "consent"})
 

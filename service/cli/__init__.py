@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve
+from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(index.index_app, name="index")
 evaluate.register_eval(app)
 app.command("import")(catalogue.import_)
+app.command("import-source")(sources.import_source)
 app.command()(match.match)
 app.command()(match.override)
 app.command()(evaluate.batch)

@@ -23,7 +23,7 @@ from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
 from matcher.ranker import RankerError
 from matcher.recommender import Recommendation, Recommender
-from matcher.schemas import Match, describe_validation_error
+from matcher.schemas import CheckStatus, Criterion, Match, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.engine import served_recommender
 from service.settings import Settings
@@ -128,6 +128,20 @@ def freshness_text(m: Match) -> str:
     return "\n".join(line for line in lines if line)
 
 
+CLAUSE_CHARS = 160
+"""A clause to check is cut to this many characters in the terminal (the API and console give it whole)."""
+
+
+def _to_check(m: Match) -> list[str]:
+    """The clauses staff must check themselves: an undecided perimeter, the source's own conditions."""
+    shown = []
+    for c in m.checks:
+        if c.status is CheckStatus.unknown and c.criterion in (Criterion.territory, Criterion.conditions):
+            text = c.clause if len(c.clause) <= CLAUSE_CHARS else c.clause[: CLAUSE_CHARS - 1] + "…"
+            shown.append(f"[italic]{escape(text)}[/]")
+    return shown
+
+
 def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> None:
     table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
@@ -139,7 +153,7 @@ def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> Non
         kind = KIND.get(m.kind, m.kind) if m.kind else ""  # type: ignore[call-overload]
         table.add_row(
             str(m.rank), f"[bold]{m.title}[/]\n{m.provider or ''}\n{freshness_text(m)}", kind, relevance_text(m),
-            "\n".join(m.reasons),
+            "\n".join([*m.reasons, *_to_check(m)]),
         )
     if not rec.matches:
         table.add_row("", "Aucune ressource éligible trouvée.", "", "", "")

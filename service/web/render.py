@@ -27,6 +27,7 @@ CRITERION = {
     Criterion.dates: "Dates",
     Criterion.capacity: "Places ou budget",
     Criterion.needs: "Besoins",
+    Criterion.conditions: "Conditions de la source",
 }
 CHECK_STATUS = {
     CheckStatus.passed: "Respecté",
