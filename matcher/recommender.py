@@ -22,6 +22,7 @@ from datetime import date, datetime
 from indexes import Encoder
 from matcher.calibration import Calibration
 from matcher.checking import Checker
+from matcher.deadline import checkpoint
 from matcher.fusion import PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
 from matcher.pool import Candidate, Pool
@@ -159,7 +160,9 @@ class Recommender:
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         overrides = overrides or {}
         pins = pinned_ids(overrides, self.index)
+        checkpoint()  # abandoned work stops between stages (matcher.deadline; a no-op outside the service)
         pool = self._pool(q, k, today or date.today(), exclude_history_of, history_before, pins)
+        checkpoint()
         return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain)
 
     def candidates(
@@ -184,6 +187,7 @@ class Recommender:
         """Retrieve → check → rank: the pool that presentation reads."""
         found = self.retriever.retrieve(q, k, today, exclude=exclude, extra=pins,
                                         before=before.timestamp() if before is not None else None)
+        checkpoint()
         pool = self.checker.pool(q, today, found.resources, found.columns, found.retrieved)
         pool.nearest = found.nearest
         self.served.rank(pool)

@@ -107,6 +107,17 @@ class Metrics:
         self.live_changes = Gauge("maillage_index_live_changes", "Writes applied since the snapshot",
                                   registry=self.registry)
         self.matches = Counter("maillage_matches", "Match requests served", ["kind", "role"], registry=self.registry)
+        # Admission control (service.admission): what runs, what waits, what was refused and why.
+        self.admission_in_flight = Gauge("maillage_admission_in_flight", "Matches running (granted a thread)",
+                                         registry=self.registry)
+        self.admission_units = Gauge("maillage_admission_units_in_use", "Cost units of the matches running",
+                                     registry=self.registry)
+        self.admission_queued = Gauge("maillage_admission_queued", "Matches waiting for admission",
+                                      registry=self.registry)
+        self.admission_shed = Counter(
+            "maillage_admission_shed", "Matches refused or stopped by admission control (key_share: 429; "
+            "queue_full, queue_timeout, deadline: 503; client_gone, abandoned: stopped)", ["reason"],
+            registry=self.registry)
 
 
 class _BodyTooLarge(Exception):
@@ -126,7 +137,9 @@ class _Exchange:
         self.guard, self.metrics, self.max_body = guard, guard.metrics, guard.max_body
         self._receive, self._send = receive, send
         self.request_id = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = self.request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = self.request_id
+        state["deadline_at"] = time.monotonic() + guard.timeout_s  # what admission control stops work at
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         self.origin = self.headers.get("origin")
         self.widget_path = scope.get("path", "") in CORS_PATHS

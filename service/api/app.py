@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.admission import Admission
 from service.api import errors
 from service.api.routes import ROUTERS
 from service.api.routing import DocumentedRoute
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
     app.state.metrics = metrics = Metrics()
     app.state.ip_buckets = TokenBuckets(settings.rate_per_ip)
     app.state.key_buckets = TokenBuckets(settings.rate_per_key)
+    app.state.admission = Admission.from_settings(settings, metrics)  # matches: bounded, shed, cancelled
     allowed_origins = _origins(app)
     errors.install(app)
     for router in ROUTERS:
@@ -79,6 +81,7 @@ def _lifespan(settings: Settings, engine_factory: Callable[[Settings], Engine] |
         try:
             yield
         finally:
+            app.state.admission.close()
             if start_engine and app.state.engine is not None:
                 app.state.engine.close()
 
