@@ -24,6 +24,7 @@ The probes (``/healthz``, ``/readyz``) and other routes do not go through it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -165,10 +166,11 @@ class Admission:
         done: Future[T] = self.pool.submit(_bounded, ticket.deadline, work, interruptible)
         ticket.started = time.monotonic()
         done.add_done_callback(lambda _: _call_soon(loop, self._finished, ticket))
+        result = asyncio.wrap_future(done)
+        result.add_done_callback(_retrieved)
         left = ticket.deadline.remaining() if interruptible else math.inf
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)),
-                                          timeout=None if math.isinf(left) else left)
+            return await asyncio.wait_for(asyncio.shield(result), timeout=None if math.isinf(left) else left)
         except TimeoutError:
             ticket.deadline.cancel("deadline")  # the thread stops at its next checkpoint
             self._shed("deadline")
@@ -241,11 +243,16 @@ def _bounded(deadline: Deadline, work: Callable[[], T], interruptible: bool) -> 
         return work()
 
 
+def _retrieved(result: asyncio.Future[Any]) -> None:
+    """Mark a thread's outcome as read: when nobody awaits it any more (shed, abandoned), asyncio would
+    log its ``DeadlineExceeded`` as an exception never retrieved."""
+    if not result.cancelled():
+        result.exception()
+
+
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[_Ticket], None], ticket: _Ticket) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # a closed loop (shutdown): nothing is waiting any more
         loop.call_soon_threadsafe(callback, ticket)
-    except RuntimeError:  # the loop is closed (shutdown): nothing is waiting any more
-        pass
 
 
 def request_deadline(state: dict[str, object], timeout_s: float) -> Deadline:
