@@ -15,6 +15,8 @@ hashing encoder instead of the real model):
    ``--duration`` seconds; then it drops its connections (the client goes away).
 3. **Second key**: meanwhile key B sends a normal match (a demo-like text of ~100 characters) every
    ``--interval`` (0.5) seconds, and ``/healthz`` is asked as often: their latencies, p50/p99/max.
+   The same probe runs alone for ``--quiet-seconds`` (15) before the flood: the baseline of the
+   sitting (``second_key_without_flood``), since other jobs on the machine move every figure.
 4. **Recovery**: from the flood's end, key B matches every 0.1 s until a match is answered 200 within
    1 s (``recovery_s``); ``drained_s`` is when ``/metrics`` shows no match running or queued.
 
@@ -33,6 +35,7 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +119,15 @@ def _timed(client: httpx.Client, method: str, url: str, **kw: Any) -> tuple[int 
     return status, time.perf_counter() - start
 
 
-def probe(server: Server, token: str, flood: Any, interval: float) -> dict[str, Any]:
-    """Key B's matches and ``/healthz`` every ``interval`` s while the flood process runs."""
+def probe(server: Server, token: str, going: Callable[[], bool], interval: float) -> dict[str, Any]:
+    """Key B's matches and ``/healthz`` every ``interval`` s while ``going()``."""
     headers = {"Authorization": f"Bearer {token}"}
     match_s: list[float] = []
     health_s: list[float] = []
     statuses: Counter[str] = Counter()
     n = 0
     with httpx.Client(base_url=server.base, timeout=30) as client:
-        while flood.is_alive():
+        while going():
             tick = time.monotonic()
             n += 1
             status, took = _timed(client, "POST", "/v1/match", json={"text": f"{NORMAL} ({n})"}, headers=headers)
@@ -181,12 +184,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(5):
                 client.post("/v1/match", json={"text": f"{NORMAL} <{i}>"},
                             headers={"Authorization": f"Bearer {normal}"})
+        quiet_end = time.monotonic() + args.quiet_seconds  # the same probe without a flood: the baseline
+        quiet = probe(server, normal, lambda: time.monotonic() < quiet_end, args.interval)
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         flood = ctx.Process(target=_flood,
                             args=(server.base, flooder, args.concurrency, args.duration, args.chars, out))
         flood.start()
-        second = probe(server, normal, flood, args.interval)
+        second = probe(server, normal, flood.is_alive, args.interval)
         stopped = time.monotonic()
         flood_figures = out.get(timeout=60)
         flood.join(timeout=30)
@@ -196,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"meta": {"model": args.model, "duration_s": args.duration, "concurrency": args.concurrency,
                      "chars": args.chars, "interval_s": args.interval, "rate_limits": args.keep_rate_limits,
                      "loadavg": os.getloadavg(), "cpus": os.cpu_count()},
-            "flood": flood_figures, "second_key": second, **rec}
+            "flood": flood_figures, "second_key": second, "second_key_without_flood": quiet, **rec}
 
 
 def verdict(fig: dict[str, Any]) -> list[str]:
@@ -218,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=50, help="flood requests in flight (50)")
     p.add_argument("--chars", type=int, default=20_000, help="characters of each flood text (20000)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between the second key's matches (0.5)")
+    p.add_argument("--quiet-seconds", type=float, default=15.0,
+                   help="the second key alone first, for a baseline in the same sitting (15)")
     p.add_argument("--model", default="multilingual-e5-small", help="encoder spec (multilingual-e5-small)")
     p.add_argument("--tiny", action="store_true", help="the hashing encoder (hashing:64) instead of the model")
     p.add_argument("--home", default="/tmp/maillage-flood-home", help="MAILLAGE_HOME (the model stays cached)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,11 +42,24 @@ from service.guard import ApiError, ErrorBody, Metrics, Receive
 if TYPE_CHECKING:
     from service.settings import Settings
 
-__all__ = ["SHED", "Admission", "admitted", "request_deadline"]
+__all__ = ["ADMITTED_PATHS", "SHED", "Admission", "admitted", "key_id_of", "request_deadline"]
 
 T = TypeVar("T")
 
 _SHED_MESSAGE = "le service est surchargé ; réessayez dans {s} s"
+_KEY_BUSY_MESSAGE = "trop de demandes en cours pour cette clé ; réessayez dans {s} s"
+
+ADMITTED_PATHS = re.compile(r"^/v1/(match|initiatives/[^/]+/match|resources/[^/]+/initiatives|widget/initiatives)$")
+"""The paths whose work goes through admission control (see :func:`admitted` in their routes)."""
+
+
+def key_id_of(headers: dict[str, str]) -> str | None:
+    """The key id a request's token names (``mk_<kind>_<id>_<secret>``, as :meth:`KeyStore.authenticate`
+    reads it), unverified: used only to refuse early a key whose share is already full."""
+    auth = headers.get("authorization", "")
+    token = auth[7:] if auth[:7].lower() == "bearer " else headers.get("x-api-key", "")
+    parts = token.strip().split("_", 3)
+    return parts[2] if len(parts) == 4 and parts[0] == "mk" else None
 
 
 @dataclass(eq=False)
@@ -108,15 +122,23 @@ class Admission:
             if ticket.started <= 0:  # never reached a thread: nothing will hand its units back
                 self._forget(ticket)
 
+    def refuse_early(self, path: str, headers: dict[str, str]) -> ApiError | None:
+        """The 429 of a request to an admitted path whose key's share is full, decided from its headers
+        alone (the guard asks before reading the body): a flood's refusals then cost almost nothing —
+        no body read, no thread. The key is not authenticated yet; a forged token naming a busy key
+        only gets its sender the 429 the key's own requests get."""
+        if not ADMITTED_PATHS.match(path):
+            return None
+        key = key_id_of(headers)
+        held = self.per_key.get(key, 0) if key is not None else 0
+        return self._key_busy(held) if held >= self.key_units else None
+
     # --- the gate ----------------------------------------------------------------------------------
 
     def _admit(self, key: str, cost: int, deadline: Deadline) -> _Ticket:
         held = self.per_key.get(key, 0)
         if held + cost > self.key_units:
-            self._shed("key_share")
-            wait = self._retry_after(held)
-            raise ApiError(429, "key_busy", f"trop de demandes en cours pour cette clé ; réessayez dans {wait} s",
-                           headers={"Retry-After": str(wait)})
+            raise self._key_busy(held)
         ticket = _Ticket(key, cost, deadline)
         if not self.queue and self._fits(cost):
             self._grant(ticket)
@@ -226,6 +248,11 @@ class Admission:
 
     def _shed(self, reason: str) -> None:
         self.metrics.admission_shed.labels(reason).inc()
+
+    def _key_busy(self, held: int) -> ApiError:
+        self._shed("key_share")
+        wait = self._retry_after(held)
+        return ApiError(429, "key_busy", _KEY_BUSY_MESSAGE.format(s=wait), headers={"Retry-After": str(wait)})
 
     def _retry_after(self, units: int) -> int:
         return max(1, min(60, math.ceil(self.seconds_per_unit * max(1, units))))

@@ -209,13 +209,16 @@ class _Exchange:
 
 
 class Guard:
-    """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, and a JSON
-    500 that leaks nothing when a route fails unexpectedly."""
+    """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, a JSON 500
+    that leaks nothing when a route fails unexpectedly, and ``refuse_early`` (admission control's 429
+    for a key whose share is full, before the body is read)."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, timeout_s: float, metrics: Metrics,
-                 allowed_origins: Callable[[], set[str]]) -> None:
+                 allowed_origins: Callable[[], set[str]],
+                 refuse_early: Callable[[str, dict[str, str]], ApiError | None] | None = None) -> None:
         self.app, self.max_body, self.timeout_s, self.metrics = app, max_body, timeout_s, metrics
         self.allowed_origins = allowed_origins
+        self.refuse_early = refuse_early  # admission control's verdict from the headers alone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -234,6 +237,11 @@ class Guard:
                           f"request body of {declared} bytes is over the {self.max_body}-byte limit")
             return
         route = scope.get("path", "")
+        refusal = self.refuse_early(route, x.headers) if self.refuse_early is not None else None
+        if refusal is not None:  # before the body is read: a flood's refusals cost no parsing, no thread
+            await x.reply(refusal.status, refusal.code, refusal.message,
+                          [(k.lower().encode(), v.encode()) for k, v in refusal.headers.items()])
+            return
         try:
             await asyncio.wait_for(self.app(scope, x.receive_limited, x.send_wrapped), timeout=self.timeout_s)
         except _BodyTooLarge:

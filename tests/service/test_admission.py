@@ -118,13 +118,17 @@ def test_flood_from_one_key_is_shed_while_others_and_probes_are_served(tmp_path:
         for r in refused:  # the key's share (2 units) is held by its one running match
             shed_answer(r, 429, "key_busy")
         assert "trop de demandes en cours pour cette clé" in refused[0].json()["error"]["message"]
+        # refused from the headers, before the body is read: even a malformed body gets the 429
+        early = await client.post("/v1/match", content=b"{not json", headers={
+            "Authorization": f"Bearer {tokens['staff']}", "Content-Type": "application/json"})
+        shed_answer(early, 429, "key_busy")
         other = await match(client, tokens["read-only"], "vite une recyclerie solidaire à Brest")
         assert other.status_code == 200 and slow.calls["vite"] == 1
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/readyz")).status_code == 200
         metrics = (await client.get("/metrics", headers={"Authorization": f"Bearer {tokens['admin']}"})).text
         assert "maillage_admission_in_flight 1.0" in metrics
-        assert 'maillage_admission_shed_total{reason="key_share"} 9.0' in metrics
+        assert 'maillage_admission_shed_total{reason="key_share"} 10.0' in metrics
         slow.release.set()
         statuses = Counter([(await t).status_code for t in flood])
         assert statuses == {200: 1, 429: 9}
