@@ -140,9 +140,9 @@ def probe(server: Server, token: str, going: Callable[[], bool], interval: float
     return {"match": _percentiles(match_s), "healthz": _percentiles(health_s), "statuses": dict(statuses)}
 
 
-def recovery(server: Server, token: str, stopped: float, admin: str, timeout: float) -> dict[str, float | None]:
+def recovery(server: Server, token: str, stopped: float, admin: str, timeout: float) -> dict[str, Any]:
     """Seconds from the flood's end to the first normal match answered 200 within 1 s, and to no match
-    running or queued (``/metrics``)."""
+    running or queued (``/metrics``); then the server's count of what admission control shed, by reason."""
     headers = {"Authorization": f"Bearer {token}"}
     recovered = drained = None
     with httpx.Client(base_url=server.base, timeout=30) as client:
@@ -158,14 +158,18 @@ def recovery(server: Server, token: str, stopped: float, admin: str, timeout: fl
                 if "maillage_admission_in_flight 0.0" in text and "maillage_admission_queued 0.0" in text:
                     drained = time.monotonic() - stopped
             time.sleep(0.1)
+        shed = {line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+                for line in client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).text.splitlines()
+                if line.startswith("maillage_admission_shed_total{")}
     return {"recovery_s": None if recovered is None else round(recovered, 2),
-            "drained_s": None if drained is None else round(drained, 2)}
+            "drained_s": None if drained is None else round(drained, 2), "server_shed": shed}
 
 
 # --- the scenario ------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     home = Path(args.home)
     home.mkdir(parents=True, exist_ok=True)
     for name in ("maillage.db", "maillage.db-wal", "maillage.db-shm", "serve.log"):
@@ -199,8 +203,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.kill()
     return {"meta": {"model": args.model, "duration_s": args.duration, "concurrency": args.concurrency,
-                     "chars": args.chars, "interval_s": args.interval, "rate_limits": args.keep_rate_limits,
-                     "loadavg": os.getloadavg(), "cpus": os.cpu_count()},
+                     "chars": args.chars, "interval_s": args.interval, "rate_limits_kept": args.keep_rate_limits,
+                     "started_utc": started, "loadavg_at_end": os.getloadavg(), "cpus": os.cpu_count()},
             "flood": flood_figures, "second_key": second, "second_key_without_flood": quiet, **rec}
 
 

@@ -238,8 +238,11 @@ class Admission:
 
     async def _watch(self, receive: Receive, ticket: _Ticket) -> None:
         """Cancel the ticket's work when the client disconnects (the body is already read)."""
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # a transport that cannot say: no watch, the deadline still holds
+            return
         ticket.deadline.cancel("client_gone")
         if ticket.granted is not None and not ticket.granted.done():
             ticket.granted.set_exception(DeadlineExceeded("client_gone"))
