@@ -22,6 +22,7 @@ from datetime import date, datetime
 from indexes import Encoder
 from matcher.calibration import Calibration
 from matcher.checking import Checker
+from matcher.deadline import checkpoint
 from matcher.freshness import STALE_AFTER_DAYS
 from matcher.fusion import COLD_SHARE, PRIOR_SHARE, RRF_K
 from matcher.indexing import InitiativeIndex, ResourceIndex
@@ -172,7 +173,9 @@ class Recommender:
         overrides = overrides or {}
         pins = pinned_ids(overrides, self.index)
         day = today or date.today()
+        checkpoint()  # abandoned work stops between stages (matcher.deadline; a no-op outside the service)
         pool = self._pool(q, k, day, exclude_history_of, history_before, pins)
+        checkpoint()
         return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain,
                                       today=day)
 
@@ -198,6 +201,7 @@ class Recommender:
         """Retrieve → check → rank: the pool that presentation reads."""
         found = self.retriever.retrieve(q, k, today, exclude=exclude, extra=pins,
                                         before=before.timestamp() if before is not None else None)
+        checkpoint()
         pool = self.checker.pool(q, today, found.resources, found.columns, found.retrieved)
         pool.nearest = found.nearest
         self.served.rank(pool)

@@ -107,6 +107,17 @@ class Metrics:
         self.live_changes = Gauge("maillage_index_live_changes", "Writes applied since the snapshot",
                                   registry=self.registry)
         self.matches = Counter("maillage_matches", "Match requests served", ["kind", "role"], registry=self.registry)
+        # Admission control (service.admission): what runs, what waits, what was refused and why.
+        self.admission_in_flight = Gauge("maillage_admission_in_flight", "Matches running (granted a thread)",
+                                         registry=self.registry)
+        self.admission_units = Gauge("maillage_admission_units_in_use", "Cost units of the matches running",
+                                     registry=self.registry)
+        self.admission_queued = Gauge("maillage_admission_queued", "Matches waiting for admission",
+                                      registry=self.registry)
+        self.admission_shed = Counter(
+            "maillage_admission_shed", "Matches refused or stopped by admission control (key_share: 429; "
+            "queue_full, queue_timeout, deadline: 503; client_gone, abandoned: stopped)", ["reason"],
+            registry=self.registry)
 
 
 class _BodyTooLarge(Exception):
@@ -126,7 +137,9 @@ class _Exchange:
         self.guard, self.metrics, self.max_body = guard, guard.metrics, guard.max_body
         self._receive, self._send = receive, send
         self.request_id = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = self.request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = self.request_id
+        state["deadline_at"] = time.monotonic() + guard.timeout_s  # what admission control stops work at
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         self.origin = self.headers.get("origin")
         self.widget_path = scope.get("path", "") in CORS_PATHS
@@ -196,13 +209,16 @@ class _Exchange:
 
 
 class Guard:
-    """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, and a JSON
-    500 that leaks nothing when a route fails unexpectedly."""
+    """ASGI middleware: request id, body size limit (413), timeout (504), CORS, metrics, a JSON 500
+    that leaks nothing when a route fails unexpectedly, and ``refuse_early`` (admission control's 429
+    for a key whose share is full, before the body is read)."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, timeout_s: float, metrics: Metrics,
-                 allowed_origins: Callable[[], set[str]]) -> None:
+                 allowed_origins: Callable[[], set[str]],
+                 refuse_early: Callable[[str, dict[str, str]], ApiError | None] | None = None) -> None:
         self.app, self.max_body, self.timeout_s, self.metrics = app, max_body, timeout_s, metrics
         self.allowed_origins = allowed_origins
+        self.refuse_early = refuse_early  # admission control's verdict from the headers alone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -221,6 +237,11 @@ class Guard:
                           f"request body of {declared} bytes is over the {self.max_body}-byte limit")
             return
         route = scope.get("path", "")
+        refusal = self.refuse_early(route, x.headers) if self.refuse_early is not None else None
+        if refusal is not None:  # before the body is read: a flood's refusals cost no parsing, no thread
+            await x.reply(refusal.status, refusal.code, refusal.message,
+                          [(k.lower().encode(), v.encode()) for k, v in refusal.headers.items()])
+            return
         try:
             await asyncio.wait_for(self.app(scope, x.receive_limited, x.send_wrapped), timeout=self.timeout_s)
         except _BodyTooLarge:

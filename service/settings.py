@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     - ``MAILLAGE_REQUEST_TIMEOUT_S``: a request still running after this is answered 504; 15 s.
     - ``MAILLAGE_RATE_PER_KEY`` / ``MAILLAGE_RATE_PER_IP``: requests per minute (bursts of a tenth
       allowed) before 429 with ``Retry-After``; 600 and 1200.
+    - Admission control of matches (:mod:`service.admission`): ``MAILLAGE_ADMISSION_WORKERS``, matches
+      running at once (the size of their thread pool); 4. ``MAILLAGE_ADMISSION_UNITS``, cost units
+      running at once; 16. ``MAILLAGE_ADMISSION_KEY_UNITS``, units one key may have running or queued
+      before 429 ``key_busy``; 8. ``MAILLAGE_ADMISSION_QUEUE``, matches that may wait before 503
+      ``overloaded``; 32. ``MAILLAGE_ADMISSION_QUEUE_TIMEOUT_S``, longest wait in the queue before
+      503 (never started); 5 s. ``MAILLAGE_ADMISSION_CHARS_PER_UNIT``: a text costs
+      ``1 + len // this`` units; 1000.
     - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.
     - ``MAILLAGE_SYNC_INTERVAL_S``: how often each worker applies writes made elsewhere; 0.5 s.
 
@@ -60,6 +67,12 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=15.0, gt=0)
     rate_per_key: int = Field(default=600, ge=1)
     rate_per_ip: int = Field(default=1200, ge=1)
+    admission_workers: int = Field(default=4, ge=1, le=256)
+    admission_units: int = Field(default=16, ge=1)
+    admission_key_units: int = Field(default=8, ge=1)
+    admission_queue: int = Field(default=32, ge=0)
+    admission_queue_timeout_s: float = Field(default=5.0, gt=0)
+    admission_chars_per_unit: int = Field(default=1000, ge=1)
     demo_when_empty: bool = True
     sync_interval_s: float = Field(default=0.5, ge=0)
     secret_key: SecretStr | None = Field(default=None, min_length=32)
@@ -96,6 +109,9 @@ class Settings(BaseSettings):
             "home": str(self.home), "database_url": url, "model": self.model, "data": str(self.data),
             "max_body_bytes": str(self.max_body_bytes), "request_timeout_s": str(self.request_timeout_s),
             "rate_per_key": f"{self.rate_per_key}/min", "rate_per_ip": f"{self.rate_per_ip}/min",
+            "admission": (f"{self.admission_workers} workers, {self.admission_units} units "
+                          f"({self.admission_key_units} per key), queue {self.admission_queue} "
+                          f"for {self.admission_queue_timeout_s:g} s, {self.admission_chars_per_unit} chars/unit"),
             "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),

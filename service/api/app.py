@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.admission import Admission
 from service.api import errors
 from service.api.routes import ROUTERS
 from service.api.routing import DocumentedRoute
@@ -49,13 +50,14 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
     app.state.metrics = metrics = Metrics()
     app.state.ip_buckets = TokenBuckets(settings.rate_per_ip)
     app.state.key_buckets = TokenBuckets(settings.rate_per_key)
+    app.state.admission = Admission.from_settings(settings, metrics)  # matches: bounded, shed, cancelled
     allowed_origins = _origins(app)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
         Guard, max_body=settings.max_body_bytes, timeout_s=settings.request_timeout_s, metrics=metrics,
-        allowed_origins=allowed_origins,
+        allowed_origins=allowed_origins, refuse_early=app.state.admission.refuse_early,
     )
     try:
         from service.web import mount as mount_web  # the widget and console (issue of the front end)
@@ -79,6 +81,7 @@ def _lifespan(settings: Settings, engine_factory: Callable[[Settings], Engine] |
         try:
             yield
         finally:
+            app.state.admission.close()
             if start_engine and app.state.engine is not None:
                 app.state.engine.close()
 

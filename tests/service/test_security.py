@@ -242,21 +242,24 @@ def test_a_burst_from_one_address_is_429_whatever_the_key(tmp_path: Path) -> Non
 
 def test_a_request_over_the_timeout_is_504_in_the_error_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                ) -> None:
+    # Matches answer 503 ``overloaded`` at their deadline, before this (admission control,
+    # tests/service/test_admission.py); any other route still gets the guard's 504.
     with running(tmp_path / "home", request_timeout_s=0.3) as api:
-        rec = api.client.app.state.engine.rec  # type: ignore[attr-defined]
-        real = rec.recommend
+        from service.api import status
+
+        real = status.index_status
 
         def slow(*args: Any, **kwargs: Any) -> Any:
             time.sleep(1.5)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(rec, "recommend", slow)
+        monkeypatch.setattr(status, "index_status", slow)
         started = time.perf_counter()
-        r = api.client.post("/v1/match", json=FREE, headers=api.h("staff"))
+        r = api.client.get("/v1/index", headers=api.h("staff"))
         assert_error(r, 504, "timeout")
         assert time.perf_counter() - started < 1.2  # answered at the deadline, not when the work ends
-        monkeypatch.setattr(rec, "recommend", real)
-        assert api.client.post("/v1/match", json=FREE, headers=api.h("staff")).status_code == 200
+        monkeypatch.setattr(status, "index_status", real)
+        assert api.client.get("/v1/index", headers=api.h("staff")).status_code == 200
 
 
 # --- nothing leaks -----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Operations: the liveness and readiness probes and Prometheus metrics (at the root, ``probes``), the
 served index and its rebuild, the registered rankers and their promotion (under ``/v1``, ``router``)."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,18 +26,25 @@ probes = APIRouter(route_class=DocumentedRoute, tags=["ops"])
 router = v1_router("ops")
 
 
+# The probes never queue behind matches: /healthz runs on the event loop itself, /readyz's catalogue
+# check in a thread of its own (neither the shared pool nor admission control's), bounded in time.
+_PROBE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maillage-probe")
+_PROBE_TIMEOUT_S = 2.0
+
+
 @probes.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @probes.get("/readyz", summary="Readiness: catalogue reachable and index loaded", responses={503: error(503)})
-def readyz(request: Request) -> Any:
+async def readyz(request: Request) -> Any:
     engine: Engine | None = request.app.state.engine
     if engine is None:
         return json_error(request, 503, "not_ready", "the service is starting")
     try:
-        engine.store.counts()
+        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(_PROBE_POOL, engine.store.counts),
+                               timeout=_PROBE_TIMEOUT_S)
     except Exception:
         return json_error(request, 503, "store_unavailable", "the catalogue cannot be reached")
     return {"status": "ready", "index_version": engine.state.version, "resources": engine.state.count}

@@ -3,13 +3,15 @@
 import secrets
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 
 from matcher import territory
 from matcher.schemas import Initiative
+from service.admission import SHED, admitted
 from service.api.deps import EngineDep, PartnerKey, WidgetKey
 from service.api.routing import v1_router
 from service.api_models import CreatedInitiative, TerritoryHit, WidgetInitiative
+from service.engine import Engine
 from service.guard import ApiError
 
 __all__ = ["router"]
@@ -35,16 +37,25 @@ def _label(t: territory.Territory) -> str:
 
 @router.post("/widget/initiatives", status_code=201, response_model=CreatedInitiative,
              summary="Store a project submitted from the widget, with the citizen's consent",
-             description="Partner keys only: staff record initiatives through `POST /v1/initiatives`.")
-def widget_initiative(engine: EngineDep, key: PartnerKey, body: WidgetInitiative) -> CreatedInitiative:
+             description="Partner keys only: staff record initiatives through `POST /v1/initiatives`.",
+             responses=SHED)
+async def widget_initiative(request: Request, engine: EngineDep, key: PartnerKey,
+                            body: WidgetInitiative) -> CreatedInitiative:
     if not body.consent:
         raise ApiError(422, "consent_required", "nothing is stored without the citizen's consent",
                        details=[{"field": "consent", "message": "must be true"}])
+    # Through admission control like any match, but once started it runs to its end: a 503 after the
+    # write would invite the citizen to submit twice.
+    return await admitted(request, key.id, len(body.title) + len(body.description),
+                          lambda: _store_and_match(engine, key.name, body), interruptible=False)
+
+
+def _store_and_match(engine: Engine, key_name: str, body: WidgetInitiative) -> CreatedInitiative:
     ini = Initiative(
         id=f"web-{secrets.token_hex(8)}", title=body.title, description=body.description,
         territory=body.territory, legal_form=body.legal_form, stage=body.stage, needs=body.needs,
         consent=True, contact_email=body.contact_email,
-        source=f"widget:{key.name}"[:80],
+        source=f"widget:{key_name}"[:80],
     )
     engine.upsert_initiatives([ini])
     served = engine.recommend(ini, 5)
