@@ -46,7 +46,8 @@ from matcher import territory
 from matcher.importers.datasets import dataset_rows, slug
 from matcher.schemas import Initiative, Outcome, Provider, Resource
 
-__all__ = ["DEV_SPLITS", "EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
+__all__ = ["DEV_SPLITS", "EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set",
+           "with_slices"]
 
 _POSITIVE = {"obtained"}
 
@@ -77,12 +78,14 @@ class EvalSet:
     test: list[EvalQuery]
     history: list[Outcome]
     split: str = ""
-    today: date = field(default_factory=date.today)
-    """A day after every query: systems that filter by dates see every resource open."""
+    today: date = field(default_factory=date.today)  # a day after every query, so date filters see every resource open
     notes: list[str] = field(default_factory=list)
     calibration: list[EvalQuery] = field(default_factory=list)
     """Labelled queries a calibration is fitted on instead of the train split's validation lists (the
     judged dev projects for the judged test split); never test queries."""
+    folds: list[EvalSet] = field(default_factory=list)
+    """Cross-fitting (:mod:`eval.folder_set`): sets of the same candidates, each with its own train and
+    history; ``test`` is their tests end to end, each ranked after a fit on its fold. Empty: one fit."""
 
     @property
     def resource_ids(self) -> list[str]:
@@ -92,11 +95,12 @@ class EvalSet:
         return {r.id: r.provider_id for r in self.resources}
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name, "split": self.split, "candidates": len(self.resources),
             "providers": len(self.providers), "train": len(self.train), "test": len(self.test),
             "history": len(self.history), "notes": list(self.notes),
         }
+        return out | ({"folds": len(self.folds), "train": [len(f.train) for f in self.folds]} if self.folds else {})
 
 
 # --- set definitions -----------------------------------------------------------------------------
@@ -319,7 +323,7 @@ def _assemble(
 
     seen = Counter(o.resource_id for o in history)
     kind_of = {r.id: r.kind.value for r in resources_list}
-    test = [_with_slices(q, seen, kind_of) for q in sorted(queries["test"], key=lambda q: q.id)]
+    test = [with_slices(q, seen, kind_of) for q in sorted(queries["test"], key=lambda q: q.id)]
     train = sorted(queries["train"], key=lambda q: q.id)
     whens = [q.when for q in train + test if q.when is not None]
     today = max(whens) + timedelta(days=1) if whens else date.today()
@@ -385,7 +389,8 @@ def _add_queries(
                            if relabel(o.resource_id) in candidates)
 
 
-def _with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:
+def with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:
+    """``q`` with its slices: territory kind, seen / cold / mixed by the train history ``seen``, kinds."""
     slices: dict[str, str] = {}
     if q.initiative.territory != "FR":
         slices["territory"] = territory.territory_kind(q.initiative.territory)
