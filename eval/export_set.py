@@ -38,10 +38,13 @@ def _outcome_id(query: str, resource: str) -> str:
 def _test_outcomes(name: str, queries: list[EvalQuery]) -> list[Outcome]:
     out = []
     for q in queries:
-        when = datetime(q.when.year, q.when.month, q.when.day, tzinfo=UTC) if q.when else None
-        dates = {"occurred_at": when, "recorded_at": when} if when else {}
-        out += [Outcome(id=_outcome_id(q.id, rid), initiative_id=q.id, resource_id=rid, decision="obtained",
-                        actor="import", source=name, **dates) for rid in sorted(q.relevant)]
+        dates: dict[str, Any] = {}
+        if q.when is not None:
+            when = datetime(q.when.year, q.when.month, q.when.day, tzinfo=UTC)
+            dates = {"occurred_at": when, "recorded_at": when}
+        out += [Outcome.model_validate({"id": _outcome_id(q.id, rid), "initiative_id": q.id, "resource_id": rid,
+                                        "decision": "obtained", "actor": "import", "source": name, **dates})
+                for rid in sorted(q.relevant)]
     return out
 
 

@@ -211,18 +211,26 @@ def load_folder_set(folder: Path, *, test_ids: Path | None = None, train_ids: Pa
         raise ValueError(f"labelled folder {folder}: no initiative has a positive outcome (obtained or pinned)")
     notes = _notes(recs, queries)
     if test_ids is not None:
-        test = _check_ids(read_ids(test_ids), queries, recs, test_ids)
-        train = (_check_ids(read_ids(train_ids), queries, recs, train_ids) if train_ids is not None
-                 else [i for i in queries if i not in set(test)])
-        chosen = [queries[i] for i in [*train, *test]]
-        split = f"train: {'ids of ' + train_ids.name if train_ids else 'every other query'}; test: ids of {test_ids.name}"
-        return _part(name, recs, queries, train, test, _today(chosen), split, notes)
+        return _by_ids(name, recs, queries, test_ids, train_ids, notes)
     if dated:
         train, test = _time_split(queries)
         split = (f"time: the latest {TEST_SHARE:.0%} of the queries by their first positive outcome "
                  f"({len(test)}, from {queries[test[0]].when}) are test, the earlier ones train")
         return _part(name, recs, queries, train, test, _today(list(queries.values())), split, notes)
     return _cross_fitted(name, recs, queries, folds, seed, notes)
+
+
+def _by_ids(name: str, recs: _Folder, queries: dict[str, EvalQuery], test_ids: Path, train_ids: Path | None,
+            notes: list[str]) -> EvalSet:
+    """The split the ids files give: ``test_ids`` test, ``train_ids`` (else every other query) train."""
+    test = _check_ids(read_ids(test_ids), queries, recs, test_ids)
+    if train_ids is not None:
+        train = _check_ids(read_ids(train_ids), queries, recs, train_ids)
+    else:
+        tested = set(test)
+        train = [i for i in queries if i not in tested]
+    split = f"train: {'ids of ' + train_ids.name if train_ids else 'every other query'}; test: ids of {test_ids.name}"
+    return _part(name, recs, queries, train, test, _today([queries[i] for i in [*train, *test]]), split, notes)
 
 
 def _notes(recs: _Folder, queries: dict[str, EvalQuery]) -> list[str]:
@@ -236,13 +244,15 @@ def _notes(recs: _Folder, queries: dict[str, EvalQuery]) -> list[str]:
     return notes
 
 
-def _cross_fitted(name: str, recs: _Folder, queries: dict[str, EvalQuery], folds: int, seed: int, notes: list[str]) -> EvalSet:
+def _cross_fitted(name: str, recs: _Folder, queries: dict[str, EvalQuery], folds: int, seed: int,
+                  notes: list[str]) -> EvalSet:
     """The queries dealt into ``folds`` seeded folds; each fold's test ranked by systems fitted on the others."""
     ids = sorted(queries)
     k = min(folds, len(ids))
     order = np.random.default_rng(seed).permutation(len(ids))
     fold_of = {ids[i]: n % k for n, i in enumerate(order)}
-    why = ("positive outcomes without occurred_at" if recs.undated else "every positive outcome on one timestamp")
+    why = (f"{recs.undated} positive outcome(s) without occurred_at" if recs.undated
+           else "every positive outcome on one timestamp")
     split = (f"cross-fitting ({why}: no time order): {len(ids)} queries in {k} seeded folds (seed {seed}), "
              "each fold ranked by systems fitted on the other folds")
     today = _today(list(queries.values()))

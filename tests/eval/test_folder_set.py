@@ -47,7 +47,8 @@ def _folder(root: Path, n: int = 10, *, dated: bool = True, same_day: bool = Fal
         outcome: dict[str, Any] = {"id": f"o{i:02d}", "initiative_id": f"i{i:02d}", "resource_id": target[theme],
                                    "decision": "obtained"}
         if dated:
-            outcome["occurred_at"] = "2024-01-01T00:00:00+00:00" if same_day else f"2024-{1 + i % 12:02d}-{1 + i // 12:02d}T00:00:00+00:00"
+            day = "2024-01-01" if same_day else f"2024-{1 + i % 12:02d}-{1 + i // 12:02d}"
+            outcome["occurred_at"] = f"{day}T00:00:00+00:00"
         outs.append(outcome)
     inis.append({"id": "i-refus", "title": "Projet refusé", "description": "Rien."})
     outs.append({"initiative_id": "i-refus", "resource_id": "r-sport", "decision": "refused"})
