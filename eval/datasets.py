@@ -22,9 +22,8 @@ ministry level by the ordered keyword rules of :data:`eval.eig.EIG_MINISTRIES` (
 ``EvalSet.notes``. Défi dates are page dates (mostly October 2021), so the split uses the promotion,
 the one field read from the raw file besides what the importer yields.
 
-``train_file`` / ``test_file`` replace the set's main file (grants, startups or défis) with two
-JSONL files of the same schema: every record of one is train, of the other test, whatever its date.
-An id present in both splits raises ``ValueError`` naming the ids.
+``train_file`` / ``test_file`` replace the set's main file (grants, startups or défis) with two JSONL files
+of its schema: every record of one is train, of the other test, whatever its date (an id in both: ``ValueError``).
 """
 
 from __future__ import annotations
@@ -100,7 +99,9 @@ class EvalSet:
             "providers": len(self.providers), "train": len(self.train), "test": len(self.test),
             "history": len(self.history), "notes": list(self.notes),
         }
-        return out | ({"folds": len(self.folds), "train": [len(f.train) for f in self.folds]} if self.folds else {})
+        per_fold = lambda n: "/".join(str(n(f)) for f in self.folds) + " (per fold)"  # noqa: E731
+        return out | ({"folds": len(self.folds), "train": per_fold(lambda f: len(f.train)),
+                       "history": per_fold(lambda f: len(f.history))} if self.folds else {})
 
 
 # --- set definitions -----------------------------------------------------------------------------
@@ -164,9 +165,8 @@ class _Records:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
-_MODELS: dict[str, type[BaseModel]] = {
-    "provider": Provider, "resource": Resource, "initiative": Initiative, "outcome": Outcome,
-}
+_MODELS: dict[str, type[BaseModel]] = {"provider": Provider, "resource": Resource, "initiative": Initiative,
+                                       "outcome": Outcome}
 
 
 def _read(source: str, data: Path) -> _Records:

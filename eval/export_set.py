@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,20 @@ def _test_outcomes(name: str, queries: list[EvalQuery]) -> list[Outcome]:
     return out
 
 
+def _write(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _jsonl(path: Path, records: list[Any], exclude: set[str] | None = None) -> None:
     lines = [json.dumps(r.model_dump(mode="json", exclude=exclude), ensure_ascii=False) for r in records]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    _write(path, "".join(line + "\n" for line in lines))
 
 
 def _ids(path: Path, queries: list[EvalQuery]) -> None:
-    path.write_text("".join(f"{q.id}\n" for q in queries), encoding="utf-8")
+    _write(path, "".join(f"{q.id}\n" for q in queries))
 
 
 def export_eval_set(name: str, data: Path, out: Path) -> dict[str, Any]:
@@ -81,7 +89,7 @@ def export_eval_set(name: str, data: Path, out: Path) -> dict[str, Any]:
         "test": _split(test_split, "test_ids.txt", None),
         "dev": _split(dev_split, "dev_ids.txt", "dev_train_ids.txt"),
     }, "notes": test_split.notes}
-    (out / "set.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write(out / "set.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     return manifest
 
 
