@@ -1,6 +1,8 @@
 """Run systems on one split of one labelled set and collect every figure the report shows.
 
-All systems are fitted on the same train split and rank the same test queries in the same process.
+All systems are fitted on the same train split and rank the same test queries in the same process
+(a cross-fitted set, :attr:`eval.datasets.EvalSet.folds`: on each fold's train split in turn, each
+fit ranking that fold's test queries; every figure is then over all of them).
 Per-query metrics are computed on each system's list of ``depth`` items (MRR and MAP over the whole
 list, the others at each k); catalogue metrics (coverage, provider concentration) on the top
 ``main_k`` lists. Every figure carries a percentile-bootstrap 95 % CI over test queries; all

@@ -120,6 +120,9 @@ def test_undated_outcomes_are_cross_fitted(tmp_path: Path, kind: str) -> None:
     assert len(result.systems["maillage"].rankings) == 10
     # Popularity is fitted on each fold's train: a fold's own labels never count for it.
     assert result.systems["popularity"].summary["ndcg@10"].value > 0
+    assert result.calibration["maillage"]["pairs"] > 0  # probabilities gathered fold by fold
+    sample = evaluate(es, make_systems(["random"]), encoder=HashingEncoder(64), limit=4, resamples=20, progress=False)
+    assert sample.dataset["test_evaluated"] == 4 and len(sample.systems["random"].rankings) == 4
 
 
 def test_an_empty_train_split_ranks_with_the_prior_alone_and_the_report_says_so(tmp_path: Path) -> None:
