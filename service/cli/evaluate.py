@@ -129,7 +129,7 @@ def export_set(
     out_dir: Annotated[Path, typer.Argument(help="folder to write the import files and ids files into")],
     data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
 ) -> None:
-    """Write a named labelled set as import files, with its split's ids (for ``eval --dataset DIR``)."""
+    """Write a named labelled set as import files, with its split ids (for eval --dataset DIR)."""
     from eval.export_set import export_eval_set
 
     try:
