@@ -5,9 +5,14 @@ Typical use (what ``maillage eval`` does)::
     evalset = load_eval_set("reserve-parlementaire", Path("../shared/data"))
     result = evaluate(evalset, make_systems(["popularity", "bm25", "maillage"]), encoder=encoder, seed=0)
     write_report(result, Path("eval-out/rp"))
+
+A folder of import files is a labelled set too (``load_folder_set``); ``export_eval_set`` writes a
+named set as one.
 """
 
 from eval.datasets import EVAL_SETS, EvalQuery, EvalSet, eig_ministry, load_eval_set
+from eval.export_set import export_eval_set
+from eval.folder_set import load_folder_set
 from eval.harness import Comparison, EvalResult, SystemResult, evaluate
 from eval.judged import load_judged_set
 from eval.judged_metrics import judged_figures
@@ -66,12 +71,14 @@ __all__ = [
     "coverage",
     "eig_ministry",
     "evaluate",
+    "export_eval_set",
     "format_table",
     "gini",
     "graded_ndcg_at_k",
     "hit_at_k",
     "judged_figures",
     "load_eval_set",
+    "load_folder_set",
     "load_judged_set",
     "make_systems",
     "most_exposed",

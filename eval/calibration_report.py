@@ -19,13 +19,13 @@ __all__ = ["calibration_figures"]
 _TOP = 5
 
 
-def calibration_figures(system: object, queries: Sequence[EvalQuery], rankings: Sequence[Sequence[str]],
+def calibration_figures(queries: Sequence[EvalQuery], rankings: Sequence[Sequence[str]],
+                        probs: Sequence[Sequence[float] | None] | None, said: Sequence[bool],
                         k: int) -> dict[str, Any] | None:
-    """The figures for ``system``'s last ranking of ``queries``; None when it gives no probabilities."""
-    relevances = getattr(system, "relevances", None)
-    if not callable(relevances):
+    """The figures of one system's ranking of ``queries``, from the probability of each ranked match
+    (``probs``, None when the system gives none: then None) and its "nothing fits" flags ``said``."""
+    if probs is None:
         return None
-    probs = relevances(queries)
     p: list[float] = []
     y: list[int] = []
     forte: list[int] = []
@@ -39,10 +39,9 @@ def calibration_figures(system: object, queries: Sequence[EvalQuery], rankings: 
                 forte.append(int(rid in q.relevant))
     if not p:
         return None
-    said = getattr(system, "nothing_fits", None)
     # Only queries with a relevant resource: there, saying nothing fits is always wrong (the judged
     # set's projects without one are counted by its own table).
-    nothing = [bool(x) for q, x in zip(queries, said(queries), strict=True) if q.relevant] if callable(said) else []
+    nothing = [bool(x) for q, x in zip(queries, said, strict=True) if q.relevant]
     return {
         "k": k, "pairs": len(p), "ece": expected_calibration_error(p, y),
         "mean_probability": sum(p) / len(p), "share_relevant": sum(y) / len(y),

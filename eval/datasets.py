@@ -22,9 +22,8 @@ ministry level by the ordered keyword rules of :data:`eval.eig.EIG_MINISTRIES` (
 ``EvalSet.notes``. Défi dates are page dates (mostly October 2021), so the split uses the promotion,
 the one field read from the raw file besides what the importer yields.
 
-``train_file`` / ``test_file`` replace the set's main file (grants, startups or défis) with two
-JSONL files of the same schema: every record of one is train, of the other test, whatever its date.
-An id present in both splits raises ``ValueError`` naming the ids.
+``train_file`` / ``test_file`` replace the set's main file (grants, startups or défis) with two JSONL files
+of its schema: every record of one is train, of the other test, whatever its date (an id in both: ``ValueError``).
 """
 
 from __future__ import annotations
@@ -46,7 +45,8 @@ from matcher import territory
 from matcher.importers.datasets import dataset_rows, slug
 from matcher.schemas import Initiative, Outcome, Provider, Resource
 
-__all__ = ["DEV_SPLITS", "EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set"]
+__all__ = ["DEV_SPLITS", "EIG_MINISTRIES", "EVAL_SETS", "EvalQuery", "EvalSet", "eig_ministry", "load_eval_set",
+           "with_slices"]
 
 _POSITIVE = {"obtained"}
 
@@ -77,12 +77,14 @@ class EvalSet:
     test: list[EvalQuery]
     history: list[Outcome]
     split: str = ""
-    today: date = field(default_factory=date.today)
-    """A day after every query: systems that filter by dates see every resource open."""
+    today: date = field(default_factory=date.today)  # a day after every query, so date filters see every resource open
     notes: list[str] = field(default_factory=list)
     calibration: list[EvalQuery] = field(default_factory=list)
     """Labelled queries a calibration is fitted on instead of the train split's validation lists (the
     judged dev projects for the judged test split); never test queries."""
+    folds: list[EvalSet] = field(default_factory=list)
+    """Cross-fitting (:mod:`eval.folder_set`): sets of the same candidates, each with its own train and
+    history; ``test`` is their tests end to end, each ranked after a fit on its fold. Empty: one fit."""
 
     @property
     def resource_ids(self) -> list[str]:
@@ -92,11 +94,14 @@ class EvalSet:
         return {r.id: r.provider_id for r in self.resources}
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name, "split": self.split, "candidates": len(self.resources),
             "providers": len(self.providers), "train": len(self.train), "test": len(self.test),
             "history": len(self.history), "notes": list(self.notes),
         }
+        per_fold = lambda n: "/".join(str(n(f)) for f in self.folds) + " (per fold)"  # noqa: E731
+        return out | ({"folds": len(self.folds), "train": per_fold(lambda f: len(f.train)),
+                       "history": per_fold(lambda f: len(f.history))} if self.folds else {})
 
 
 # --- set definitions -----------------------------------------------------------------------------
@@ -160,9 +165,8 @@ class _Records:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
-_MODELS: dict[str, type[BaseModel]] = {
-    "provider": Provider, "resource": Resource, "initiative": Initiative, "outcome": Outcome,
-}
+_MODELS: dict[str, type[BaseModel]] = {"provider": Provider, "resource": Resource, "initiative": Initiative,
+                                       "outcome": Outcome}
 
 
 def _read(source: str, data: Path) -> _Records:
@@ -319,7 +323,7 @@ def _assemble(
 
     seen = Counter(o.resource_id for o in history)
     kind_of = {r.id: r.kind.value for r in resources_list}
-    test = [_with_slices(q, seen, kind_of) for q in sorted(queries["test"], key=lambda q: q.id)]
+    test = [with_slices(q, seen, kind_of) for q in sorted(queries["test"], key=lambda q: q.id)]
     train = sorted(queries["train"], key=lambda q: q.id)
     whens = [q.when for q in train + test if q.when is not None]
     today = max(whens) + timedelta(days=1) if whens else date.today()
@@ -385,7 +389,8 @@ def _add_queries(
                            if relabel(o.resource_id) in candidates)
 
 
-def _with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:
+def with_slices(q: EvalQuery, seen: Counter[str], kind_of: dict[str, str]) -> EvalQuery:
+    """``q`` with its slices: territory kind, seen / cold / mixed by the train history ``seen``, kinds."""
     slices: dict[str, str] = {}
     if q.initiative.territory != "FR":
         slices["territory"] = territory.territory_kind(q.initiative.territory)

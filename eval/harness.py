@@ -1,6 +1,8 @@
 """Run systems on one split of one labelled set and collect every figure the report shows.
 
-All systems are fitted on the same train split and rank the same test queries in the same process.
+All systems are fitted on the same train split and rank the same test queries in the same process
+(a cross-fitted set, :attr:`eval.datasets.EvalSet.folds`: on each fold's train split in turn, each
+fit ranking that fold's test queries; every figure is then over all of them).
 Per-query metrics are computed on each system's list of ``depth`` items (MRR and MAP over the whole
 list, the others at each k); catalogue metrics (coverage, provider concentration) on the top
 ``main_k`` lists. Every figure carries a percentile-bootstrap 95 % CI over test queries; all
@@ -63,6 +65,8 @@ class SystemResult:
     """Per test query: did the system say nothing fits (always False for a system that cannot)."""
     judged: dict[str, Any] = field(default_factory=dict)
     """Judged sets only: :func:`eval.judged_metrics.judged_figures`."""
+    relevances: list[list[float] | None] | None = None
+    """Per test query, the calibrated probability of each ranked match (None: the system gives none)."""
 
 
 @dataclass
@@ -201,7 +205,8 @@ def _run_all(systems: Sequence[System], evalset: EvalSet, encoder: Encoder, scor
     calibration: dict[str, dict[str, Any]] = {}
     for system in systems:
         results[system.name] = _run(system, evalset, encoder, scored, ks, depth, progress)
-        figures = calibration_figures(system, evalset.test, results[system.name].rankings, main_k)
+        res = results[system.name]
+        figures = calibration_figures(evalset.test, res.rankings, res.relevances, res.nothing_fits, main_k)
         if figures is not None:
             calibration[system.name] = figures
     return results, calibration
@@ -212,7 +217,10 @@ def _limited(evalset: EvalSet, limit: int | None, seed: int) -> tuple[EvalSet, l
     notes = list(evalset.notes)
     if limit is not None and limit < len(evalset.test):
         keep = np.sort(np.random.default_rng(seed).choice(len(evalset.test), size=limit, replace=False))
-        evalset = replace(evalset, test=[evalset.test[i] for i in keep])
+        kept = {evalset.test[i].id for i in keep}
+        folds = [replace(f, test=[q for q in f.test if q.id in kept]) for f in evalset.folds]
+        evalset = replace(evalset, test=[evalset.test[i] for i in keep] if not folds else
+                          [q for f in folds for q in f.test], folds=[f for f in folds if f.test])
         notes.append(f"test queries limited to a seeded sample of {limit}")
     return evalset, notes
 
@@ -232,34 +240,54 @@ def _check_arguments(evalset: EvalSet, systems: Sequence[System], significance: 
 def _run(system: System, evalset: EvalSet, encoder: Encoder, scored: list[int], ks: tuple[int, ...],
          depth: int, progress: bool) -> SystemResult:
     """Fit ``system`` on the train split, rank the test queries ``depth`` deep, read its "nothing
-    fits" flags (then close it), and score the queries at positions ``scored``; the summary is
-    filled in later."""
+    fits" flags and probabilities (then close it), and score the queries at positions ``scored``; the
+    summary is filled in later. A cross-fitted set (``evalset.folds``) is fitted fold by fold, each
+    fit ranking its fold's test queries."""
     queries = evalset.test
-    t0 = time.perf_counter()
-    _log(progress, f"{system.name}: fitting on {len(evalset.train)} train queries, {len(evalset.resources)} candidates")
-    system.fit(evalset, encoder)
-    t1 = time.perf_counter()
+    parts = evalset.folds or [evalset]
+    if [q.id for p in parts for q in p.test] != [q.id for q in queries]:
+        raise ValueError(f"dataset {evalset.name}: the folds' test queries are not the set's test queries")
     rankings: list[list[str]] = []
-    try:
-        with tqdm(total=len(queries), desc=f"{system.name}: ranking", unit="q", file=sys.stderr,
-                  disable=not progress, leave=False) as bar:
-            for start in range(0, len(queries), _CHUNK):
-                chunk = queries[start : start + _CHUNK]
-                for ranked in system.rank(chunk, depth):
-                    rankings.append(_ids(ranked, system.name))
-                bar.update(len(chunk))
-        said = system.nothing_fits(queries) if isinstance(system, NothingFits) else [False] * len(queries)
-        if len(said) != len(queries):
-            raise ValueError(f"system {system.name!r} gave {len(said)} nothing-fits flags for {len(queries)} queries")
-    finally:
-        close = getattr(system, "close", None)
-        if callable(close):
-            close()
-    t2 = time.perf_counter()
+    said: list[bool] = []
+    probs: list[list[float] | None] | None = [] if callable(getattr(system, "relevances", None)) else None
+    fit_s = rank_s = 0.0
+    for n, part in enumerate(parts, start=1):
+        fold = f" (fold {n}/{len(parts)})" if evalset.folds else ""
+        t0 = time.perf_counter()
+        _log(progress, f"{system.name}{fold}: fitting on {len(part.train)} train queries, "
+                       f"{len(part.resources)} candidates")
+        system.fit(part, encoder)
+        t1 = time.perf_counter()
+        try:
+            rankings += _rank(system, part.test, depth, progress)
+            flags = system.nothing_fits(part.test) if isinstance(system, NothingFits) else [False] * len(part.test)
+            if len(flags) != len(part.test):
+                raise ValueError(f"system {system.name!r} gave {len(flags)} nothing-fits flags for "
+                                 f"{len(part.test)} queries")
+            said += [bool(x) for x in flags]
+            if probs is not None:
+                probs += system.relevances(part.test)  # type: ignore[attr-defined]
+        finally:
+            close = getattr(system, "close", None)
+            if callable(close):
+                close()
+        fit_s, rank_s = fit_s + t1 - t0, rank_s + time.perf_counter() - t1
     per_query = _per_query([rankings[i] for i in scored], [queries[i].relevant for i in scored], ks)
-    _log(progress, f"{system.name}: fit {t1 - t0:.1f} s, rank {t2 - t1:.1f} s")
-    return SystemResult(system.name, rankings, per_query, {}, t1 - t0, t2 - t1, _config_of(system),
-                        [bool(x) for x in said])
+    _log(progress, f"{system.name}: fit {fit_s:.1f} s, rank {rank_s:.1f} s")
+    return SystemResult(system.name, rankings, per_query, {}, fit_s, rank_s, _config_of(system), said,
+                        relevances=probs)
+
+
+def _rank(system: System, queries: list[EvalQuery], depth: int, progress: bool) -> list[list[str]]:
+    rankings: list[list[str]] = []
+    with tqdm(total=len(queries), desc=f"{system.name}: ranking", unit="q", file=sys.stderr,
+              disable=not progress, leave=False) as bar:
+        for start in range(0, len(queries), _CHUNK):
+            chunk = queries[start : start + _CHUNK]
+            for ranked in system.rank(chunk, depth):
+                rankings.append(_ids(ranked, system.name))
+            bar.update(len(chunk))
+    return rankings
 
 
 def _log(enabled: bool, message: str) -> None:

@@ -185,7 +185,8 @@ class DenseSystem:
 class TfidfLRSystem:
     """TF-IDF (words, 1–2 grams) + one-vs-rest logistic regression, classes = resources seen in train.
 
-    Candidates never seen in train cannot be predicted; they follow, in id order, with score 0.
+    Candidates never seen in train cannot be predicted; they follow, in id order, with score 0 (all of
+    them when the train split is empty).
     """
 
     name = "tfidf-lr"
@@ -197,6 +198,7 @@ class TfidfLRSystem:
         self.model_ = None
         self.classes_: list[str] = []
         self.rest_: list[str] = []
+        self.fitted_ = False
 
     def fit(self, evalset: EvalSet, encoder: Encoder) -> TfidfLRSystem:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -205,10 +207,13 @@ class TfidfLRSystem:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import MultiLabelBinarizer
 
-        if not evalset.train:
-            raise ValueError(f"tfidf-lr needs train queries; {evalset.name} has none")
         candidates = set(evalset.resource_ids)
+        if not evalset.train:  # nothing to learn from: every candidate follows, in id order, with score 0
+            self.model_, self.classes_, self.rest_ = None, [], sorted(candidates)
+            self.fitted_ = True
+            return self
         labels = [sorted(q.relevant & candidates) for q in evalset.train]
+        self.fitted_ = True
         binarizer = MultiLabelBinarizer()
         y = binarizer.fit_transform(labels)
         self.classes_ = list(binarizer.classes_)
@@ -229,10 +234,12 @@ class TfidfLRSystem:
         return self
 
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
-        if not self.classes_:
+        if not self.fitted_:
             raise not_fitted(self.name)
         if not queries:
             return []
+        if not self.classes_:
+            return [[(r, 0.0) for r in self.rest_[:k]] for _ in queries]
         if self.model_ is None:
             probs = np.ones((len(queries), 1))
         else:

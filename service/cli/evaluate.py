@@ -1,4 +1,5 @@
-"""``maillage eval`` (systems evaluated on a real labelled set, with a report), ``maillage batch``
+"""``maillage eval`` (systems evaluated on a labelled set, with a report), ``maillage export-set`` (a
+named set written as import files), ``maillage batch``
 (a cohort matched to CSV, resumable) and ``maillage bench`` (the retrieval benchmark): thin faces over
 ``eval``, imported when a command runs so that the other commands start fast.
 
@@ -10,7 +11,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -19,7 +20,10 @@ from matcher.store import StoreError
 from service.cli._common import ensure_index, err, errors, load_settings, open_store, out, progress_bar
 from service.settings import Settings
 
-__all__ = ["DEFAULT_SYSTEMS", "batch", "bench", "eval_command", "register_eval"]
+if TYPE_CHECKING:
+    from eval.datasets import EvalSet
+
+__all__ = ["DEFAULT_SYSTEMS", "batch", "bench", "eval_command", "export_set", "register_eval"]
 
 
 DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage-zero,maillage"
@@ -42,43 +46,42 @@ def _k_values(text: str) -> tuple[int, ...]:
 
 
 def eval_command(
-    dataset: Annotated[str, typer.Option("--dataset", help="reserve-parlementaire, betagouv, "
-                                         "betagouv-incubators, eig-defis or judged (eval/judged)")],
+    dataset: Annotated[str, typer.Option("--dataset", help="reserve-parlementaire, betagouv, betagouv-incubators, "
+                                         "eig-defis, judged (eval/judged), or a folder of import files "
+                                         "(providers, resources, initiatives, outcomes .jsonl)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for report.md, results.json and plots")],
     data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
     train: Annotated[Path | None, typer.Option("--train", help="JSONL train split (raw set's schema)")] = None,
     test: Annotated[Path | None, typer.Option("--test", help="JSONL test split (raw set's schema)")] = None,
+    test_ids: Annotated[Path | None, typer.Option("--test-ids", help="folder sets: test initiative ids, one a "
+                                                  "line (default: the latest 20 % by first positive outcome)")] = None,
+    train_ids: Annotated[Path | None, typer.Option("--train-ids", help="folder sets, with --test-ids: train "
+                                                   "initiative ids (default: every other one)")] = None,
+    folds: Annotated[int, typer.Option("--folds", help="folder sets without dates: cross-fitting folds")] = 5,
     split: Annotated[str, typer.Option("--split", help="test (the held-out years or judged "
                                        "projects, for reporting) or dev (inside the train years, or the judged "
                                        "dev projects: for choices)")] = "test",
     systems: Annotated[str, typer.Option("--systems", help="comma-separated systems")] = DEFAULT_SYSTEMS,
     model: Annotated[str | None, typer.Option("--model", help="encoder spec (default: MAILLAGE_MODEL)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="evaluate a seeded sample of N test queries")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="seed of sampling, random baseline and bootstrap")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="seed of sampling, folds, random baseline and bootstrap")] = 0,
     k_values: Annotated[str, typer.Option("--k-values", help="cut-offs, comma-separated")] = "1,3,5,10,20",
 ) -> None:
-    """Evaluate baselines and the Maillage pipeline on a real labelled set; write a report."""
-    from eval.datasets import EVAL_SETS, load_eval_set
+    """Evaluate baselines and the Maillage pipeline on a labelled set; write a report."""
     from eval.harness import evaluate
-    from eval.judged import load_judged_set
     from eval.report import format_table, write_report
     from eval.systems import make_systems
 
     settings = Settings()
     try:
-        if dataset not in (*EVAL_SETS, "judged"):
-            raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join((*EVAL_SETS, 'judged'))}")
-        if dataset == "judged" and (data or train or test):
-            raise ValueError("--data, --train and --test do not apply to --dataset judged (it reads eval/judged)")
         if limit is not None and limit < 1:
             raise ValueError(f"--limit must be >= 1, got {limit}")
         ks = _k_values(k_values)
         chosen = make_systems([s for s in systems.split(",") if s.strip()], seed=seed)
         started = time.perf_counter()
-        if dataset == "judged":
-            evalset = load_judged_set(split)
-        else:
-            evalset = load_eval_set(dataset, data or settings.data, train_file=train, test_file=test, split=split)
+        evalset = _load_set(dataset, data or settings.data, train=train, test=test, test_ids=test_ids,
+                            train_ids=train_ids, folds=folds, split=split, seed=seed,
+                            data_given=data is not None)
         encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
                                cache_path=settings.cache_path, runtime=settings.encoder_runtime,
                                batch_precision=settings.encoder_batch_precision, lazy=True)
@@ -91,6 +94,52 @@ def eval_command(
     typer.echo(format_table(result))
     typer.echo(f"{len(paths)} files written to {out_dir} in {time.perf_counter() - started:.0f} s", err=True)
     sys.stdout.flush()
+
+
+def _load_set(dataset: str, data: Path, *, train: Path | None, test: Path | None, test_ids: Path | None,
+              train_ids: Path | None, folds: int, split: str, seed: int, data_given: bool) -> EvalSet:
+    """The set ``--dataset`` names: a named set, the judged set, or a folder of import files."""
+    from eval.datasets import EVAL_SETS, load_eval_set
+    from eval.folder_set import is_folder_set, load_folder_set
+    from eval.judged import load_judged_set
+
+    folder = dataset not in (*EVAL_SETS, "judged") and Path(dataset).is_dir()
+    if not folder and (test_ids or train_ids):
+        raise ValueError("--test-ids and --train-ids apply to a folder given as --dataset DIR")
+    if folder:
+        if data_given or train or test or split != "test":
+            raise ValueError("--data, --train, --test and --split do not apply to a folder: use --test-ids "
+                             "(and --train-ids)")
+        if not is_folder_set(Path(dataset)):
+            raise ValueError(f"folder {dataset} holds no outcomes.jsonl: expected providers, resources, "
+                             "initiatives and outcomes files (docs/import-format.md)")
+        return load_folder_set(Path(dataset), test_ids=test_ids, train_ids=train_ids, folds=folds, seed=seed)
+    if dataset not in (*EVAL_SETS, "judged"):
+        raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join((*EVAL_SETS, 'judged'))} "
+                         "or a folder")
+    if dataset == "judged":
+        if data_given or train or test:
+            raise ValueError("--data, --train and --test do not apply to --dataset judged (it reads eval/judged)")
+        return load_judged_set(split)
+    return load_eval_set(dataset, data, train_file=train, test_file=test, split=split)
+
+
+def export_set(
+    name: Annotated[str, typer.Argument(help="reserve-parlementaire, betagouv, betagouv-incubators or eig-defis")],
+    out_dir: Annotated[Path, typer.Argument(help="folder to write the import files and ids files into")],
+    data: Annotated[Path | None, typer.Option("--data", help="shared data folder (default: MAILLAGE_DATA)")] = None,
+) -> None:
+    """Write a named labelled set as import files, with its split ids (for eval --dataset DIR)."""
+    from eval.export_set import export_eval_set
+
+    try:
+        manifest = export_eval_set(name, data or Settings().data, out_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    test = manifest["splits"]["test"]
+    typer.echo(f"{name} écrit dans {out_dir} : {test['train'] + test['test']} initiatives "
+               f"({test['train']} d'apprentissage, {test['test']} de test)")
+    typer.echo(f"mêmes chiffres : maillage eval --dataset {out_dir} --test-ids {out_dir / 'test_ids.txt'} --out …")
 
 
 def batch(
@@ -134,5 +183,7 @@ def bench(
 
 
 def register_eval(app: typer.Typer) -> None:
-    """Add the ``eval`` command to ``app`` (the ``maillage`` application, or a bare one in tests)."""
+    """Add the ``eval`` and ``export-set`` commands to ``app`` (the ``maillage`` application, or a bare
+    one in tests)."""
     app.command("eval")(eval_command)
+    app.command("export-set")(export_set)
