@@ -59,11 +59,12 @@ __all__ = [
 ]
 
 NATIONAL = "FR"
+# Messages are French: staff and citizens read them (API errors, import reports, the widget).
 _EXPECTED = (
-    "expected 'FR', a région such as 'R11', a département such as '93', '2A' or '971', "
-    "or a five-character commune code such as '93066'"
+    "attendu : « FR », une région comme « R11 », un département comme « 93 », « 2A » ou « 971 », "
+    "ou un code commune INSEE à cinq caractères comme « 93066 »"
 )
-_EXPECTED_DEP = "expected 01–95 (with 2A/2B) or 971–976"
+_EXPECTED_DEP = "attendu : 01 à 95 (avec 2A et 2B) ou 971 à 976"
 _OVERSEAS_REGIONS = frozenset({"R01", "R02", "R03", "R04", "R06"})
 
 
@@ -130,10 +131,11 @@ def _departement(code: str, given: str) -> Territory:
     data = _ref.data()
     if code == "20":
         raise TerritoryError(
-            f"invalid département '20' in territory code {given!r}: Corsica is '2A' or '2B' since 1976"
+            f"département « 20 » invalide dans le code territoire « {given} » : "
+            "la Corse est « 2A » ou « 2B » depuis 1976"
         )
     if code not in data.departements:
-        raise TerritoryError(f"unknown département {code!r} in territory code {given!r}: {_EXPECTED_DEP}")
+        raise TerritoryError(f"département inconnu « {code} » dans le code territoire « {given} » : {_EXPECTED_DEP}")
     name, region = data.departements[code]
     return Territory(code, Level.departement, name, code, region)
 
@@ -141,16 +143,16 @@ def _departement(code: str, given: str) -> Territory:
 def _commune(code: str, given: str) -> Territory:
     if code.startswith("20"):
         raise TerritoryError(
-            f"invalid commune code {given!r}: Corsican communes use '2A' or '2B' since 1976 "
-            "(e.g. '2A004' Ajaccio, '2B033' Bastia)"
+            f"code commune invalide « {given} » : les communes corses commencent par « 2A » ou « 2B » depuis 1976 "
+            "(par exemple « 2A004 » Ajaccio, « 2B033 » Bastia)"
         )
     dep = _departement_part(code)
     parent = _departement(dep, given)
     number = code[len(dep):]
     if not number.isdigit() or int(number) == 0:
         raise TerritoryError(
-            f"invalid commune code {given!r}: expected the département code followed by the "
-            "commune number, e.g. '93066', '2A004', '97411'"
+            f"code commune invalide « {given} » : attendu le code du département suivi du numéro de la "
+            "commune, par exemple « 93066 », « 2A004 », « 97411 »"
         )
     data = _ref.data()
     place = data.communes.get(code) or data.arrondissements.get(code)
@@ -165,8 +167,8 @@ def _commune(code: str, given: str) -> Territory:
         return dataclasses.replace(now, note=f"{what}, fait partie de la commune {now.name} ({now.code})")
     source = data.source
     raise TerritoryError(
-        f"unknown commune code {given!r}: no commune, arrondissement municipal or former commune of "
-        f"{parent.name} ({dep}) has this code in the Code officiel géographique "
+        f"code commune inconnu « {given} » : aucune commune, aucun arrondissement municipal ni aucune "
+        f"ancienne commune de {parent.name} ({dep}) n'a ce code dans le Code officiel géographique "
         f"({source['package']} {source['version']})"
     )
 
@@ -179,24 +181,24 @@ def parse_territory(code: str) -> Territory:
     département, or the code of a commune, arrondissement municipal or former commune of the COG.
     """
     if not isinstance(code, str):
-        raise TerritoryError(f"territory code must be a string, got {code!r}")
+        raise TerritoryError(f"le code territoire doit être une chaîne de caractères, reçu {code!r}")
     c = code.strip().upper()
     if not c:
-        raise TerritoryError(f"empty territory code {code!r}: {_EXPECTED}")
+        raise TerritoryError(f"code territoire vide : {_EXPECTED}")
     if c == NATIONAL:
         return Territory(NATIONAL, Level.national, "France", None, None)
     regions = _ref.data().regions
     if len(c) == 3 and c[0] == "R" and c[1:].isdigit():
         if c not in regions:
             raise TerritoryError(
-                f"unknown région {c!r} in territory code {code!r}: expected one of {', '.join(regions)}"
+                f"région inconnue « {c} » dans le code territoire « {code} » : attendu l'une de {', '.join(regions)}"
             )
         return Territory(c, Level.region, regions[c], None, c)
     if c in ("2A", "2B") or (len(c) in (2, 3) and c.isdigit()):
         return _departement(c, code)
     if len(c) == 5 and c[0].isdigit():
         return _commune(c, code)
-    raise TerritoryError(f"unrecognised territory code {code!r}: {_EXPECTED}")
+    raise TerritoryError(f"code territoire non reconnu « {code} » : {_EXPECTED}")
 
 
 def departement_of(code: str) -> str | None:
@@ -289,18 +291,18 @@ def postcode_to_departement(postcode: str) -> str:
     """
     p = postcode.strip() if isinstance(postcode, str) else ""
     if not re.fullmatch(r"[0-9]{5}", p):
-        raise TerritoryError(f"invalid postcode {postcode!r}: expected five digits, e.g. '75011'")
+        raise TerritoryError(f"code postal invalide {postcode!r} : attendu cinq chiffres, par exemple « 75011 »")
     if p.startswith("20"):
         n = int(p)
         if 20000 <= n <= 20199:
             return "2A"
         if 20200 <= n <= 20699:
             return "2B"
-        raise TerritoryError(f"unknown Corsican postcode {postcode!r}: expected 20000–20699")
+        raise TerritoryError(f"code postal corse inconnu « {postcode} » : attendu 20000 à 20699")
     dep = p[:3] if p.startswith("97") else p[:2]
     if dep not in _ref.data().departements:
-        what = "Monaco" if p.startswith("980") else "no département of the reference"
-        raise TerritoryError(f"postcode {postcode!r} maps to {what}: {_EXPECTED_DEP}")
+        what = "Monaco" if p.startswith("980") else "aucun département du référentiel"
+        raise TerritoryError(f"le code postal « {postcode} » correspond à {what} : {_EXPECTED_DEP}")
     return dep
 
 
@@ -363,7 +365,7 @@ def communes_named(name: str, departement: str | None = None) -> list[Territory]
         dep = parse_territory(departement)
         if dep.level is not Level.departement:
             raise TerritoryError(
-                f"expected a département code for departement, got {departement!r}: {_EXPECTED_DEP}"
+                f"un code de département est attendu pour departement, reçu « {departement} » : {_EXPECTED_DEP}"
             )
     found = [parse_territory(code) for code in _ref.named(name or "")]
     return found if dep is None else [t for t in found if t.departement == dep.code]

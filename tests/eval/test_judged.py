@@ -70,7 +70,7 @@ def test_loader_builds_queries_over_the_demo_catalogue(tmp_path: Path) -> None:
         (_project(judgments={"res-0001": True}), "grade of res-0001 must be an integer 0–3"),
         (_project(fits=False), "fits is false but the highest grade is 3"),
         (_project(judgments={"res-0054": 1}), "fits is true but the highest grade is 1"),
-        (_project(territory="75999"), "unknown commune code '75999'"),  # well-formed, not a listed commune
+        (_project(territory="75999"), "code commune inconnu « 75999 »"),  # well-formed, not a listed commune
         (_project(territory="99"), "unknown territory"),
         (_project(territory="R93"), "unknown territory 'R93'"),  # a région is not what the widget offers
         (_project(territory=13055), "territory must be a string or null"),

@@ -62,7 +62,7 @@ def test_parse_is_cached_and_frozen():
                                             ("97499", "La Réunion (974)"), ("75121", "Paris (75)")])
 def test_unknown_commune_code_is_refused_naming_it(code, where):
     # The commune list is the whole COG: a well-formed code that no commune has is an error, not a miss.
-    with pytest.raises(TerritoryError, match=f"unknown commune code '{code}': ") as err:
+    with pytest.raises(TerritoryError, match=f"code commune inconnu « {code} » : ") as err:
         t.parse_territory(code)
     assert where in str(err.value)
 
@@ -143,13 +143,17 @@ def test_unknown_codes_raise(code):
         return
     with pytest.raises(TerritoryError) as err:
         t.parse_territory(code)
-    assert repr(code) in str(err.value) or repr(code.strip().upper()) in str(err.value)
+    message = str(err.value)
+    if code.strip():
+        assert f"« {code} »" in message or f"« {code.strip().upper()} »" in message, message
+    else:
+        assert message.startswith("code territoire vide"), message
 
 
 def test_error_messages_say_what_is_allowed():
-    with pytest.raises(TerritoryError, match=r"unknown département '9A' in territory code '9A123'.*2A/2B"):
+    with pytest.raises(TerritoryError, match=r"département inconnu « 9A » dans le code territoire « 9A123 ».*2A et 2B"):
         t.parse_territory("9A123")
-    with pytest.raises(TerritoryError, match="'2A' or '2B'"):
+    with pytest.raises(TerritoryError, match="« 2A » ou « 2B »"):
         t.parse_territory("20123")
     with pytest.raises(TerritoryError, match="R11"):
         t.parse_territory("R99")
@@ -216,7 +220,7 @@ def test_covers_accepts_a_single_code_string():
 def test_covers_rejects_unknown_codes(coverage, territory, bad):
     with pytest.raises(TerritoryError) as err:
         t.covers(coverage, territory)
-    assert repr(bad) in str(err.value)
+    assert (f"« {bad} »" in str(err.value)) if bad else str(err.value).startswith("code territoire vide")
 
 
 # --- distance -----------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def test_territory_distance(a, b, distance):
 
 
 def test_distance_rejects_unknown_codes():
-    with pytest.raises(TerritoryError, match="'99'"):
+    with pytest.raises(TerritoryError, match="« 99 »"):
         t.territory_distance("93066", "99")
 
 
@@ -268,7 +272,7 @@ def test_postcode_to_departement(postcode, dep):
 def test_postcode_to_departement_rejects(postcode):
     with pytest.raises(TerritoryError) as err:
         t.postcode_to_departement(postcode)
-    assert repr(postcode) in str(err.value)
+    assert f"« {postcode} »" in str(err.value) or repr(postcode) in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -127,9 +127,9 @@ def test_communes_named_ignores_case_accents_hyphens_and_abbreviations():
     assert t.communes_named("Saint-Denis", "93")[0].code == "93066"
     assert t.communes_named("Saint-Denis", "2b") == []
     assert t.communes_named("Nowhere") == [] and t.communes_named("") == []
-    with pytest.raises(TerritoryError, match="'99'"):
+    with pytest.raises(TerritoryError, match="« 99 »"):
         t.communes_named("Paris", "99")
-    with pytest.raises(TerritoryError, match="expected a département code for departement, got '75056'"):
+    with pytest.raises(TerritoryError, match="un code de département est attendu pour departement, reçu « 75056 »"):
         t.communes_named("Paris", "75056")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.service.conftest import Api
@@ -128,7 +130,7 @@ def test_territory_autocomplete(api: Api) -> None:
 def test_an_unknown_commune_code_is_422_naming_it(api: Api) -> None:
     r = api.client.post("/v1/match", json={"text": "Jardin partagé en pied d'immeuble", "territory": "93999"},
                         headers=api.h("staff"))
-    assert r.status_code == 422 and "unknown commune code '93999'" in r.text, r.text
+    assert r.status_code == 422 and "code commune inconnu « 93999 »" in json.dumps(r.json(), ensure_ascii=False), r.text
     arrondissement = api.client.post("/v1/match", json={"text": "Jardin partagé en pied d'immeuble",
                                                         "territory": "75111"}, headers=api.h("staff"))
     assert arrondissement.status_code == 200, arrondissement.text
