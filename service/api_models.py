@@ -299,6 +299,9 @@ class IndexStatus(BaseModel):
     stale: bool
     repaired_at_start: str | None
     last_rebuild_error: str | None
+    fallback_from: str | None = Field(None, description="the published snapshot refused at start when an older "
+                                      "one is served instead (corrupt, and no new one could be written)")
+    note: str | None = Field(None, description="what staff should know about the served index, in French")
 
 
 class ModelInfo(BaseModel):
