@@ -27,7 +27,9 @@ _ERROR_TEXT = {
     413: "request body too large",
     422: "invalid input; `details` names each field",
     429: "rate limit; retry after `Retry-After` seconds",
-    503: "the service is starting, or the catalogue cannot be reached",
+    503: "the service is starting, or the catalogue cannot be reached or refuses writes (read-only, locked): "
+         "`store_unavailable`, retry after `Retry-After` seconds",
+    507: "the catalogue's disk is full (`storage_full`): nothing of this request was written",
     504: "request timed out",
 }
 _HEADERS = {
@@ -55,7 +57,7 @@ def _sub_calls(dependant: Dependant) -> Iterator[Any]:
 
 class DocumentedRoute(APIRoute):
     """A route whose OpenAPI entry lists the errors it can answer, read off its signature: a key
-    (401, 403, 429), the engine (503), path ids (404), parameters (422), a body (400, 413, 422), and the
+    (401, 403, 429), the engine (503, and 507 for a write), path ids (404), parameters (422), a body (400, 413, 422), and the
     guard's timeout (504) everywhere. Routes add their own (304, 409, 412…) with ``responses=``."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -66,6 +68,8 @@ class DocumentedRoute(APIRoute):
             codes |= {401, 403, 429}
         if get_engine in calls:
             codes.add(503)
+            if set(kwargs.get("methods") or ()) - {"GET", "HEAD"}:
+                codes.add(507)  # a write may meet a full disk
         if dependant.path_params:
             codes |= {404, 422}
         if dependant.query_params or dependant.header_params:
