@@ -36,6 +36,7 @@ from matcher._fields import (
     Title,
     utcnow,
 )
+from matcher._json_types import refuse_nul
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
@@ -96,6 +97,13 @@ class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_assignment=True)
 
 
+class _Record(_Schema):
+    """A schema that takes text from outside (records, queries): no NUL character in any of it (it was
+    stored on SQLite and refused by PostgreSQL with a 500)."""
+
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
+
+
 def _dedupe(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
@@ -103,7 +111,7 @@ def _dedupe(values: list[Any]) -> list[Any]:
 # --- catalogue records -------------------------------------------------------------------------
 
 
-class Provider(_Schema):
+class Provider(_Record):
     """A body that offers resources: ministry, agency, région, commune, operator, incubator…"""
 
     id: ItemId
@@ -116,7 +124,7 @@ class Provider(_Schema):
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
 
 
-class Initiative(_Schema):
+class Initiative(_Record):
     """A project carried by citizens, a collective, an association or a social-economy firm."""
 
     id: ItemId
@@ -128,9 +136,16 @@ class Initiative(_Schema):
     stage: Stage | None = None
     needs: list[Need] = []
     amount_sought: Amount | None = None
-    rna: Rna = None
-    siren: Siren = None
-    siret: Siret = None
+    # The patterns only say what every accepted number holds, so that the schema refuses an empty string
+    # as the server does (``"siret": ""`` was valid by the schema, refused by the server); the full rule,
+    # checksum included, is in the description and the error message.
+    rna: Rna = Field(default=None, description="RNA number: 'W' then 9 characters (W931234567); null when unknown",
+                     json_schema_extra={"pattern": "[Ww]"})
+    siren: Siren = Field(default=None, description="SIREN: 9 digits (spaces allowed) passing the Luhn check; null when "
+                         "unknown, never an empty string", json_schema_extra={"pattern": "[0-9]"})
+    siret: Siret = Field(default=None, description="SIRET: 14 digits (spaces allowed) passing the Luhn check (La "
+                         "Poste's excepted); null when unknown, never an empty string",
+                         json_schema_extra={"pattern": "[0-9]"})
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
     consent: bool = False
     # Personal data, kept only with consent (widget submissions) and never shown to partners.
@@ -146,7 +161,7 @@ class Initiative(_Schema):
         return "\n".join(p for p in parts if p)
 
 
-class Resource(_Schema):
+class Resource(_Record):
     """A state resource: funding, call for projects, public-service need, support, data, expertise, premises."""
 
     id: ItemId
@@ -159,10 +174,10 @@ class Resource(_Schema):
     eligible_legal_forms: list[LegalForm] = []
     eligible_stages: list[Stage] = []
     needs_covered: list[Need] = []
-    amount_min: Amount | None = None
-    amount_max: Amount | None = None
+    amount_min: Amount | None = Field(default=None, description="euros; at most `amount_max` when both are given")
+    amount_max: Amount | None = Field(default=None, description="euros; at least `amount_min` when both are given")
     opens_at: Day | None = None
-    closes_at: Day | None = None
+    closes_at: Day | None = Field(default=None, description="on or after `opens_at` when both are given")
     recurrence: Recurrence = Recurrence.ponctuel
     capacity: Capacity | None = None
     url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
@@ -206,7 +221,7 @@ class Resource(_Schema):
         return True
 
 
-class MatchQuery(_Schema):
+class MatchQuery(_Record):
     """A free-text match request (widget, API, CLI): a project description and its context."""
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_DESCRIPTION_CHARS)]
@@ -287,7 +302,7 @@ class InitiativeMatch(_Schema):
     reasons: list[str] = []
 
 
-class Outcome(_Schema):
+class Outcome(_Record):
     """A decision on an initiative × resource pair. Stored append-only; ``id`` is assigned by the store
     unless given (imports give deterministic ids so that re-importing adds nothing)."""
 

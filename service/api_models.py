@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
-import types
-import typing
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from matcher._json_types import iso_text as _iso_text
+from matcher._json_types import json_typed as _json_typed
+from matcher._json_types import refuse_nul
+from matcher._json_types import scalar_kind as _scalar_kind
 from matcher.schemas import (
     EMAIL_PATTERN,
     MAX_DESCRIPTION_CHARS,
@@ -40,45 +41,11 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Bodies are checked against the JSON types their OpenAPI schema declares. Left to itself pydantic would
-# also read ``"12"`` as a number, ``"yes"`` or ``1`` as true, and ``0`` or ``"0"`` as 1970-01-01 (a Unix
-# time): a client's mistake would silently become a value.
-_ISO = {date: re.compile(r"^\d{4}-\d{2}-\d{2}$"), datetime: re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")}
-_SHAPES = {date: "YYYY-MM-DD", datetime: "YYYY-MM-DDTHH:MM:SS+HH:MM"}
-_SCALARS = (bool, int, float, datetime, date)
-
-
-def _iso_text(value: Any, kind: type[date]) -> Any:
-    if isinstance(value, date) or (isinstance(value, str) and _ISO[kind].match(value.strip())):
-        return value
-    raise ValueError(f"expected a {kind.__name__} written {_SHAPES[kind]} (ISO 8601), got {value!r}")
-
-
-def _json_typed(value: Any, kind: type) -> Any:
-    if kind in (date, datetime):
-        return _iso_text(value, kind)
-    if kind is bool and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return value
-
-
+# Bodies are checked against the JSON types their OpenAPI schema declares (matcher._json_types, the rule
+# the importer applies too): pydantic alone would read ``"12"`` as a number or ``0`` as 1970-01-01.
 IsoDate = Annotated[date, BeforeValidator(lambda v: _iso_text(v, date))]
 IsoDay = Annotated[Day, BeforeValidator(lambda v: _iso_text(v, date))]
 """A :data:`matcher.schemas.Day` (1900 to 2199) sent as ISO text."""
-
-
-def _scalar_kind(annotation: Any) -> type | None:
-    """The scalar a field holds (bool, int, float, datetime or date), through ``| None`` and
-    ``Annotated``; ``None`` for anything else (strings, enums, lists, models)."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _scalar_kind(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_scalar_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else None
-    return annotation if annotation in _SCALARS else None
 
 
 # What pydantic trims from strings (Unicode White_Space), spelled out: ``\s`` means something else in
@@ -126,7 +93,7 @@ class _JsonTyped(BaseModel):
     def _declared_json_type(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
         kind = _scalar_kind(field.annotation) if field is not None else None
-        return value if kind is None or value is None else _json_typed(value, kind)
+        return refuse_nul(value) if kind is None or value is None else _json_typed(value, kind)
 
 
 class InitiativeIn(_JsonTyped, Initiative):

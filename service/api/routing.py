@@ -57,8 +57,9 @@ def _sub_calls(dependant: Dependant) -> Iterator[Any]:
 
 class DocumentedRoute(APIRoute):
     """A route whose OpenAPI entry lists the errors it can answer, read off its signature: a key
-    (401, 403, 429), the engine (503, and 507 for a write), path ids (404), parameters (422), a body (400, 413, 422), and the
-    guard's timeout (504) everywhere. Routes add their own (304, 409, 412…) with ``responses=``."""
+    (401, 403, 429), the engine (503, and 507 for a write), path ids (404), parameters (422), a body
+    (400, 413, 422), and the guard's timeout (504) everywhere. Routes add their own (304, 409, 412…)
+    with ``responses=``."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         dependant = get_dependant(path=path, call=endpoint)

@@ -50,9 +50,11 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:  # replaced bytes would have been stored as U+FFFD
-        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: byte {exc.start} "
-                       f"({raw[exc.start:exc.start + 1]!r}) cannot be decoded",
-                       details=[{"field": "body", "message": "not UTF-8"}]) from exc
+        line_no = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: line {line_no}, column {column}: byte "
+                       f"{exc.start} ({raw[exc.start:exc.start + 1]!r}) cannot be decoded; nothing was imported",
+                       details=[{"field": "body", "message": f"not UTF-8 (line {line_no})"}]) from exc
     as_array = "json" in content_type and "ndjson" not in content_type
     if as_array or ("ndjson" not in content_type and text.lstrip().startswith("[")):
         return _array_rows(text, kind)
