@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["FULL", "QUIET_S", "UNAVAILABLE", "Fault", "Incidents", "classify"]
+__all__ = ["FULL", "KEY_CHECK_UNAVAILABLE", "QUIET_S", "UNAVAILABLE", "UNREACHABLE", "Fault", "Incidents", "classify"]
 
 log = logging.getLogger("maillage.api")
 
@@ -28,6 +28,8 @@ QUIET_S = 60.0
 UNAVAILABLE = ("Le catalogue n'accepte pas d'écriture pour le moment (base en lecture seule, verrouillée ou "
                "injoignable) : cette écriture n'a pas été enregistrée. Les recherches et les lectures "
                "continuent ; réessayez plus tard.")
+KEY_CHECK_UNAVAILABLE = ("Le catalogue est injoignable pour le moment : la clé d'API ne peut pas être vérifiée. "
+                         "Réessayez plus tard.")
 FULL = ("Le disque du catalogue est plein : cette écriture n'a pas été enregistrée. Les recherches et les "
         "lectures continuent ; prévenez l'équipe d'exploitation.")
 
@@ -47,6 +49,8 @@ _FULL = Fault(507, "storage_full", FULL, "disk_full")
 _READ_ONLY = Fault(503, "store_unavailable", UNAVAILABLE, "read_only")
 _LOCKED = Fault(503, "store_unavailable", UNAVAILABLE, "locked")
 _UNREACHABLE = Fault(503, "store_unavailable", UNAVAILABLE, "unreachable")
+UNREACHABLE = _UNREACHABLE
+"""The fault of a database error that says nothing more (the key check counts it as unreachable)."""
 
 # SQLite's result codes (``sqlite_errorname``) and PostgreSQL's SQLSTATE (psycopg's ``sqlstate``).
 _BY_CODE = {

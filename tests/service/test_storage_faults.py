@@ -125,3 +125,21 @@ def test_the_schema_documents_the_faults_a_write_can_meet(api: Api) -> None:
     paths = api.client.get("/openapi.json").json()["paths"]
     assert {"503", "507"} <= set(paths["/v1/initiatives"]["post"]["responses"])
     assert "507" not in paths["/v1/initiatives"]["get"]["responses"]
+
+
+def test_a_catalogue_down_during_the_key_check_is_logged_once_not_per_request(
+        api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    refused = psycopg.OperationalError('connection failed: connection to server at "127.0.0.1", port 5432 '
+                                       "failed: Connection refused")
+
+    def down(token: str) -> None:
+        raise OperationalError("SELECT …", {}, refused)
+
+    monkeypatch.setattr(api.client.app.state.keys, "authenticate", down)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="maillage.api"):
+        for _ in range(5):
+            r = api.client.post("/v1/match", json=MATCH, headers=api.h("read-only"))
+            assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+            assert "clé d'API ne peut pas être vérifiée" in r.json()["error"]["message"]
+    logged = [rec.getMessage() for rec in caplog.records if rec.name == "maillage.api"]
+    assert len(logged) == 1 and "unreachable" in logged[0] and "SELECT" not in logged[0]
