@@ -7,15 +7,19 @@ import errno
 import json
 import logging
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event
+from fastapi.testclient import TestClient
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from service.api import create_app
 from service.api.storage_faults import FULL, UNAVAILABLE, Incidents, classify
-from tests.service.conftest import Api
+from tests.conftest import open_store
+from tests.service.conftest import Api, make_settings, seed
 
 NEW = {"id": "ini-recyclerie", "title": "Recyclerie de quartier", "territory": "75056"}
 MATCH = {"text": "jardin partagé compost potager", "territory": "93066"}
@@ -143,3 +147,22 @@ def test_a_catalogue_down_during_the_key_check_is_logged_once_not_per_request(
             assert "clé d'API ne peut pas être vérifiée" in r.json()["error"]["message"]
     logged = [rec.getMessage() for rec in caplog.records if rec.name == "maillage.api"]
     assert len(logged) == 1 and "unreachable" in logged[0] and "SELECT" not in logged[0]
+
+
+def test_a_read_only_postgresql_database_answers_503_and_matches_go_on(tmp_path: Path) -> None:
+    """The same fault on PostgreSQL (``default_transaction_read_only``, as on a standby or a database
+    put read-only by its operator): skipped without ``MAILLAGE_TEST_POSTGRES_URL``."""
+    with open_store("postgresql", tmp_path) as store:  # the database is dropped when the block ends
+        settings = make_settings(tmp_path / "home", database_url=store.engine.url.render_as_string(hide_password=False))
+        tokens = seed(settings)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            name = store.engine.url.database
+            with store.engine.connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+                conn.commit()
+            client.app.state.engine.store.engine.dispose()  # type: ignore[attr-defined]  # reconnect: now read-only
+            staff = {"Authorization": f"Bearer {tokens['staff']}"}
+            r = client.post("/v1/initiatives", json=NEW, headers=staff)
+            assert r.status_code == 503 and r.json()["error"]["message"] == UNAVAILABLE, r.text
+            assert client.post("/v1/match", json=MATCH, headers=staff).status_code == 200
+            assert client.get("/v1/initiatives/ini-jardin", headers=staff).status_code == 200
