@@ -53,28 +53,47 @@ IsoDay = Annotated[Day, BeforeValidator(lambda v: _iso_text(v, date))]
 _SPACE = r"\t\n\x0b\x0c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
+_NO_NUL = "[^\\x00]"
+"""Any character but U+0000, which no text may hold (:func:`matcher._json_types.refuse_nul`)."""
+
+
 def _not_blank(length: int) -> str:
-    """A JSON Schema pattern: at least ``length`` characters once spaces are trimmed from both ends."""
+    """A JSON Schema pattern: at least ``length`` characters once spaces are trimmed from both ends,
+    and no NUL anywhere."""
+    edge = f"[^{_SPACE}\\x00]"
     if length <= 1:
-        return f"[^{_SPACE}]"
-    return f"[^{_SPACE}][\\s\\S]{{{length - 2},}}[^{_SPACE}]"
+        return f"^{_NO_NUL}*{edge}{_NO_NUL}*$"
+    return f"^{_NO_NUL}*{edge}{_NO_NUL}{{{length - 2},}}{edge}{_NO_NUL}*$"
 
 
-def _document_trimming(schema: dict[str, Any]) -> None:
-    """Strings are trimmed before their length is checked: say so with a pattern where the schema only
-    gives ``minLength`` (a title of one space is refused although it is one character long)."""
+# Patterns of the records that a NUL would still match, as the schema states them (the server refuses
+# NUL in every text anyway; ids and days already exclude it).
+_WITHOUT_NUL = {r"^https?://": f"^https?://{_NO_NUL}*$",
+                EMAIL_PATTERN: EMAIL_PATTERN.replace("[^@", "[^\\x00@")}
+
+
+def _document_text_rules(schema: dict[str, Any]) -> None:
+    """Say in the schema what the server checks of every text: it is trimmed before its length is
+    checked (a pattern where the schema only gives ``minLength``: a title of one space is refused
+    although it is one character long), and it holds no NUL character (refused since issue 17)."""
     for prop in schema.get("properties", {}).values():
         for option in [prop, prop.get("items", {}), *prop.get("anyOf", [])]:
             for target in (option, option.get("items", {})):
-                if target.get("type") == "string" and target.get("minLength") and "pattern" not in target:
+                if target.get("type") != "string" or "enum" in target or "const" in target:
+                    continue
+                if "pattern" in target:
+                    target["pattern"] = _WITHOUT_NUL.get(target["pattern"], target["pattern"])
+                elif target.get("minLength"):
                     target["pattern"] = _not_blank(target["minLength"])
+                elif target.get("format") not in ("date", "date-time"):
+                    target["pattern"] = f"^{_NO_NUL}*$"
 
 
 def _body_schema(*examples: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
-    """``json_schema_extra`` of a request body: the trimming patterns, and the examples shown in the docs."""
+    """``json_schema_extra`` of a request body: the text rules' patterns, and the examples shown in the docs."""
 
     def extra(schema: dict[str, Any]) -> None:
-        _document_trimming(schema)
+        _document_text_rules(schema)
         if examples:
             schema["examples"] = list(examples)
 
