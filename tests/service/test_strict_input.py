@@ -104,3 +104,14 @@ def test_the_schema_says_no_text_holds_a_nul(api: Api) -> None:
                 assert re.search(option["pattern"], "abc\x00def@x.fr") is None, (name, field, option["pattern"])
                 checked += 1
     assert checked >= 30
+
+
+def test_a_nul_in_a_query_text_is_refused_as_the_schema_says(api: Api) -> None:
+    for query in ("q=jar%00din", "source=ma%00nual"):
+        r = api.client.get(f"/v1/initiatives?{query}", headers=api.h("staff"))
+        assert r.status_code == 422, r.text
+    params = api.client.get("/openapi.json").json()["paths"]["/v1/initiatives"]["get"]["parameters"]
+    for p in params:
+        if p["name"] in ("q", "source"):
+            option = p["schema"]["anyOf"][0]
+            assert re.search(option["pattern"], "a\x00") is None
