@@ -10,10 +10,13 @@ The cache is one SQLite file (WAL mode, safe for several processes); vectors are
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,8 @@ import numpy as np
 from indexes._base import Encoder
 
 __all__ = ["CachedEncoder", "EmbeddingCache", "text_key"]
+
+log = logging.getLogger("maillage.indexes")
 
 
 def text_key(text: str) -> str:
@@ -34,6 +39,27 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self.moved_aside: Path | None = None
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, disk full: not the file's fault
+                raise
+            # Garbage or a damaged file ("file is not a database", "malformed"): a cache holds nothing
+            # that cannot be encoded again, so it is kept aside for a look and a new one started.
+            self._local.conn.close()
+            self._local = threading.local()
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            self.moved_aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            for suffix in ("", "-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    os.replace(side, self.moved_aside.with_name(self.moved_aside.name + suffix))
+            log.warning("embedding cache %s is unreadable (%s): moved aside to %s, starting with an empty cache",
+                        path, exc, self.moved_aside)
+            self._create()
+
+    def _create(self) -> None:
         with self._conn() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, role TEXT NOT NULL, "
@@ -45,9 +71,9 @@ class EmbeddingCache:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30)
+            self._local.conn = conn  # before the first statement, which may find the file unreadable
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
         return conn
 
     def get(self, model: str, role: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:

@@ -51,10 +51,15 @@ class OutcomeLog(StoreBase):
         return int(after - before)
 
     def outcomes(
-        self, *, initiative_id: str | None = None, resource_id: str | None = None
+        self, *, initiative_id: str | None = None, resource_id: str | None = None, offset: int = 0,
+        limit: int | None = None,
     ) -> list[Outcome]:
+        """Outcomes in the order they were recorded, of one initiative and/or resource (every one when
+        neither is given), from ``offset`` and at most ``limit`` of them (all when ``None``)."""
         t = tables.outcomes
-        q = select(t.c.data).order_by(t.c.seq)
+        q = select(t.c.data).order_by(t.c.seq).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
         if initiative_id is not None:
             q = q.where(t.c.initiative_id == initiative_id)
         if resource_id is not None:

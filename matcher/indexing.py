@@ -124,6 +124,30 @@ class ResourceIndex:
         folder = current(root)
         if folder is None:
             raise SnapshotError(f"no resource index published under {root}: the index must be built")
+        return cls._load_folder(store, encoder, folder, exact=True)
+
+    @classmethod
+    def fallback(cls, store: Catalogue, encoder: Encoder, root: Path, *, broken: str | None) -> ResourceIndex:
+        """The newest sound snapshot under ``root`` other than ``broken``, for when the published one is
+        corrupt and no new one can be written (a full disk). Its resources are the catalogue's live ones
+        it holds (those deleted since are dropped); vectors of resources added or edited since it was
+        built are the caller's to apply (:meth:`Engine <service.engine.Engine>` syncs them live).
+
+        Raises :class:`SnapshotError` when no other snapshot is sound."""
+        folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                          and p.name != broken), reverse=True) if root.is_dir() else []
+        reasons = []
+        for folder in folders:
+            try:
+                return cls._load_folder(store, encoder, folder, exact=False)
+            except SnapshotError as exc:
+                reasons.append(str(exc))
+        raise SnapshotError("no sound snapshot to fall back to" + (f" ({'; '.join(reasons)})" if reasons else ""))
+
+    @classmethod
+    def _load_folder(cls, store: Catalogue, encoder: Encoder, folder: Path, *, exact: bool) -> ResourceIndex:
+        """The snapshot in ``folder``, verified; ``exact``: refuse it unless it holds exactly the
+        catalogue's live resources, else keep the live ones it holds and drop the others."""
         manifest = verify(folder)
         manifest.check(kind=_KIND, encoder_id=encoder.model_id, dim=encoder.dim)
         try:
@@ -134,7 +158,13 @@ class ResourceIndex:
             raise SnapshotError(f"snapshot {manifest.version} cannot be loaded: {exc}") from exc
         resources = {r.id: r for r in store.resources()}
         providers = {p.id: p for p in store.providers()}
-        if set(dense.ids) != set(resources) or set(sparse.ids) != set(resources):
+        if not exact:
+            gone = [i for i in dense.ids if i not in resources]
+            dense.remove(gone)
+            sparse.remove(gone)
+            held = set(dense.ids)
+            resources = {i: r for i, r in resources.items() if i in held}
+        elif set(dense.ids) != set(resources) or set(sparse.ids) != set(resources):
             raise SnapshotError(
                 f"snapshot {manifest.version} does not hold the catalogue's live resources "
                 f"({len(dense.ids)} indexed, {len(resources)} in the catalogue): rebuild it"

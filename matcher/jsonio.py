@@ -2,7 +2,8 @@
 
 Python's decoder recurses once per level, so a body nested 50,000 deep ends in ``RecursionError``;
 no record of Maillage is nested more than a few levels. :func:`loads` refuses anything deeper than
-:data:`MAX_JSON_DEPTH` with a message that says so, before decoding.
+:data:`MAX_JSON_DEPTH` with one message (:data:`TOO_DEEP`, in French: staff read it in the API's
+errors and the CLI's), before decoding. The API answers it ``400 json_too_deep`` on every endpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "json_depth", "loads"]
+__all__ = ["MAX_JSON_DEPTH", "TOO_DEEP", "JsonTooDeep", "check_depth", "json_depth", "loads"]
 
 MAX_JSON_DEPTH = 64
 """Arrays and objects inside one another; a record is 2 or 3 deep, an array of records one more."""
@@ -43,7 +44,16 @@ def json_depth(text: str, *, stop_above: int = MAX_JSON_DEPTH) -> int:
 def loads(text: str) -> Any:
     """``json.loads`` of ``text``, refusing nesting past :data:`MAX_JSON_DEPTH` (:class:`JsonTooDeep`);
     malformed JSON raises ``json.JSONDecodeError`` as usual."""
-    if json_depth(text) > MAX_JSON_DEPTH:
-        raise JsonTooDeep(f"JSON nested more than {MAX_JSON_DEPTH} levels deep (arrays and objects inside one "
-                          "another): no record is")
+    check_depth(text)
     return json.loads(text)
+
+
+TOO_DEEP = (f"JSON imbriqué sur plus de {MAX_JSON_DEPTH} niveaux (tableaux et objets les uns dans les autres) : "
+            "aucun enregistrement de Maillage ne l'est")
+"""The one message of the limit, the same for the API, the import files and the CLI."""
+
+
+def check_depth(text: str) -> None:
+    """Raise :class:`JsonTooDeep` (:data:`TOO_DEEP`) when ``text`` nests past :data:`MAX_JSON_DEPTH`."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise JsonTooDeep(TOO_DEEP)

@@ -37,6 +37,7 @@ from matcher._fields import (
     utcnow,
 )
 from matcher._identifiers import IDENTIFIER_ERROR, siret_extends_siren
+from matcher._json_types import refuse_nul
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
@@ -98,6 +99,13 @@ class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_assignment=True)
 
 
+class _Record(_Schema):
+    """A schema that takes text from outside (records, queries): no NUL character in any of it (it was
+    stored on SQLite and refused by PostgreSQL with a 500)."""
+
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
+
+
 def _dedupe(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
@@ -110,7 +118,7 @@ SourceRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3
 # --- catalogue records -------------------------------------------------------------------------
 
 
-class Provider(_Schema):
+class Provider(_Record):
     """A body that offers resources: ministry, agency, région, commune, operator, incubator…"""
 
     id: ItemId
@@ -123,7 +131,7 @@ class Provider(_Schema):
     source: Annotated[str, StringConstraints(max_length=80)] = "manual"
 
 
-class Initiative(_Schema):
+class Initiative(_Record):
     """A project carried by citizens, a collective, an association or a social-economy firm."""
 
     id: ItemId
@@ -135,6 +143,7 @@ class Initiative(_Schema):
     stage: Stage | None = None
     needs: list[Need] = []
     amount_sought: Amount | None = None
+    # Empty means not given, in the schema as on the server (matcher._fields: Siren, Siret, Rna).
     rna: Rna = None
     siren: Siren = None
     siret: Siret = None
@@ -155,7 +164,7 @@ class Initiative(_Schema):
         return "\n".join(p for p in parts if p)
 
 
-class Resource(_Schema):
+class Resource(_Record):
     """A state resource: funding, call for projects, public-service need, support, data, expertise, premises."""
 
     id: ItemId
@@ -168,10 +177,10 @@ class Resource(_Schema):
     eligible_legal_forms: list[LegalForm] = []
     eligible_stages: list[Stage] = []
     needs_covered: list[Need] = []
-    amount_min: Amount | None = None
-    amount_max: Amount | None = None
+    amount_min: Amount | None = Field(default=None, description="euros; at most `amount_max` when both are given")
+    amount_max: Amount | None = Field(default=None, description="euros; at least `amount_min` when both are given")
     opens_at: Day | None = None
-    closes_at: Day | None = None
+    closes_at: Day | None = Field(default=None, description="on or after `opens_at` when both are given")
     recurrence: Recurrence = Recurrence.ponctuel
     capacity: Capacity | None = None
     url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = None
@@ -224,7 +233,7 @@ class Resource(_Schema):
         return True
 
 
-class MatchQuery(_Schema):
+class MatchQuery(_Record):
     """A free-text match request (widget, API, CLI): a project description and its context."""
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_DESCRIPTION_CHARS)]
@@ -311,7 +320,7 @@ class InitiativeMatch(_Schema):
     reasons: list[str] = []
 
 
-class Outcome(_Schema):
+class Outcome(_Record):
     """A decision on an initiative × resource pair. Stored append-only; ``id`` is assigned by the store
     unless given (imports give deterministic ids so that re-importing adds nothing)."""
 

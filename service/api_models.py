@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
-import types
-import typing
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from matcher._json_types import iso_text as _iso_text
+from matcher._json_types import json_typed as _json_typed
+from matcher._json_types import refuse_nul
+from matcher._json_types import scalar_kind as _scalar_kind
 from matcher.schemas import (
     EMAIL_PATTERN,
     MAX_DESCRIPTION_CHARS,
@@ -40,45 +41,11 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Bodies are checked against the JSON types their OpenAPI schema declares. Left to itself pydantic would
-# also read ``"12"`` as a number, ``"yes"`` or ``1`` as true, and ``0`` or ``"0"`` as 1970-01-01 (a Unix
-# time): a client's mistake would silently become a value.
-_ISO = {date: re.compile(r"^\d{4}-\d{2}-\d{2}$"), datetime: re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")}
-_SHAPES = {date: "YYYY-MM-DD", datetime: "YYYY-MM-DDTHH:MM:SS+HH:MM"}
-_SCALARS = (bool, int, float, datetime, date)
-
-
-def _iso_text(value: Any, kind: type[date]) -> Any:
-    if isinstance(value, date) or (isinstance(value, str) and _ISO[kind].match(value.strip())):
-        return value
-    raise ValueError(f"expected a {kind.__name__} written {_SHAPES[kind]} (ISO 8601), got {value!r}")
-
-
-def _json_typed(value: Any, kind: type) -> Any:
-    if kind in (date, datetime):
-        return _iso_text(value, kind)
-    if kind is bool and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return value
-
-
+# Bodies are checked against the JSON types their OpenAPI schema declares (matcher._json_types, the rule
+# the importer applies too): pydantic alone would read ``"12"`` as a number or ``0`` as 1970-01-01.
 IsoDate = Annotated[date, BeforeValidator(lambda v: _iso_text(v, date))]
 IsoDay = Annotated[Day, BeforeValidator(lambda v: _iso_text(v, date))]
 """A :data:`matcher.schemas.Day` (1900 to 2199) sent as ISO text."""
-
-
-def _scalar_kind(annotation: Any) -> type | None:
-    """The scalar a field holds (bool, int, float, datetime or date), through ``| None`` and
-    ``Annotated``; ``None`` for anything else (strings, enums, lists, models)."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _scalar_kind(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_scalar_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else None
-    return annotation if annotation in _SCALARS else None
 
 
 # What pydantic trims from strings (Unicode White_Space), spelled out: ``\s`` means something else in
@@ -86,28 +53,47 @@ def _scalar_kind(annotation: Any) -> type | None:
 _SPACE = r"\t\n\x0b\x0c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
+_NO_NUL = "[^\\x00]"
+"""Any character but U+0000, which no text may hold (:func:`matcher._json_types.refuse_nul`)."""
+
+
 def _not_blank(length: int) -> str:
-    """A JSON Schema pattern: at least ``length`` characters once spaces are trimmed from both ends."""
+    """A JSON Schema pattern: at least ``length`` characters once spaces are trimmed from both ends,
+    and no NUL anywhere."""
+    edge = f"[^{_SPACE}\\x00]"
     if length <= 1:
-        return f"[^{_SPACE}]"
-    return f"[^{_SPACE}][\\s\\S]{{{length - 2},}}[^{_SPACE}]"
+        return f"^{_NO_NUL}*{edge}{_NO_NUL}*$"
+    return f"^{_NO_NUL}*{edge}{_NO_NUL}{{{length - 2},}}{edge}{_NO_NUL}*$"
 
 
-def _document_trimming(schema: dict[str, Any]) -> None:
-    """Strings are trimmed before their length is checked: say so with a pattern where the schema only
-    gives ``minLength`` (a title of one space is refused although it is one character long)."""
+# Patterns of the records that a NUL would still match, as the schema states them (the server refuses
+# NUL in every text anyway; ids and days already exclude it).
+_WITHOUT_NUL = {r"^https?://": f"^https?://{_NO_NUL}*$",
+                EMAIL_PATTERN: EMAIL_PATTERN.replace("[^@", "[^\\x00@")}
+
+
+def _document_text_rules(schema: dict[str, Any]) -> None:
+    """Say in the schema what the server checks of every text: it is trimmed before its length is
+    checked (a pattern where the schema only gives ``minLength``: a title of one space is refused
+    although it is one character long), and it holds no NUL character (refused since issue 17)."""
     for prop in schema.get("properties", {}).values():
         for option in [prop, prop.get("items", {}), *prop.get("anyOf", [])]:
             for target in (option, option.get("items", {})):
-                if target.get("type") == "string" and target.get("minLength") and "pattern" not in target:
+                if target.get("type") != "string" or "enum" in target or "const" in target:
+                    continue
+                if "pattern" in target:
+                    target["pattern"] = _WITHOUT_NUL.get(target["pattern"], target["pattern"])
+                elif target.get("minLength"):
                     target["pattern"] = _not_blank(target["minLength"])
+                elif target.get("format") not in ("date", "date-time"):
+                    target["pattern"] = f"^{_NO_NUL}*$"
 
 
 def _body_schema(*examples: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
-    """``json_schema_extra`` of a request body: the trimming patterns, and the examples shown in the docs."""
+    """``json_schema_extra`` of a request body: the text rules' patterns, and the examples shown in the docs."""
 
     def extra(schema: dict[str, Any]) -> None:
-        _document_trimming(schema)
+        _document_text_rules(schema)
         if examples:
             schema["examples"] = list(examples)
 
@@ -126,7 +112,7 @@ class _JsonTyped(BaseModel):
     def _declared_json_type(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
         kind = _scalar_kind(field.annotation) if field is not None else None
-        return value if kind is None or value is None else _json_typed(value, kind)
+        return refuse_nul(value) if kind is None or value is None else _json_typed(value, kind)
 
 
 class InitiativeIn(_JsonTyped, Initiative):
@@ -299,6 +285,9 @@ class IndexStatus(BaseModel):
     stale: bool
     repaired_at_start: str | None
     last_rebuild_error: str | None
+    fallback_from: str | None = Field(None, description="the published snapshot refused at start when an older "
+                                      "one is served instead (corrupt, and no new one could be written)")
+    note: str | None = Field(None, description="what staff should know about the served index, in French")
 
 
 class ModelInfo(BaseModel):

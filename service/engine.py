@@ -18,7 +18,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +35,7 @@ from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Reso
 from matcher.store import Catalogue, content_hash
 from service.locks import RWLock
 from service.settings import Settings
+from service.startup import older_snapshot
 
 __all__ = ["Engine", "IndexState", "RWLock", "Served", "ServedInitiatives"]
 
@@ -96,6 +97,8 @@ class IndexState:
     repaired: str | None = None
     rebuilding: bool = False
     last_rebuild_error: str | None = None
+    fallback_from: str | None = None  # the published snapshot refused at start when an older one is served
+    note: str | None = None  # said to staff in /v1/index (French)
     live_changes: int = 0
     last_sync: float = field(default_factory=time.time)
 
@@ -160,11 +163,21 @@ class Engine:
                 index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
         except SnapshotError as exc:
             repaired = f"{exc}: rebuilt from the catalogue"
-            index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
+            try:
+                index = ResourceIndex.build(self.store, self.encoder, self.settings.index_dir)
+            except OSError as build_error:  # a full disk: serve the newest sound snapshot, synced live
+                fallen = older_snapshot(self.store, self.encoder, self.settings.index_dir, exc, build_error)
+                self._install(fallen.index, None, reapply=fallen.reapply)
+                self.state.repaired, self.state.fallback_from, self.state.note = fallen.said
+                self._follow(poll_interval)
+                return
         if repaired:
             log.warning("index: %s", repaired)
         self._install(index, watermark)
         self.state.repaired = repaired
+        self._follow(poll_interval)
+
+    def _follow(self, poll_interval: float | None) -> None:
         if poll_interval:
             self._poller = threading.Thread(target=self._poll, args=(poll_interval,), name="maillage-sync",
                                             daemon=True)
@@ -181,11 +194,12 @@ class Engine:
     def _recommender(self, index: ResourceIndex) -> Recommender:
         return served_recommender(index, self.encoder, self.settings)
 
-    def _install(self, index: ResourceIndex, watermark: datetime) -> None:
-        """Make ``index`` the served one and replay every write made since ``watermark``."""
+    def _install(self, index: ResourceIndex, watermark: datetime | None, *, reapply: Collection[str] = ()) -> None:
+        """Make ``index`` the served one and replay every write made since ``watermark`` (every live
+        resource when ``None``); the resources in ``reapply`` are applied again whatever their content."""
         rec = self._recommender(index)
         with self._write:
-            self._hashes = {rid: content_hash(r) for rid, r in index.resources.items()}
+            self._hashes = {rid: content_hash(r) for rid, r in index.resources.items() if rid not in reapply}
             self._watermark = watermark
             self.rec = rec
             previous = getattr(self, "state", None)

@@ -10,13 +10,19 @@ is line 1).
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from matcher import jsonio
+from matcher._json_types import scalar_kind
 from matcher.importers.runner import Row
+from matcher.schemas import Initiative, Outcome, Provider, Resource
 
 __all__ = ["LIST_FIELDS", "RECORD_KINDS", "read_file_rows"]
 
@@ -25,6 +31,9 @@ LIST_FIELDS = frozenset(
     {"themes", "coverage", "needs", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs"}
 )
 _BOOL_FIELDS = frozenset({"active", "consent"})
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?")
+_MODELS: dict[str, type[BaseModel]] = {"provider": Provider, "resource": Resource, "initiative": Initiative,
+                                       "outcome": Outcome}
 
 
 def read_file_rows(path: Path, kind: str) -> Iterator[Row]:
@@ -43,8 +52,13 @@ def read_file_rows(path: Path, kind: str) -> Iterator[Row]:
 
 
 def _jsonl_rows(path: Path, kind: str) -> Iterator[Row]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:  # strictly: replaced bytes would be stored as U+FFFD, the text silently changed
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield line_no, kind, _not_utf8(raw, exc)
+                continue
             if not line.strip():
                 continue
             try:
@@ -61,10 +75,13 @@ def _jsonl_rows(path: Path, kind: str) -> Iterator[Row]:
             yield line_no, kind, payload
 
 
-def _csv_cell(name: str, value: str) -> Any:
+def _csv_cell(name: str, value: str, numbers: frozenset[str] = frozenset()) -> Any:
     value = value.strip()
     if name in LIST_FIELDS:
         return [v.strip() for v in value.split("|") if v.strip()]
+    if name in numbers and _NUMBER.fullmatch(value):  # a cell is text: a number read as one ("12,5" too)
+        number = float(value.replace(",", "."))
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
     if name in _BOOL_FIELDS:
         low = value.lower()
         if low in {"true", "1", "oui", "yes", "vrai"}:
@@ -74,8 +91,29 @@ def _csv_cell(name: str, value: str) -> Any:
     return value
 
 
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return (f"not valid UTF-8: byte {raw[exc.start:exc.start + 1]!r} at column {exc.start + 1} cannot be decoded "
+            "(save the file as UTF-8)")
+
+
+def _csv_text(path: Path) -> str:
+    """The whole file as text, refused before any row when a byte is not UTF-8 (a CSV row may span
+    lines, so one bad line cannot be skipped on its own)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = UnicodeDecodeError(exc.encoding, data[line_start:], exc.start - line_start, exc.end - line_start,
+                                   exc.reason)
+        raise ValueError(f"{path}: line {line}: {_not_utf8(data[line_start:], where)}; nothing was imported") from exc
+
+
 def _csv_rows(path: Path, kind: str) -> Iterator[Row]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    model = _MODELS[kind]
+    numbers = frozenset(n for n, f in model.model_fields.items() if scalar_kind(f.annotation) in (int, float))
+    with io.StringIO(_csv_text(path), newline="") as fh:
         sample = fh.read(4096)
         fh.seek(0)
         try:
@@ -89,7 +127,7 @@ def _csv_rows(path: Path, kind: str) -> Iterator[Row]:
                 yield line_no, kind, f"more cells than the {len(reader.fieldnames or [])} header columns"
                 continue
             payload = {
-                k.strip(): _csv_cell(k.strip(), v)
+                k.strip(): _csv_cell(k.strip(), v, numbers)
                 for k, v in record.items()
                 if k and v is not None and v.strip() != ""
             }

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from matcher import tables
+from matcher._json_types import json_typed_record
 from matcher.schemas import Initiative, Outcome, Provider, Resource, describe_validation_error
 from matcher.store import Catalogue
 
@@ -121,8 +122,13 @@ def _validate(kind: str, payload: Any, known: dict[str, set[str]] | None) -> Bas
     """The record a row's payload parses into, or the one-line reason it is rejected."""
     if isinstance(payload, str):  # a line the importer could not read: its message
         return payload
+    model = _MODELS[kind]
+    # Numbers as numbers, booleans as booleans (pydantic alone reads "12" and true as amounts).
+    mistyped = json_typed_record(model, payload) if isinstance(payload, dict) else []
+    if mistyped:
+        return "; ".join(mistyped)
     try:
-        record = _MODELS[kind].model_validate(payload)
+        record = model.model_validate(payload)
     except ValidationError as exc:
         return "; ".join(describe_validation_error(exc))
     return _missing_reference(kind, record, known) or record

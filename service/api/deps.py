@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.api import storage_faults
 from service.engine import Engine
 from service.guard import ApiError, Metrics, retry_after
 from service.keys import ApiKey, Role
@@ -71,9 +72,11 @@ class Access:
                            headers={"WWW-Authenticate": "Bearer"})
         try:
             key: ApiKey | None = request.app.state.keys.authenticate(token)
-        except SQLAlchemyError as exc:  # the catalogue is down: say so, as for any other store error
-            log.error("key check failed: %s", exc)
-            raise ApiError(503, "store_unavailable", "the catalogue cannot be reached; try again") from exc
+        except SQLAlchemyError as exc:  # the catalogue is down: say so, and log it once per incident
+            fault = storage_faults.classify(exc) or storage_faults.UNREACHABLE
+            request.app.state.store_incidents.met(fault, exc, f"key check of {request.method} {request.url.path}")
+            raise ApiError(503, "store_unavailable", storage_faults.KEY_CHECK_UNAVAILABLE,
+                           headers={"Retry-After": "30"}) from exc
         if key is None:
             raise ApiError(401, "invalid_key", "the API key is unknown or revoked",
                            headers={"WWW-Authenticate": "Bearer"})

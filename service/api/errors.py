@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from matcher import territory
 from matcher.schemas import describe_validation_error
 from matcher.store import NotFoundError, StoreError
+from service.api import storage_faults
 from service.guard import ApiError, error_body
 
 __all__ = ["install", "json_error"]
@@ -84,6 +86,17 @@ async def _bad_territory(request: Request, exc: territory.TerritoryError) -> Res
     return json_error(request, 422, "invalid_input", str(exc), [{"field": "territory", "message": str(exc)}])
 
 
+async def _storage_fault(request: Request, exc: Exception) -> Response:
+    """A database or disk that refuses the write: 503 or 507 (:mod:`service.api.storage_faults`);
+    anything else of the same class is a bug, answered as one."""
+    fault = storage_faults.classify(exc)
+    if fault is None:
+        return await _unexpected(request, exc)
+    request.app.state.store_incidents.met(fault, exc, f"{request.method} {request.url.path}")
+    headers = {"Retry-After": "30"} if fault.status == 503 else None
+    return json_error(request, fault.status, fault.code, fault.message, headers=headers)
+
+
 async def _store_error(request: Request, exc: StoreError) -> Response:
     log.error("store error: %s", exc)
     return json_error(request, 503, "store_unavailable", "the catalogue cannot be reached; nothing was written")
@@ -114,6 +127,8 @@ _HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
     (NotFoundError, _not_found),
     (territory.TerritoryError, _bad_territory),
     (StoreError, _store_error),
+    (DBAPIError, _storage_fault),
+    (OSError, _storage_fault),
     (StarletteHTTPException, _http_error),
     (Exception, _unexpected),
 )
@@ -121,5 +136,6 @@ _HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
 
 def install(app: FastAPI) -> None:
     """Register every handler on ``app``, in the order above."""
+    app.state.store_incidents = storage_faults.Incidents()
     for exc_class, handler in _HANDLERS:
         app.add_exception_handler(exc_class, handler)

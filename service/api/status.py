@@ -17,7 +17,8 @@ def index_status(engine: Engine) -> IndexStatus:
     s = engine.state
     return IndexStatus(version=s.version, resources=s.count, encoder=s.encoder_id, built_at=s.built_at,
                        live_changes=s.live_changes, rebuilding=engine.rebuilding, stale=engine.stale,
-                       repaired_at_start=s.repaired, last_rebuild_error=s.last_rebuild_error)
+                       repaired_at_start=s.repaired, last_rebuild_error=s.last_rebuild_error,
+                       fallback_from=s.fallback_from, note=s.note)
 
 
 def model_info(m: Manifest, *, served: bool) -> ModelInfo:

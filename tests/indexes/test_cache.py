@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from indexes import HashingEncoder
 from indexes.cache import CachedEncoder, EmbeddingCache
@@ -56,3 +57,18 @@ def test_a_damaged_row_is_re_encoded(tmp_path: Path) -> None:
         conn.execute("UPDATE embeddings SET vector = substr(vector, 1, 10)")
     out = enc.encode_documents(["abc"])
     assert inner.calls == [1, 1] and out.shape == (1, 32)
+
+
+def test_a_garbage_cache_file_is_moved_aside_and_an_empty_cache_started(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"this is not a database, it is garbage " * 200)
+    with caplog.at_level("WARNING", logger="maillage.indexes"):
+        cache = EmbeddingCache(path)
+    assert len(cache) == 0
+    assert cache.moved_aside is not None and cache.moved_aside.name.startswith("c.sqlite.corrupt-")
+    assert cache.moved_aside.read_bytes().startswith(b"this is not a database")  # kept for a look, not lost
+    assert "moved aside" in caplog.text
+    enc = CachedEncoder(HashingEncoder(16), cache)
+    enc.encode_documents(["un texte"])
+    assert len(EmbeddingCache(path)) == 1  # the new cache works and persists

@@ -17,7 +17,7 @@ def test_depth_counts_arrays_and_objects_but_not_brackets_in_strings() -> None:
 def test_loads_accepts_the_limit_and_refuses_one_more() -> None:
     ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert loads(ok) == json.loads(ok)
-    with pytest.raises(JsonTooDeep, match=f"more than {MAX_JSON_DEPTH} levels"):
+    with pytest.raises(JsonTooDeep, match=f"plus de {MAX_JSON_DEPTH} niveaux"):
         loads("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
     with pytest.raises(JsonTooDeep):
         loads("[" * 50_000)  # malformed and deep: the depth is what is said

@@ -273,10 +273,10 @@ def test_an_import_nested_50000_deep_is_refused_not_500(api: Api, content_type: 
     r = api.client.post("/v1/import/providers", content=body.encode(), headers=api.h("admin", **{
         "Content-Type": content_type}))
     if content_type == "application/json":
-        assert r.status_code == 422 and "nested more than 64 levels" in r.json()["error"]["message"], r.text
+        assert r.status_code == 400 and "plus de 64 niveaux" in r.json()["error"]["message"], r.text
     else:  # each line on its own: the deep one is rejected by line, the good one kept
         assert r.status_code == 200 and r.json()["rejected"] == 1 and r.json()["inserted"] == {"provider": 1}
-        assert r.json()["errors"][0].startswith("line 1") and "nested more than 64 levels" in r.json()["errors"][0]
+        assert r.json()["errors"][0].startswith("line 1") and "plus de 64 niveaux" in r.json()["errors"][0]
 
 
 def test_an_id_with_spaces_is_refused_not_trimmed(api: Api) -> None:

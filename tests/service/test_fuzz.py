@@ -71,10 +71,10 @@ def filter_case(context: schemathesis.HookContext, case: Case) -> bool:
 @schema.hook
 def map_case(context: schemathesis.HookContext, case: Case) -> Case:
     """Make valid cases satisfy the rules that JSON Schema cannot state, so that a 422 on "valid" data
-    is a real finding: territory codes that exist (in bodies and filters), SIREN/SIRET/RNA checksums, ``amount_min`` ≤
-    ``amount_max``, ``opens_at`` ≤ ``closes_at``, the body's id equal to the path's on PUT, and one of
-    ``initiative_id``/``resource_id`` when listing outcomes. Each rule is in the operation's description
-    or in the field's error message; invalid (negative) cases are left as generated."""
+    is a real finding: territory codes that exist (in bodies and filters), SIREN/SIRET/RNA checksums,
+    ``amount_min`` ≤ ``amount_max``, ``opens_at`` ≤ ``closes_at``, and the body's id equal to the path's
+    on PUT. Each rule is in the schema's descriptions (of the field or the operation) and in the error
+    message; invalid (negative) cases are left as generated."""
     if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
         return case
     body = case.body
@@ -96,14 +96,10 @@ def map_case(context: schemathesis.HookContext, case: Case) -> Case:
 
 
 def _map_query(case: Case) -> None:
-    """The query's share of :func:`map_case`: a territory filter that exists, and one of the ids when
-    listing outcomes."""
+    """The query's share of :func:`map_case`: a territory filter that exists."""
     query = case.query if isinstance(case.query, dict) else {}
     if query.get("territory") is not None:
         case.query = query = {**query, "territory": _territory(query["territory"])}
-    listing_outcomes = case.path == "/v1/outcomes" and case.method.upper() == "GET"
-    if listing_outcomes and query.get("initiative_id") is None and query.get("resource_id") is None:
-        case.query = {**query, "initiative_id": "ini-jardin"}
 
 
 @pytest.fixture

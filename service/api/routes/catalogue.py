@@ -65,6 +65,10 @@ def _page(items: list[Any], total: int, offset: int, limit: int) -> dict[str, An
             "next_offset": nxt if nxt < total else None}
 
 
+_NO_NUL = r"^[^\x00]*$"
+"""Query texts hold no NUL, as bodies (PostgreSQL cannot compare one: it answered 500)."""
+
+
 def _add_filter_params(func: Callable[..., Any], filters: tuple[str, ...]) -> None:
     """Declare the equality filters as optional query parameters (in place of ``**wanted``)."""
     sig = inspect.signature(func)
@@ -77,7 +81,8 @@ def _add_filter_params(func: Callable[..., Any], filters: tuple[str, ...]) -> No
             annotation = Annotated[TerritoryCode | None, Query(max_length=16, description="only records of this "
                                                                "INSEE territory code (exactly)")]
         else:
-            annotation = Annotated[str | None, Query(max_length=128, description=f"only records whose {f} is this")]
+            annotation = Annotated[str | None, Query(max_length=128, pattern=_NO_NUL,
+                                                     description=f"only records whose {f} is this")]
         params.append(inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
 
@@ -87,7 +92,7 @@ def _add_reads(kind: _Kind) -> None:
 
     def list_(engine: EngineDep, _: ReaderKey, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
               limit: Annotated[int, Query(ge=1, le=200)] = 50,
-              q: Annotated[str | None, Query(max_length=200, description="title contains")] = None,
+              q: Annotated[str | None, Query(max_length=200, pattern=_NO_NUL, description="title contains")] = None,
               **wanted: Any) -> Any:
         items, total = engine.store.page(name, offset=offset, limit=limit, text=q, **wanted)
         return _page(items, total, offset, limit)

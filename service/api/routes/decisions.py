@@ -1,5 +1,8 @@
 """Decisions about matches: outcomes (the labels that training learns from) and staff overrides."""
 
+from typing import Annotated
+
+from fastapi import Query
 
 from matcher.schemas import Decision, ItemId, Outcome
 from service.api.deps import EngineDep, ReaderKey, WriterKey
@@ -36,14 +39,14 @@ def record_outcome(engine: EngineDep, _: WriterKey, body: OutcomeIn) -> Outcome:
 
 
 @router.get("/outcomes", response_model=list[Outcome],
-            summary="Decisions recorded for an initiative or a resource",
-            description="Give `initiative_id`, `resource_id` or both (422 when neither is given).")
+            summary="Decisions recorded, in the order they were recorded",
+            description="Those of an initiative (`initiative_id`), of a resource (`resource_id`), of both, or "
+                        "every decision when neither is given; `offset` and `limit` page through them.")
 def list_outcomes(engine: EngineDep, _: ReaderKey, initiative_id: ItemId | None = None,
-                  resource_id: ItemId | None = None) -> list[Outcome]:
-    if initiative_id is None and resource_id is None:
-        raise ApiError(422, "invalid_input", "give initiative_id or resource_id",
-                       details=[{"field": "initiative_id", "message": "required unless resource_id is given"}])
-    return engine.store.outcomes(initiative_id=initiative_id, resource_id=resource_id)
+                  resource_id: ItemId | None = None, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> list[Outcome]:
+    # Neither id given answered 422 although the schema allowed it: it now lists every decision.
+    return engine.store.outcomes(initiative_id=initiative_id, resource_id=resource_id, offset=offset, limit=limit)
 
 
 @router.post("/initiatives/{initiative_id}/overrides", status_code=201, response_model=Outcome,

@@ -9,7 +9,7 @@ from fastapi import Request
 from matcher import jsonio
 from matcher.importers import run_import
 from service.api.deps import AdminKey, EngineDep
-from service.api.routing import v1_router
+from service.api.routing import too_deep, v1_router
 from service.api_models import ImportResult
 from service.guard import ApiError
 
@@ -50,9 +50,11 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:  # replaced bytes would have been stored as U+FFFD
-        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: byte {exc.start} "
-                       f"({raw[exc.start:exc.start + 1]!r}) cannot be decoded",
-                       details=[{"field": "body", "message": "not UTF-8"}]) from exc
+        line_no = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: line {line_no}, column {column}: byte "
+                       f"{exc.start} ({raw[exc.start:exc.start + 1]!r}) cannot be decoded; nothing was imported",
+                       details=[{"field": "body", "message": f"not UTF-8 (line {line_no})"}]) from exc
     as_array = "json" in content_type and "ndjson" not in content_type
     if as_array or ("ndjson" not in content_type and text.lstrip().startswith("[")):
         return _array_rows(text, kind)
@@ -80,8 +82,8 @@ def _array_rows(text: str, kind: str) -> list[tuple[int, str, Any]]:
     except json.JSONDecodeError as exc:
         raise ApiError(422, "invalid_input",
                        f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except jsonio.JsonTooDeep as exc:
-        raise ApiError(422, "invalid_input", str(exc), details=[{"field": "body", "message": "too deep"}]) from exc
+    except jsonio.JsonTooDeep as exc:  # without a content type the route's own check let it pass as lines
+        raise too_deep(exc) from exc
     if not isinstance(payload, list):
         raise ApiError(422, "invalid_input", f"an application/json body is an array of records, got a JSON "
                        f"{type(payload).__name__} (send JSON lines as application/x-ndjson)",
