@@ -63,10 +63,15 @@ class SourceAid:
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """A row of the source that is not imported, with its line or record number and the reason (French)."""
+    """A row of the source that is not imported, with its line or record number and the reason (French).
+
+    ``key``: the aid's key in the source when it could be read; a re-import then keeps the resource it
+    names as it was instead of inactivating it (:mod:`sync`). Without a key, nothing of the source is
+    inactivated in that run (which resource the row described is unknown)."""
 
     line: int
     message: str
+    key: str | None = None
 
 
 SourceItem = SourceAid | SourceProblem

@@ -155,21 +155,22 @@ def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:
     if None in row:
         return SourceProblem(line, "plus de cellules que de colonnes dans l'en-tête")
     title, link = (row.get("Nom") or "").strip(), (row.get("Lien") or "").strip()
-    if not title:
-        return SourceProblem(line, "colonne Nom vide : aide sans titre")
     if not link:
         return SourceProblem(line, "colonne Lien vide : aucune clé stable pour cette aide")
+    key = _url_key(link)
+    if not title:
+        return SourceProblem(line, "colonne Nom vide : aide sans titre", key)
     warnings: list[str] = []
     financers = _split(row.get("Financeurs"))
     if not financers:
-        return SourceProblem(line, "colonne Financeurs vide : aide sans porteur")
+        return SourceProblem(line, "colonne Financeurs vide : aide sans porteur", key)
     audiences = _split(row.get("Bénéficiaire"))
     kind, needs = map_types(_split(row.get("Types d'aides")), (row.get("AAP/AMI") or "").strip().lower() == "oui",
                             warnings)
     try:
         closes_at = parse_day(row.get("Date Clôture"))
     except ValueError as exc:
-        return SourceProblem(line, f"Date Clôture : {exc}")
+        return SourceProblem(line, f"Date Clôture : {exc}", key)
     found = [financer_codes(f) for f in financers]
     codes = simplify(c for cs in found if cs for c in cs if c != "FR" or all(x == ["FR"] for x in found if x))
     fields: dict[str, Any] = {
@@ -179,7 +180,7 @@ def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:
         "closes_at": closes_at, "recurrence": _recurrence(row.get("Récurrence"), warnings), "url": web_url(link),
         "eligibility_text": "Bénéficiaires selon la source : " + " ; ".join(audiences) if audiences else None,
     }
-    item = SourceAid(line, _url_key(link), fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
+    item = SourceAid(line, key, fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
     if codes:
         fields["coverage"] = codes
     else:
@@ -225,16 +226,16 @@ def read_api_pages(paths: Path | Iterable[Path]) -> Iterator[tuple[str, SourceIt
 
 def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
     """One aid as ``AidSerializer`` writes it."""
-    title = str(aid.get("name") or aid.get("short_title") or "").strip()
-    if not title:
-        return SourceProblem(n, "champ name vide : aide sans titre")
     # The page address first: it is what the CSV export's Lien ends with, so both give one id.
-    key = str((_url_key(aid["url"]) if aid.get("url") else "") or aid.get("slug") or aid.get("id") or "").strip()
+    key = str((_url_key(str(aid["url"])) if aid.get("url") else "") or aid.get("slug") or aid.get("id") or "").strip()
     if not key:
         return SourceProblem(n, "ni url, ni slug, ni id : aucune clé stable pour cette aide")
+    title = str(aid.get("name") or aid.get("short_title") or "").strip()
+    if not title:
+        return SourceProblem(n, "champ name vide : aide sans titre", key)
     financers = _split(aid.get("financers"))
     if not financers:
-        return SourceProblem(n, "champ financers vide : aide sans porteur")
+        return SourceProblem(n, "champ financers vide : aide sans porteur", key)
     warnings: list[str] = []
     audiences = _split(aid.get("targeted_audiences"))
     kind, needs = map_types(_split(aid.get("aid_types")), bool(aid.get("is_call_for_project")), warnings)
@@ -242,7 +243,7 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
         dates = {f: parse_day(aid.get(src)) for f, src in
                  (("opens_at", "start_date"), ("closes_at", "submission_deadline"), ("last_verified", "date_updated"))}
     except ValueError as exc:
-        return SourceProblem(n, str(exc))
+        return SourceProblem(n, str(exc), key)
     fields: dict[str, Any] = {
         "kind": kind, "title": clip(title, MAX_TITLE_CHARS), "description": clip(_api_description(aid),
                                                                                   MAX_DESCRIPTION_CHARS),
@@ -252,7 +253,8 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
                                               _absolute(aid.get("url")))) if u), None),
         "eligibility_text": _api_eligibility(aid, audiences),
     }
-    amounts = [a for a in (aid.get("loan_amount"), aid.get("recoverable_advance_amount")) if isinstance(a, int | float)]
+    amounts = [a for a in (aid.get("loan_amount"), aid.get("recoverable_advance_amount"))
+               if isinstance(a, int | float) and not isinstance(a, bool)]
     if amounts:
         fields["amount_max"] = max(amounts)
     perimeter = str(aid.get("perimeter") or "").strip()

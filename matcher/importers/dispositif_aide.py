@@ -112,19 +112,19 @@ def _kind_and_needs(types: list[str]) -> tuple[str, list[str]]:
 def dispositif_item(n: int, record: dict[str, Any]) -> SourceItem:
     title = str(record.get("titre") or "").strip()
     key = str(record.get("id") or "").strip()
-    if not title:
-        return SourceProblem(n, "champ titre vide : dispositif sans titre")
     if not key:
         return SourceProblem(n, "champ id vide : aucune clé stable pour ce dispositif")
+    if not title:
+        return SourceProblem(n, "champ titre vide : dispositif sans titre", key)
     providers = _porteurs(record.get("porteurs"))
     if not providers:
-        return SourceProblem(n, "champ porteurs vide : dispositif sans porteur")
+        return SourceProblem(n, "champ porteurs vide : dispositif sans porteur", key)
     warnings: list[str] = []
     try:
         dates = {f: parse_day(record.get(src)) for f, src in
                  (("opens_at", "date_ouverture"), ("closes_at", "date_cloture"), ("last_verified", "date_mise_a_jour"))}
     except ValueError as exc:
-        return SourceProblem(n, str(exc))
+        return SourceProblem(n, str(exc), key)
     forms: list[str] = []
     for cible in _list(record.get("cibles")):
         found = CIBLES.get(fold(cible))

@@ -56,6 +56,8 @@ class RowNote:
     file: str | None = None
 
     def __str__(self) -> str:
+        if self.line == 0 and not self.file:  # about the whole run
+            return self.message
         where = f"{self.file}, aide {self.line}" if self.file else f"ligne {self.line}"
         return f"{where} : {self.message}"
 
@@ -197,15 +199,21 @@ class _Run:
         """References this run has stored, with where they were read (to report a key given twice)."""
         self.run_ids: dict[str, str] = {}
         """Ids this run has stored, with the reference that took each."""
+        self.kept: set[str] = set()
+        """References of rows this run could not read: their resources stay as they were."""
+        self.blind = 0
+        """Rows (or files) not read whose key is unknown: this run then inactivates nothing."""
 
     def take(self, item: SourceItem, file: str | None) -> None:
         self.report.read += 1
         if isinstance(item, SourceProblem):
             self.report.problems.append(RowNote(item.line, item.message, file))
+            self._keep(item.key)
             return
         built = _build(item, self.source, self.prefix, self.providers)
         if isinstance(built, str):
             self.report.problems.append(RowNote(item.line, built, file))
+            self._keep(item.key)
             return
         ref = built.source_refs[0]
         refused = self._refused(built, ref)
@@ -223,6 +231,13 @@ class _Run:
         self.report.warnings.extend(RowNote(item.line, w, file) for w in item.warnings)
         self.report.perimeters += 1
         self.report.perimeters_resolved += item.perimeter_resolved
+
+    def _keep(self, key: str | None) -> None:
+        """A row not read: the resource it describes (if known) is neither updated nor inactivated."""
+        if key is None:
+            self.blind += 1
+        else:
+            self.kept.add(f"{self.source}:{key}"[:300])
 
     def _refused(self, built: Resource, ref: str) -> str | None:
         """Why a row cannot be stored (French), or None: a key given twice, an id another key of
@@ -262,10 +277,16 @@ class _Run:
         self.by_ref.update(dict.fromkeys(resource.source_refs, resource.id))
 
     def expire(self) -> None:
-        """Resources this source described before and no longer lists."""
+        """Resources this source described before and no longer lists (none when rows without a key
+        could not be read: any of them may be the one that seems gone)."""
+        if self.blind:
+            self.report.warnings.append(RowNote(0, f"{self.blind} ligne(s) ou fichier(s) illisible(s) sans clé : "
+                                                   "aucune ressource désactivée lors de cet import"))
+            return
         mine = self.source + ":"
         for r in list(self.held.values()):
-            gone = [ref for ref in r.source_refs if ref.startswith(mine) and ref not in self.seen]
+            gone = [ref for ref in r.source_refs
+                    if ref.startswith(mine) and ref not in self.seen and ref not in self.kept]
             if not gone:
                 continue
             others = [ref for ref in r.source_refs if not ref.startswith(mine)]

@@ -63,10 +63,11 @@ def read_programs(folder: Path) -> Iterator[tuple[str, SourceItem]]:
         try:
             program = yaml.safe_load(file.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            yield file.name, SourceProblem(1, f"YAML illisible : {str(exc).splitlines()[0]}")
+            yield file.name, SourceProblem(1, f"YAML illisible : {str(exc).splitlines()[0]}", file.stem)
             continue
         if not isinstance(program, dict):
-            yield file.name, SourceProblem(1, "le fichier ne décrit pas un programme (attendu un objet YAML)")
+            yield file.name, SourceProblem(1, "le fichier ne décrit pas un programme (attendu un objet YAML)",
+                                         file.stem)
             continue
         yield file.name, program_item(file.stem, program)
 
@@ -140,15 +141,15 @@ def _providers(program: dict[str, Any]) -> list[ProviderDraft]:
 def program_item(key: str, program: dict[str, Any]) -> SourceItem:
     title = " ".join(str(program.get("titre") or "").split())
     if not title:
-        return SourceProblem(1, "champ titre vide : programme sans titre")
+        return SourceProblem(1, "champ titre vide : programme sans titre", key)
     providers = _providers(program)
     if not providers:
-        return SourceProblem(1, "champ « opérateur de contact » vide : programme sans opérateur")
+        return SourceProblem(1, "champ « opérateur de contact » vide : programme sans opérateur", key)
     warnings: list[str] = []
     try:
         opens_at, closes_at = parse_day(program.get("début de validité")), parse_day(program.get("fin de validité"))
     except ValueError as exc:
-        return SourceProblem(1, str(exc))
+        return SourceProblem(1, str(exc), key)
     nature = fold(str(program.get("nature de l'aide") or ""))
     financial = nature in _FINANCIAL
     forms = [LegalForm.entreprise, LegalForm.entreprise_ess, LegalForm.association]

@@ -1,0 +1,77 @@
+"""Review regressions of the real-catalogue importers: a row or file that cannot be read on a re-import
+keeps its resource as it was (it is not inactivated), and odd JSON values are reported, not a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from matcher.importers.aides_territoires import api_item
+from matcher.importers.catalogues import import_catalogue
+from matcher.importers.sync import sync_source
+from matcher.store import Catalogue
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues"
+GARDEN = "at-c3d4-creer-un-jardin-partage"
+
+
+def _export(tmp_path: Path) -> Path:
+    path = tmp_path / "export.csv"
+    shutil.copy(FIXTURES / "at_export.csv", path)
+    return path
+
+
+def test_a_row_unreadable_on_reimport_keeps_its_resource_active(store: Catalogue, tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    import_catalogue(store, "aides-territoires", [export])
+    before = store.get_resource(GARDEN)
+    rows = export.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = rows[2].rstrip("\r\n").split(",")
+    rows[2] = ",".join([*cells[:-1], "31/02/2027"]) + "\n"  # its closing date becomes impossible
+    export.write_text("".join(rows), encoding="utf-8")
+    report = import_catalogue(store, "aides-territoires", [export])
+    assert any(p.line == 3 and "Date Clôture" in p.message for p in report.problems)
+    assert report.expired == [] and store.get_resource(GARDEN).active is True
+    assert store.get_resource(GARDEN).closes_at == before.closes_at  # kept as it was
+
+
+def _page(aids: list[dict[str, object]]) -> str:
+    return json.dumps({"count": len(aids), "previous": None, "next": None, "results": aids})
+
+
+AID = {"id": 7, "url": "/aides/c3d4-jardin/", "name": "Créer un jardin partagé", "financers": ["ADEME"],
+       "perimeter": "Tarn (Département)", "aid_types": ["Subvention"], "targeted_audiences": ["Associations"]}
+
+
+def test_an_api_page_unreadable_on_reimport_inactivates_nothing(store: Catalogue, tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "1.json").write_text(_page([AID]), encoding="utf-8")
+    (pages / "2.json").write_text(_page([{**AID, "url": "/aides/e5f6-autre/", "name": "Une autre aide"}]),
+                                  encoding="utf-8")
+    first = import_catalogue(store, "aides-territoires-api", [pages])
+    assert len(first.added) == 2
+    (pages / "1.json").write_text(_page([AID])[:40], encoding="utf-8")  # a truncated download
+    report = import_catalogue(store, "aides-territoires-api", [pages])
+    assert report.problems and report.expired == []
+    assert all(r.active for r in store.resources())
+    assert any("désactivée" in w.message for w in report.warnings)  # staff are told why nothing expired
+
+
+def test_a_tee_programme_whose_file_breaks_stays_active(store: Catalogue, tmp_path: Path) -> None:
+    folder = tmp_path / "tee"
+    shutil.copytree(FIXTURES / "tee", folder)
+    (folder / "broken.yaml").unlink()
+    import_catalogue(store, "tee", [folder])
+    (folder / "pret-vert-sud.yaml").write_text("titre: [non fermé\n", encoding="utf-8")
+    report = import_catalogue(store, "tee", [folder])
+    assert report.problems and report.expired == []
+    assert store.get_resource("tee-pret-vert-sud").active is True
+
+
+def test_odd_json_values_of_an_aid_are_no_crash(store: Catalogue) -> None:
+    items = [api_item(1, {**AID, "url": 12345}), api_item(2, {**AID, "url": "/aides/b/", "loan_amount": True})]
+    report = sync_source(store, "s", items, prefix="s")
+    assert report.read == 2 and report.imported + len(report.problems) == 2
+    assert all(r.amount_max is None for r in store.resources())  # a boolean is not an amount
