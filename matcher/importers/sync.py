@@ -17,7 +17,7 @@ Every item is either imported or reported with its line or record number (:class
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -168,9 +168,19 @@ def _merge(held: Resource, incoming: Resource, refs: list[str]) -> Resource:
     return Resource.model_validate({**held.model_dump(), **changes})
 
 
+def _no_nul(value: Any) -> Any:
+    """``value`` without NUL characters in its strings (PostgreSQL refuses them in text; a file's
+    stray NUL would otherwise fail the whole import's transaction)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def _build(item: SourceAid, source: str, prefix: str, providers: _Providers) -> Resource | str:
-    fields = dict(item.fields)
-    ids = list(dict.fromkeys(providers.id_for(d) for d in item.providers))
+    fields = {name: _no_nul(value) for name, value in item.fields.items()}
+    ids = list(dict.fromkeys(providers.id_for(replace(d, name=_no_nul(d.name))) for d in item.providers))
     if len(item.providers) > 1:
         others = ", ".join(d.name for d in item.providers[1:])
         fields["description"] = (fields.get("description", "") + f"\n\nAutres financeurs : {others}.").strip()

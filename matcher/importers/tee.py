@@ -73,15 +73,22 @@ def read_programs(folder: Path) -> Iterator[tuple[str, SourceItem]]:
 
 
 def _strings(node: Any) -> Iterator[str]:
-    """Every string of a publicodes rule, depth first."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
+    """Every string of a publicodes rule, depth first. Each list or mapping is walked once: YAML
+    aliases may share one node many times over (exponential) or make it contain itself (endless)."""
+    stack, walked = [node], set()
+    while stack:
+        top = stack.pop()
+        if isinstance(top, str):
+            yield top
+        elif isinstance(top, dict | list) and id(top) not in walked:
+            walked.add(id(top))
+            stack.extend(reversed(list(top.values()) if isinstance(top, dict) else top))
+
+
+def _section(program: dict[str, Any], name: str) -> dict[str, Any]:
+    """A mapping of the programme (``publicodes``, its conditions); empty when absent or not a mapping."""
+    value = program.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _lines(value: Any) -> list[str]:
@@ -92,11 +99,11 @@ def _lines(value: Any) -> list[str]:
 
 def coverage_of(program: dict[str, Any], warnings: list[str]) -> list[str] | None:
     """Coverage codes from the geographic rule (or text); None when no named place resolves."""
-    rules = program.get("publicodes") or {}
+    rules = _section(program, "publicodes")
     if _GEO_RULE in rules:
         names = [s.split("=", 1)[1].strip() for s in _strings(rules[_GEO_RULE]) if s.strip().startswith("région =")]
     else:
-        geo = (program.get("conditions d'éligibilité") or {}).get("secteur géographique")
+        geo = _section(program, "conditions d'éligibilité").get("secteur géographique")
         names = [n.strip() for line in _lines(geo) for n in line.split(",") if n.strip()]
     if not names:
         return ["FR"]
@@ -112,7 +119,7 @@ def coverage_of(program: dict[str, Any], warnings: list[str]) -> list[str] | Non
 
 def _conditions(program: dict[str, Any]) -> str | None:
     """The French conditions Maillage cannot check, one line per kind of condition."""
-    conditions = program.get("conditions d'éligibilité") or {}
+    conditions = _section(program, "conditions d'éligibilité")
     lines = []
     for key, label in _CONDITION_LABELS:
         kept = [c for c in _lines(conditions.get(key)) if fold(c).rstrip(" .") not in _OPEN_TO_ALL]

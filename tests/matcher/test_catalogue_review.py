@@ -75,3 +75,41 @@ def test_odd_json_values_of_an_aid_are_no_crash(store: Catalogue) -> None:
     report = sync_source(store, "s", items, prefix="s")
     assert report.read == 2 and report.imported + len(report.problems) == 2
     assert all(r.amount_max is None for r in store.resources())  # a boolean is not an amount
+
+
+def test_yaml_aliases_that_loop_or_multiply_are_read_once(tmp_path: Path) -> None:
+    from matcher.importers.tee import read_programs
+
+    loop = tmp_path / "boucle.yaml"
+    loop.write_text("titre: Boucle\nopérateur de contact: ADEME\npublicodes:\n"
+                    "  entreprise . est dans une zone géographique éligible: &a\n    - *a\n", encoding="utf-8")
+    levels = ['a: &a ["région = Bretagne", "région = Bretagne", "région = Bretagne"]']
+    levels += [f"{x}: &{x} [{', '.join([f'*{y}'] * 30)}]" for y, x in zip("abcdefg", "bcdefgh", strict=True)]
+    bomb = tmp_path / "rires.yaml"  # 3 × 30⁷ strings if each alias is walked again
+    bomb.write_text("titre: Rires\nopérateur de contact: ADEME\npublicodes:\n"
+                    "  entreprise . est dans une zone géographique éligible:\n"
+                    + "".join(f"    {line}\n" for line in levels), encoding="utf-8")
+    items = dict(read_programs(tmp_path))
+    assert items["boucle.yaml"].fields["coverage"] == ["FR"]  # type: ignore[union-attr]
+    assert items["rires.yaml"].fields["coverage"] == ["R53"]  # type: ignore[union-attr]
+
+
+def test_programme_sections_of_the_wrong_shape_are_no_crash(tmp_path: Path) -> None:
+    from matcher.importers.tee import read_programs
+
+    (tmp_path / "liste.yaml").write_text("titre: Liste\nopérateur de contact: ADEME\n"
+                                         "conditions d'éligibilité: [1, 2]\npublicodes: [1, 2]\n", encoding="utf-8")
+    (tmp_path / "texte.yaml").write_text("titre: Texte\nopérateur de contact: ADEME\n"
+                                         "conditions d'éligibilité: texte\npublicodes: texte\n", encoding="utf-8")
+    items = [item for _, item in read_programs(tmp_path)]
+    assert [i.fields["title"] for i in items] == ["Liste", "Texte"]  # type: ignore[union-attr]
+
+
+def test_nul_characters_of_a_source_are_not_stored(store: Catalogue, tmp_path: Path) -> None:
+    (tmp_path / "nul.yaml").write_text('titre: "Prêt\\0 vert"\nopérateur de contact: "ADE\\0ME"\n'
+                                       'description: "un\\0 texte"\n', encoding="utf-8")
+    report = import_catalogue(store, "tee", [tmp_path])
+    assert report.added == ["tee-nul"]
+    stored = store.get_resource("tee-nul")
+    assert (stored.title, stored.description) == ("Prêt vert", "un texte")
+    assert all("\x00" not in p.name for p in store.providers())
