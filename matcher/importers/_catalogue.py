@@ -7,12 +7,15 @@ Each importer (:mod:`aides_territoires`, :mod:`dispositif_aide`, :mod:`tee`) rea
 
 from __future__ import annotations
 
+import csv
 import difflib
 import html
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from matcher._territory_data import fold
@@ -28,6 +31,7 @@ __all__ = [
     "norm_title",
     "parse_day",
     "provider_keys",
+    "read_csv_records",
     "text_similarity",
     "web_url",
 ]
@@ -201,3 +205,34 @@ def parse_day(value: Any) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         raise ValueError(f"date illisible {text!r} : attendu jj/mm/aaaa ou aaaa-mm-jj") from None
+
+
+# --- CSV files ---------------------------------------------------------------------------------
+
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""Largest cell read (the csv module's default of 128 KiB is below some real HTML descriptions)."""
+
+
+def read_csv_records(path: Path, required: Sequence[str], expected: Sequence[str], *,
+                     delimiter: str = ",") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, record)`` for every data row of a UTF-8 CSV file whose header names ``required``
+    (the header is line 1). A file without them, not in UTF-8 or that the csv module cannot read
+    raises ValueError in French, naming the file (and the line): nothing of it is imported, rather
+    than the rows after the fault looking gone."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    line = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path.name} : colonnes absentes {', '.join(missing)} ; attendu "
+                                 f"{', '.join(expected)}")
+            for record in reader:
+                line = reader.line_num
+                yield line, record
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} : fichier illisible après la ligne {line}, il n'est pas en UTF-8 "
+                         f"({exc.reason}) ; réenregistrez-le en UTF-8") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path.name}, après la ligne {line} : CSV illisible ({exc})") from None

@@ -13,7 +13,6 @@ The mapping is documented in ``docs/import-format.md``.
 
 from __future__ import annotations
 
-import csv
 import json
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -29,6 +28,7 @@ from matcher.importers._catalogue import (
     guess_provider_kind,
     html_to_text,
     parse_day,
+    read_csv_records,
     web_url,
 )
 from matcher.importers._sources import clip
@@ -141,14 +141,8 @@ def _url_key(url: str) -> str:
 
 def read_csv_export(path: Path) -> Iterator[SourceItem]:
     """One item per data row of the export (the header is line 1)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("Nom", "Lien") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path.name} : colonnes absentes {', '.join(missing)} ; attendu "
-                             f"{', '.join(CSV_COLUMNS)}")
-        for record in reader:
-            yield _csv_item(reader.line_num, record)
+    for line, record in read_csv_records(path, ("Nom", "Lien"), CSV_COLUMNS):
+        yield _csv_item(line, record)
 
 
 def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:

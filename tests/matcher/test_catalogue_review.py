@@ -3,6 +3,7 @@ keeps its resource as it was (it is not inactivated), and odd JSON values are re
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -113,3 +114,35 @@ def test_nul_characters_of_a_source_are_not_stored(store: Catalogue, tmp_path: P
     stored = store.get_resource("tee-nul")
     assert (stored.title, stored.description) == ("Prêt vert", "un texte")
     assert all("\x00" not in p.name for p in store.providers())
+
+
+def test_csv_files_the_csv_module_balks_at(store: Catalogue, tmp_path: Path) -> None:
+    import pytest
+
+    export = _export(tmp_path)
+    text = export.read_text(encoding="utf-8")
+    with export.open(encoding="utf-8", newline="") as fh:
+        header, first = list(csv.reader(fh))[:2]
+    first[7] = "<p>" + "isolation " * 20_000 + "</p>"  # a 200 kB description: over csv's default 128 KiB
+    with export.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, first])
+    report = import_catalogue(store, "aides-territoires", [export])
+    assert report.added == ["at-a1b2-renover-les-ecoles"]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("latin-1", errors="replace"))
+    with pytest.raises(ValueError, match="n'est pas en UTF-8"):
+        import_catalogue(store, "aides-territoires", [latin])
+    assert store.get_resource("at-a1b2-renover-les-ecoles").active
+
+
+def test_an_empty_dispositif_csv_is_refused_not_a_source_that_lists_nothing(store: Catalogue,
+                                                                            tmp_path: Path) -> None:
+    import pytest
+
+    first = import_catalogue(store, "dispositif-aide", [FIXTURES / "dispositifs.csv"])
+    assert first.added
+    empty = tmp_path / "dispositifs.csv"
+    empty.write_bytes(b"")  # a download that failed
+    with pytest.raises(ValueError, match="colonnes absentes id, titre"):
+        import_catalogue(store, "dispositif-aide", [empty])
+    assert all(r.active for r in store.resources())
