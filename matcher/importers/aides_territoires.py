@@ -191,7 +191,10 @@ def _page_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(p.glob("*.json")))
+            pages = sorted(p.glob("*.json"))
+            if not pages:  # a wrong folder must not read as a source that lists nothing (all inactivated)
+                raise ValueError(f"aucune page *.json dans le dossier {p}")
+            files.extend(pages)
         elif p.is_file():
             files.append(p)
         else:

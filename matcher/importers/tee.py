@@ -59,6 +59,8 @@ def read_programs(folder: Path) -> Iterator[tuple[str, SourceItem]]:
     if not folder.exists():
         raise FileNotFoundError(f"dossier introuvable : {folder}")
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]
+    if not files:  # a wrong folder must not read as a source that lists nothing (all inactivated)
+        raise ValueError(f"aucun programme *.yaml dans {folder} ; indiquez le dossier programs/ des programmes TEE")
     for file in files:
         try:
             program = yaml.safe_load(file.read_text(encoding="utf-8"))

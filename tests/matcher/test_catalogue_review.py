@@ -146,3 +146,18 @@ def test_an_empty_dispositif_csv_is_refused_not_a_source_that_lists_nothing(stor
     with pytest.raises(ValueError, match="colonnes absentes id, titre"):
         import_catalogue(store, "dispositif-aide", [empty])
     assert all(r.active for r in store.resources())
+
+
+def test_a_folder_without_the_format_s_files_inactivates_nothing(store: Catalogue, tmp_path: Path) -> None:
+    import pytest
+
+    import_catalogue(store, "tee", [FIXTURES / "tee"])
+    wrong = tmp_path / "tee-programmes"  # the data folder given instead of its programs/
+    wrong.mkdir()
+    (wrong / "projects.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"aucun programme \*\.yaml"):
+        import_catalogue(store, "tee", [wrong])
+    (tmp_path / "pages").mkdir()
+    with pytest.raises(ValueError, match=r"aucune page \*\.json"):
+        import_catalogue(store, "aides-territoires-api", [tmp_path / "pages"])
+    assert all(r.active for r in store.resources())
