@@ -45,6 +45,8 @@ _SAME_TITLE_SIMILARITY = 0.6
 # Fields a merge fills on the resource already held when it has no value for them.
 _FILLABLE = ("description", "eligibility_text", "opens_at", "closes_at", "url", "amount_min", "amount_max",
              "capacity", "last_verified", "themes", "needs_covered")
+# Fields no source format gives: only staff set them, so a re-import keeps what the record holds.
+_STAFF_ONLY = ("contact", "capacity", "eligible_stages", "amount_min")
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,10 @@ class _Run:
         held = self.held[target]
         if held.source == self.source:
             # This source's record: its new content, keeping what other sources merged in filled.
-            fresh = Resource.model_validate({**built.model_dump(), "id": held.id, "created_at": held.created_at})
+            staff = {name: getattr(held, name) for name in _STAFF_ONLY
+                     if getattr(built, name) in (None, []) and getattr(held, name) not in (None, [])}
+            fresh = Resource.model_validate({**built.model_dump(), "id": held.id, "created_at": held.created_at,
+                                             **staff})
             new = _merge(fresh, held, held.source_refs) if len(held.source_refs) > 1 else fresh
         else:
             if ref not in held.source_refs:

@@ -11,6 +11,7 @@ from pathlib import Path
 from matcher.importers.aides_territoires import api_item
 from matcher.importers.catalogues import import_catalogue
 from matcher.importers.sync import sync_source
+from matcher.schemas import Stage
 from matcher.store import Catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues"
@@ -161,3 +162,15 @@ def test_a_folder_without_the_format_s_files_inactivates_nothing(store: Catalogu
     with pytest.raises(ValueError, match=r"aucune page \*\.json"):
         import_catalogue(store, "aides-territoires-api", [tmp_path / "pages"])
     assert all(r.active for r in store.resources())
+
+
+def test_what_only_staff_set_survives_a_reimport_of_the_same_file(store: Catalogue) -> None:
+    import_catalogue(store, "tee", [FIXTURES / "tee"])
+    held = store.get_resource("tee-pret-vert-sud")
+    store.upsert_resources([held.model_copy(update={"contact": "Guichet Région Sud, 04 91 57 50 57",
+                                                    "capacity": 12, "eligible_stages": [Stage.prototype]})])
+    report = import_catalogue(store, "tee", [FIXTURES / "tee"])
+    assert "tee-pret-vert-sud" in report.unchanged and report.updated == []
+    kept = store.get_resource("tee-pret-vert-sud")
+    assert (kept.contact, kept.capacity, [s.value for s in kept.eligible_stages]) == (
+        "Guichet Région Sud, 04 91 57 50 57", 12, ["prototype"])
