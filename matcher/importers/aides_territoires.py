@@ -205,6 +205,8 @@ def _page_files(paths: Iterable[Path]) -> list[Path]:
 def read_api_pages(paths: Path | Iterable[Path]) -> Iterator[tuple[str, SourceItem]]:
     """``(file name, item)`` for every aid of the pages (a file, a folder of ``*.json`` pages, or a
     list); the item's line is the aid's 1-based position in its page's ``results``."""
+    links = {"next": 0, "previous": 0, "last": 0}
+    file = None
     for file in _page_files([paths] if isinstance(paths, Path) else paths):
         try:
             page = json.loads(file.read_text(encoding="utf-8"))
@@ -216,9 +218,17 @@ def read_api_pages(paths: Path | Iterable[Path]) -> Iterator[tuple[str, SourceIt
             yield file.name, SourceProblem(0, "page sans liste « results » (attendu {count, previous, next, "
                                               "results})")
             continue
+        if isinstance(page, dict):
+            links["next" if page.get("next") else "last"] += 1
+            links["previous"] += bool(page.get("previous"))
         for n, aid in enumerate(results, start=1):
             yield file.name, (api_item(n, aid) if isinstance(aid, dict)
                               else SourceProblem(n, "aide qui n'est pas un objet JSON"))
+    if file is not None and (links["next"] != links["previous"] or (links["next"] and not links["last"])):
+        # A chain of pages has as many "next" as "previous" links and a last page: one is missing, and
+        # the aids it holds must not look withdrawn (a problem without a key: nothing is inactivated).
+        yield file.name, SourceProblem(0, f"pages incomplètes : {links['next']} lien(s) « next » pour "
+                                          f"{links['previous']} « previous » ; une page manque")
 
 
 def api_item(n: int, aid: dict[str, Any]) -> SourceItem:

@@ -174,3 +174,12 @@ def test_what_only_staff_set_survives_a_reimport_of_the_same_file(store: Catalog
     kept = store.get_resource("tee-pret-vert-sud")
     assert (kept.contact, kept.capacity, [s.value for s in kept.eligible_stages]) == (
         "Guichet Région Sud, 04 91 57 50 57", 12, ["prototype"])
+
+
+def test_a_missing_api_page_inactivates_nothing(store: Catalogue) -> None:
+    pages = FIXTURES / "at_api"
+    both = import_catalogue(store, "aides-territoires-api", [pages])
+    assert len(both.added) == 3 and not any("pages incomplètes" in p.message for p in both.problems)
+    first_only = import_catalogue(store, "aides-territoires-api", [pages / "page1.json"])  # page 2 missing
+    assert any("pages incomplètes" in p.message for p in first_only.problems)
+    assert first_only.expired == [] and all(r.active for r in store.resources())
