@@ -82,7 +82,7 @@ SourceItem = SourceAid | SourceProblem
 
 # --- texts -------------------------------------------------------------------------------------
 
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>]+>")  # no "<" inside: a text full of "<" would be scanned to its end from each one
 _BLOCK = re.compile(r"(?i)<\s*(br|/p|/li|/h[1-6]|/div|/tr)\s*/?>")
 
 

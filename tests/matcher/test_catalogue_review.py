@@ -183,3 +183,14 @@ def test_a_missing_api_page_inactivates_nothing(store: Catalogue) -> None:
     first_only = import_catalogue(store, "aides-territoires-api", [pages / "page1.json"])  # page 2 missing
     assert any("pages incomplètes" in p.message for p in first_only.problems)
     assert first_only.expired == [] and all(r.active for r in store.resources())
+
+
+def test_a_description_full_of_lone_angle_brackets_is_read_in_linear_time() -> None:
+    import time
+
+    from matcher.importers._catalogue import html_to_text
+
+    assert html_to_text("<p>a < b</p><br/>c <b>d</b>") == "a < b\nc d"
+    started = time.perf_counter()
+    html_to_text("x < " * 40_000)  # 160 kB: several seconds when each "<" was scanned to the end
+    assert time.perf_counter() - started < 0.5
