@@ -45,8 +45,8 @@ def freshness_of(last_verified: date | None, today: date, stale_after_days: int 
         raise ValueError(f"stale_after_days must be an integer >= 1, got {stale_after_days!r}")
     if last_verified is None:
         return Freshness(None, "date de vérification inconnue", True,
-                         "Informations jamais vérifiées : à confirmer auprès du financeur avant de déposer "
-                         "un dossier.")
+                         "Date de vérification inconnue : informations à confirmer auprès du financeur avant "
+                         "de déposer un dossier.")
     verified = f"vérifiée le {last_verified:%d/%m/%Y}"
     age = (today - last_verified).days
     if age <= stale_after_days:

@@ -7,12 +7,15 @@ Each importer (:mod:`aides_territoires`, :mod:`dispositif_aide`, :mod:`tee`) rea
 
 from __future__ import annotations
 
+import csv
 import difflib
 import html
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from matcher._territory_data import fold
@@ -28,6 +31,7 @@ __all__ = [
     "norm_title",
     "parse_day",
     "provider_keys",
+    "read_csv_records",
     "text_similarity",
     "web_url",
 ]
@@ -63,17 +67,22 @@ class SourceAid:
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """A row of the source that is not imported, with its line or record number and the reason (French)."""
+    """A row of the source that is not imported, with its line or record number and the reason (French).
+
+    ``key``: the aid's key in the source when it could be read; a re-import then keeps the resource it
+    names as it was instead of inactivating it (:mod:`sync`). Without a key, nothing of the source is
+    inactivated in that run (which resource the row described is unknown)."""
 
     line: int
     message: str
+    key: str | None = None
 
 
 SourceItem = SourceAid | SourceProblem
 
 # --- texts -------------------------------------------------------------------------------------
 
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>]+>")  # no "<" inside: a text full of "<" would be scanned to its end from each one
 _BLOCK = re.compile(r"(?i)<\s*(br|/p|/li|/h[1-6]|/div|/tr)\s*/?>")
 
 
@@ -196,3 +205,34 @@ def parse_day(value: Any) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         raise ValueError(f"date illisible {text!r} : attendu jj/mm/aaaa ou aaaa-mm-jj") from None
+
+
+# --- CSV files ---------------------------------------------------------------------------------
+
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""Largest cell read (the csv module's default of 128 KiB is below some real HTML descriptions)."""
+
+
+def read_csv_records(path: Path, required: Sequence[str], expected: Sequence[str], *,
+                     delimiter: str = ",") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, record)`` for every data row of a UTF-8 CSV file whose header names ``required``
+    (the header is line 1). A file without them, not in UTF-8 or that the csv module cannot read
+    raises ValueError in French, naming the file (and the line): nothing of it is imported, rather
+    than the rows after the fault looking gone."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    line = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path.name} : colonnes absentes {', '.join(missing)} ; attendu "
+                                 f"{', '.join(expected)}")
+            for record in reader:
+                line = reader.line_num
+                yield line, record
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} : fichier illisible après la ligne {line}, il n'est pas en UTF-8 "
+                         f"({exc.reason}) ; réenregistrez-le en UTF-8") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path.name}, après la ligne {line} : CSV illisible ({exc})") from None

@@ -13,7 +13,6 @@ The mapping is documented in ``docs/import-format.md``.
 
 from __future__ import annotations
 
-import csv
 import json
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -29,6 +28,7 @@ from matcher.importers._catalogue import (
     guess_provider_kind,
     html_to_text,
     parse_day,
+    read_csv_records,
     web_url,
 )
 from matcher.importers._sources import clip
@@ -141,35 +141,30 @@ def _url_key(url: str) -> str:
 
 def read_csv_export(path: Path) -> Iterator[SourceItem]:
     """One item per data row of the export (the header is line 1)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("Nom", "Lien") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path.name} : colonnes absentes {', '.join(missing)} ; attendu "
-                             f"{', '.join(CSV_COLUMNS)}")
-        for record in reader:
-            yield _csv_item(reader.line_num, record)
+    for line, record in read_csv_records(path, ("Nom", "Lien"), CSV_COLUMNS):
+        yield _csv_item(line, record)
 
 
 def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:
     if None in row:
         return SourceProblem(line, "plus de cellules que de colonnes dans l'en-tête")
     title, link = (row.get("Nom") or "").strip(), (row.get("Lien") or "").strip()
-    if not title:
-        return SourceProblem(line, "colonne Nom vide : aide sans titre")
     if not link:
         return SourceProblem(line, "colonne Lien vide : aucune clé stable pour cette aide")
+    key = _url_key(link)
+    if not title:
+        return SourceProblem(line, "colonne Nom vide : aide sans titre", key)
     warnings: list[str] = []
     financers = _split(row.get("Financeurs"))
     if not financers:
-        return SourceProblem(line, "colonne Financeurs vide : aide sans porteur")
+        return SourceProblem(line, "colonne Financeurs vide : aide sans porteur", key)
     audiences = _split(row.get("Bénéficiaire"))
     kind, needs = map_types(_split(row.get("Types d'aides")), (row.get("AAP/AMI") or "").strip().lower() == "oui",
                             warnings)
     try:
         closes_at = parse_day(row.get("Date Clôture"))
     except ValueError as exc:
-        return SourceProblem(line, f"Date Clôture : {exc}")
+        return SourceProblem(line, f"Date Clôture : {exc}", key)
     found = [financer_codes(f) for f in financers]
     codes = simplify(c for cs in found if cs for c in cs if c != "FR" or all(x == ["FR"] for x in found if x))
     fields: dict[str, Any] = {
@@ -179,7 +174,7 @@ def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:
         "closes_at": closes_at, "recurrence": _recurrence(row.get("Récurrence"), warnings), "url": web_url(link),
         "eligibility_text": "Bénéficiaires selon la source : " + " ; ".join(audiences) if audiences else None,
     }
-    item = SourceAid(line, _url_key(link), fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
+    item = SourceAid(line, key, fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
     if codes:
         fields["coverage"] = codes
     else:
@@ -196,7 +191,10 @@ def _page_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(p.glob("*.json")))
+            pages = sorted(p.glob("*.json"))
+            if not pages:  # a wrong folder must not read as a source that lists nothing (all inactivated)
+                raise ValueError(f"aucune page *.json dans le dossier {p}")
+            files.extend(pages)
         elif p.is_file():
             files.append(p)
         else:
@@ -207,6 +205,8 @@ def _page_files(paths: Iterable[Path]) -> list[Path]:
 def read_api_pages(paths: Path | Iterable[Path]) -> Iterator[tuple[str, SourceItem]]:
     """``(file name, item)`` for every aid of the pages (a file, a folder of ``*.json`` pages, or a
     list); the item's line is the aid's 1-based position in its page's ``results``."""
+    links = {"next": 0, "previous": 0, "last": 0}
+    file = None
     for file in _page_files([paths] if isinstance(paths, Path) else paths):
         try:
             page = json.loads(file.read_text(encoding="utf-8"))
@@ -218,23 +218,31 @@ def read_api_pages(paths: Path | Iterable[Path]) -> Iterator[tuple[str, SourceIt
             yield file.name, SourceProblem(0, "page sans liste « results » (attendu {count, previous, next, "
                                               "results})")
             continue
+        if isinstance(page, dict):
+            links["next" if page.get("next") else "last"] += 1
+            links["previous"] += bool(page.get("previous"))
         for n, aid in enumerate(results, start=1):
             yield file.name, (api_item(n, aid) if isinstance(aid, dict)
                               else SourceProblem(n, "aide qui n'est pas un objet JSON"))
+    if file is not None and (links["next"] != links["previous"] or (links["next"] and not links["last"])):
+        # A chain of pages has as many "next" as "previous" links and a last page: one is missing, and
+        # the aids it holds must not look withdrawn (a problem without a key: nothing is inactivated).
+        yield file.name, SourceProblem(0, f"pages incomplètes : {links['next']} lien(s) « next » pour "
+                                          f"{links['previous']} « previous » ; une page manque")
 
 
 def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
     """One aid as ``AidSerializer`` writes it."""
-    title = str(aid.get("name") or aid.get("short_title") or "").strip()
-    if not title:
-        return SourceProblem(n, "champ name vide : aide sans titre")
     # The page address first: it is what the CSV export's Lien ends with, so both give one id.
-    key = str((_url_key(aid["url"]) if aid.get("url") else "") or aid.get("slug") or aid.get("id") or "").strip()
+    key = str((_url_key(str(aid["url"])) if aid.get("url") else "") or aid.get("slug") or aid.get("id") or "").strip()
     if not key:
         return SourceProblem(n, "ni url, ni slug, ni id : aucune clé stable pour cette aide")
+    title = str(aid.get("name") or aid.get("short_title") or "").strip()
+    if not title:
+        return SourceProblem(n, "champ name vide : aide sans titre", key)
     financers = _split(aid.get("financers"))
     if not financers:
-        return SourceProblem(n, "champ financers vide : aide sans porteur")
+        return SourceProblem(n, "champ financers vide : aide sans porteur", key)
     warnings: list[str] = []
     audiences = _split(aid.get("targeted_audiences"))
     kind, needs = map_types(_split(aid.get("aid_types")), bool(aid.get("is_call_for_project")), warnings)
@@ -242,7 +250,7 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
         dates = {f: parse_day(aid.get(src)) for f, src in
                  (("opens_at", "start_date"), ("closes_at", "submission_deadline"), ("last_verified", "date_updated"))}
     except ValueError as exc:
-        return SourceProblem(n, str(exc))
+        return SourceProblem(n, str(exc), key)
     fields: dict[str, Any] = {
         "kind": kind, "title": clip(title, MAX_TITLE_CHARS), "description": clip(_api_description(aid),
                                                                                   MAX_DESCRIPTION_CHARS),
@@ -252,7 +260,8 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
                                               _absolute(aid.get("url")))) if u), None),
         "eligibility_text": _api_eligibility(aid, audiences),
     }
-    amounts = [a for a in (aid.get("loan_amount"), aid.get("recoverable_advance_amount")) if isinstance(a, int | float)]
+    amounts = [a for a in (aid.get("loan_amount"), aid.get("recoverable_advance_amount"))
+               if isinstance(a, int | float) and not isinstance(a, bool)]
     if amounts:
         fields["amount_max"] = max(amounts)
     perimeter = str(aid.get("perimeter") or "").strip()

@@ -12,7 +12,6 @@ JSON: a list of such objects, or an object holding the list under ``dispositifs`
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +26,18 @@ from matcher.importers._catalogue import (
     guess_provider_kind,
     html_to_text,
     parse_day,
+    read_csv_records,
     web_url,
 )
 from matcher.importers._sources import clip
 from matcher.importers.perimeters import etalab_codes, simplify
 from matcher.schemas import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, LegalForm, Need, ResourceKind
 
-__all__ = ["CIBLES", "read_dispositifs"]
+__all__ = ["CIBLES", "CSV_COLUMNS", "read_dispositifs"]
+
+CSV_COLUMNS = ("id", "titre", "description", "eligibilite", "types_aides", "porteurs", "cibles",
+               "eligibilite_geographique", "date_ouverture", "date_cloture", "date_mise_a_jour", "…")
+"""The main columns of schema-dispositif-aide (``id`` and ``titre`` are required in a CSV file)."""
 
 CIBLES: dict[str, tuple[LegalForm, ...]] = {
     "professionnels": (LegalForm.entreprise, LegalForm.entreprise_ess),
@@ -53,13 +57,12 @@ def read_dispositifs(path: Path) -> Iterator[SourceItem]:
     if not path.is_file():
         raise FileNotFoundError(f"fichier introuvable : {path}")
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline()
-            fh.seek(0)
-            # From the header alone: the porteurs cells hold JSON, whose commas would fool a sniffer.
-            reader = csv.DictReader(fh, delimiter=";" if header.count(";") > header.count(",") else ",")
-            for record in reader:
-                yield dispositif_item(reader.line_num, record)
+        # From the header alone: the porteurs cells hold JSON, whose commas would fool a sniffer.
+        delimiter = ";" if header.count(";") > header.count(",") else ","
+        for line, record in read_csv_records(path, ("id", "titre"), CSV_COLUMNS, delimiter=delimiter):
+            yield dispositif_item(line, record)
         return
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, dict):
@@ -112,19 +115,19 @@ def _kind_and_needs(types: list[str]) -> tuple[str, list[str]]:
 def dispositif_item(n: int, record: dict[str, Any]) -> SourceItem:
     title = str(record.get("titre") or "").strip()
     key = str(record.get("id") or "").strip()
-    if not title:
-        return SourceProblem(n, "champ titre vide : dispositif sans titre")
     if not key:
         return SourceProblem(n, "champ id vide : aucune clé stable pour ce dispositif")
+    if not title:
+        return SourceProblem(n, "champ titre vide : dispositif sans titre", key)
     providers = _porteurs(record.get("porteurs"))
     if not providers:
-        return SourceProblem(n, "champ porteurs vide : dispositif sans porteur")
+        return SourceProblem(n, "champ porteurs vide : dispositif sans porteur", key)
     warnings: list[str] = []
     try:
         dates = {f: parse_day(record.get(src)) for f, src in
                  (("opens_at", "date_ouverture"), ("closes_at", "date_cloture"), ("last_verified", "date_mise_a_jour"))}
     except ValueError as exc:
-        return SourceProblem(n, str(exc))
+        return SourceProblem(n, str(exc), key)
     forms: list[str] = []
     for cible in _list(record.get("cibles")):
         found = CIBLES.get(fold(cible))

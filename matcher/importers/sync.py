@@ -17,7 +17,7 @@ Every item is either imported or reported with its line or record number (:class
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,6 +45,8 @@ _SAME_TITLE_SIMILARITY = 0.6
 # Fields a merge fills on the resource already held when it has no value for them.
 _FILLABLE = ("description", "eligibility_text", "opens_at", "closes_at", "url", "amount_min", "amount_max",
              "capacity", "last_verified", "themes", "needs_covered")
+# Fields no source format gives: only staff set them, so a re-import keeps what the record holds.
+_STAFF_ONLY = ("contact", "capacity", "eligible_stages", "amount_min")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class RowNote:
     file: str | None = None
 
     def __str__(self) -> str:
+        if self.line == 0 and not self.file:  # about the whole run
+            return self.message
         where = f"{self.file}, aide {self.line}" if self.file else f"ligne {self.line}"
         return f"{where} : {self.message}"
 
@@ -166,9 +170,19 @@ def _merge(held: Resource, incoming: Resource, refs: list[str]) -> Resource:
     return Resource.model_validate({**held.model_dump(), **changes})
 
 
+def _no_nul(value: Any) -> Any:
+    """``value`` without NUL characters in its strings (PostgreSQL refuses them in text; a file's
+    stray NUL would otherwise fail the whole import's transaction)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def _build(item: SourceAid, source: str, prefix: str, providers: _Providers) -> Resource | str:
-    fields = dict(item.fields)
-    ids = list(dict.fromkeys(providers.id_for(d) for d in item.providers))
+    fields = {name: _no_nul(value) for name, value in item.fields.items()}
+    ids = list(dict.fromkeys(providers.id_for(replace(d, name=_no_nul(d.name))) for d in item.providers))
     if len(item.providers) > 1:
         others = ", ".join(d.name for d in item.providers[1:])
         fields["description"] = (fields.get("description", "") + f"\n\nAutres financeurs : {others}.").strip()
@@ -197,15 +211,21 @@ class _Run:
         """References this run has stored, with where they were read (to report a key given twice)."""
         self.run_ids: dict[str, str] = {}
         """Ids this run has stored, with the reference that took each."""
+        self.kept: set[str] = set()
+        """References of rows this run could not read: their resources stay as they were."""
+        self.blind = 0
+        """Rows (or files) not read whose key is unknown: this run then inactivates nothing."""
 
     def take(self, item: SourceItem, file: str | None) -> None:
         self.report.read += 1
         if isinstance(item, SourceProblem):
             self.report.problems.append(RowNote(item.line, item.message, file))
+            self._keep(item.key)
             return
         built = _build(item, self.source, self.prefix, self.providers)
         if isinstance(built, str):
             self.report.problems.append(RowNote(item.line, built, file))
+            self._keep(item.key)
             return
         ref = built.source_refs[0]
         refused = self._refused(built, ref)
@@ -223,6 +243,13 @@ class _Run:
         self.report.warnings.extend(RowNote(item.line, w, file) for w in item.warnings)
         self.report.perimeters += 1
         self.report.perimeters_resolved += item.perimeter_resolved
+
+    def _keep(self, key: str | None) -> None:
+        """A row not read: the resource it describes (if known) is neither updated nor inactivated."""
+        if key is None:
+            self.blind += 1
+        else:
+            self.kept.add(f"{self.source}:{key}"[:300])
 
     def _refused(self, built: Resource, ref: str) -> str | None:
         """Why a row cannot be stored (French), or None: a key given twice, an id another key of
@@ -244,7 +271,10 @@ class _Run:
         held = self.held[target]
         if held.source == self.source:
             # This source's record: its new content, keeping what other sources merged in filled.
-            fresh = Resource.model_validate({**built.model_dump(), "id": held.id, "created_at": held.created_at})
+            staff = {name: getattr(held, name) for name in _STAFF_ONLY
+                     if getattr(built, name) in (None, []) and getattr(held, name) not in (None, [])}
+            fresh = Resource.model_validate({**built.model_dump(), "id": held.id, "created_at": held.created_at,
+                                             **staff})
             new = _merge(fresh, held, held.source_refs) if len(held.source_refs) > 1 else fresh
         else:
             if ref not in held.source_refs:
@@ -262,10 +292,16 @@ class _Run:
         self.by_ref.update(dict.fromkeys(resource.source_refs, resource.id))
 
     def expire(self) -> None:
-        """Resources this source described before and no longer lists."""
+        """Resources this source described before and no longer lists (none when rows without a key
+        could not be read: any of them may be the one that seems gone)."""
+        if self.blind:
+            self.report.warnings.append(RowNote(0, f"{self.blind} ligne(s) ou fichier(s) illisible(s) sans clé : "
+                                                   "aucune ressource désactivée lors de cet import"))
+            return
         mine = self.source + ":"
         for r in list(self.held.values()):
-            gone = [ref for ref in r.source_refs if ref.startswith(mine) and ref not in self.seen]
+            gone = [ref for ref in r.source_refs
+                    if ref.startswith(mine) and ref not in self.seen and ref not in self.kept]
             if not gone:
                 continue
             others = [ref for ref in r.source_refs if not ref.startswith(mine)]

@@ -59,28 +59,38 @@ def read_programs(folder: Path) -> Iterator[tuple[str, SourceItem]]:
     if not folder.exists():
         raise FileNotFoundError(f"dossier introuvable : {folder}")
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]
+    if not files:  # a wrong folder must not read as a source that lists nothing (all inactivated)
+        raise ValueError(f"aucun programme *.yaml dans {folder} ; indiquez le dossier programs/ des programmes TEE")
     for file in files:
         try:
             program = yaml.safe_load(file.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            yield file.name, SourceProblem(1, f"YAML illisible : {str(exc).splitlines()[0]}")
+            yield file.name, SourceProblem(1, f"YAML illisible : {str(exc).splitlines()[0]}", file.stem)
             continue
         if not isinstance(program, dict):
-            yield file.name, SourceProblem(1, "le fichier ne décrit pas un programme (attendu un objet YAML)")
+            yield file.name, SourceProblem(1, "le fichier ne décrit pas un programme (attendu un objet YAML)",
+                                         file.stem)
             continue
         yield file.name, program_item(file.stem, program)
 
 
 def _strings(node: Any) -> Iterator[str]:
-    """Every string of a publicodes rule, depth first."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
+    """Every string of a publicodes rule, depth first. Each list or mapping is walked once: YAML
+    aliases may share one node many times over (exponential) or make it contain itself (endless)."""
+    stack, walked = [node], set()
+    while stack:
+        top = stack.pop()
+        if isinstance(top, str):
+            yield top
+        elif isinstance(top, dict | list) and id(top) not in walked:
+            walked.add(id(top))
+            stack.extend(reversed(list(top.values()) if isinstance(top, dict) else top))
+
+
+def _section(program: dict[str, Any], name: str) -> dict[str, Any]:
+    """A mapping of the programme (``publicodes``, its conditions); empty when absent or not a mapping."""
+    value = program.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _lines(value: Any) -> list[str]:
@@ -91,11 +101,11 @@ def _lines(value: Any) -> list[str]:
 
 def coverage_of(program: dict[str, Any], warnings: list[str]) -> list[str] | None:
     """Coverage codes from the geographic rule (or text); None when no named place resolves."""
-    rules = program.get("publicodes") or {}
+    rules = _section(program, "publicodes")
     if _GEO_RULE in rules:
         names = [s.split("=", 1)[1].strip() for s in _strings(rules[_GEO_RULE]) if s.strip().startswith("région =")]
     else:
-        geo = (program.get("conditions d'éligibilité") or {}).get("secteur géographique")
+        geo = _section(program, "conditions d'éligibilité").get("secteur géographique")
         names = [n.strip() for line in _lines(geo) for n in line.split(",") if n.strip()]
     if not names:
         return ["FR"]
@@ -111,7 +121,7 @@ def coverage_of(program: dict[str, Any], warnings: list[str]) -> list[str] | Non
 
 def _conditions(program: dict[str, Any]) -> str | None:
     """The French conditions Maillage cannot check, one line per kind of condition."""
-    conditions = program.get("conditions d'éligibilité") or {}
+    conditions = _section(program, "conditions d'éligibilité")
     lines = []
     for key, label in _CONDITION_LABELS:
         kept = [c for c in _lines(conditions.get(key)) if fold(c).rstrip(" .") not in _OPEN_TO_ALL]
@@ -140,15 +150,15 @@ def _providers(program: dict[str, Any]) -> list[ProviderDraft]:
 def program_item(key: str, program: dict[str, Any]) -> SourceItem:
     title = " ".join(str(program.get("titre") or "").split())
     if not title:
-        return SourceProblem(1, "champ titre vide : programme sans titre")
+        return SourceProblem(1, "champ titre vide : programme sans titre", key)
     providers = _providers(program)
     if not providers:
-        return SourceProblem(1, "champ « opérateur de contact » vide : programme sans opérateur")
+        return SourceProblem(1, "champ « opérateur de contact » vide : programme sans opérateur", key)
     warnings: list[str] = []
     try:
         opens_at, closes_at = parse_day(program.get("début de validité")), parse_day(program.get("fin de validité"))
     except ValueError as exc:
-        return SourceProblem(1, str(exc))
+        return SourceProblem(1, str(exc), key)
     nature = fold(str(program.get("nature de l'aide") or ""))
     financial = nature in _FINANCIAL
     forms = [LegalForm.entreprise, LegalForm.entreprise_ess, LegalForm.association]

@@ -37,7 +37,7 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]erreur[/] : {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]erreur[/] : {escape(message)}", highlight=False, soft_wrap=True)  # paths, values: as is
     raise typer.Exit(code)
 
 

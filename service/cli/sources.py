@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from matcher.importers.catalogues import FORMATS, import_catalogue
 from matcher.importers.sync import SyncReport
@@ -41,7 +42,8 @@ def _percent(x: float) -> str:
 
 def print_sync_report(report: SyncReport, what: str) -> None:
     """The summary staff read after an import, in French."""
-    out.print(f"[bold]Import de la source {report.source}[/] ({what}) : {report.read} aide(s) lue(s).",
+    out.print(f"[bold]Import de la source {escape(report.source)}[/] ({escape(what)}) : {report.read} aide(s) "
+              "lue(s).",
               highlight=False)
     out.print(
         f"  ajoutées : {len(report.added)} · mises à jour : {len(report.updated)} · inchangées : "
@@ -51,7 +53,7 @@ def print_sync_report(report: SyncReport, what: str) -> None:
     if report.merged:
         out.print(f"  fusionnées avec la même aide d'une autre source : {len(report.merged)}", highlight=False)
         for ref, into in report.merged[:SHOWN_NOTES]:
-            out.print(f"    {ref} → {into}", highlight=False)
+            out.print(f"    {ref} → {into}", highlight=False, markup=False)
     if report.providers_added:
         out.print(f"  financeurs ajoutés : {report.providers_added}", highlight=False)
     if report.perimeters:

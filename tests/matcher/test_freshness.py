@@ -48,6 +48,12 @@ def test_a_record_never_checked_is_flagged() -> None:
     assert f.stale and f.verified == "date de vérification inconnue" and f.warning
 
 
+def test_an_unknown_date_is_not_said_to_be_a_record_never_checked() -> None:
+    # No last_verified means the date is unknown (an export without one), not that nobody checked.
+    warning = freshness_of(None, TODAY).warning or ""
+    assert "jamais" not in warning and warning.startswith("Date de vérification inconnue")
+
+
 @pytest.fixture
 def index(store: Catalogue, tmp_path: Path) -> ResourceIndex:
     store.upsert_providers([

@@ -64,3 +64,13 @@ def test_demo_matches_demo_initiatives_against_a_real_catalogue_file(env: Path) 
     assert "Catalogue : 4 ressources" in result.output
     assert "Conditions de la source, à vérifier : Bénéficiaires selon la source" in result.output
     assert "Périmètre non rattaché à un territoire connu" in result.output  # Hellio: never a silent France
+
+
+def test_a_path_or_source_that_looks_like_markup_is_printed_as_is(env: Path) -> None:
+    odd = env / "[red]aides.csv"  # rich would read it as a style and drop it from the line
+    odd.write_text((FIXTURES / "at_export.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["import-source", "aides-territoires", str(odd), "--source", "at[/x]"])
+    assert result.exit_code == 0, result.output  # "[/x]": a closing tag that closes nothing (MarkupError)
+    assert "[red]aides.csv" in result.output and "Import de la source at[/x]" in result.output
+    missing = runner.invoke(app, ["import-source", "aides-territoires", str(env / "[" / "x]")])
+    assert missing.exit_code == 2 and "fichier introuvable" in missing.output  # said, not a MarkupError
