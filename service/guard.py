@@ -181,14 +181,14 @@ class _Exchange:
 
     async def refuse_body(self) -> None:
         self.metrics.rejected.labels("body_size").inc()
-        await self.reply(413, "body_too_large", f"request body is over the {self.max_body}-byte limit")
+        await self.reply(413, "body_too_large", f"le corps de la requête dépasse la limite de {self.max_body} octets")
 
     async def preflight(self) -> None:
         """A CORS preflight: 204 with the allowed methods and headers, or 403 for an origin on no list."""
         if not self.cors_ok:
             self.metrics.rejected.labels("origin").inc()
-            why = (f"origin {self.origin} is not on any partner key's allow-list" if self.widget_path
-                   else "cross-origin calls are answered only on the widget's endpoints")
+            why = (f"l'origine {self.origin} ne figure dans la liste d'aucune clé partenaire" if self.widget_path
+                   else "les appels d'une autre origine ne sont acceptés que sur les points d'accès du widget")
             await self.reply(403, "origin_not_allowed", why)
             return
         await self.send_wrapped({"type": "http.response.start", "status": 204, "headers": [
@@ -234,7 +234,7 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             self.metrics.rejected.labels("body_size").inc()
             await x.reply(413, "body_too_large",
-                          f"request body of {declared} bytes is over the {self.max_body}-byte limit")
+                          f"le corps de la requête ({declared} octets) dépasse la limite de {self.max_body} octets")
             return
         route = scope.get("path", "")
         refusal = self.refuse_early(route, x.headers) if self.refuse_early is not None else None
@@ -250,10 +250,11 @@ class Guard:
         except TimeoutError:
             self.metrics.rejected.labels("timeout").inc()
             if not x.sent:
-                await x.reply(504, "timeout", f"request took longer than {self.timeout_s:g} s and was abandoned")
+                await x.reply(504, "timeout", f"la requête a duré plus de {self.timeout_s:g} s et a été abandonnée")
         except Exception:
             if not x.sent:
-                await x.reply(500, "internal_error", "unexpected error; quote the request id to the operators")
+                await x.reply(500, "internal_error",
+                              "erreur inattendue ; communiquez l'identifiant de la requête aux exploitants")
             raise
         finally:
             endpoint = scope.get("route")

@@ -49,13 +49,13 @@ class Access:
         ip = request.client.host if request.client else "unknown"
         wait = app.state.ip_buckets.take(ip)
         if wait:
-            raise ApiError(429, "rate_limited", f"too many requests from {ip}", headers=retry_after(wait))
+            raise ApiError(429, "rate_limited", f"trop de requêtes depuis {ip}", headers=retry_after(wait))
         key = self._authenticate(request, bearer.credentials if bearer is not None else header or "")
         wait = app.state.key_buckets.take(key.id)
         if wait:
-            raise ApiError(429, "rate_limited", f"too many requests for key {key.id}", headers=retry_after(wait))
+            raise ApiError(429, "rate_limited", f"trop de requêtes pour la clé {key.id}", headers=retry_after(wait))
         if key.role not in self.roles:
-            raise ApiError(403, "forbidden", f"a {key.role.value} key cannot use this endpoint")
+            raise ApiError(403, "forbidden", f"une clé {key.role.value} ne donne pas accès à ce point d'accès")
         origin = request.headers.get("origin")
         if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
             origin = f"{request.url.scheme}://{request.url.netloc}"  # browsers omit Origin on same-origin GETs
@@ -68,7 +68,7 @@ class Access:
     @staticmethod
     def _authenticate(request: Request, token: str) -> ApiKey:
         if not token:
-            raise ApiError(401, "missing_key", "an API key is required (Authorization: Bearer … or X-Api-Key)",
+            raise ApiError(401, "missing_key", "une clé d'API est requise (Authorization: Bearer … ou X-Api-Key)",
                            headers={"WWW-Authenticate": "Bearer"})
         try:
             key: ApiKey | None = request.app.state.keys.authenticate(token)
@@ -78,7 +78,7 @@ class Access:
             raise ApiError(503, "store_unavailable", storage_faults.KEY_CHECK_UNAVAILABLE,
                            headers={"Retry-After": "30"}) from exc
         if key is None:
-            raise ApiError(401, "invalid_key", "the API key is unknown or revoked",
+            raise ApiError(401, "invalid_key", "la clé d'API est inconnue ou révoquée",
                            headers={"WWW-Authenticate": "Bearer"})
         return key
 
@@ -95,7 +95,7 @@ def get_engine(request: Request) -> Engine:
     """The worker's engine; 503 while the service is starting."""
     engine: Engine | None = request.app.state.engine
     if engine is None:
-        raise ApiError(503, "not_ready", "the service is starting")
+        raise ApiError(503, "not_ready", "le service démarre ; réessayez dans quelques secondes")
     return engine
 
 

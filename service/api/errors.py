@@ -99,7 +99,7 @@ async def _storage_fault(request: Request, exc: Exception) -> Response:
 
 async def _store_error(request: Request, exc: StoreError) -> Response:
     log.error("store error: %s", exc)
-    return json_error(request, 503, "store_unavailable", "the catalogue cannot be reached; nothing was written")
+    return json_error(request, 503, "store_unavailable", "le catalogue est injoignable ; rien n'a été enregistré")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -117,7 +117,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return json_error(request, 500, "internal_error", "unexpected error; quote the request id to the operators")
+    return json_error(request, 500, "internal_error",
+                      "erreur inattendue ; communiquez l'identifiant de la requête aux exploitants")
 
 
 _HANDLERS: tuple[tuple[type[Exception], Any], ...] = (

@@ -141,6 +141,7 @@ def test_oversized_bodies_are_413_declared_or_streamed(tmp_path: Path) -> None:
         declared = api.client.post("/v1/match", content=big,
                                    headers=api.h("staff", **{"Content-Type": "application/json"}))
         assert_error(declared, 413, "body_too_large")
+        assert "dépasse la limite de 1000 octets" in declared.json()["error"]["message"]  # in French, with the limit
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while reading
             yield b'{"text": "'
@@ -152,6 +153,7 @@ def test_oversized_bodies_are_413_declared_or_streamed(tmp_path: Path) -> None:
                                    headers=api.h("staff", **{"Content-Type": "application/json"}))
         assert "content-length" not in streamed.request.headers
         assert_error(streamed, 413, "body_too_large")
+        assert "dépasse la limite de 1000 octets" in streamed.json()["error"]["message"]
         assert api.client.post("/v1/match", json=FREE, headers=api.h("staff")).status_code == 200
 
 

@@ -56,7 +56,7 @@ def _check_if_match(request: Request, current: Any | None) -> None:
     if wanted is None:
         return
     if current is None or wanted not in ("*", _etag(current)):
-        raise ApiError(412, "precondition_failed", "the record changed since it was read (ETag differs)")
+        raise ApiError(412, "precondition_failed", "l'enregistrement a changé depuis sa lecture (ETag différent)")
 
 
 def _page(items: list[Any], total: int, offset: int, limit: int) -> dict[str, Any]:

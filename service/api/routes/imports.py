@@ -72,7 +72,7 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
             continue
         rows.append((n, kind, _record(item)))
     if not rows:
-        raise ApiError(422, "invalid_input", "the body holds no record")
+        raise ApiError(422, "invalid_input", "le corps de la requête ne contient aucun enregistrement")
     return rows
 
 

@@ -41,12 +41,12 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> Any:
     engine: Engine | None = request.app.state.engine
     if engine is None:
-        return json_error(request, 503, "not_ready", "the service is starting")
+        return json_error(request, 503, "not_ready", "le service démarre ; réessayez dans quelques secondes")
     try:
         await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(_PROBE_POOL, engine.store.counts),
                                timeout=_PROBE_TIMEOUT_S)
     except Exception:
-        return json_error(request, 503, "store_unavailable", "the catalogue cannot be reached")
+        return json_error(request, 503, "store_unavailable", "le catalogue est injoignable")
     return {"status": "ready", "index_version": engine.state.version, "resources": engine.state.count}
 
 
@@ -66,10 +66,10 @@ def index_status(engine: EngineDep, _: ReaderKey) -> IndexStatus:
 
 @router.post("/index/rebuild", status_code=202, response_model=IndexStatus,
              summary="Rebuild the index in the background and swap it in when ready",
-             responses={409: error(409, "a rebuild is already running")})
+             responses={409: error(409, "une reconstruction de l'index est déjà en cours")})
 def index_rebuild(engine: EngineDep, _: AdminKey) -> IndexStatus:
     if not engine.rebuild():
-        raise ApiError(409, "rebuild_running", "a rebuild is already running")
+        raise ApiError(409, "rebuild_running", "une reconstruction de l'index est déjà en cours")
     return status.index_status(engine)
 
 
@@ -88,6 +88,6 @@ def promote(engine: EngineDep, _: AdminKey, version: ItemId, force: bool = False
     except PromotionRefused as exc:
         raise ApiError(409, "promotion_refused", str(exc)) from exc
     except (FileNotFoundError, ValueError, SnapshotError) as exc:
-        raise ApiError(404, "not_found", f"unknown model version {version!r}") from exc
+        raise ApiError(404, "not_found", f"version de modèle inconnue « {version} »") from exc
     engine.reload_model()
     return status.model_info(m, served=True)

@@ -42,8 +42,8 @@ def _label(t: territory.Territory) -> str:
 async def widget_initiative(request: Request, engine: EngineDep, key: PartnerKey,
                             body: WidgetInitiative) -> CreatedInitiative:
     if not body.consent:
-        raise ApiError(422, "consent_required", "nothing is stored without the citizen's consent",
-                       details=[{"field": "consent", "message": "must be true"}])
+        raise ApiError(422, "consent_required", "rien n'est enregistré sans le consentement de la personne",
+                       details=[{"field": "consent", "message": "doit être vrai (case cochée)"}])
     # Through admission control like any match, but once started it runs to its end: a 503 after the
     # write would invite the citizen to submit twice.
     return await admitted(request, key.id, len(body.title) + len(body.description),
