@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from eval.datasets import EvalQuery, EvalSet, with_slices
 from matcher.importers.files import read_file_rows
+from matcher.importers.runner import missing_reference
 from matcher.schemas import Initiative, Outcome, Provider, Resource, describe_validation_error
 
 __all__ = ["FOLDER_FILES", "POSITIVE", "TEST_SHARE", "is_folder_set", "load_folder_set", "read_ids"]
@@ -88,7 +89,7 @@ def _read(folder: Path) -> _Folder:
     for kind in FOLDER_FILES:
         path = _file(folder, kind)
         for line, record, payload in _records(path, kind, errors):
-            problem = _reference(record, seen)
+            problem = missing_reference(kind, record, seen)
             rid = getattr(record, "id", None)
             if problem is None and kind != "outcome" and rid in seen[kind]:
                 problem = f"id {rid!r} given twice"
@@ -102,17 +103,6 @@ def _read(folder: Path) -> _Folder:
         more = f" … ({len(errors)} errors in all)" if len(errors) > _SHOWN_ERRORS else ""
         raise ValueError(f"labelled folder {folder}: " + " | ".join(errors[:_SHOWN_ERRORS]) + more)
     return out
-
-
-def _reference(record: BaseModel, seen: dict[str, set[str]]) -> str | None:
-    if isinstance(record, Resource) and record.provider_id not in seen["provider"]:
-        return f"provider_id: unknown provider {record.provider_id!r}"
-    if isinstance(record, Outcome):
-        if record.initiative_id not in seen["initiative"]:
-            return f"initiative_id: unknown initiative {record.initiative_id!r}"
-        if record.resource_id not in seen["resource"]:
-            return f"resource_id: unknown resource {record.resource_id!r}"
-    return None
 
 
 def _keep(out: _Folder, record: BaseModel, payload: dict[str, Any]) -> None:

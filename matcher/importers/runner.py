@@ -14,7 +14,7 @@ from matcher._json_types import json_typed_record
 from matcher.schemas import Initiative, Outcome, Provider, Resource, describe_validation_error
 from matcher.store import Catalogue
 
-__all__ = ["ImportReport", "Row", "RowError", "run_import"]
+__all__ = ["ImportReport", "Row", "RowError", "missing_reference", "run_import"]
 
 # (line number in the source, record kind, payload or an error message for unreadable lines),
 # optionally followed by the name of the source file when an importer reads several.
@@ -131,7 +131,7 @@ def _validate(kind: str, payload: Any, known: dict[str, set[str]] | None) -> Bas
         record = model.model_validate(payload)
     except ValidationError as exc:
         return "; ".join(describe_validation_error(exc))
-    return _missing_reference(kind, record, known) or record
+    return missing_reference(kind, record, known) or record
 
 
 def _flush(store: Catalogue, pending: dict[str, list[tuple[int, BaseModel]]], report: ImportReport) -> None:
@@ -156,7 +156,8 @@ def _flush(store: Catalogue, pending: dict[str, list[tuple[int, BaseModel]]], re
         pending["outcome"].clear()
 
 
-def _missing_reference(kind: str, record: BaseModel, known: dict[str, set[str]] | None) -> str | None:
+def missing_reference(kind: str, record: BaseModel, known: dict[str, set[str]] | None) -> str | None:
+    """What ``record`` names that ``known`` (ids by kind) does not hold, or None (None too without ``known``)."""
     if known is None:
         return None
     if isinstance(record, Resource) and record.provider_id not in known["provider"]:
