@@ -153,3 +153,22 @@ def test_restore_of_something_else_says_what_it_is(tmp_path: Path, monkeypatch: 
     (tmp_path / "notes").mkdir()
     result = runner.invoke(app, ["restore", str(tmp_path / "notes")])
     assert result.exit_code == 2 and "n'est pas une sauvegarde de Maillage" in result.output
+
+
+def test_restore_over_a_postgresql_catalogue_needs_force_then_replaces_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_databases: list[str]) -> None:
+    use(monkeypatch, tmp_path / "home-a", pg_databases[0])
+    fill(tmp_path)
+    before = matches()
+    assert runner.invoke(app, ["backup", str(tmp_path / "saved")]).exit_code == 0
+    result = runner.invoke(app, ["import", "resources", str(write(tmp_path / "more.jsonl", [
+        {"id": "res-later", "kind": "financement", "provider_id": "prov-93", "title": "Jardins partagés, après",
+         "description": "jardin partagé compost potager quartier", "coverage": ["93"], "recurrence": "permanent"}]))])
+    assert result.exit_code == 0, result.output
+    assert matches() != before
+    use(monkeypatch, tmp_path / "home-b", pg_databases[0])  # an empty home, the same (non-empty) database
+    result = runner.invoke(app, ["restore", str(tmp_path / "saved")])
+    assert result.exit_code == 2 and "contient déjà des tables" in result.output, result.output
+    result = runner.invoke(app, ["restore", str(tmp_path / "saved"), "--force"])
+    assert result.exit_code == 0, result.output
+    assert matches() == before

@@ -47,3 +47,16 @@ def test_migrate_shows_the_revisions_and_applies_them(tmp_path: Path, monkeypatc
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0 and "à jour" in result.output
     engine.dispose()
+
+
+def test_the_service_does_not_start_on_a_database_newer_than_the_code(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from matcher.schema_version import SchemaTooNewError
+    from service.api import create_app
+    from tests.service.conftest import make_settings
+
+    settings = make_settings(tmp_path / "home")
+    make_newer(settings.db_url)
+    with pytest.raises(SchemaTooNewError, match="9999_from_the_future"), TestClient(create_app(settings)):
+        pass
