@@ -61,7 +61,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 maillage \
-    && useradd --system --uid 10001 --gid maillage --home-dir /var/lib/maillage --shell /usr/sbin/nologin maillage
+    && useradd --system --uid 10001 --gid maillage --home-dir /var/lib/maillage --shell /usr/sbin/nologin maillage \
+    && install -d -m 700 -o maillage -g maillage /var/backups/maillage
 
 COPY --from=build /opt/maillage /opt/maillage
 COPY --from=build --chown=maillage:maillage /var/lib/maillage /var/lib/maillage

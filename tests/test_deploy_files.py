@@ -130,8 +130,11 @@ def test_compose_agrees_with_the_dockerfile() -> None:
     published = [str(p).split(":") for p in service["ports"]]
     assert {int(p[-1]) for p in published} == expose
     mounts = {v.split(":")[0]: v.split(":")[1] for v in service["volumes"]}
-    assert set(mounts.values()) == {env["MAILLAGE_HOME"]} == {service["environment"]["MAILLAGE_HOME"]}
+    assert mounts["maillage-home"] == env["MAILLAGE_HOME"] == service["environment"]["MAILLAGE_HOME"]
     assert set(mounts) <= set(document["volumes"])
+    made = " ".join(args(runtime, "RUN"))
+    for target in set(mounts.values()) - {env["MAILLAGE_HOME"]}:  # made in the image, owned by its user
+        assert f"-o maillage -g maillage {target}" in made, target
     pg_mounts = {v.split(":")[0] for v in document["services"]["postgres"]["volumes"]}
     assert pg_mounts <= set(document["volumes"])
     cmd = args(runtime, "CMD")[0]
@@ -163,3 +166,17 @@ def test_the_env_example_names_only_real_settings_and_says_to_change_its_secrets
     values = dict(pairs)
     assert f":{values['POSTGRES_PASSWORD']}@" in values["MAILLAGE_DATABASE_URL"], "the two passwords must agree"
     assert "@postgres:" in values["MAILLAGE_DATABASE_URL"], "compose's service name is the database host"
+
+
+def test_the_build_stages_materialisation_command_runs_against_this_code(tmp_path: Path) -> None:
+    """The ``python -c`` of the build stage, run here with the tiny encoder in place of the real model
+    (materialising e5 takes minutes; tests/indexes covers it) and a temporary home: it calls the code's
+    current API, so a renamed function or parameter fails here instead of in an image build."""
+    home = env_of(stages()[-1])["MAILLAGE_HOME"]
+    run = next(rest for rest in args(stages()[0], "RUN") if "load_encoder" in rest)
+    code = shlex.split(run)[2]
+    assert "'multilingual-e5-small'" in code and home in code
+    code = code.replace("'multilingual-e5-small'", "'hashing:16'").replace(home, str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr

@@ -34,13 +34,13 @@ def directives(text: str, sep: str) -> dict[str, list[str]]:
     return found
 
 
-def runnable_unit(tmp_path: Path) -> Path:
+def runnable_unit(tmp_path: Path, source: Path = UNIT) -> Path:
     """The unit with its commands pointed at this environment's ``maillage`` (verify checks they exist)."""
     exe = shutil.which("maillage", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("the maillage command is not installed in this environment (pip install -e .)")
-    unit = tmp_path / "maillage.service"
-    unit.write_text(UNIT.read_text().replace("/opt/maillage/bin/maillage", exe))
+    unit = tmp_path / source.name
+    unit.write_text(source.read_text().replace("/opt/maillage/bin/maillage", exe))
     return unit
 
 
@@ -59,6 +59,21 @@ def test_systemd_analyze_verifies_the_unit_without_a_warning(tmp_path: Path) -> 
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed (Debian package systemd)")
     done = subprocess.run(["systemd-analyze", "verify", str(runnable_unit(tmp_path))],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
+def test_the_backup_timer_and_its_service_verify_and_write_a_new_folder_each_run(tmp_path: Path) -> None:
+    service = ROOT / "deploy" / "maillage-backup.service"
+    d = directives(service.read_text(), "=")
+    assert d["User"] == ["maillage"] and d["Type"] == ["oneshot"] and "maillage backup" in d["ExecStart"][0]
+    assert "$(date" in d["ExecStart"][0], "maillage backup refuses an existing folder: one per run"
+    assert d["EnvironmentFile"] == directives(UNIT.read_text(), "=")["EnvironmentFile"]
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    timer = tmp_path / "maillage-backup.timer"
+    timer.write_text((ROOT / "deploy" / "maillage-backup.timer").read_text())
+    done = subprocess.run(["systemd-analyze", "verify", str(runnable_unit(tmp_path, service)), str(timer)],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
 
