@@ -66,14 +66,17 @@ def verify(src: Path) -> dict[str, Any]:
         raise BackupError(f"la sauvegarde est au format {version!r}, plus récent que celui que cette version de "
                           f"Maillage lit ({FORMAT_VERSION}) : restaurez-la avec la version qui l'a faite")
     listed: dict[str, Any] = manifest.get("files") or {}
-    bad: list[str] = []
+    bad: list[str] = [f"{p.relative_to(src)} (lien symbolique)" for p in sorted(src.rglob("*")) if p.is_symlink()]
     for rel, expected in listed.items():
         path = src / rel
-        if not path.is_file():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            bad.append(f"{rel} (hors de la sauvegarde)")
+        elif not path.is_file():
             bad.append(f"{rel} (absent)")
         elif path.stat().st_size != expected.get("bytes") or sha256(path) != expected.get("sha256"):
             bad.append(f"{rel} (contenu modifié)")
-    present = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file() and not p.is_symlink()}
+    present -= {MANIFEST}
     bad += [f"{rel} (absent du manifeste)" for rel in sorted(present - set(listed))]
     if bad:
         shown = ", ".join(bad[:5]) + (f" et {len(bad) - 5} autres" if len(bad) > 5 else "")

@@ -130,7 +130,7 @@ def test_restore_refuses_a_non_empty_home_unless_forced(saved: Path, tmp_path: P
     assert (home / "secret_key").read_bytes() == (saved_key.read_bytes() if saved_key.exists() else b"kept")
 
 
-@pytest.mark.parametrize("damage", ["change", "remove", "add"])
+@pytest.mark.parametrize("damage", ["change", "remove", "add", "symlink"])
 def test_restore_refuses_an_altered_backup_and_touches_nothing(saved: Path, tmp_path: Path, damage: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     victim = next(p for p in sorted((saved / "home" / "indexes").rglob("*")) if p.is_file())
@@ -138,8 +138,12 @@ def test_restore_refuses_an_altered_backup_and_touches_nothing(saved: Path, tmp_
         victim.write_bytes(victim.read_bytes() + b"\0")
     elif damage == "remove":
         victim.unlink()
-    else:
+    elif damage == "add":
         (saved / "home" / "intrus.txt").write_text("?")
+    else:  # a link would make the restore copy a file from outside the backup into the home
+        outside = tmp_path / "outside.txt"
+        outside.write_text("hors de la sauvegarde")
+        (saved / "home" / "lien.txt").symlink_to(outside)
     home = tmp_path / "home-b"
     use(monkeypatch, home, None)
     result = runner.invoke(app, ["restore", str(saved)])
