@@ -11,11 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Table, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 
@@ -26,9 +23,6 @@ from matcher._store_outcomes import OutcomeLog
 from matcher.schemas import Initiative, Provider, Resource, utcnow
 
 __all__ = ["Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
-
-_MIGRATIONS = Path(__file__).parent / "migrations"
-
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -75,16 +69,11 @@ class Catalogue(InitiativeRecords, OutcomeLog):
         return store
 
     def migrate(self, revision: str = "head") -> None:
-        """Apply pending Alembic migrations up to ``revision`` (idempotent)."""
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
-        except Exception as exc:
-            shown = self.engine.url.render_as_string(hide_password=True)
-            raise StoreError(f"cannot migrate catalogue database {shown!r}: {exc}") from exc
+        """Apply pending Alembic migrations up to ``revision`` (idempotent); a database migrated by a
+        newer Maillage is refused (:class:`matcher.schema_version.SchemaTooNewError`), never downgraded."""
+        from matcher.schema_version import upgrade
+
+        upgrade(self.engine, revision)
 
     def close(self) -> None:
         self.engine.dispose()

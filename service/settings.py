@@ -40,6 +40,9 @@ class Settings(BaseSettings):
       ``1 + len // this`` units; 1000.
     - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.
     - ``MAILLAGE_SYNC_INTERVAL_S``: how often each worker applies writes made elsewhere; 0.5 s.
+    - ``MAILLAGE_FORWARDED_ALLOW_IPS``: addresses of the reverse proxies whose ``X-Forwarded-For`` and
+      ``X-Forwarded-Proto`` are believed (client address for rate limits, https for secure cookies),
+      comma-separated, ``*`` for any; ``127.0.0.1`` (a proxy on the same machine).
 
     Widget and console:
 
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
     admission_chars_per_unit: int = Field(default=1000, ge=1)
     demo_when_empty: bool = True
     sync_interval_s: float = Field(default=0.5, ge=0)
+    forwarded_allow_ips: str = Field(default="127.0.0.1", min_length=1)
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     widget_demo: bool = True
@@ -113,6 +117,7 @@ class Settings(BaseSettings):
                           f"({self.admission_key_units} per key), queue {self.admission_queue} "
                           f"for {self.admission_queue_timeout_s:g} s, {self.admission_chars_per_unit} chars/unit"),
             "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
+            "forwarded_allow_ips": self.forwarded_allow_ips,
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
             "stale_after_days": str(self.stale_after_days),

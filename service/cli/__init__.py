@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources
+from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources, upkeep
 
 __all__ = ["app", "main"]
 
@@ -37,6 +37,9 @@ app.command()(models.models)
 app.command()(evaluate.bench)
 app.add_typer(keys.keys_app, name="keys")
 app.command()(serve.serve)
+app.command()(upkeep.migrate)
+app.command()(upkeep.backup)
+app.command()(upkeep.restore)
 
 
 def main() -> None:

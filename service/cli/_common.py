@@ -23,6 +23,7 @@ from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
 from matcher.ranker import RankerError
 from matcher.recommender import Recommendation, Recommender
+from matcher.schema_version import SchemaTooNewError
 from matcher.schemas import CheckStatus, Criterion, Match, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
 from service.engine import served_recommender
@@ -48,7 +49,7 @@ def errors() -> Iterator[None]:
         yield
     except ValidationError as exc:
         fail("; ".join(describe_validation_error(exc)))
-    except (NotFoundError, territory.TerritoryError) as exc:
+    except (NotFoundError, territory.TerritoryError, SchemaTooNewError) as exc:
         fail(str(exc))
     except SnapshotError as exc:
         fail(f"{exc} — pour (re)construire l'index : maillage index build", code=1)

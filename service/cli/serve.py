@@ -41,4 +41,9 @@ def serve(
         highlight=False,
     )
     uvicorn.run("service.api:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=10)
+                log_level=log_level, timeout_graceful_shutdown=10,
+                # Behind a reverse proxy: the client's address and scheme come from X-Forwarded-For /
+                # X-Forwarded-Proto, believed only from the proxies that MAILLAGE_FORWARDED_ALLOW_IPS names.
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                # Idle keep-alive connections outlive the proxy's (nginx keepalive_timeout 60 s upstream).
+                timeout_keep_alive=75)
