@@ -20,12 +20,13 @@ from sqlalchemy import Table, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 
 from matcher import tables
+from matcher._store_audit import AuditEntry, AuditLog
 from matcher._store_base import NotFoundError, StoreError, aware, content_hash, sqlite_url
 from matcher._store_initiatives import InitiativeRecords
 from matcher._store_outcomes import OutcomeLog
 from matcher.schemas import Initiative, Provider, Resource, utcnow
 
-__all__ = ["Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
+__all__ = ["AuditEntry", "Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,14 +38,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A deleted row's bytes are overwritten with zeros, not left in a free page (erasure, issue 19).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
-class Catalogue(InitiativeRecords, OutcomeLog):
+class Catalogue(InitiativeRecords, OutcomeLog, AuditLog):
     """Access to the catalogue database. Create with :meth:`open`; safe to share across threads.
 
     Providers, resources, listing and summaries are here; initiatives in
-    :mod:`matcher._store_initiatives`, the outcome log in :mod:`matcher._store_outcomes`, the engine
+    :mod:`matcher._store_initiatives`, the outcome log in :mod:`matcher._store_outcomes`, the audit log
+    in :mod:`matcher._store_audit`, the engine
     and the upsert by id in :mod:`matcher._store_base`.
     """
 

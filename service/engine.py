@@ -33,6 +33,7 @@ from matcher.recommender import Recommender
 from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Resource
 from matcher.store import Catalogue, content_hash
+from service.engine_erasure import ErasureMixin
 from service.locks import RWLock
 from service.settings import Settings
 from service.startup import older_snapshot
@@ -124,9 +125,10 @@ class ServedInitiatives:
     index_version: str
 
 
-class Engine:
+class Engine(ErasureMixin):
     """The serving state of one worker (see the module docstring). Faces match through
-    :meth:`recommend` and :meth:`recommend_initiatives`, which take the read lock themselves."""
+    :meth:`recommend` and :meth:`recommend_initiatives`, which take the read lock themselves;
+    initiatives are erased through :meth:`forget_initiatives` (:mod:`service.engine_erasure`)."""
 
     def __init__(self, settings: Settings, *, encoder: Encoder | None = None) -> None:
         self.settings = settings
@@ -144,6 +146,7 @@ class Engine:
         self._rebuild_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._erasure_mark = 0
         self.rec: Recommender
         self.state: IndexState
 
@@ -155,6 +158,7 @@ class Engine:
             log.info("catalogue is empty: loading the demo catalogue")
             load_demo(self.store)
         watermark = datetime.now(UTC)
+        self._erasure_mark = self.store.erasure_mark()
         repaired: str | None = None
         try:
             index = ResourceIndex.load(self.store, self.encoder, self.settings.index_dir)
@@ -266,6 +270,7 @@ class Engine:
         while not self._stop.wait(interval):
             try:
                 self.sync()
+                self.check_erasures()
             except Exception:  # the poller must outlive a transient database error
                 log.exception("index sync failed; retrying")
 
@@ -330,8 +335,7 @@ class Engine:
         self.initiatives_changed()
 
     def delete_initiative(self, initiative_id: str) -> None:
-        self.store.delete_initiative(initiative_id)
-        self.initiatives_changed()
+        self.forget_initiatives([initiative_id])
 
     # --- initiatives (reverse direction) ---------------------------------------------------------
 
