@@ -2,7 +2,8 @@
 
 One code path for SQLite (the default, in WAL mode, under ``MAILLAGE_HOME``) and PostgreSQL (by URL).
 The schema is created and upgraded by the Alembic migrations shipped in ``matcher/migrations``.
-Writes are upserts by id; resources are soft-deleted; outcomes are only ever appended. Every write
+Writes are upserts by id; resources are soft-deleted; outcomes are only ever appended (an erased
+initiative's outcomes excepted: anonymised in place, :mod:`matcher.erasure`). Every write
 method runs in one transaction: a batch lands whole or not at all.
 """
 

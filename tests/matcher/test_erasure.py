@@ -64,3 +64,24 @@ def test_erasure_anonymises_outcomes_and_leaves_no_byte_in_the_sqlite_files(tmp_
         data = path.read_bytes()
         assert b"Oyelaran" not in data and b"i-erase" not in data, path
     assert store.get_initiatives(["i-keep"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_store_erases_the_same_way_on_both_databases(backend: str, tmp_path: Path) -> None:
+    from matcher.store import AuditEntry
+    from tests.conftest import open_store
+
+    with open_store(backend, tmp_path) as store:
+        store.upsert_initiatives([Initiative(id="i-pg", title="Projet", description="Adèle Fontanieu")])
+        store.append_outcomes([Outcome(initiative_id="i-pg", resource_id="r-1", decision=Decision.pinned,
+                                       reason="à la demande d'Adèle")])
+        store.record_audit([AuditEntry(action="override.pin", principal="key:k1 test", role="staff",
+                                       target_kind="initiative", target_id="i-pg")])
+        pseudonyms = store.erase_initiatives(["i-pg"])
+        assert store.get_initiatives(["i-pg"]) == {} and store.outcomes(initiative_id="i-pg") == []
+        [kept] = store.outcomes(initiative_id=pseudonyms["i-pg"])
+        assert kept.reason is None and kept.decision is Decision.pinned
+        [entry] = store.audit_page()[0]
+        assert entry.target_id == pseudonyms["i-pg"]
+        with pytest.raises(NotFoundError):
+            store.erase_initiatives(["i-pg"])

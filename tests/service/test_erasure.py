@@ -111,3 +111,65 @@ def test_an_unknown_id_erases_nothing(api: Api) -> None:
     assert r.status_code == 404
     assert store.counts() == before
     assert api.client.get("/v1/audit", headers=api.h("admin")).json()["total"] == 0
+
+
+def test_a_trained_and_served_model_keeps_nothing_of_an_erased_initiative(tmp_path: Path) -> None:
+    """On the demo catalogue with its history: the initiative's outcomes go into a trained, promoted
+    ranker and a snapshot; after the deletion no file of the home (models included) holds it."""
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from indexes import load_encoder
+    from matcher.demo_catalogue import load_demo
+    from matcher.indexing import ResourceIndex
+    from matcher.registry import ModelRegistry
+    from matcher.schemas import Decision, Outcome
+    from service.api import create_app
+    from service.keys import KeyStore
+    from tests.service.conftest import make_settings
+    from training import train_from_catalogue
+
+    today = date(2026, 12, 1)
+    settings = make_settings(tmp_path / "home")
+    store = Catalogue.open(settings.db_url)
+    load_demo(store, today=today)
+    store.upsert_initiatives([Initiative.model_validate({**BODY, "territory": "FR"})])
+    store.append_outcomes([Outcome(initiative_id=IID, resource_id=rid, decision=Decision.obtained,
+                                   reason=f"Suivi par {NAME}") for rid in ("res-0001", "res-0002")])
+    token = KeyStore(store).create("test staff", "staff")[1]
+    encoder = load_encoder(settings.model, cache_path=settings.cache_path)
+    index = ResourceIndex.build(store, encoder, settings.index_dir)
+    registry = ModelRegistry(settings.rankers_dir)
+    trained = train_from_catalogue(store, index, encoder, registry, today=today, limit=20, folds=2,
+                                   params={"n_estimators": 20})
+    registry.promote(trained.version, force=True)
+    store.close()
+    home = settings.home
+    assert any(p.startswith("indexes/") for p in holders(home))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.get("/v1/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        r = client.delete(f"/v1/initiatives/{IID}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 204
+        assert holders(home) == {}
+        assert any(p.is_dir() for p in (home / "models" / "rankers").iterdir())  # the model itself stays
+
+
+def test_a_worker_drops_what_another_process_erased(api: Api) -> None:
+    """``maillage forget`` (another process: the catalogue, cache and snapshots directly) while the
+    service runs: its poller sees the erasure in the audit log and rebuilds without the initiative."""
+    from service.audit import CLI
+    from service.privacy import erase
+
+    _live_history(api)
+    engine = _engine(api)
+    store = Catalogue.open(api.settings.db_url)
+    report = erase(api.settings, store, [IID], CLI)
+    assert report.served_removed
+    assert IID in engine.rec.index.history.initiative_ids  # this worker has not looked yet
+    engine.check_erasures()  # what its poller runs every MAILLAGE_SYNC_INTERVAL_S
+    if engine._rebuild_thread is not None:
+        engine._rebuild_thread.join()
+    assert IID not in engine.rec.index.history.initiative_ids
+    assert IID not in engine.initiative_index().initiatives
+    assert holders(api.settings.home) == {}
