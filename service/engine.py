@@ -330,10 +330,6 @@ class Engine(ErasureMixin):
         self.store.delete_resource(resource_id)
         self.sync()
 
-    def upsert_initiatives(self, items: list[Initiative]) -> None:
-        self.store.upsert_initiatives(items)
-        self.initiatives_changed()
-
     def delete_initiative(self, initiative_id: str) -> None:
         self.forget_initiatives([initiative_id])
 

@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 
 from indexes import Encoder
 from indexes.cache import CachedEncoder
-from matcher.erasure import ErasureReport, erase_initiatives
+from matcher.erasure import ErasureReport, erase_initiatives, initiative_texts
 from matcher.indexing import InitiativeIndex
 from matcher.recommender import Recommender
+from matcher.schemas import Initiative
 from matcher.store import Catalogue
 from service.settings import Settings
 
@@ -41,6 +42,18 @@ class ErasureMixin:
     _rebuild_thread: threading.Thread | None
     _erasure_mark: int
     rebuild: Callable[..., bool]
+    initiatives_changed: Callable[[], None]
+
+    def upsert_initiatives(self, items: list[Initiative]) -> None:
+        """Store initiatives; an edit forgets the cached vectors of the texts it replaced (an old
+        description is personal data too, and no erasure would find it once the text changed)."""
+        before = self.store.get_initiatives([i.id for i in items])
+        self.store.upsert_initiatives(items)
+        self.initiatives_changed()
+        now = {t for i in items for t in initiative_texts(i)}
+        replaced = [t for old in before.values() for t in initiative_texts(old) if t not in now]
+        if replaced and isinstance(self.encoder, CachedEncoder):
+            self.encoder.cache.forget(replaced)
 
     def forget_initiatives(self, ids: Sequence[str]) -> ErasureReport:
         """Erase initiatives from every copy (catalogue, cache, snapshots, this worker's memory), then

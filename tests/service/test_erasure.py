@@ -9,7 +9,7 @@ from pathlib import Path
 
 from indexes.cache import EmbeddingCache
 from matcher.erasure import initiative_texts
-from matcher.schemas import Initiative
+from matcher.schemas import Initiative, MatchQuery
 from matcher.store import Catalogue
 from service.engine import Engine
 from tests.service.conftest import Api
@@ -173,3 +173,15 @@ def test_a_worker_drops_what_another_process_erased(api: Api) -> None:
     assert IID not in engine.rec.index.history.initiative_ids
     assert IID not in engine.initiative_index().initiatives
     assert holders(api.settings.home) == {}
+
+
+def test_an_edit_forgets_the_vectors_of_the_text_it_replaced(api: Api) -> None:
+    c, staff = api.client, api.h("staff")
+    assert c.post("/v1/initiatives", json=BODY, headers=staff).status_code == 201
+    assert c.post(f"/v1/initiatives/{IID}/match", json={"k": 3}, headers=staff).status_code == 200
+    old = Initiative.model_validate(BODY)
+    cache = EmbeddingCache(api.settings.cache_path)
+    assert cache.has(MatchQuery.from_initiative(old).text)
+    edited = {**BODY, "description": "Potager partage du quartier des Tilleuls, sans nom ni adresse."}
+    assert c.put(f"/v1/initiatives/{IID}", json=edited, headers=staff).status_code == 200
+    assert not any(cache.has(t) for t in initiative_texts(old))
