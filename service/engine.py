@@ -147,6 +147,7 @@ class Engine(ErasureMixin):
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._erasure_mark = 0
+        self._erasure_thread: threading.Thread | None = None
         self.rec: Recommender
         self.state: IndexState
 
@@ -191,6 +192,7 @@ class Engine(ErasureMixin):
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
+        self.wait_erasures(timeout=60)
         if self._rebuild_thread is not None:
             self._rebuild_thread.join(timeout=60)
         self.store.close()

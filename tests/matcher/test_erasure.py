@@ -85,3 +85,20 @@ def test_the_store_erases_the_same_way_on_both_databases(backend: str, tmp_path:
         assert entry.target_id == pseudonyms["i-pg"]
         with pytest.raises(NotFoundError):
             store.erase_initiatives(["i-pg"])
+
+
+def test_a_history_without_erased_rows_keeps_the_others_and_the_counts() -> None:
+    from indexes import HashingEncoder
+    from matcher.history import History
+
+    inis = {i: Initiative(id=i, title=f"Jardin {w}", description=f"potager {w} compost", territory="93066")
+            for i, w in (("i-a", "tilleuls"), ("i-b", "acacias"), ("i-c", "platanes"))}
+    outcomes = [Outcome(initiative_id=i, resource_id="r-1", decision=Decision.obtained) for i in inis]
+    history = History.build(outcomes, inis, HashingEncoder(32))
+    masked = history.without({"i-b"})
+    assert masked.initiative_ids == ["i-a", "i-c"] and masked.vectors.shape == (2, 32)
+    assert masked.title_of("i-b") is None and masked.title_of("i-c") == "Jardin platanes"
+    assert masked.sparse is not None and "i-b" not in masked.sparse.search("acacias", 3)[1]
+    assert masked.positives == history.positives  # the anonymised labels still count
+    assert masked.count["r-1"] == 2 and history.count["r-1"] == 3
+    assert history.without({"i-z"}) is history

@@ -168,7 +168,8 @@ def _delete_resource(engine: Engine, item_id: str, key: ApiKey) -> None:
 
 _ERASE_DOC = ("Erases the initiative from every copy: its row, its outcomes' reasons (the outcomes stay as "
               "anonymous labels under a pseudonym), the embedding cache, every index snapshot holding it (the "
-              "served one is rebuilt before the answer) and, on SQLite, the freed pages and the WAL.")
+              "served history drops it at once; a snapshot without it is rebuilt in the background) and, on "
+              "SQLite, the freed pages and the WAL.")
 
 _KINDS = (
     _Kind("initiatives", Initiative, InitiativeIn, get=lambda e, i: e.store.get_initiative(i),
