@@ -74,6 +74,7 @@ class EmbeddingCache:
             self._local.conn = conn  # before the first statement, which may find the file unreadable
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA secure_delete=ON")  # a forgotten vector's bytes are zeroed, not left free
         return conn
 
     def get(self, model: str, role: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
@@ -101,11 +102,20 @@ class EmbeddingCache:
             conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
 
     def forget(self, texts: Sequence[str]) -> int:
-        """Delete the vectors of ``texts`` for every model and role; returns rows removed."""
+        """Delete the vectors of ``texts`` for every model and role; returns rows removed. The WAL is
+        then checkpointed and truncated, so the vectors are left in no frame of it either."""
         keys = [text_key(t) for t in texts]
-        with self._conn() as conn:
+        conn = self._conn()
+        with conn:
             cur = conn.executemany("DELETE FROM embeddings WHERE key = ?", [(k,) for k in keys])
-            return int(cur.rowcount)
+            removed = int(cur.rowcount)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
+
+    def has(self, text: str) -> bool:
+        """Whether any model or role holds a vector of ``text``."""
+        row = self._conn().execute("SELECT 1 FROM embeddings WHERE key = ? LIMIT 1", [text_key(text)]).fetchone()
+        return row is not None
 
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])

@@ -15,7 +15,8 @@ __all__ = ["OutcomeLog"]
 
 
 class OutcomeLog(StoreBase):
-    """Outcomes: only ever appended; an id already in the log is skipped."""
+    """Outcomes: only ever appended; an id already in the log is skipped. The one rewrite: an erased
+    initiative's outcomes are anonymised (``InitiativeRecords.erase_initiatives``)."""
 
     def append_outcomes(self, items: Sequence[Outcome]) -> int:
         """Append outcomes; an id already in the log is skipped (so re-imports add nothing).

@@ -17,7 +17,7 @@ import hashlib
 import json
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +138,24 @@ class History:
 
     def __len__(self) -> int:
         return len(self.initiative_ids)
+
+    def without(self, initiative_ids: Collection[str]) -> History:
+        """A copy without the rows of ``initiative_ids`` (erased initiatives, until the snapshot is
+        rebuilt): their ids, vectors, texts, places, amounts and BM25 terms are gone, so no vote, profile
+        or title comes from them. The models of past partnerships stay as fitted (the rebuild refits
+        them) and the acceptance counts stay (an erased initiative's outcomes stay, anonymised)."""
+        keep = [r for r, iid in enumerate(self.initiative_ids) if iid not in initiative_ids]
+        if len(keep) == len(self):
+            return self
+        ids = [self.initiative_ids[r] for r in keep]
+        texts = [self.texts[r] for r in keep] if self.texts is not None else None
+        return History(
+            ids, self.vectors[keep], [self.resources_of[r] for r in keep], self.positives, self.negatives,
+            SparseIndex().build(ids, texts) if texts is not None else None,
+            None if self.dates is None else self.dates[keep], texts, self.classifier, self.vector_classifier,
+            None if self.places is None else [self.places[r] for r in keep],
+            None if self.amounts is None else self.amounts[keep],
+        )
 
     def visible(self, before: float | None, exclude: str | None) -> np.ndarray | None:
         """Boolean mask of the rows that may be used, or None when all may."""

@@ -2,7 +2,8 @@
 
 One code path for SQLite (the default, in WAL mode, under ``MAILLAGE_HOME``) and PostgreSQL (by URL).
 The schema is created and upgraded by the Alembic migrations shipped in ``matcher/migrations``.
-Writes are upserts by id; resources are soft-deleted; outcomes are only ever appended. Every write
+Writes are upserts by id; resources are soft-deleted; outcomes are only ever appended (an erased
+initiative's outcomes excepted: anonymised in place, :mod:`matcher.erasure`). Every write
 method runs in one transaction: a batch lands whole or not at all.
 """
 
@@ -17,12 +18,13 @@ from sqlalchemy import Table, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 
 from matcher import tables
+from matcher._store_audit import AuditEntry, AuditLog
 from matcher._store_base import NotFoundError, StoreError, aware, content_hash, sqlite_url
 from matcher._store_initiatives import InitiativeRecords
 from matcher._store_outcomes import OutcomeLog
 from matcher.schemas import Initiative, Provider, Resource, utcnow
 
-__all__ = ["Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
+__all__ = ["AuditEntry", "Catalogue", "NotFoundError", "StoreError", "content_hash", "sqlite_url"]
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -31,14 +33,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A deleted row's bytes are overwritten with zeros, not left in a free page (erasure, issue 19).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
-class Catalogue(InitiativeRecords, OutcomeLog):
+class Catalogue(InitiativeRecords, OutcomeLog, AuditLog):
     """Access to the catalogue database. Create with :meth:`open`; safe to share across threads.
 
     Providers, resources, listing and summaries are here; initiatives in
-    :mod:`matcher._store_initiatives`, the outcome log in :mod:`matcher._store_outcomes`, the engine
+    :mod:`matcher._store_initiatives`, the outcome log in :mod:`matcher._store_outcomes`, the audit log
+    in :mod:`matcher._store_audit`, the engine
     and the upsert by id in :mod:`matcher._store_base`.
     """
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["api_keys", "ended_sessions", "initiatives", "metadata", "outcomes", "providers", "resources"]
+__all__ = ["api_keys", "audit_log", "ended_sessions", "initiatives", "metadata", "outcomes", "providers", "resources"]
 
 metadata = MetaData()
 
@@ -111,4 +111,21 @@ ended_sessions = Table(
     metadata,
     Column("id", String(64), primary_key=True),  # SHA-256 of the session's CSRF token, unique per session
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Staff actions (who pinned, excluded, exported, deleted, imported, ran retention): ids, roles and
+# counts only, never a text. The target of an erased initiative is replaced by its pseudonym.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("principal", String(200), nullable=False),  # "key:<id> <name>", "cli", "citizen", "system"
+    Column("role", String(20), nullable=True),
+    Column("target_kind", String(20), nullable=True),
+    Column("target_id", String(128), nullable=True),
+    Column("detail", JSON, nullable=False),  # counts and machine codes, never free text
+    Index("ix_audit_target", "target_id"),
+    Index("ix_audit_action", "action"),
 )

@@ -70,6 +70,9 @@ class Ledger:
     initiatives: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)
     outcomes: dict[str, list[bool]] = field(default_factory=dict)  # id → may be present?
     outcome_initiative: dict[str, str] = field(default_factory=dict)
+    # Initiatives a DELETE was sent for: an erasure moves their outcomes under a pseudonym (issue 19),
+    # so under the initiative's id an outcome of theirs may be present (the DELETE lost) or absent.
+    erased: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def table(self, kind: str) -> dict[str, Any]:
@@ -213,6 +216,8 @@ class Writer(threading.Thread):
         if not live:
             return
         iid = self.rng.choice(live)
+        with self.ledger.lock:
+            self.ledger.erased.add(iid)
         status = self._send("delete_initiative", "DELETE", f"/v1/initiatives/{iid}")
         self._settle("initiatives", iid, 204 if status == 404 else status, ABSENT)
 
@@ -282,6 +287,8 @@ class Checker:
             by_initiative: dict[str, list[str]] = {}
             for oid in outcomes:
                 by_initiative.setdefault(self.ledger.outcome_initiative[oid], []).append(oid)
+                if self.ledger.outcome_initiative[oid] in self.ledger.erased:
+                    outcomes[oid] = [True, False]
         for iid, oids in by_initiative.items():
             present = {o["id"] for o in self.get("/v1/outcomes", initiative_id=iid)}
             for oid in oids:

@@ -33,6 +33,7 @@ from matcher.recommender import Recommender
 from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Resource
 from matcher.store import Catalogue, content_hash
+from service.engine_erasure import ErasureMixin
 from service.locks import RWLock
 from service.settings import Settings
 from service.startup import older_snapshot
@@ -124,9 +125,10 @@ class ServedInitiatives:
     index_version: str
 
 
-class Engine:
+class Engine(ErasureMixin):
     """The serving state of one worker (see the module docstring). Faces match through
-    :meth:`recommend` and :meth:`recommend_initiatives`, which take the read lock themselves."""
+    :meth:`recommend` and :meth:`recommend_initiatives`, which take the read lock themselves;
+    initiatives are erased through :meth:`forget_initiatives` (:mod:`service.engine_erasure`)."""
 
     def __init__(self, settings: Settings, *, encoder: Encoder | None = None) -> None:
         self.settings = settings
@@ -144,6 +146,8 @@ class Engine:
         self._rebuild_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._erasure_mark = 0
+        self._erasure_thread: threading.Thread | None = None
         self.rec: Recommender
         self.state: IndexState
 
@@ -155,6 +159,7 @@ class Engine:
             log.info("catalogue is empty: loading the demo catalogue")
             load_demo(self.store)
         watermark = datetime.now(UTC)
+        self._erasure_mark = self.store.erasure_mark()
         repaired: str | None = None
         try:
             index = ResourceIndex.load(self.store, self.encoder, self.settings.index_dir)
@@ -187,6 +192,7 @@ class Engine:
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
+        self.wait_erasures(timeout=60)
         if self._rebuild_thread is not None:
             self._rebuild_thread.join(timeout=60)
         self.store.close()
@@ -266,6 +272,7 @@ class Engine:
         while not self._stop.wait(interval):
             try:
                 self.sync()
+                self.check_erasures()
             except Exception:  # the poller must outlive a transient database error
                 log.exception("index sync failed; retrying")
 
@@ -325,13 +332,8 @@ class Engine:
         self.store.delete_resource(resource_id)
         self.sync()
 
-    def upsert_initiatives(self, items: list[Initiative]) -> None:
-        self.store.upsert_initiatives(items)
-        self.initiatives_changed()
-
     def delete_initiative(self, initiative_id: str) -> None:
-        self.store.delete_initiative(initiative_id)
-        self.initiatives_changed()
+        self.forget_initiatives([initiative_id])
 
     # --- initiatives (reverse direction) ---------------------------------------------------------
 

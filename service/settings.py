@@ -52,6 +52,15 @@ class Settings(BaseSettings):
       the widget demo page makes its own partner key for this origin, as it does on loopback.
     - ``MAILLAGE_WIDGET_DEMO``: let ``/widget/demo`` create that demo key; true.
 
+    Personal data (issue 19; docs/privacy.md):
+
+    - ``MAILLAGE_RETENTION_MONTHS``: a widget submission without staff follow-up (no decision, pin,
+      exclusion or edit) is erased this many months after it was sent (``maillage retention run``); 12.
+    - ``MAILLAGE_PRIVACY_CONTROLLER``: the data controller named by the privacy notice
+      (``/confidentialite``), the body that runs the service.
+    - ``MAILLAGE_PRIVACY_CONTACT``: whom citizens write to about their data (an address or a page).
+    - ``MAILLAGE_PRIVACY_PURPOSE``: why projects are kept, as the notice says it.
+
     Matches (API, widget, console, CLI):
 
     - ``MAILLAGE_STALE_AFTER_DAYS``: a suggestion whose record was last verified longer ago than this
@@ -83,6 +92,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     widget_demo: bool = True
     stale_after_days: int = Field(default=183, ge=1, le=36_500)
+    retention_months: int = Field(default=12, ge=1, le=120)
+    privacy_controller: str = Field(default="l'équipe de l'accélérateur qui exploite ce service", max_length=300)
+    privacy_contact: str | None = Field(default=None, max_length=300)
+    privacy_purpose: str = Field(
+        default="proposer aux porteurs de projet des ressources de l'État adaptées (financements, appels à "
+                "projets, accompagnement) et permettre à l'équipe de l'accélérateur de les recontacter",
+        max_length=1000)
 
     @property
     def db_url(self) -> str:
@@ -120,5 +136,5 @@ class Settings(BaseSettings):
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
-            "stale_after_days": str(self.stale_after_days),
+            "stale_after_days": str(self.stale_after_days), "retention_months": str(self.retention_months),
         }

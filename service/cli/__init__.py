@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources, upkeep
+from service.cli import (
+    catalogue,
+    demo,
+    evaluate,
+    index,
+    keys,
+    match,
+    models,
+    privacy,
+    serve,
+    sources,
+    upkeep,
+)
 
 __all__ = ["app", "main"]
 
@@ -36,6 +48,9 @@ app.command()(models.promote)
 app.command()(models.models)
 app.command()(evaluate.bench)
 app.add_typer(keys.keys_app, name="keys")
+app.command()(privacy.forget)
+app.add_typer(privacy.retention_app, name="retention")
+app.command()(privacy.audit)
 app.command()(serve.serve)
 app.command()(upkeep.migrate)
 app.command()(upkeep.backup)

@@ -9,6 +9,7 @@ import typer
 
 from matcher.importers import RECORD_KINDS, dataset_rows, read_file_rows, run_import
 from matcher.importers.datasets import DATASETS
+from service.audit import CLI, import_detail, record
 from service.cli._common import errors, load_settings, open_store, out, print_report, progress_bar
 from service.cli.index import show_index_status
 
@@ -42,6 +43,8 @@ def import_(
         with progress_bar() as progress:
             task = progress.add_task(f"Import {label}", total=None)
             report = run_import(store, rows, progress=lambda n: progress.advance(task, n))
+        record(store, CLI, "import", target_kind=what.removesuffix("s") if what not in DATASETS else "dataset",
+               target_id=what if what in DATASETS else None, detail=import_detail(report))
         print_report(report, label)
 
 

@@ -19,6 +19,7 @@ from matcher.recommender import Recommender
 from matcher.schemas import Amount, Decision, LegalForm, MatchQuery, Need, Outcome, Stage
 from matcher.store import Catalogue
 from matcher.understanding import FIELDS, Field, UnderstoodQuery, understand
+from service.audit import CLI, record
 from service.cli._common import (
     ensure_index,
     err,
@@ -171,4 +172,6 @@ def override(
         outcome = Outcome(initiative_id=initiative, resource_id=resource,
                           decision=Decision.pinned if pin else Decision.excluded, reason=reason, actor=actor)
         store.append_outcomes([outcome])
+        record(store, CLI, f"override.{'pin' if pin else 'exclude'}", target_kind="initiative", target_id=initiative,
+               detail={"resource_id": resource})
         out.print(f"{'Épinglé' if pin else 'Exclu'} : {resource} pour {initiative}.")

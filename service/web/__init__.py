@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Response
 
-from service.web import console, widget
+from service.web import console, privacy, widget
 from service.web.render import HERE
 from service.web.session import Sessions, server_secret
 
@@ -21,4 +21,5 @@ def mount(app: FastAPI) -> None:
         return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=300"})
 
     widget.install(app)
+    privacy.install(app)
     console.install(app, Sessions(server_secret(app.state.settings)))

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from matcher import tables
 from matcher.schemas import Outcome, Resource
 from matcher.store import Catalogue, NotFoundError, content_hash, sqlite_url
+from matcher.schema_version import known_revisions
 from tests.conftest import open_store
 
 
@@ -38,7 +39,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     Catalogue.open(url).close()
     cat = Catalogue.open(url)
     with cat.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == known_revisions()[-1]
 
 
 def test_upgrading_a_first_version_catalogue_keeps_its_records(tmp_path: Path) -> None:
@@ -73,6 +74,7 @@ def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str
         cat.upsert_resources(resources)
         with cat.engine.begin() as conn:  # back to 0002 (0003 changes data only), rows as the old schema allowed
             conn.execute(text("DROP TABLE ended_sessions"))
+            conn.execute(text("DROP TABLE audit_log"))
             conn.execute(text("DELETE FROM alembic_version"))
             conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0002')"))
             data = resources[0].model_dump(mode="json") | {"capacity": 10**309, "closes_at": "9999-12-31",
@@ -85,7 +87,7 @@ def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str
         assert got.title == resources[0].title and got.coverage == resources[0].coverage
         assert [r.id for r in cat.resources()] == sorted(r.id for r in resources)
         with cat.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == known_revisions()[-1]
 
 
 def p_time():  # type: ignore[no-untyped-def]

@@ -482,6 +482,9 @@ def test_console_from_sign_in_to_outcome_and_csv_export(stack: Stack, tmp_path: 
     page.get_by_role("link", name="État du service").click()
     assert re.search(r"Version\s+\d{8}T", page.locator("main").inner_text())
     _assert_accessible(page, "console status page")
+    page.get_by_role("link", name="Données personnelles").click()
+    page.get_by_role("heading", name="Conservation des projets déposés par le widget").wait_for()
+    _assert_accessible(page, "console personal data page")
     page.get_by_role("link", name="Ressources", exact=True).click()
     page.get_by_label("Type").select_option("lieu")
     page.get_by_role("button", name="Filtrer").click()
@@ -494,6 +497,19 @@ def test_console_from_sign_in_to_outcome_and_csv_export(stack: Stack, tmp_path: 
     page.goto(f"{stack.api}/console/initiatives")
     assert page.url.endswith("/console/connexion")
     context.close()
+
+
+def test_privacy_notice_and_deletion_confirmation_are_accessible(stack: Stack) -> None:
+    from service.privacy import deletion_link
+
+    page = stack.browser.new_page()
+    page.goto(f"{stack.api}/confidentialite")
+    page.get_by_role("heading", name="Vos droits").wait_for()
+    _assert_accessible(page, "privacy notice")
+    page.goto(stack.api + deletion_link(stack.settings, "ini-0002"))  # opened, not confirmed: nothing erased
+    page.get_by_role("button", name="Effacer définitivement mon projet").wait_for()
+    _assert_accessible(page, "deletion confirmation")
+    page.close()
 
 
 def test_console_on_a_phone(stack: Stack) -> None:

@@ -16,8 +16,11 @@ from matcher.store import NotFoundError, content_hash
 from service.api.deps import EngineDep, ReaderKey, WriterKey
 from service.api.routing import ETAG_HEADER, error, v1_router
 from service.api_models import InitiativeIn, Page, ProviderIn, ResourceIn
+from service.audit import record
 from service.engine import Engine
 from service.guard import ApiError
+from service.keys import ApiKey
+from service.privacy import erase
 
 __all__ = ["router"]
 
@@ -34,9 +37,10 @@ class _Kind:
     body_model: type[Any]
     get: Callable[[Engine, str], Any]
     upsert: Callable[[Engine, list[Any]], Any]
-    delete: Callable[[Engine, str], None] | None
+    delete: Callable[[Engine, str, ApiKey], object] | None
     filters: tuple[str, ...]
     write_errors: dict[int | str, dict[str, Any]] = field(default_factory=dict)
+    delete_doc: str = ""
 
 
 def _etag(record: Any) -> str:
@@ -147,17 +151,32 @@ def _add_writes(kind: _Kind) -> None:
     delete = kind.delete
     if delete is not None:
         @router.delete(f"/{name}/{{item_id}}", tags=[name], status_code=204, name=f"delete_{name}",
-                       summary=f"Delete one of the {name}")
-        def delete_(engine: EngineDep, _: WriterKey, item_id: ItemId) -> Response:
-            delete(engine, item_id)
+                       summary=f"Delete one of the {name}", description=kind.delete_doc)
+        def delete_(engine: EngineDep, key: WriterKey, item_id: ItemId) -> Response:
+            delete(engine, item_id, key)
             return Response(status_code=204)
 
 
+def _erase_initiative(engine: Engine, item_id: str, key: ApiKey) -> object:
+    return erase(engine.settings, engine.store, [item_id], key, engine=engine)
+
+
+def _delete_resource(engine: Engine, item_id: str, key: ApiKey) -> None:
+    engine.delete_resource(item_id)
+    record(engine.store, key, "resource.delete", target_kind="resource", target_id=item_id)
+
+
+_ERASE_DOC = ("Erases the initiative from every copy: its row, its outcomes' reasons (the outcomes stay as "
+              "anonymous labels under a pseudonym), the embedding cache, every index snapshot holding it (the "
+              "served history drops it at once; a snapshot without it is rebuilt in the background) and, on "
+              "SQLite, the freed pages and the WAL.")
+
 _KINDS = (
     _Kind("initiatives", Initiative, InitiativeIn, get=lambda e, i: e.store.get_initiative(i),
-          upsert=Engine.upsert_initiatives, delete=Engine.delete_initiative, filters=("territory", "source")),
+          upsert=Engine.upsert_initiatives, delete=_erase_initiative, filters=("territory", "source"),
+          delete_doc=_ERASE_DOC),
     _Kind("resources", Resource, ResourceIn, get=lambda e, i: e.store.get_resource(i), upsert=Engine.upsert_resources,
-          delete=Engine.delete_resource, filters=("kind", "provider_id", "source", "active"),
+          delete=_delete_resource, filters=("kind", "provider_id", "source", "active"),
           write_errors={404: error(404, "unknown id, or `provider_id` names no stored provider")}),
     _Kind("providers", Provider, ProviderIn, get=lambda e, i: e.store.get_provider(i),
           upsert=lambda e, items: e.store.upsert_providers(items), delete=None, filters=("kind", "source")),

@@ -8,6 +8,7 @@ from matcher.schemas import Decision, ItemId, Outcome
 from service.api.deps import EngineDep, ReaderKey, WriterKey
 from service.api.routing import error, v1_router
 from service.api_models import OutcomeIn, OverrideIn
+from service.audit import record
 from service.guard import ApiError
 
 __all__ = ["router"]
@@ -19,13 +20,15 @@ router = v1_router("decisions")
              summary="Record a decision about an (initiative, resource) pair",
              responses={404: error(404, "the initiative or the resource is unknown"),
                         409: error(409, "the outcome id is already used by another pair")})
-def record_outcome(engine: EngineDep, _: WriterKey, body: OutcomeIn) -> Outcome:
+def record_outcome(engine: EngineDep, key: WriterKey, body: OutcomeIn) -> Outcome:
     engine.store.get_initiative(body.initiative_id)
     engine.store.get_resource(body.resource_id, include_deleted=True)
     outcome = Outcome(id=body.id, initiative_id=body.initiative_id, resource_id=body.resource_id,
                       decision=Decision(body.decision), reason=body.reason, actor=body.actor, amount=body.amount,
                       source="api")
-    engine.store.append_outcomes([outcome])
+    if engine.store.append_outcomes([outcome]):
+        record(engine.store, key, f"decision.{outcome.decision.value}", target_kind="initiative",
+               target_id=body.initiative_id, detail={"resource_id": body.resource_id})
     stored = [o for o in engine.store.outcomes(initiative_id=body.initiative_id)
               if o.resource_id == body.resource_id]
     if body.id is None:
@@ -51,11 +54,13 @@ def list_outcomes(engine: EngineDep, _: ReaderKey, initiative_id: ItemId | None 
 
 @router.post("/initiatives/{initiative_id}/overrides", status_code=201, response_model=Outcome,
              summary="Pin a resource on top of an initiative's matches, or exclude it")
-def override(engine: EngineDep, _: WriterKey, initiative_id: ItemId, body: OverrideIn) -> Outcome:
+def override(engine: EngineDep, key: WriterKey, initiative_id: ItemId, body: OverrideIn) -> Outcome:
     engine.store.get_initiative(initiative_id)
     engine.store.get_resource(body.resource_id)
     outcome = Outcome(initiative_id=initiative_id, resource_id=body.resource_id,
                       decision=Decision.pinned if body.action == "pin" else Decision.excluded,
                       reason=body.reason, actor=body.actor, source="api")
     engine.store.append_outcomes([outcome])
+    record(engine.store, key, f"override.{body.action}", target_kind="initiative", target_id=initiative_id,
+           detail={"resource_id": body.resource_id})
     return engine.store.overrides_for(initiative_id)[body.resource_id]

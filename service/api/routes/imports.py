@@ -11,6 +11,7 @@ from matcher.importers import run_import
 from service.api.deps import AdminKey, EngineDep
 from service.api.routing import too_deep, v1_router
 from service.api_models import ImportResult
+from service.audit import import_detail, record
 from service.guard import ApiError
 
 __all__ = ["router"]
@@ -28,7 +29,7 @@ router = v1_router("catalogue")
              }}})
 async def bulk_import(request: Request, engine: EngineDep,
                       kind: Literal["providers", "resources", "initiatives", "outcomes"],
-                      _: AdminKey) -> ImportResult:
+                      key: AdminKey) -> ImportResult:
     raw = await request.body()
     rows = _import_rows(raw, kind.removesuffix("s"), request.headers.get("content-type", ""))
     report = await anyio.to_thread.run_sync(lambda: run_import(engine.store, rows))
@@ -36,6 +37,8 @@ async def bulk_import(request: Request, engine: EngineDep,
         await anyio.to_thread.run_sync(engine.sync)
     if kind == "initiatives":
         engine.initiatives_changed()
+    await anyio.to_thread.run_sync(lambda: record(
+        engine.store, key, "import", target_kind=kind.removesuffix("s"), detail=import_detail(report)))
     return ImportResult(read=report.read, inserted=report.inserted, updated=report.updated,
                         rejected=report.rejected, errors=[str(e) for e in report.errors[:200]])
 

@@ -17,6 +17,7 @@ from service.api.deps import AdminKey, EngineDep, MetricsDep, ReaderKey
 from service.api.errors import json_error
 from service.api.routing import DocumentedRoute, error, v1_router
 from service.api_models import IndexStatus, ModelInfo
+from service.audit import record
 from service.engine import Engine
 from service.guard import ApiError
 
@@ -67,9 +68,10 @@ def index_status(engine: EngineDep, _: ReaderKey) -> IndexStatus:
 @router.post("/index/rebuild", status_code=202, response_model=IndexStatus,
              summary="Rebuild the index in the background and swap it in when ready",
              responses={409: error(409, "une reconstruction de l'index est déjà en cours")})
-def index_rebuild(engine: EngineDep, _: AdminKey) -> IndexStatus:
+def index_rebuild(engine: EngineDep, key: AdminKey) -> IndexStatus:
     if not engine.rebuild():
         raise ApiError(409, "rebuild_running", "une reconstruction de l'index est déjà en cours")
+    record(engine.store, key, "index.rebuild")
     return status.index_status(engine)
 
 
@@ -81,7 +83,7 @@ def models(engine: EngineDep, _: ReaderKey) -> list[ModelInfo]:
 @router.post("/models/{version}/promote", response_model=ModelInfo,
              summary="Serve a registered ranker (refused unless it beat the served one)",
              responses={409: error(409, "promotion refused by the gate")})
-def promote(engine: EngineDep, _: AdminKey, version: ItemId, force: bool = False) -> ModelInfo:
+def promote(engine: EngineDep, key: AdminKey, version: ItemId, force: bool = False) -> ModelInfo:
     registry = ModelRegistry(engine.settings.rankers_dir)
     try:
         m = registry.promote(version, force=force)
@@ -90,4 +92,5 @@ def promote(engine: EngineDep, _: AdminKey, version: ItemId, force: bool = False
     except (FileNotFoundError, ValueError, SnapshotError) as exc:
         raise ApiError(404, "not_found", f"version de modèle inconnue « {version} »") from exc
     engine.reload_model()
+    record(engine.store, key, "model.promote", target_kind="model", target_id=version, detail={"forced": force})
     return status.model_info(m, served=True)

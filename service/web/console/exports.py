@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from matcher.labels import DECISION, KIND
 from matcher.schemas import Outcome, Resource
 from matcher.store import NotFoundError
+from service.audit import record
 from service.web.console._common import OVERRIDES, SHORTLIST, Console, ConsoleDep, console_router, not_found
 
 __all__ = ["router"]
@@ -78,10 +79,14 @@ def shortlist_csv(console: ConsoleDep, initiative_id: str) -> Response:
     except NotFoundError:
         return not_found(console, "Initiative", initiative_id, "/console/initiatives")
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ini.id)
-    return _csv(console, _shortlist(console.engine.store.outcomes(initiative_id=ini.id)),
-                f"preselection-{safe}.csv")
+    rows = _shortlist(console.engine.store.outcomes(initiative_id=ini.id))
+    record(console.engine.store, console.key, "export.shortlist", target_kind="initiative", target_id=ini.id,
+           detail={"rows": len(rows)})
+    return _csv(console, rows, f"preselection-{safe}.csv")
 
 
 @router.get("/preselections.csv")
 def all_shortlists_csv(console: ConsoleDep) -> Response:
-    return _csv(console, _shortlist(console.engine.store.iter_outcomes()), "preselections.csv")
+    rows = _shortlist(console.engine.store.iter_outcomes())
+    record(console.engine.store, console.key, "export.shortlists", detail={"rows": len(rows)})
+    return _csv(console, rows, "preselections.csv")

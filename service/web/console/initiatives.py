@@ -12,6 +12,7 @@ from matcher import territory
 from matcher.labels import DECISION
 from matcher.schemas import Decision, Initiative, Outcome
 from matcher.store import NotFoundError, StoreError
+from service.audit import record
 from service.web.console._common import (
     MATCHES_SHOWN,
     PAGE_SIZE,
@@ -133,5 +134,7 @@ def decide(request: Request, console: ConsoleDep, form: FormDep, initiative_id: 
         return _initiative_page(console, ini, 503, error="Rien n'a été enregistré : le catalogue n'a pas pu être "
                                                          "joint. Réessayez dans un instant.")
     log.info("console: %s recorded %s on %s × %s", console.key.id, decision, ini.id, resource.id)
+    record(store, console.key, f"decision.{decision}", target_kind="initiative", target_id=ini.id,
+           detail={"resource_id": resource.id, "face": "console"})
     query = urlencode({"fait": decision, "ressource": resource.id})
     return redirect(f"/console/initiatives/{quote(ini.id)}?{query}#r-{quote(resource.id)}")

@@ -271,6 +271,8 @@
         el("input", {type: "checkbox", id: id("consent"), name: "consent"}),
         el("label", {"for": id("consent"), text: c.consent})
       ]),
+      el("p", {"class": "mw-hint"}, [el("a", {href: c.api ? new URL("confidentialite", c.api).href : "#", target: "_blank",
+        rel: "noopener", text: "Vos données personnelles : qui les garde, combien de temps, vos droits (nouvelle fenêtre)"})]),
       el("div", {"class": "mw-field", id: id("email-field"), hidden: true}, [
         el("label", {"for": id("email")}, ["Adresse électronique ", el("span", {"class": "mw-hint", text: "Facultatif. Pour être recontacté ; format attendu : nom@exemple.fr"})]),
         el("input", {type: "email", id: id("email"), name: "email", autocomplete: "email", "aria-describedby": id("email-error")}),
