@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources
+from service.cli import catalogue, demo, evaluate, index, keys, match, models, observatory, serve, sources
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,7 @@ app.command("import-source")(sources.import_source)
 app.command()(match.match)
 app.command()(match.override)
 app.command()(evaluate.batch)
+app.command()(observatory.observatory)
 app.command()(demo.demo)
 app.command()(catalogue.status)
 app.command()(models.train)
