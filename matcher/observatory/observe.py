@@ -105,7 +105,8 @@ def observe(recommender: Recommender, initiatives: Sequence[Initiative], outcome
     tables = [suppress(t, min_cell) for t in raw]
     meta = {"today": today.isoformat(), "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "index_version": index.version, "model_version": recommender.model_version, "k": k,
-            "seconds_now": round(now_s, 1), "seconds_total": round(time.perf_counter() - started, 1)}
+            "seconds_now": round(now_s, 1), "seconds_total": round(time.perf_counter() - started, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
     return Observatory(tables, _headline(ordered, vs, recommender, min_cell), meta)
 
 
