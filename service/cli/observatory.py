@@ -55,7 +55,10 @@ def observatory(
             raise ValueError("--data ne s'emploie qu'avec --dataset")
         if dataset is not None and dataset not in DATASETS:
             raise ValueError(f"jeu inconnu {dataset!r} : attendu {', '.join(DATASETS)}")
-        today = date.fromisoformat(on) if on else date.today()
+        try:
+            today = date.fromisoformat(on) if on else date.today()
+        except ValueError:
+            raise ValueError(f"--on attend une date AAAA-MM-JJ, reçu {on!r}") from None
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="maillage-observatory-") as tmp:
             if dataset is not None:

@@ -62,6 +62,9 @@ def test_cli_refuses_bad_options(home: Path) -> None:
     assert result.exit_code == 2 and "--min-cell" in result.output
     result = runner.invoke(app, ["observatory", "--out", str(home / "x"), "--dataset", "nope"])
     assert result.exit_code == 2 and "jeu inconnu" in result.output
+    result = runner.invoke(app, ["observatory", "--out", str(home / "x"), "--on", "31/12/2026"])
+    assert result.exit_code == 2 and "AAAA-MM-JJ" in result.output
+    assert not (home / "x").exists()  # nothing written on bad input
 
 
 def test_console_page_shows_the_published_figures(api: Api) -> None:
