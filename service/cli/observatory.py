@@ -28,6 +28,25 @@ from service.cli._common import ensure_index, err, errors, load_settings, open_s
 __all__ = ["observatory"]
 
 
+def _checked(min_cell: int, sample: int, months: int | None, dataset: str | None, data: Path | None,
+             on: str | None) -> date:
+    """The observation day, once every option is known good (``ValueError`` in French otherwise)."""
+    if min_cell < 1:
+        raise ValueError(f"--min-cell doit être un entier ≥ 1, reçu {min_cell}")
+    if sample < 1:
+        raise ValueError(f"--timeline-sample doit être un entier ≥ 1, reçu {sample}")
+    if months is not None and months < 1:
+        raise ValueError(f"--months doit être un entier ≥ 1, reçu {months}")
+    if data is not None and dataset is None:
+        raise ValueError("--data ne s'emploie qu'avec --dataset")
+    if dataset is not None and dataset not in DATASETS:
+        raise ValueError(f"jeu inconnu {dataset!r} : attendu {', '.join(DATASETS)}")
+    try:
+        return date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        raise ValueError(f"--on attend une date AAAA-MM-JJ, reçu {on!r}") from None
+
+
 def observatory(
     out_dir: Annotated[Path, typer.Option("--out", help="dossier du rapport (HTML, Markdown, PNG, CSV)")] = Path(
         "observatoire"),
@@ -45,20 +64,7 @@ def observatory(
     """Observatoire : initiatives sans piste, ce qui les bloque, mois par mois ; rapport en français."""
     settings = load_settings()
     with errors():
-        if min_cell < 1:
-            raise ValueError(f"--min-cell doit être un entier ≥ 1, reçu {min_cell}")
-        if sample < 1:
-            raise ValueError(f"--timeline-sample doit être un entier ≥ 1, reçu {sample}")
-        if months is not None and months < 1:
-            raise ValueError(f"--months doit être un entier ≥ 1, reçu {months}")
-        if data is not None and dataset is None:
-            raise ValueError("--data ne s'emploie qu'avec --dataset")
-        if dataset is not None and dataset not in DATASETS:
-            raise ValueError(f"jeu inconnu {dataset!r} : attendu {', '.join(DATASETS)}")
-        try:
-            today = date.fromisoformat(on) if on else date.today()
-        except ValueError:
-            raise ValueError(f"--on attend une date AAAA-MM-JJ, reçu {on!r}") from None
+        today = _checked(min_cell, sample, months, dataset, data, on)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="maillage-observatory-") as tmp:
             if dataset is not None:
