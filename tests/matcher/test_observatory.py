@@ -86,6 +86,11 @@ def test_reserved_to_associations_blocks_every_collectif(store: Catalogue, tmp_p
     assert cell["critere_bloquant"] == "type de structure" and cell["ecartees"] == 10
     lozere = _row(obs.table("ecarts_departement"), departement="Lozère")
     assert lozere["ecartees"] == 0 and lozere["initiatives"] == "< 5"
+    supply = obs.table("offre_departement")
+    assert len(supply.rows) == 101
+    seine_offer = _row(supply, code="93")
+    assert seine_offer["ressources_ouvertes"] == 4 and seine_offer["ressources_locales"] == 0
+    assert seine_offer["initiatives"] == 10 and seine_offer["rien_ne_convient"] == 10
 
 
 def test_small_cells_are_suppressed(store: Catalogue, tmp_path: Path) -> None:
@@ -159,3 +164,17 @@ def test_timeline_counts_the_initiatives_created_by_each_month_end(store: Catalo
 def test_month_ends() -> None:
     assert month_ends(date(2023, 11, 5), date(2024, 2, 1)) == [date(2023, 11, 30), date(2023, 12, 31),
                                                               date(2024, 1, 31), date(2024, 2, 29)]
+
+
+def test_supply_counts_the_open_resources_that_reach_each_departement() -> None:
+    from matcher.observatory.supply import supply_table
+
+    res = {r.id: r for r in [
+        Resource(id="commune", kind="lieu", provider_id="p", title="Local à Saint-Denis", coverage=["93066"]),
+        Resource(id="region", kind="financement", provider_id="p", title="Aide régionale", coverage=["R11"]),
+        Resource(id="close", kind="financement", provider_id="p", title="Close", coverage=["FR"],
+                 closes_at=date(2025, 1, 1)),
+    ]}
+    rows = {r["code"]: r for r in supply_table(res, [], [], today=TODAY).rows}
+    assert rows["93"]["ressources_ouvertes"] == 2 and rows["93"]["ressources_locales"] == 2
+    assert rows["75"]["ressources_ouvertes"] == 1 and rows["48"]["ressources_ouvertes"] == 0
