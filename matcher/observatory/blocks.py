@@ -142,7 +142,7 @@ _RESOURCE_COLUMNS = [
     Column("suggeree", f"Parmi les {BEST} meilleures pistes de", "count"),
     Column("eligibles", "dont éligibles", "count"),
     Column("part_eligibles", "Part éligible", "share", of="eligibles"),
-    Column("critere", "Critère qui écarte le plus"), Column("clause", "Clause"),
+    Column("critere", "Critère qui écarte le plus", of="exclues"), Column("clause", "Clause", of="exclues"),
     Column("exclues", "Initiatives qu'elle écarte", "count"),
 ]
 

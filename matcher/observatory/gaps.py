@@ -42,7 +42,7 @@ GAP_COLUMNS = [
     Column("part_rien_ne_convient", "Part rien ne convient", "share", of="rien_ne_convient"),
     Column("bloquees", "Bloquées par un critère", "count"),
     Column("part_bloquees", "Part bloquées", "share", of="bloquees"),
-    Column("critere_bloquant", "Critère qui bloque le plus"),
+    Column("critere_bloquant", "Critère qui bloque le plus", of="bloquees"),
     Column("ecartees", "Écartées d'au moins une de leurs meilleures pistes", "count"),
     Column("part_ecartees", "Part écartées d'une meilleure piste", "share", of="ecartees"),
 ]

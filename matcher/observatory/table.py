@@ -2,7 +2,8 @@
 small-cell suppression every published figure goes through.
 
 Column kinds: ``label`` (text), ``count`` (a number of initiatives: suppressed when small),
-``share`` (a share of initiatives, ``of`` the count column it divides: hidden with it), ``number``
+``share`` (a share of initiatives, ``of`` the count column it divides: hidden with it; a ``label``
+may name such a count too), ``number``
 (anything that is not a count of initiatives: resources, euros… never suppressed) and ``ids``
 (a list of initiative ids: withheld when the row's ``basis`` count is small).
 
@@ -31,7 +32,8 @@ class Column:
     """French, as printed."""
     kind: str = "label"
     of: str | None = None
-    """For a ``share``: the ``count`` column it is the share of (hidden when that one is)."""
+    """For a ``share``: the ``count`` column it is the share of; for a ``label``: the count it is drawn
+    from. Hidden when that count is suppressed."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("label", "count", "share", "number", "ids"):
@@ -95,6 +97,8 @@ def suppress(table: Table, min_cell: int = DEFAULT_MIN_CELL) -> Table:
             value = row.get(c.key)
             if c.kind == "count" and small(value, min_cell):
                 out[c.key] = hidden(min_cell)
+            elif c.kind == "label" and c.of in counts and small(row.get(c.of), min_cell):
+                out[c.key] = HIDDEN  # a label drawn from a small count (the criterion that blocks 2) says as much
             elif c.kind == "share":
                 out[c.key] = HIDDEN if (c.of in counts and small(row.get(c.of), min_cell)) else _share(value)
             elif c.kind == "ids":

@@ -102,6 +102,7 @@ def test_small_cells_are_suppressed(store: Catalogue, tmp_path: Path) -> None:
     assert seine["initiatives"] == "< 5" and seine["part_sans_eligible"] == "—"
     lozere = _row(obs.table("ecarts_departement"), departement="Lozère")
     assert lozere["initiatives"] == 6 and lozere["sans_eligible"] == 0
+    assert seine["critere_bloquant"] == "—"  # drawn from 3 blocked initiatives: hidden with their count
     # The same catalogue with a threshold of 3 publishes the cell and its list.
     again = suppress(Table("t", "t", [Column("n", "n", "count"), Column("ids", "ids", "ids")],
                            [{"n": 3, "ids": ["a", "b", "c"]}], basis="n"), 3)
