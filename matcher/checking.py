@@ -56,15 +56,25 @@ class Checker:
         eligible = np.fromiter((v.eligible for v in verdicts), dtype=bool, count=n)
         return Pool(q, resources, X, [v.checks for v in verdicts], eligible, np.zeros(n), retrieved)
 
-    def _verdicts(self, resources: list[Resource], q: MatchQuery, today: date) -> list[_Verdict]:
-        facts = (q.territory, q.legal_form, q.stage, q.amount_sought, tuple(q.needs), today)
+    def _bucket(self, facts: tuple[Any, ...]) -> dict[str, _Verdict]:
         cache = self._cache.get(facts)
         if cache is None:
             if self._size >= self.max_entries:
                 self._cache, self._size = {}, 0
             cache = self._cache[facts] = {}
+        return cache
+
+    def _verdicts(self, resources: list[Resource], q: MatchQuery, today: date) -> list[_Verdict]:
+        # The amount sought decides only the amount check and the amount fit, and neither of a resource
+        # that states no amount (its check is "Montant non précisé" whatever is sought): such resources
+        # are memoised without it, so initiatives that each seek their own amount (a grant file) share
+        # their verdicts. tests/matcher/test_checking_memo.py holds that to the values.
+        facts = (q.territory, q.legal_form, q.stage, tuple(q.needs), today)
+        with_amount = self._bucket((*facts, q.amount_sought))
+        without = self._bucket((*facts, "no amount")) if q.amount_sought is not None else with_amount
         out = []
         for resource in resources:
+            cache = with_amount if resource.amount_min is not None or resource.amount_max is not None else without
             hit = cache.get(resource.id)
             if hit is None or hit.resource is not resource:
                 checks = check_all(resource, q, today)

@@ -18,6 +18,7 @@ from service.cli import (
     keys,
     match,
     models,
+    observatory,
     privacy,
     serve,
     sources,
@@ -41,6 +42,7 @@ app.command("import-source")(sources.import_source)
 app.command()(match.match)
 app.command()(match.override)
 app.command()(evaluate.batch)
+app.command()(observatory.observatory)
 app.command()(demo.demo)
 app.command()(catalogue.status)
 app.command()(models.train)
