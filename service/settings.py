@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     - ``MAILLAGE_PUBLIC_URL``: the service's public address (``https://maillage.example.gouv.fr``);
       the widget demo page makes its own partner key for this origin, as it does on loopback.
     - ``MAILLAGE_WIDGET_DEMO``: let ``/widget/demo`` create that demo key; true.
+    - ``MAILLAGE_STATE_SITE``: the deployment is a State site (an administration's service): the pages
+      carry the State's marks (the « République française » block and its motto) and the Marianne font,
+      which the DSFR's terms of use reserve to such sites; false: the same DSFR components in a neutral
+      theme (system fonts, no State marks, no font file served).
+    - ``MAILLAGE_OPERATOR_NAME``: who runs this deployment, named in the footer and the legal pages.
+    - ``MAILLAGE_ACCESSIBILITY_CONTACT``: where to report an accessibility problem (an address or a
+      page), given in the accessibility statement; none: the statement says to ask the operator.
+    - ``MAILLAGE_HOSTING_PROVIDER``: who hosts the deployment, for the legal notice (mentions légales).
 
     Matches (API, widget, console, CLI):
 
@@ -78,6 +86,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     widget_demo: bool = True
+    state_site: bool = False
+    operator_name: str = Field(default="l'équipe de l'accélérateur d'initiatives citoyennes", min_length=1,
+                               max_length=200)
+    accessibility_contact: str | None = Field(default=None, max_length=300)
+    hosting_provider: str | None = Field(default=None, max_length=300)
     stale_after_days: int = Field(default=183, ge=1, le=36_500)
 
     @property
@@ -115,5 +128,6 @@ class Settings(BaseSettings):
             "demo_when_empty": str(self.demo_when_empty), "sync_interval_s": str(self.sync_interval_s),
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
+            "state_site": str(self.state_site),
             "stale_after_days": str(self.stale_after_days),
         }
