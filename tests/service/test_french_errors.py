@@ -27,3 +27,25 @@ def test_a_submission_without_consent_is_refused_in_french(api: Api) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "consent_required", r.text
     assert "consentement" in _message(r)
     assert r.json()["error"]["details"] == [{"field": "consent", "message": "doit être vrai (case cochée)"}]
+
+
+def test_validation_errors_are_french_with_english_machine_codes(api: Api) -> None:
+    r = api.client.post("/v1/match", json={"text": "ab", "colour": "bleu", "k": 0}, headers=api.h("staff"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text
+    details = {d["type"]: d for d in r.json()["error"]["details"]}
+    assert details["string_too_short"] == {"field": "text", "loc": ["body", "text"], "type": "string_too_short",
+                                           "message": "trop court : 3 caractères au moins"}
+    assert details["extra_forbidden"]["message"] == "champ inconnu : ce champ n'existe pas pour cet objet"
+    assert details["greater_than_equal"]["message"] == "doit être supérieur ou égal à 1"
+    assert _message(r).startswith("text : trop court")
+
+
+def test_an_unknown_record_and_a_missing_field_are_french(api: Api) -> None:
+    missing = api.client.get("/v1/initiatives/ini-absente", headers=api.h("staff"))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert _message(missing) == "aucune initiative n'a l'identifiant 'ini-absente'"
+    r = api.client.post("/v1/widget/initiatives", json={"consent": True}, headers=api.h("partner"))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["message"] == "champ obligatoire absent", r.text
+    body = api.client.post("/v1/match", content=b'{"text": ',
+                           headers=api.h("staff", **{"Content-Type": "application/json"}))
+    assert body.status_code == 422 and _message(body).startswith("body : JSON mal formé : "), body.text
