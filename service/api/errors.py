@@ -18,7 +18,7 @@ from matcher.errors_fr import french_json_error, french_message
 from matcher.schemas import describe_validation_error
 from matcher.store import NotFoundError, StoreError
 from service.api import storage_faults
-from service.guard import ApiError, error_body
+from service.guard import ApiError, error_body, wants_html
 
 __all__ = ["install", "json_error"]
 
@@ -33,7 +33,14 @@ def _request_id(request: Request) -> str | None:
 
 def json_error(request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
                headers: dict[str, str] | None = None) -> Response:
-    """An error answer in the API's one shape, carrying the request's id."""
+    """An error answer in the API's one shape, carrying the request's id; a browser asking for a page
+    gets the same French message as an HTML page (:func:`service.guard.wants_html`)."""
+    page_of = getattr(request.app.state, "html_page", None)
+    if page_of is not None and wants_html(request.url.path, request.headers.get("accept", "")):
+        page = page_of(status, message)
+        if page is not None:
+            return Response(page[0], status_code=status, media_type="text/html; charset=utf-8",
+                            headers={**(headers or {}), **page[1]})
     return Response(error_body(code, message, _request_id(request), details), status_code=status,
                     media_type="application/json", headers=headers)
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Response
 
 from service.web import console, legal, widget
 from service.web.dsfr import Theme, load_theme
-from service.web.render import HERE
+from service.web.render import HERE, error_page
 from service.web.session import Sessions, server_secret
 
 __all__ = ["mount"]
@@ -45,6 +45,7 @@ def mount(app: FastAPI) -> None:
     """Add the widget, its demo page, the console, the legal pages and their stylesheets to ``app``."""
     theme = load_theme(app.state.settings)
     app.state.dsfr = theme
+    app.state.html_page = lambda status, message: error_page(theme, status, message)
     _static_routes(app, theme)
     widget.install(app)
     console.install(app, Sessions(server_secret(app.state.settings)))

@@ -18,7 +18,8 @@ from matcher.schemas import CheckStatus, Criterion, Decision, LegalForm, Need, R
 if TYPE_CHECKING:
     from service.web.dsfr import Theme
 
-__all__ = ["ACCESSIBILITY_STATUS", "CHECK_STATUS", "CRITERION", "HERE", "label", "place", "render", "widget_labels"]
+__all__ = ["ACCESSIBILITY_STATUS", "CHECK_STATUS", "CRITERION", "ERROR_HEADINGS", "HERE", "error_page", "label",
+           "place", "render", "widget_labels"]
 
 HERE = Path(__file__).parent
 
@@ -125,6 +126,25 @@ def render(template: str, status: int = 200, headers: dict[str, str] | None = No
     context.setdefault("nav", "")
     html = _env().get_template(template).render(theme=theme, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS | (headers or {}))
+
+
+# The title of an error page by status; the message under it says what happened.
+ERROR_HEADINGS = {400: "Demande mal formée", 401: "Authentification requise", 403: "Accès refusé",
+                  404: "Page introuvable", 405: "Méthode non permise", 413: "Envoi trop volumineux",
+                  422: "Demande invalide", 429: "Trop de demandes", 500: "Erreur inattendue",
+                  503: "Service momentanément indisponible", 504: "Délai dépassé", 507: "Espace de stockage plein"}
+
+
+def error_page(theme: Theme, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+    """A French HTML page for an error the API answers in JSON (``message`` is the same French text),
+    with the security headers: what a browser shows for a timeout, an unknown page, an overload."""
+    heading = ERROR_HEADINGS.get(status, "Demande refusée")
+    text = message[:1].upper() + message[1:]
+    if not text.endswith("."):
+        text += "."
+    html = _env().get_template("error.html").render(theme=theme, staff=None, nav="", heading=heading, message=text,
+                                                    back="/console")
+    return html.encode(), dict(SECURITY_HEADERS)
 
 
 def widget_labels() -> str:
