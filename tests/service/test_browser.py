@@ -556,3 +556,43 @@ def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> N
     assert json.loads(sent[-1].post_data)["ignore_understood"] == ["legal_form"]
     assert len(submitted) == 1  # searching again without a reading does not send the project twice
     page.close()
+
+
+_MARIANNE_LOADED = "[...document.fonts].some(f => f.family.includes('Marianne') && f.status === 'loaded')"
+
+
+def test_a_state_site_shows_the_state_marks_and_marianne(stack: Stack, tmp_path: Path) -> None:
+    """With MAILLAGE_STATE_SITE=true the header carries the « République française » block with its motto,
+    and the pages are set in Marianne, served by the service; the neutral stack above has neither."""
+    settings = make_settings(tmp_path / "home", demo_when_empty=True, state_site=True)
+    with _Uvicorn(settings) as api:
+        page = stack.browser.new_page(viewport=DESKTOP)
+        fonts: list[str] = []
+        page.on("response", lambda r: fonts.append(r.url) if r.url.endswith(".woff2") and r.ok else None)
+        page.goto(f"{api.url}/accessibilite")
+        page.wait_for_load_state("networkidle")
+        logo = page.locator("header .fr-logo")
+        assert logo.inner_text().replace("\n", " ").strip().lower() == "république française"
+        motto = logo.evaluate("e => getComputedStyle(e, '::after').backgroundImage")
+        assert motto.startswith("url(\"data:image/svg+xml"), motto  # « Liberté Égalité Fraternité »
+        family = page.locator("h1").evaluate("e => getComputedStyle(e).fontFamily")
+        assert family.startswith("Marianne") and page.evaluate(_MARIANNE_LOADED)
+        assert any("/static/dsfr/fonts/Marianne-" in url for url in fonts), fonts
+        _assert_accessible(page, "accessibility statement (State site)")
+        _shot(page, "state-site-accessibility.png")
+        page.close()
+
+
+def test_a_neutral_site_loads_no_marianne(stack: Stack) -> None:
+    page = stack.browser.new_page(viewport=DESKTOP)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(f"{stack.api}/accessibilite")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".fr-logo").count() == 0 and not [u for u in asked if "font" in u or u.endswith(".woff2")]
+    assert not page.evaluate(_MARIANNE_LOADED)
+    _assert_accessible(page, "accessibility statement (neutral site)")
+    for path in ("/mentions-legales", "/donnees-personnelles"):
+        page.goto(f"{stack.api}{path}")
+        _assert_accessible(page, f"{path} (neutral site)")
+    page.close()
