@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["CORS_PATHS", "ApiError", "ErrorBody", "Guard", "HtmlPage", "Metrics", "TokenBuckets", "error_body",
            "wants_html"]
@@ -32,7 +32,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class ErrorDetail(BaseModel):
     field: str | None = None
-    message: str
+    message: str = Field(description="what is wrong, in French, for people")
+    type: str | None = Field(default=None, description="validation errors: pydantic's error type, an English "
+                                                       "machine code (string_too_short, missing, …)")
+    loc: list[str | int] | None = Field(default=None, description="validation errors: where, as pydantic gives it")
 
 
 class ErrorContent(BaseModel):
