@@ -164,7 +164,7 @@ def test_missing_dataset_says_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"programmes\.jsonl") as info:
         dataset_rows("reserve-parlementaire", tmp_path)
     assert "--data" in str(info.value)
-    with pytest.raises(ValueError, match=r"unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"jeu de données inconnu 'nope'"):
         dataset_rows("nope", tmp_path)
 
 
