@@ -198,7 +198,7 @@ def _missing(data: Path, files: Iterable[str]) -> list[str]:
 
 
 def _unavailable(name: str, where: Path, missing: list[str]) -> FileNotFoundError:
-    return FileNotFoundError(f"dataset {name} is not available under {where}: missing {', '.join(missing)}")
+    return FileNotFoundError(f"jeu de données {name!r} absent de {where} : il manque {', '.join(missing)}")
 
 
 def _staged(spec: _Spec, data: Path, main_file: Path, folder: Path) -> Path:
@@ -250,10 +250,10 @@ def load_eval_set(
     ``split`` ``"dev"`` moves the whole split back inside the train years (:data:`DEV_SPLITS`): the
     split every choice is made on, the test years being kept for reporting. Raises ``ValueError``
     for an unknown name or split, a lone ``train_file``/``test_file`` (or files with ``"dev"``) or an
-    id in both splits, and ``FileNotFoundError`` ("dataset X is not available under DIR: missing …").
+    id in both splits, and ``FileNotFoundError`` (« jeu de données 'X' absent de DIR : il manque … »).
     """
     if name not in EVAL_SETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(EVAL_SETS)}")
+        raise ValueError(f"jeu de données inconnu {name!r} : attendu l'un de {', '.join(EVAL_SETS)}")
     if split not in ("dev", "test"):
         raise ValueError(f"unknown split {split!r}: expected dev or test")
     if (train_file is None) != (test_file is None):

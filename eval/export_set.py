@@ -69,7 +69,7 @@ def export_eval_set(name: str, data: Path, out: Path) -> dict[str, Any]:
     """Write the named set ``name`` read from ``data`` into the folder ``out`` (created; files replaced);
     returns the manifest written to ``set.json``. Raises what :func:`load_eval_set` raises."""
     if name not in EVAL_SETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(EVAL_SETS)}")
+        raise ValueError(f"jeu de données inconnu {name!r} : attendu l'un de {', '.join(EVAL_SETS)}")
     test_split = load_eval_set(name, data)
     dev_split = load_eval_set(name, data, split="dev")
     queries = sorted(test_split.train + test_split.test, key=lambda q: q.id)

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 __all__ = ["NUL_MESSAGE", "iso_text", "json_typed", "json_typed_record", "refuse_nul", "scalar_kind"]
 
 _ISO = {date: re.compile(r"^\d{4}-\d{2}-\d{2}$"), datetime: re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")}
-_SHAPES = {date: "YYYY-MM-DD", datetime: "YYYY-MM-DDTHH:MM:SS+HH:MM"}
+_SHAPES = {date: "AAAA-MM-JJ", datetime: "AAAA-MM-JJTHH:MM:SS+HH:MM"}
+_KIND_FR = {date: "une date", datetime: "une date et une heure"}
 _SCALARS = (bool, int, float, datetime, date)
 
 
@@ -27,7 +28,7 @@ def iso_text(value: Any, kind: type[date]) -> Any:
     """``value`` if it is a ``kind`` or ISO text of one; else ``ValueError`` saying the shape expected."""
     if isinstance(value, date) or (isinstance(value, str) and _ISO[kind].match(value.strip())):
         return value
-    raise ValueError(f"expected a {kind.__name__} written {_SHAPES[kind]} (ISO 8601), got {value!r}")
+    raise ValueError(f"{_KIND_FR[kind]} écrite {_SHAPES[kind]} (ISO 8601) est attendue, reçu {value!r}")
 
 
 def json_typed(value: Any, kind: type) -> Any:
@@ -35,9 +36,9 @@ def json_typed(value: Any, kind: type) -> Any:
     if kind in (date, datetime):
         return iso_text(value, kind)
     if kind is bool and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"vrai ou faux (true ou false) est attendu, reçu {value!r}")
     if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"un nombre est attendu, reçu {value!r}")
     return value
 
 
@@ -54,7 +55,7 @@ def scalar_kind(annotation: Any) -> type | None:
 
 
 def json_typed_record(model: type[BaseModel], payload: dict[str, Any]) -> list[str]:
-    """One ``field: problem, got value`` line per scalar of ``payload`` not given as its JSON type."""
+    """One ``field : problem, reçu value`` line per scalar of ``payload`` not given as its JSON type."""
     problems = []
     for name, value in payload.items():
         field = model.model_fields.get(name)
@@ -64,11 +65,11 @@ def json_typed_record(model: type[BaseModel], payload: dict[str, Any]) -> list[s
         try:
             json_typed(value, kind)
         except ValueError as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append(f"{name} : {exc}")
     return problems
 
 
-NUL_MESSAGE = "the NUL character (U+0000) is not allowed in text"
+NUL_MESSAGE = "le caractère NUL (U+0000) n'est permis dans aucun texte"
 
 
 def refuse_nul(value: Any) -> Any:

@@ -25,11 +25,18 @@ class StoreError(RuntimeError):
     """The catalogue database cannot be opened or written (message says which and why)."""
 
 
+# What each kind of record is called in French, with the article its negation takes.
+_FRENCH_KIND = {"initiative": "aucune initiative", "resource": "aucune ressource", "provider": "aucun financeur",
+                "active API key": "aucune clé d'API active", "outcome": "aucune décision"}
+
+
 class NotFoundError(KeyError):
-    """An id that the catalogue does not hold."""
+    """An id that the catalogue does not hold. ``what`` stays a machine code (``"resource"``); the
+    message is French: « aucune ressource n'a l'identifiant 'x' »."""
 
     def __init__(self, what: str, item_id: str) -> None:
-        super().__init__(f"unknown {what} id {item_id!r}")
+        none = _FRENCH_KIND.get(what, f"aucun enregistrement ({what})")
+        super().__init__(f"{none} n'a l'identifiant {item_id!r}")
         self.what = what
         self.item_id = item_id
 

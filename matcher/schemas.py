@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from matcher._fields import (
     DAY_PATTERN,
     EMAIL_PATTERN,
-    ID_PATTERN,
     MAX_CAPACITY,
     MAX_DAY,
     MAX_DESCRIPTION_CHARS,
@@ -49,6 +48,7 @@ from matcher._vocabulary import (
     ResourceKind,
     Stage,
 )
+from matcher.errors_fr import french_message
 
 __all__ = [
     "DAY_PATTERN",
@@ -207,12 +207,12 @@ class Resource(_Record):
     def _check_ranges(self) -> Resource:
         if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
             raise ValueError(
-                f"amount_min ({self.amount_min:g}) must be ≤ amount_max ({self.amount_max:g})"
+                f"amount_min ({self.amount_min:g}) doit être inférieur ou égal à amount_max ({self.amount_max:g})"
             )
         if self.opens_at is not None and self.closes_at is not None and self.closes_at < self.opens_at:
             raise ValueError(
-                f"closes_at ({self.closes_at.isoformat()}) must be on or after opens_at "
-                f"({self.opens_at.isoformat()})"
+                f"closes_at ({self.closes_at.isoformat()}) doit être le même jour que opens_at "
+                f"({self.opens_at.isoformat()}) ou après"
             )
         return self
 
@@ -339,32 +339,20 @@ class Outcome(_Record):
 # --- errors ------------------------------------------------------------------------------------
 
 
-_PATTERN_HELP = {
-    ID_PATTERN: "expected 1 to 128 characters among letters, digits and . _ : @ -, starting with a letter "
-    "or a digit",
-    r"^https?://": "expected an http:// or https:// address",
-}
-
-
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…'"
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:
-    """One line per problem: ``field: what is wrong (allowed …), got <value>``.
+    """One French line per problem: ``field : what is wrong (allowed …), reçu <value>``
+    (:func:`matcher.errors_fr.french_message`; field names stay the schema's).
 
     The value given is shortened, so a 10 MB description never ends up in a log or a response.
     """
     lines = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in _PATTERN_HELP:
-            msg = _PATTERN_HELP[err["ctx"]["pattern"]]
-        elif err["type"] == "enum":
-            allowed = err.get("ctx", {}).get("expected", "")
-            msg = f"expected one of {allowed}"
-        given = "" if err["type"] in {"missing", IDENTIFIER_ERROR} else f", got {_short(err.get('input'))}"
-        lines.append(f"{loc}: {msg}{given}")
+        loc = ".".join(str(p) for p in err["loc"]) or "(enregistrement)"
+        given = "" if err["type"] in {"missing", IDENTIFIER_ERROR} else f", reçu {_short(err.get('input'))}"
+        lines.append(f"{loc} : {french_message(err)}{given}")
     return lines

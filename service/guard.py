@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-__all__ = ["CORS_PATHS", "ApiError", "ErrorBody", "Guard", "Metrics", "TokenBuckets", "error_body"]
+__all__ = ["CORS_PATHS", "ApiError", "ErrorBody", "Guard", "HtmlPage", "Metrics", "TokenBuckets", "error_body",
+           "wants_html"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,7 +32,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class ErrorDetail(BaseModel):
     field: str | None = None
-    message: str
+    message: str = Field(description="what is wrong, in French, for people")
+    type: str | None = Field(default=None, description="validation errors: pydantic's error type, an English "
+                                                       "machine code (string_too_short, missing, …)")
+    loc: list[str | int] | None = Field(default=None, description="validation errors: where, as pydantic gives it")
 
 
 class ErrorContent(BaseModel):
@@ -129,6 +133,15 @@ CORS_PATHS = frozenset({"/v1/match", "/v1/territories", "/v1/widget/initiatives"
 for staff and servers, so it answers no cross-origin request, whatever the origin."""
 
 
+HtmlPage = Callable[[int, str], "tuple[bytes, dict[str, str]] | None"]
+"""``(status, French message)`` → an HTML page and its headers, or ``None`` to answer JSON."""
+
+
+def wants_html(path: str, accept: str) -> bool:
+    """A browser navigating to a page: ``text/html`` accepted, and not an API or widget address."""
+    return "text/html" in accept and not path.startswith(("/v1/", "/widget.js", "/widget.css", "/static/"))
+
+
 class _Exchange:
     """One request through the guard: its id, its CORS verdict, what was answered, and how much body
     was read (the closures of one ``Guard.__call__``, named)."""
@@ -145,6 +158,8 @@ class _Exchange:
         self.widget_path = scope.get("path", "") in CORS_PATHS
         self.cors_ok = self.origin is not None and self.widget_path and self.origin in guard.allowed_origins()
         self.status = 500
+        # A browser asking a page (not the API, not the widget's script) gets errors as a French page.
+        self.wants_html = wants_html(scope.get("path", ""), self.headers.get("accept", ""))
         self.sent = False
         self.over_limit = False  # set once the body read so far is over max_body
         self.received = 0
@@ -172,9 +187,13 @@ class _Exchange:
 
     async def reply(self, status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
                     ) -> None:
-        body = error_body(code, message, self.request_id)
+        body, media = error_body(code, message, self.request_id), b"application/json"
+        page = self.guard.html_page(status, message) if self.wants_html and self.guard.html_page else None
+        if page is not None:
+            body, media = page[0], b"text/html; charset=utf-8"
+            extra = [*(extra or []), *((k.lower().encode(), v.encode()) for k, v in page[1].items())]
         await self.emit({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"content-type", media), (b"content-length", str(len(body)).encode()),
             *(extra or []),
         ]})
         await self.emit({"type": "http.response.body", "body": body})
@@ -215,8 +234,10 @@ class Guard:
 
     def __init__(self, app: ASGIApp, *, max_body: int, timeout_s: float, metrics: Metrics,
                  allowed_origins: Callable[[], set[str]],
-                 refuse_early: Callable[[str, dict[str, str]], ApiError | None] | None = None) -> None:
+                 refuse_early: Callable[[str, dict[str, str]], ApiError | None] | None = None,
+                 html_page: HtmlPage | None = None) -> None:
         self.app, self.max_body, self.timeout_s, self.metrics = app, max_body, timeout_s, metrics
+        self.html_page = html_page  # the web faces' error page, for browsers (None: JSON only)
         self.allowed_origins = allowed_origins
         self.refuse_early = refuse_early  # admission control's verdict from the headers alone
 

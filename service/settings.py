@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     - ``MAILLAGE_PUBLIC_URL``: the service's public address (``https://maillage.example.gouv.fr``);
       the widget demo page makes its own partner key for this origin, as it does on loopback.
     - ``MAILLAGE_WIDGET_DEMO``: let ``/widget/demo`` create that demo key; true.
+    - ``MAILLAGE_STATE_SITE``: the deployment is a State site (an administration's service): the pages
+      carry the State's marks (the « République française » block and its motto) and the Marianne font,
+      which the DSFR's terms of use reserve to such sites; false: the same DSFR components in a neutral
+      theme (system fonts, no State marks, no font file served).
+    - ``MAILLAGE_OPERATOR_NAME``: who runs this deployment, named in the footer and the legal pages.
+    - ``MAILLAGE_ACCESSIBILITY_CONTACT``: where to report an accessibility problem (an address or a
+      page), given in the accessibility statement; none: the statement says to ask the operator.
+    - ``MAILLAGE_HOSTING_PROVIDER``: who hosts the deployment, for the legal notice (mentions légales).
 
     Personal data (issue 19; docs/privacy.md):
 
@@ -91,6 +99,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     widget_demo: bool = True
+    state_site: bool = False
+    operator_name: str = Field(default="l'équipe de l'accélérateur d'initiatives citoyennes", min_length=1,
+                               max_length=200)
+    accessibility_contact: str | None = Field(default=None, max_length=300)
+    hosting_provider: str | None = Field(default=None, max_length=300)
     stale_after_days: int = Field(default=183, ge=1, le=36_500)
     retention_months: int = Field(default=12, ge=1, le=120)
     privacy_controller: str = Field(default="l'équipe de l'accélérateur qui exploite ce service", max_length=300)
@@ -136,5 +149,6 @@ class Settings(BaseSettings):
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "secret_key": "(set)" if self.secret_key else f"(kept in {self.home / 'secret_key'})",
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
+            "state_site": str(self.state_site),
             "stale_after_days": str(self.stale_after_days), "retention_months": str(self.retention_months),
         }

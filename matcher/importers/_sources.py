@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from matcher.errors_fr import french_json_error
+
 __all__ = ["Line", "clip", "iso_day", "read_jsonl", "slug"]
 
 
@@ -43,7 +45,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[Line, dict[str, Any] | str]]:
             try:
                 yield Line(n, path.name), json.loads(line)
             except json.JSONDecodeError as exc:
-                yield Line(n, path.name), f"malformed JSON: {exc.msg}"
+                yield Line(n, path.name), f"JSON mal formé : {french_json_error(exc.msg)}"
 
 
 def iso_day(day: date | str | None) -> str | None:

@@ -336,11 +336,11 @@ def dataset_rows(name: str, data: Path) -> Iterator[Row]:
     Raises ``ValueError`` for an unknown name and ``FileNotFoundError`` naming every missing file.
     """
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+        raise ValueError(f"jeu de données inconnu {name!r} : attendu l'un de {', '.join(DATASETS)}")
     missing = [str(data / p) for p in _REQUIRED[name] if not (data / p).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"dataset {name!r} is not available under {data}: missing {', '.join(missing)} "
-            "(pass --data DIR pointing at the shared data folder)"
+            f"jeu de données {name!r} absent de {data} : il manque {', '.join(missing)} "
+            "(indiquez --data DOSSIER, le dossier des données partagées)"
         )
     return DATASETS[name](data)

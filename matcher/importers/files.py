@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from matcher import jsonio
 from matcher._json_types import scalar_kind
+from matcher.errors_fr import french_json_error
 from matcher.importers.runner import Row
 from matcher.schemas import Initiative, Outcome, Provider, Resource
 
@@ -31,6 +32,8 @@ LIST_FIELDS = frozenset(
     {"themes", "coverage", "needs", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs"}
 )
 _BOOL_FIELDS = frozenset({"active", "consent"})
+_JSON_KIND = {list: "une liste", str: "un texte", int: "un nombre", float: "un nombre", bool: "un booléen",
+              type(None): "null"}
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?")
 _MODELS: dict[str, type[BaseModel]] = {"provider": Provider, "resource": Resource, "initiative": Initiative,
                                        "outcome": Outcome}
@@ -39,16 +42,16 @@ _MODELS: dict[str, type[BaseModel]] = {"provider": Provider, "resource": Resourc
 def read_file_rows(path: Path, kind: str) -> Iterator[Row]:
     """Rows of ``path`` (``.jsonl``/``.ndjson``/``.json`` lines, or ``.csv``) as records of ``kind``."""
     if kind not in RECORD_KINDS:
-        raise ValueError(f"record kind must be one of {', '.join(RECORD_KINDS)}; got {kind!r}")
+        raise ValueError(f"type d'enregistrement attendu parmi {', '.join(RECORD_KINDS)} ; reçu {kind!r}")
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise FileNotFoundError(f"fichier introuvable : {path}")
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson", ".json"}:
         yield from _jsonl_rows(path, kind)
     elif suffix == ".csv":
         yield from _csv_rows(path, kind)
     else:
-        raise ValueError(f"unsupported file type {suffix!r} for {path}: expected .jsonl or .csv")
+        raise ValueError(f"type de fichier non pris en charge {suffix!r} pour {path} : .jsonl ou .csv attendu")
 
 
 def _jsonl_rows(path: Path, kind: str) -> Iterator[Row]:
@@ -64,13 +67,13 @@ def _jsonl_rows(path: Path, kind: str) -> Iterator[Row]:
             try:
                 payload = jsonio.loads(line)
             except json.JSONDecodeError as exc:
-                yield line_no, kind, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                yield line_no, kind, f"JSON mal formé : {french_json_error(exc.msg)} à la colonne {exc.colno}"
                 continue
             except jsonio.JsonTooDeep as exc:
                 yield line_no, kind, str(exc)
                 continue
             if not isinstance(payload, dict):
-                yield line_no, kind, f"expected a JSON object, got {type(payload).__name__}"
+                yield line_no, kind, f"un objet JSON est attendu, reçu {_JSON_KIND.get(type(payload), 'autre chose')}"
                 continue
             yield line_no, kind, payload
 
@@ -92,8 +95,8 @@ def _csv_cell(name: str, value: str, numbers: frozenset[str] = frozenset()) -> A
 
 
 def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
-    return (f"not valid UTF-8: byte {raw[exc.start:exc.start + 1]!r} at column {exc.start + 1} cannot be decoded "
-            "(save the file as UTF-8)")
+    return (f"texte non UTF-8 : l'octet {raw[exc.start:exc.start + 1]!r} à la colonne {exc.start + 1} ne peut pas "
+            "être lu (enregistrez le fichier en UTF-8)")
 
 
 def _csv_text(path: Path) -> str:
@@ -107,7 +110,8 @@ def _csv_text(path: Path) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         where = UnicodeDecodeError(exc.encoding, data[line_start:], exc.start - line_start, exc.end - line_start,
                                    exc.reason)
-        raise ValueError(f"{path}: line {line}: {_not_utf8(data[line_start:], where)}; nothing was imported") from exc
+        message = _not_utf8(data[line_start:], where)
+        raise ValueError(f"{path} : ligne {line} : {message} ; rien n'a été importé") from exc
 
 
 def _csv_rows(path: Path, kind: str) -> Iterator[Row]:
@@ -124,7 +128,7 @@ def _csv_rows(path: Path, kind: str) -> Iterator[Row]:
         for record in reader:
             line_no = reader.line_num
             if None in record:
-                yield line_no, kind, f"more cells than the {len(reader.fieldnames or [])} header columns"
+                yield line_no, kind, f"plus de cellules que les {len(reader.fieldnames or [])} colonnes de l'en-tête"
                 continue
             payload = {
                 k.strip(): _csv_cell(k.strip(), v, numbers)

@@ -38,8 +38,8 @@ class RowError:
     file: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file else f"line {self.line}"
-        return f"{where} ({self.kind}): {self.message}"
+        where = f"{self.file}:{self.line}" if self.file else f"ligne {self.line}"
+        return f"{where} ({self.kind}) : {self.message}"
 
 
 @dataclass
@@ -161,10 +161,10 @@ def missing_reference(kind: str, record: BaseModel, known: dict[str, set[str]] |
     if known is None:
         return None
     if isinstance(record, Resource) and record.provider_id not in known["provider"]:
-        return f"provider_id: unknown provider {record.provider_id!r} (import its provider first)"
+        return f"provider_id : financeur inconnu {record.provider_id!r} (importez d'abord son financeur)"
     if isinstance(record, Outcome):
         if record.initiative_id not in known["initiative"]:
-            return f"initiative_id: unknown initiative {record.initiative_id!r}"
+            return f"initiative_id : initiative inconnue {record.initiative_id!r}"
         if record.resource_id not in known["resource"]:
-            return f"resource_id: unknown resource {record.resource_id!r}"
+            return f"resource_id : ressource inconnue {record.resource_id!r}"
     return None

@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, *, engine_factory: Callable[[Se
     app.add_middleware(
         Guard, max_body=settings.max_body_bytes, timeout_s=settings.request_timeout_s, metrics=metrics,
         allowed_origins=allowed_origins, refuse_early=app.state.admission.refuse_early,
+        html_page=lambda status, message: app.state.html_page(status, message) if hasattr(app.state, "html_page")
+        else None,
     )
     try:
         from service.web import mount as mount_web  # the widget and console (issue of the front end)

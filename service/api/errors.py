@@ -14,10 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from matcher import territory
+from matcher.errors_fr import french_json_error, french_message
 from matcher.schemas import describe_validation_error
 from matcher.store import NotFoundError, StoreError
 from service.api import storage_faults
-from service.guard import ApiError, error_body
+from service.guard import ApiError, error_body, wants_html
 
 __all__ = ["install", "json_error"]
 
@@ -32,25 +33,33 @@ def _request_id(request: Request) -> str | None:
 
 def json_error(request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
                headers: dict[str, str] | None = None) -> Response:
-    """An error answer in the API's one shape, carrying the request's id."""
+    """An error answer in the API's one shape, carrying the request's id; a browser asking for a page
+    gets the same French message as an HTML page (:func:`service.guard.wants_html`)."""
+    page_of = getattr(request.app.state, "html_page", None)
+    if page_of is not None and wants_html(request.url.path, request.headers.get("accept", "")):
+        page = page_of(status, message)
+        if page is not None:
+            return Response(page[0], status_code=status, media_type="text/html; charset=utf-8",
+                            headers={**(headers or {}), **page[1]})
     return Response(error_body(code, message, _request_id(request), details), status_code=status,
                     media_type="application/json", headers=headers)
 
 
 def _validation_details(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+    """One detail per problem: ``field`` and a French ``message`` for people, pydantic's ``type`` and
+    ``loc`` (English machine codes) for programs."""
     out = []
     for e in exc.errors():
         raw_loc = tuple(e.get("loc", ()))
         loc = [str(p) for p in raw_loc if p not in ("body",)]
         field = ".".join(loc) or ("body" if raw_loc == ("body",) else None)
-        msg = e.get("msg", "invalid").removeprefix("Value error, ")
-        if e.get("type") == "string_too_long":
-            limit = (e.get("ctx") or {}).get("max_length")
-            msg = f"too long: at most {limit} characters"
-        elif e.get("type") == "json_invalid":  # loc is ("body", offset): the offset is no field
+        msg = french_message(e)
+        if e.get("type") == "json_invalid":  # loc is ("body", offset): the offset is no field
             field = "body"
-            msg = f"malformed JSON: {(e.get('ctx') or {}).get('error', 'invalid')} at character {raw_loc[-1]}"
-        out.append({"field": field, "message": msg})
+            why = french_json_error((e.get("ctx") or {}).get("error", ""))
+            msg = f"JSON mal formé : {why} au caractère {raw_loc[-1]}"
+        out.append({"field": field, "message": msg, "type": str(e.get("type", "")),
+                    "loc": [p if isinstance(p, int) else str(p) for p in raw_loc]})
     return out
 
 
@@ -68,8 +77,8 @@ async def _api_error(request: Request, exc: ApiError) -> Response:
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     details = _validation_details(exc)
-    first = details[0] if details else {"field": None, "message": "invalid"}
-    where = f"{first['field']}: " if first["field"] else ""
+    first = details[0] if details else {"field": None, "message": "requête invalide"}
+    where = f"{first['field']} : " if first["field"] else ""
     return json_error(request, 422, "invalid_input", f"{where}{first['message']}", details)
 
 
@@ -105,14 +114,18 @@ async def _store_error(request: Request, exc: StoreError) -> Response:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         # FastAPI's answer to a body that is not UTF-8: malformed JSON like any other, so 422.
-        message = f"malformed JSON: the body is not UTF-8 text ({exc.__cause__})"
+        message = f"JSON mal formé : le corps de la requête n'est pas du texte UTF-8 ({exc.__cause__})"
         return json_error(request, 422, "invalid_input", message, [{"field": "body", "message": message}])
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    message = _HTTP_FR.get(exc.status_code, f"requête refusée (HTTP {exc.status_code})")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
     return json_error(request, exc.status_code, code, message, headers=headers)
+
+
+_HTTP_FR = {404: "aucun point d'accès à cette adresse", 405: "méthode non permise à cette adresse",
+            400: "requête mal formée", 401: "authentification requise", 403: "accès refusé"}
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -115,8 +115,8 @@ def _load_set(dataset: str, data: Path, *, train: Path | None, test: Path | None
                              "initiatives and outcomes files (docs/import-format.md)")
         return load_folder_set(Path(dataset), test_ids=test_ids, train_ids=train_ids, folds=folds, seed=seed)
     if dataset not in (*EVAL_SETS, "judged"):
-        raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join((*EVAL_SETS, 'judged'))} "
-                         "or a folder")
+        raise ValueError(f"jeu de données inconnu {dataset!r} : attendu l'un de "
+                         f"{', '.join((*EVAL_SETS, 'judged'))} ou un dossier")
     if dataset == "judged":
         if data_given or train or test:
             raise ValueError("--data, --train and --test do not apply to --dataset judged (it reads eval/judged)")

@@ -37,43 +37,44 @@ def _settings(request: Request) -> Settings:
 @router.get("/confidentialite")
 def notice(request: Request) -> Response:
     s = _settings(request)
-    return render("privacy.html", settings=s, retention_months=s.retention_months, nav="")
+    return render("privacy.html", theme=request.app.state.dsfr, settings=s, retention_months=s.retention_months, nav="")
 
 
-def _refused(message: str, status: int = 404) -> Response:
-    return render("deletion.html", status, _HEADERS, state="refused", message=message, nav="")
+def _refused(request: Request, message: str, status: int = 404) -> Response:
+    return render("deletion.html", status, _HEADERS, theme=request.app.state.dsfr, state="refused", message=message,
+                  nav="")
 
 
 @router.get(DELETION_PATH + "/{token}")
 def confirm(request: Request, token: str) -> Response:
     target = deletion_target(_settings(request), token)
     if target is None:
-        return _refused("Ce lien de suppression n'est pas valide ou a expiré. Écrivez au contact indiqué dans la "
+        return _refused(request, "Ce lien de suppression n'est pas valide ou a expiré. Écrivez au contact indiqué dans la "
                         "notice de confidentialité pour demander la suppression de votre projet.")
     engine: Engine | None = request.app.state.engine
     if engine is None:
-        return _refused("Le service démarre : réessayez dans quelques secondes.", 503)
+        return _refused(request, "Le service démarre : réessayez dans quelques secondes.", 503)
     try:
         ini = engine.store.get_initiative(target)
     except NotFoundError:
-        return render("deletion.html", 200, _HEADERS, state="gone", nav="")
-    return render("deletion.html", 200, _HEADERS, state="confirm", title=ini.title, token=token, nav="")
+        return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="gone", nav="")
+    return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="confirm", title=ini.title, token=token, nav="")
 
 
 @router.post(DELETION_PATH + "/{token}")
 def delete(request: Request, token: str) -> Response:
     target = deletion_target(_settings(request), token)
     if target is None or not same_origin(request):
-        return _refused("Ce lien de suppression n'est pas valide ou a expiré : rien n'a été effacé.", 403)
+        return _refused(request, "Ce lien de suppression n'est pas valide ou a expiré : rien n'a été effacé.", 403)
     engine: Engine | None = request.app.state.engine
     if engine is None:
-        return _refused("Le service démarre : rien n'a été effacé. Réessayez dans quelques secondes.", 503)
+        return _refused(request, "Le service démarre : rien n'a été effacé. Réessayez dans quelques secondes.", 503)
     try:
         erase(engine.settings, engine.store, [target], CITIZEN, engine=engine)
     except NotFoundError:
-        return render("deletion.html", 200, _HEADERS, state="gone", nav="")
+        return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="gone", nav="")
     log.info("a citizen erased their initiative through a deletion link")
-    return render("deletion.html", 200, _HEADERS, state="done", nav="")
+    return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="done", nav="")
 
 
 def install(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -15,9 +15,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from matcher import labels, territory
 from matcher.schemas import CheckStatus, Criterion, Decision, LegalForm, Need, Recurrence, ResourceKind, Stage
 
-__all__ = ["CHECK_STATUS", "CRITERION", "HERE", "label", "place", "render", "widget_labels"]
+if TYPE_CHECKING:
+    from service.web.dsfr import Theme
+
+__all__ = ["ACCESSIBILITY_STATUS", "CHECK_STATUS", "CRITERION", "ERROR_HEADINGS", "HERE", "error_page", "label",
+           "place", "render", "widget_labels"]
 
 HERE = Path(__file__).parent
+
+ACCESSIBILITY_STATUS = "non conforme"
+"""The RGAA status the footer and the statement give (one of totalement / partiellement / non conforme):
+no audit has been made yet, and without an audit in force the regulation's status is « non conforme »,
+whatever the automated checks find (they cover only part of the criteria)."""
 
 CRITERION = {
     Criterion.territory: "Territoire",
@@ -95,6 +104,7 @@ def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["label"] = label
+    env.globals["ACCESSIBILITY_STATUS"] = ACCESSIBILITY_STATUS
     env.globals["LEGAL_FORMS"] = [(f.value, labels.LEGAL_FORM[f]) for f in LegalForm]
     env.globals["STAGES"] = [(s.value, labels.STAGE[s]) for s in Stage]
     env.globals["KINDS"] = [(k.value, labels.KIND[k]) for k in ResourceKind]
@@ -108,10 +118,33 @@ def _env() -> Environment:
     return env
 
 
-def render(template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """Render ``templates/<template>`` into an HTML response with the security headers."""
-    html = _env().get_template(template).render(**context)
+def render(template: str, status: int = 200, headers: dict[str, str] | None = None, *, theme: Theme,
+           **context: Any) -> HTMLResponse:
+    """Render ``templates/<template>`` into an HTML response with the security headers; ``theme`` says
+    whether the page carries the State's marks (:mod:`service.web.dsfr`)."""
+    context.setdefault("staff", None)
+    context.setdefault("nav", "")
+    html = _env().get_template(template).render(theme=theme, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS | (headers or {}))
+
+
+# The title of an error page by status; the message under it says what happened.
+ERROR_HEADINGS = {400: "Demande mal formée", 401: "Authentification requise", 403: "Accès refusé",
+                  404: "Page introuvable", 405: "Méthode non permise", 413: "Envoi trop volumineux",
+                  422: "Demande invalide", 429: "Trop de demandes", 500: "Erreur inattendue",
+                  503: "Service momentanément indisponible", 504: "Délai dépassé", 507: "Espace de stockage plein"}
+
+
+def error_page(theme: Theme, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+    """A French HTML page for an error the API answers in JSON (``message`` is the same French text),
+    with the security headers: what a browser shows for a timeout, an unknown page, an overload."""
+    heading = ERROR_HEADINGS.get(status, "Demande refusée")
+    text = message[:1].upper() + message[1:]
+    if not text.endswith("."):
+        text += "."
+    html = _env().get_template("error.html").render(theme=theme, staff=None, nav="", heading=heading, message=text,
+                                                    back="/console")
+    return html.encode(), dict(SECURITY_HEADERS)
 
 
 def widget_labels() -> str:

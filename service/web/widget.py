@@ -133,7 +133,8 @@ def widget_demo(request: Request) -> Response:
                '        data-results="5"\n'
                '        data-color="#000091"\n'
                '        data-title="Trouvez un soutien public pour votre projet"></script>')
-    return render("widget_demo.html", base=base, origin=origin, token=token, why=why, snippet=snippet,
+    return render("widget_demo.html", theme=request.app.state.dsfr, nav="widget", base=base, origin=origin,
+                  token=token, why=why, snippet=snippet,
                   kinds=[k.value for k in ResourceKind])
 
 

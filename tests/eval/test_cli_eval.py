@@ -28,11 +28,11 @@ def test_eval_writes_the_report(app: typer.Typer, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--dataset", "nope"], "jeu de données inconnu 'nope'"),
         (["--dataset", "betagouv", "--systems", "bm25,magic"], "unknown system 'magic'"),
         (["--dataset", "betagouv", "--limit", "0"], "--limit must be >= 1"),
         (["--dataset", "betagouv", "--data", "/nonexistent"],
-         "dataset betagouv is not available under /nonexistent: missing"),
+         "absent de /nonexistent : il manque"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(app: typer.Typer, tmp_path: Path, args: list[str], message: str) -> None:

@@ -87,14 +87,14 @@ def test_split_leak_is_refused_naming_the_ids(tmp_path: Path) -> None:
 
 
 def test_missing_data_and_bad_arguments_are_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"dataset betagouv is not available under .*: missing .*startups"):
+    with pytest.raises(FileNotFoundError, match=r"jeu de données 'betagouv' absent de .* : il manque .*startups"):
         load_eval_set("betagouv", tmp_path)
-    with pytest.raises(ValueError, match="unknown dataset 'nope': expected one of reserve-parlementaire"):
+    with pytest.raises(ValueError, match="jeu de données inconnu 'nope' : attendu l'un de reserve-parlementaire"):
         load_eval_set("nope", tmp_path)
     with pytest.raises(ValueError, match="both --train and --test"):
         load_eval_set("reserve-parlementaire", tmp_path, train_file=tmp_path / "x.jsonl")
     data = _rp_data(tmp_path / "data")
-    with pytest.raises(FileNotFoundError, match=r"missing .*nothere.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"il manque .*nothere.jsonl"):
         load_eval_set("reserve-parlementaire", data, train_file=tmp_path / "nothere.jsonl",
                       test_file=data / "reserve-parlementaire" / "reserve_parlementaire_2013_2016.jsonl")
 

@@ -118,7 +118,7 @@ def test_folder_options_are_checked(app: typer.Typer, tmp_path: Path, args: list
     for name in ("providers", "resources", "initiatives"):
         (bad / f"{name}.jsonl").write_text("")
     res = CliRunner().invoke(app, ["eval", "--dataset", str(bad), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "outcomes.jsonl:1 : malformed JSON" in res.stderr
+    assert res.exit_code == 2 and "outcomes.jsonl:1 : JSON mal formé" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 

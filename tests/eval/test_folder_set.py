@@ -141,13 +141,13 @@ def test_an_empty_train_split_ranks_with_the_prior_alone_and_the_report_says_so(
 @pytest.mark.parametrize(
     ("file", "line", "text", "message"),
     [
-        ("resources.jsonl", 2, "{not json", r"resources\.jsonl:2 : malformed JSON"),
+        ("resources.jsonl", 2, "{not json", r"resources\.jsonl:2 : JSON mal formé"),
         ("resources.jsonl", 1, '{"id": "r1", "provider_id": "p1", "title": "X", "kind": "magie"}',
-         r"resources\.jsonl:1 : kind: expected one of"),
+         r"resources\.jsonl:1 : kind : valeur non prévue : attendu"),
         ("resources.jsonl", 3, '{"id": "r-x", "provider_id": "p9", "title": "X", "kind": "financement"}',
-         r"resources\.jsonl:3 : provider_id: unknown provider 'p9'"),
+         r"resources\.jsonl:3 : provider_id : financeur inconnu 'p9'"),
         ("outcomes.jsonl", 4, '{"initiative_id": "i03", "resource_id": "r-none", "decision": "obtained"}',
-         r"outcomes\.jsonl:4 : resource_id: unknown resource 'r-none'"),
+         r"outcomes\.jsonl:4 : resource_id : ressource inconnue 'r-none'"),
         ("initiatives.jsonl", 2, '{"id": "i00", "title": "Encore"}', r"initiatives\.jsonl:2 : id 'i00' given twice"),
     ],
 )

@@ -43,10 +43,10 @@ def test_jsonl_keeps_good_rows_and_reports_bad_ones_with_line_numbers(store: Cat
     assert report.inserted == {"initiative": 2}
     by_line = {e.line: e.message for e in report.errors}
     assert set(by_line) == {2, 3, 5, 6}
-    assert by_line[2].startswith("malformed JSON")
+    assert by_line[2].startswith("JSON mal formé")
     assert "territory" in by_line[3] and "'99'" in by_line[3]
     assert "legal_form" in by_line[5] and "'sarl'" in by_line[5]
-    assert "expected a JSON object" in by_line[6]
+    assert "un objet JSON est attendu" in by_line[6]
     assert {i.id for i in store.initiatives()} == {"ini-1", "ini-7"}
 
 
@@ -74,7 +74,7 @@ def test_csv_with_list_fields(store: Catalogue, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     report = run_import(store, read_file_rows(tmp_path / "res.csv", "resource"))
-    assert {e.line: e.message.split(":")[0] for e in report.errors} == {3: "provider_id", 4: "amount_max"}
+    assert {e.line: e.message.split(" :")[0] for e in report.errors} == {3: "provider_id", 4: "amount_max"}
     res = store.get_resource("res-a")
     assert res.coverage == ["R53", "29"] and res.amount_max == 15000
     assert [f.value for f in res.eligible_legal_forms] == ["association", "collectif"]
@@ -82,9 +82,9 @@ def test_csv_with_list_fields(store: Catalogue, tmp_path: Path) -> None:
 
 def test_unsupported_file_type_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").write_bytes(b"PK")
-    with pytest.raises(ValueError, match=r"unsupported file type '\.xlsx'"):
+    with pytest.raises(ValueError, match=r"type de fichier non pris en charge '\.xlsx'"):
         list(read_file_rows(tmp_path / "x.xlsx", "initiative"))
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match="fichier introuvable"):
         list(read_file_rows(tmp_path / "absent.jsonl", "initiative"))
 
 
@@ -113,7 +113,7 @@ def test_outcomes_need_known_initiative_and_resource(filled_store: Catalogue, tm
     ])
     report = run_import(filled_store, read_file_rows(path, "outcome"))
     assert report.inserted == {"outcome": 1}
-    assert [str(e) for e in report.errors] == ["line 2 (outcome): initiative_id: unknown initiative 'ghost'"]
+    assert [str(e) for e in report.errors] == ["ligne 2 (outcome) : initiative_id : initiative inconnue 'ghost'"]
 
 
 # --- dataset adapters on miniature copies of the real formats -----------------------------------
@@ -147,8 +147,8 @@ def test_reserve_parlementaire_adapter(store: Catalogue, tmp_path: Path) -> None
     report = run_import(store, dataset_rows("reserve-parlementaire", data))
     assert report.inserted["initiative"] == 3 and report.inserted["outcome"] == 3
     assert [str(e) for e in report.errors] == [
-        "reserve_parlementaire_2013_2016.jsonl:4 (initiative): malformed JSON: Expecting property name "
-        "enclosed in double quotes"
+        "reserve_parlementaire_2013_2016.jsonl:4 (initiative) : JSON mal formé : nom de propriété entre "
+        "guillemets doubles attendu"
     ]
     assert store.get_initiative("rp2013-00003").territory == "86"  # from the postcode
     assert store.get_initiative("rp2014-00009").territory == "19"  # from the département name
@@ -164,7 +164,7 @@ def test_missing_dataset_says_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"programmes\.jsonl") as info:
         dataset_rows("reserve-parlementaire", tmp_path)
     assert "--data" in str(info.value)
-    with pytest.raises(ValueError, match=r"unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"jeu de données inconnu 'nope'"):
         dataset_rows("nope", tmp_path)
 
 

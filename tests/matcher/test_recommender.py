@@ -183,7 +183,7 @@ def test_reverse_direction_finds_initiatives_that_fit(filled_store: Catalogue, r
     assert ids[0] == "ini-jardin"
     assert "ini-lozere" not in ids  # outside the resource's coverage
     assert found[0].reasons and found[0].checks
-    with pytest.raises(NotFoundError, match="unknown resource id 'nope'"):
+    with pytest.raises(NotFoundError, match="aucune ressource n'a l'identifiant 'nope'"):
         recommender.recommend_initiatives("nope", inis, 5)
 
 

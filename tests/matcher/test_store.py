@@ -112,7 +112,7 @@ def test_soft_delete_hides_but_keeps_the_row(filled_store: Catalogue) -> None:
     assert "res-mobilite" not in {r.id for r in filled_store.resources()}
     assert filled_store.get_resource("res-mobilite", include_deleted=True).id == "res-mobilite"
     assert filled_store.resources_hash() != before
-    with pytest.raises(NotFoundError, match="unknown resource id 'res-mobilite'"):
+    with pytest.raises(NotFoundError, match="aucune ressource n'a l'identifiant 'res-mobilite'"):
         filled_store.get_resource("res-mobilite")
     with pytest.raises(NotFoundError):
         filled_store.delete_resource("res-mobilite")
@@ -166,9 +166,9 @@ def test_staff_overrides_leave_the_snapshot_signature_alone(filled_store: Catalo
 
 
 def test_unknown_ids_raise_not_found(store: Catalogue) -> None:
-    with pytest.raises(NotFoundError, match="unknown initiative id 'nope'"):
+    with pytest.raises(NotFoundError, match="aucune initiative n'a l'identifiant 'nope'"):
         store.get_initiative("nope")
-    with pytest.raises(NotFoundError, match="unknown provider id 'nope'"):
+    with pytest.raises(NotFoundError, match="aucun financeur n'a l'identifiant 'nope'"):
         store.get_provider("nope")
 
 

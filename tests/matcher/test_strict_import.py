@@ -48,7 +48,7 @@ def test_an_import_with_nul_rejects_the_line_on_both_databases(store: Catalogue,
     ])
     report = run_import(store, read_file_rows(path, "initiative"))
     assert report.inserted == {"initiative": 1} and report.rejected == 2
-    assert [str(e).split(":")[0] for e in report.errors] == ["line 2 (initiative)", "line 3 (initiative)"]
+    assert [str(e).split(":")[0] for e in report.errors] == ["ligne 2 (initiative) ", "ligne 3 (initiative) "]
     assert all("NUL" in str(e) for e in report.errors)
     assert [i.id for i in store.initiatives()] == ["ini-ok"]
 
@@ -58,7 +58,7 @@ def test_an_amount_as_text_or_boolean_is_refused_on_import(store: Catalogue, tmp
     path = _lines(tmp_path / "i.jsonl", [{"id": "ini-a", "title": "Projet", "territory": "75056",
                                           "amount_sought": given}])
     report = run_import(store, read_file_rows(path, "initiative"))
-    assert report.rejected == 1 and "amount_sought: expected a number" in str(report.errors[0])
+    assert report.rejected == 1 and "amount_sought : un nombre est attendu" in str(report.errors[0])
     assert store.initiatives() == []
 
 
@@ -72,8 +72,8 @@ def test_capacity_and_active_take_their_json_types_on_import(store: Catalogue, t
                              "capacity": 5, "amount_max": 1000})]
     report = run_import(store, rows)
     assert [e.line for e in report.errors] == [2, 3]
-    assert "capacity: expected a number" in str(report.errors[0])
-    assert "active: expected true or false" in str(report.errors[1])
+    assert "capacity : un nombre est attendu" in str(report.errors[0])
+    assert "active : vrai ou faux (true ou false) est attendu" in str(report.errors[1])
     assert [r.id for r in store.resources()] == ["r3"]
 
 
@@ -93,12 +93,13 @@ def test_a_jsonl_file_that_is_not_utf8_rejects_the_line_by_number(store: Catalog
     path.write_bytes(good.encode() + b"\n" + bad + b"\n")
     report = run_import(store, read_file_rows(path, "initiative"))
     assert report.inserted == {"initiative": 1} and report.rejected == 1
-    assert str(report.errors[0]).startswith("line 2 (initiative): not valid UTF-8: byte b'\\xc9' at column 31")
+    assert str(report.errors[0]).startswith("ligne 2 (initiative) : texte non UTF-8 : l'octet b'\\xc9' à la colonne 31")
     assert [i.title for i in store.initiatives()] == ["Épicerie"]  # nothing stored with U+FFFD
 
 
 def test_a_csv_file_that_is_not_utf8_is_refused_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "i.csv"
     path.write_bytes(b"id,title,territory\nini-1,Projet,75056\n" + "ini-2,Épicerie,75056\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"line 3: not valid UTF-8: byte b'\\xc9' at column 7.*nothing was imported"):
+    with pytest.raises(ValueError,
+                       match=r"ligne 3 : texte non UTF-8 : l'octet b'\\xc9' à la colonne 7.*rien n'a été importé"):
         list(read_file_rows(path, "initiative"))

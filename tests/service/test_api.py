@@ -93,8 +93,8 @@ def test_bulk_import_keeps_good_rows_and_names_bad_ones(api: Api) -> None:
     assert r.status_code == 200, r.text
     rep = r.json()
     assert rep["inserted"] == {"initiative": 1} and rep["rejected"] == 2
-    assert rep["errors"][0].startswith("line 2") and "territory" in rep["errors"][0]
-    assert "malformed JSON" in rep["errors"][1]
+    assert rep["errors"][0].startswith("ligne 2") and "territory" in rep["errors"][0]
+    assert "JSON mal formé" in rep["errors"][1]
     assert api.client.post("/v1/import/initiatives", content=body.encode(),
                            headers=api.h("staff")).status_code == 403
 
@@ -276,7 +276,7 @@ def test_an_import_nested_50000_deep_is_refused_not_500(api: Api, content_type: 
         assert r.status_code == 400 and "plus de 64 niveaux" in r.json()["error"]["message"], r.text
     else:  # each line on its own: the deep one is rejected by line, the good one kept
         assert r.status_code == 200 and r.json()["rejected"] == 1 and r.json()["inserted"] == {"provider": 1}
-        assert r.json()["errors"][0].startswith("line 1") and "plus de 64 niveaux" in r.json()["errors"][0]
+        assert r.json()["errors"][0].startswith("ligne 1") and "plus de 64 niveaux" in r.json()["errors"][0]
 
 
 def test_an_id_with_spaces_is_refused_not_trimmed(api: Api) -> None:
@@ -292,7 +292,7 @@ def test_an_import_that_is_not_utf8_is_refused_naming_the_byte(api: Api) -> None
     body = '{"id": "ini-l1", "title": "Épicerie", "territory": "75056"}'.encode("latin-1")
     r = api.client.post("/v1/import/initiatives", content=body,
                         headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
-    assert r.status_code == 422 and "not valid UTF-8" in r.json()["error"]["message"], r.text
+    assert r.status_code == 422 and "pas du texte UTF-8" in r.json()["error"]["message"], r.text
     assert api.client.get("/v1/initiatives/ini-l1", headers=api.h("staff")).status_code == 404
 
 

@@ -41,7 +41,7 @@ def test_a_bad_identifier_is_422_with_the_french_message_naming_the_field(
     [detail] = error["details"]  # type: ignore[index]
     assert detail["field"] == field and words in detail["message"] and "reçu" in detail["message"]
     assert "par exemple" in detail["message"] or "SIREN" in detail["message"]
-    assert error["message"].startswith(f"{field}: ")  # type: ignore[index]
+    assert error["message"].startswith(f"{field} : ")  # type: ignore[index]
     assert not any(bit in detail["message"] for bit in ("\\d", "[0-9", "pattern", "Value error"))
 
 
@@ -73,4 +73,5 @@ def test_a_bulk_import_names_the_line_and_the_identifier(api: Api) -> None:
     assert r.status_code == 200, r.text
     rep = r.json()
     assert rep["inserted"] == {"initiative": 1} and rep["rejected"] == 1
-    assert rep["errors"][0].startswith("line 2") and "siret: SIRET" in rep["errors"][0] and "zéros" in rep["errors"][0]
+    assert rep["errors"][0].startswith("ligne 2") and "siret : SIRET" in rep["errors"][0]
+    assert "zéros" in rep["errors"][0]

@@ -207,12 +207,11 @@ def _axe(page: Any, context: str | None = None) -> list[dict[str, Any]]:
 
 
 def _assert_accessible(page: Any, where: str, context: str | None = None) -> None:
+    """No violation at all, whatever its impact: the accessibility statement says so of these pages."""
     violations = _axe(page, context)
-    serious = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-               for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, f"{where}: " + "; ".join(serious)
-    others = sorted(f"{v['id']} ({v['impact']}) at {[n['target'] for n in v['nodes'][:3]]}" for v in violations)
-    print(f"axe {where}: no serious or critical violation; others: {', '.join(others) or 'none'}")
+    found = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}" for v in violations]
+    assert not found, f"{where}: " + "; ".join(found)
+    print(f"axe {where}: no violation")
 
 
 def _shot(page: Any, name: str, start: Any = None, end: Any = None, pad: int = 16) -> None:
@@ -246,7 +245,8 @@ def _fill_project(page: Any, *, place: str = "Saint-Den", choose: str = SAINT_DE
     assert combo.input_value() == choose and combo.get_attribute("aria-expanded") == "false"
     widget.get_by_label("Type de structure").select_option("association")
     widget.get_by_label("Stade du projet").select_option("experimentation")
-    widget.get_by_label("Lieu").check()
+    # A DSFR checkbox is drawn by its label, over the input: the label takes the click, as for a person.
+    widget.get_by_label("Lieu").check(force=True)
 
 
 def _decide(page: Any, card: Any, decision: str, reason: str) -> str:
@@ -308,7 +308,7 @@ def test_widget_on_a_partner_site_gives_explained_suggestions_and_keeps_nothing(
         assert card.locator("ul.mw-reasons li").count() >= 1
         checks = card.locator("ul.mw-crit li").all_inner_texts()
         assert len(checks) == 7  # one line per criterion
-        failed = [c for c in checks if c.startswith("✗ Non respecté")]
+        failed = [c for c in checks if c.startswith("Non respecté")]
         assert all("Besoins :" in c for c in failed), failed  # only the soft criterion may fail in a suggestion
         assert card.get_by_text("Territoire :").count() == 1
         _assert_freshness_shown(card)
@@ -338,7 +338,7 @@ def test_widget_with_consent_creates_the_initiative_for_staff(stack: Stack) -> N
     widget.get_by_role("heading", name="Votre projet peut être soutenu").wait_for()
     assert widget.get_attribute("data-size") == "narrow"  # it follows its own width, not the page's
     _fill_project(page, place="93200", choose=SAINT_DENIS)
-    widget.get_by_label("J'accepte que ma description").check()
+    widget.get_by_label("J'accepte que ma description").check(force=True)
     widget.get_by_label("Adresse électronique").fill("porteuse@example.org")
     widget.get_by_role("button", name="Voir les ressources adaptées").click()
     widget.locator("li.mw-card").first.wait_for()
@@ -552,7 +552,7 @@ def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> N
     assert not sent  # nothing asked while the form is wrong
 
     amount.fill("18.000")  # dots group thousands too
-    widget.get_by_label("J'accepte que ma description").check()
+    widget.get_by_label("J'accepte que ma description").check(force=True)
     widget.get_by_label("Adresse électronique").fill("porteuse@example.org")
     submit.click()
     box = widget.locator(".mw-understood")
@@ -571,4 +571,44 @@ def test_widget_reads_the_amount_and_shows_what_it_understood(stack: Stack) -> N
                            ".querySelectorAll('.mw-understood li').length === n", arg=len(lines) - 1)
     assert json.loads(sent[-1].post_data)["ignore_understood"] == ["legal_form"]
     assert len(submitted) == 1  # searching again without a reading does not send the project twice
+    page.close()
+
+
+_MARIANNE_LOADED = "[...document.fonts].some(f => f.family.includes('Marianne') && f.status === 'loaded')"
+
+
+def test_a_state_site_shows_the_state_marks_and_marianne(stack: Stack, tmp_path: Path) -> None:
+    """With MAILLAGE_STATE_SITE=true the header carries the « République française » block with its motto,
+    and the pages are set in Marianne, served by the service; the neutral stack above has neither."""
+    settings = make_settings(tmp_path / "home", demo_when_empty=True, state_site=True)
+    with _Uvicorn(settings) as api:
+        page = stack.browser.new_page(viewport=DESKTOP)
+        fonts: list[str] = []
+        page.on("response", lambda r: fonts.append(r.url) if r.url.endswith(".woff2") and r.ok else None)
+        page.goto(f"{api.url}/accessibilite")
+        page.wait_for_load_state("networkidle")
+        logo = page.locator("header .fr-logo")
+        assert logo.inner_text().replace("\n", " ").strip().lower() == "république française"
+        motto = logo.evaluate("e => getComputedStyle(e, '::after').backgroundImage")
+        assert motto.startswith("url(\"data:image/svg+xml"), motto  # « Liberté Égalité Fraternité »
+        family = page.locator("h1").evaluate("e => getComputedStyle(e).fontFamily")
+        assert family.startswith("Marianne") and page.evaluate(_MARIANNE_LOADED)
+        assert any("/static/dsfr/fonts/Marianne-" in url for url in fonts), fonts
+        _assert_accessible(page, "accessibility statement (State site)")
+        _shot(page, "state-site-accessibility.png")
+        page.close()
+
+
+def test_a_neutral_site_loads_no_marianne(stack: Stack) -> None:
+    page = stack.browser.new_page(viewport=DESKTOP)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(f"{stack.api}/accessibilite")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".fr-logo").count() == 0 and not [u for u in asked if "font" in u or u.endswith(".woff2")]
+    assert not page.evaluate(_MARIANNE_LOADED)
+    _assert_accessible(page, "accessibility statement (neutral site)")
+    for path in ("/mentions-legales", "/donnees-personnelles"):
+        page.goto(f"{stack.api}{path}")
+        _assert_accessible(page, f"{path} (neutral site)")
     page.close()

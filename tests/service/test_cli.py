@@ -63,7 +63,7 @@ def test_outside_territory_gets_nothing(loaded: Path) -> None:
 def test_unknown_initiative_is_a_one_line_error(loaded: Path) -> None:
     result = runner.invoke(app, ["match", "--initiative", "nope"])
     assert result.exit_code == 2
-    assert "unknown initiative id 'nope'" in result.output and "Traceback" not in result.output
+    assert "aucune initiative n'a l'identifiant 'nope'" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("code", ["99999", "93999"])  # an unknown département; a commune the COG does not have
@@ -77,7 +77,7 @@ def test_import_unknown_target_and_missing_file(env: Path) -> None:
     result = runner.invoke(app, ["import", "widgets", "x.jsonl"])
     assert result.exit_code == 2 and "unknown import target 'widgets'" in result.output
     result = runner.invoke(app, ["import", "initiatives", str(env / "absent.jsonl")])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and "fichier introuvable" in result.output
 
 
 def test_import_reports_rejected_lines(env: Path) -> None:
@@ -85,7 +85,7 @@ def test_import_reports_rejected_lines(env: Path) -> None:
     path.write_text('{"id": "a", "title": "ok"}\n{"id": "b", "title": ""}\n', encoding="utf-8")
     result = runner.invoke(app, ["import", "initiatives", str(path)])
     assert result.exit_code == 0
-    assert "line 2 (initiative): title" in result.output
+    assert "ligne 2 (initiative) : title" in result.output
 
 
 def test_missing_dataset_folder_is_explained(env: Path) -> None:
@@ -112,7 +112,7 @@ def test_override_and_reverse_from_the_cli(loaded: Path) -> None:
     top = json.loads(runner.invoke(app, ["match", "-i", "ini-1", "--json"]).stdout)[0]
     assert top["resource_id"] == "res-2" and "comité du 3 mars" in top["reasons"][0]
     bad = runner.invoke(app, ["override", "-i", "ini-1", "-r", "ghost", "--exclude", "--reason", "x"])
-    assert bad.exit_code == 2 and "unknown resource id 'ghost'" in bad.output
+    assert bad.exit_code == 2 and "aucune ressource n'a l'identifiant 'ghost'" in bad.output
     reverse = runner.invoke(app, ["match", "--resource", "res-1", "--json"])
     assert reverse.exit_code == 0, reverse.output
     assert json.loads(reverse.stdout)[0]["initiative_id"] == "ini-1"

@@ -88,5 +88,5 @@ def test_an_imported_capacity_past_the_bound_is_rejected_by_line_and_breaks_no_m
     r = api.client.post("/v1/import/resources", content=body,
                         headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
     assert r.status_code == 200 and r.json()["rejected"] == 1, r.text
-    assert r.json()["errors"][0].startswith("line 1") and "capacity" in r.json()["errors"][0]
+    assert r.json()["errors"][0].startswith("ligne 1") and "capacity" in r.json()["errors"][0]
     _matches_answer(api, None)

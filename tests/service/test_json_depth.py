@@ -57,7 +57,7 @@ def test_a_deep_json_line_is_rejected_by_its_number_with_the_same_message(api: A
     r = api.client.post("/v1/import/providers", content=(good + "\n" + DEEP).encode(),
                         headers=api.h("admin", **{"Content-Type": "application/x-ndjson"}))
     assert r.status_code == 200 and r.json()["inserted"] == {"provider": 1} and r.json()["rejected"] == 1
-    assert r.json()["errors"] == [f"line 2 (provider): {TOO_DEEP}"]
+    assert r.json()["errors"] == [f"ligne 2 (provider) : {TOO_DEEP}"]
 
 
 def test_the_cli_import_rejects_a_deep_line_with_the_same_message(
@@ -69,4 +69,4 @@ def test_the_cli_import_rejects_a_deep_line_with_the_same_message(
     path.write_text('{"id": "prov-x", "name": "Mairie", "kind": "commune"}\n' + DEEP + "\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["import", "providers", str(path)])
     assert result.exit_code == 0, result.output
-    assert f"line 2 (provider): {TOO_DEEP}" in " ".join(result.output.split())
+    assert f"ligne 2 (provider) : {TOO_DEEP}" in " ".join(result.output.split())

@@ -161,7 +161,7 @@ def test_a_text_over_the_maximum_length_names_the_field(api: Api) -> None:
     err = assert_error(api.client.post("/v1/match", json=FREE | {"text": "a" * 20_001}, headers=api.h("staff")),
                        422, "invalid_input")
     assert err["details"][0]["field"] == "text" and "20000" in err["details"][0]["message"]
-    assert err["message"].startswith("text:")
+    assert err["message"].startswith("text : ")
 
 
 @pytest.mark.parametrize("body", [b'{"text": "jardin",', b"{'text': 'jardin'}", b"\xff\xfe{}",
@@ -169,7 +169,7 @@ def test_a_text_over_the_maximum_length_names_the_field(api: Api) -> None:
 def test_malformed_json_is_422(api: Api, body: bytes) -> None:
     r = api.client.post("/v1/match", content=body, headers=api.h("staff", **{"Content-Type": "application/json"}))
     err = assert_error(r, 422, "invalid_input")
-    assert err["details"][0]["field"] == "body" and "malformed JSON" in err["message"]
+    assert err["details"][0]["field"] == "body" and "JSON mal formé" in err["message"]
 
 
 @pytest.mark.parametrize("field,value", [("k", "3"), ("amount_sought", "1000"), ("on", 0), ("on", "0"),

@@ -42,15 +42,15 @@ def test_an_import_refuses_amounts_as_text_or_booleans(api: Api) -> None:
     r = api.client.post("/v1/import/initiatives", content="\n".join(json.dumps(x) for x in lines).encode(),
                         headers=api.h("admin", **NDJSON))
     assert r.status_code == 200 and r.json()["inserted"] == {"initiative": 1}, r.text
-    assert [e.split(":")[0] for e in r.json()["errors"]] == ["line 1 (initiative)", "line 2 (initiative)"]
-    assert all("amount_sought: expected a number" in e for e in r.json()["errors"])
+    assert [e.split(":")[0] for e in r.json()["errors"]] == ["ligne 1 (initiative) ", "ligne 2 (initiative) "]
+    assert all("amount_sought : un nombre est attendu" in e for e in r.json()["errors"])
 
 
 def test_an_import_body_that_is_not_utf8_names_its_line(api: Api) -> None:
     body = b'{"id": "ini-ok", "title": "Projet", "territory": "75056"}\n' + \
         '{"id": "ini-l1", "title": "Épicerie", "territory": "75056"}'.encode("latin-1")
     r = api.client.post("/v1/import/initiatives", content=body, headers=api.h("admin", **NDJSON))
-    assert r.status_code == 422 and "line 2, column 28" in r.json()["error"]["message"], r.text
+    assert r.status_code == 422 and "ligne 2, colonne 28" in r.json()["error"]["message"], r.text
     assert api.client.get("/v1/initiatives/ini-ok", headers=api.h("staff")).status_code == 404  # nothing imported
 
 
@@ -63,7 +63,7 @@ def test_the_cli_import_names_the_line_that_is_not_utf8(tmp_path: Path, monkeypa
                      + '{"id": "ini-l1", "title": "Épicerie", "territory": "75056"}\n'.encode("latin-1"))
     result = CliRunner().invoke(cli, ["import", "initiatives", str(path)])
     output = " ".join(result.output.split())
-    assert result.exit_code == 0 and "line 2 (initiative): not valid UTF-8" in output, output
+    assert result.exit_code == 0 and "ligne 2 (initiative) : texte non UTF-8" in output, output
 
 
 def test_listing_outcomes_without_a_filter_lists_them_all_as_the_schema_says(api: Api) -> None:

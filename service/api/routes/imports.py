@@ -7,6 +7,7 @@ import anyio
 from fastapi import Request
 
 from matcher import jsonio
+from matcher.errors_fr import french_json_error
 from matcher.importers import run_import
 from service.api.deps import AdminKey, EngineDep
 from service.api.routing import too_deep, v1_router
@@ -17,6 +18,8 @@ from service.guard import ApiError
 __all__ = ["router"]
 
 router = v1_router("catalogue")
+_JSON_KIND = {dict: "un objet", list: "une liste", str: "un texte", int: "un nombre", float: "un nombre",
+              bool: "un booléen", type(None): "null"}
 
 
 @router.post("/import/{kind}", response_model=ImportResult,
@@ -44,7 +47,9 @@ async def bulk_import(request: Request, engine: EngineDep,
 
 
 def _record(item: Any) -> Any:
-    return item if isinstance(item, dict) else f"expected a JSON object, got {type(item).__name__}"
+    if isinstance(item, dict):
+        return item
+    return f"un objet JSON est attendu, reçu {_JSON_KIND.get(type(item), 'autre chose')}"
 
 
 def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, str, Any]]:
@@ -55,9 +60,10 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
     except UnicodeDecodeError as exc:  # replaced bytes would have been stored as U+FFFD
         line_no = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ApiError(422, "invalid_input", f"the body is not valid UTF-8: line {line_no}, column {column}: byte "
-                       f"{exc.start} ({raw[exc.start:exc.start + 1]!r}) cannot be decoded; nothing was imported",
-                       details=[{"field": "body", "message": f"not UTF-8 (line {line_no})"}]) from exc
+        raise ApiError(422, "invalid_input", f"le corps de la requête n'est pas du texte UTF-8 : ligne {line_no}, "
+                       f"colonne {column} : l'octet {exc.start} ({raw[exc.start:exc.start + 1]!r}) ne peut pas "
+                       "être lu ; rien n'a été importé",
+                       details=[{"field": "body", "message": f"texte non UTF-8 (ligne {line_no})"}]) from exc
     as_array = "json" in content_type and "ndjson" not in content_type
     if as_array or ("ndjson" not in content_type and text.lstrip().startswith("[")):
         return _array_rows(text, kind)
@@ -68,7 +74,7 @@ def _import_rows(raw: bytes, kind: str, content_type: str) -> list[tuple[int, st
         try:
             item = jsonio.loads(line)
         except json.JSONDecodeError as exc:
-            rows.append((n, kind, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            rows.append((n, kind, f"JSON mal formé : {french_json_error(exc.msg)} à la colonne {exc.colno}"))
             continue
         except jsonio.JsonTooDeep as exc:
             rows.append((n, kind, str(exc)))
@@ -84,11 +90,13 @@ def _array_rows(text: str, kind: str) -> list[tuple[int, str, Any]]:
         payload = jsonio.loads(text)
     except json.JSONDecodeError as exc:
         raise ApiError(422, "invalid_input",
-                       f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+                       f"JSON mal formé : {french_json_error(exc.msg)} à la ligne {exc.lineno}, "
+                       f"colonne {exc.colno}") from exc
     except jsonio.JsonTooDeep as exc:  # without a content type the route's own check let it pass as lines
         raise too_deep(exc) from exc
     if not isinstance(payload, list):
-        raise ApiError(422, "invalid_input", f"an application/json body is an array of records, got a JSON "
-                       f"{type(payload).__name__} (send JSON lines as application/x-ndjson)",
-                       details=[{"field": "body", "message": "expected an array"}])
+        raise ApiError(422, "invalid_input", "un corps application/json est une liste d'enregistrements, reçu "
+                       f"{_JSON_KIND.get(type(payload), 'autre chose')} "
+                       "(envoyez des lignes JSON en application/x-ndjson)",
+                       details=[{"field": "body", "message": "une liste est attendue"}])
     return [(n, kind, _record(item)) for n, item in enumerate(payload, start=1)]

@@ -1,4 +1,5 @@
-"""The staff console under ``/console``: server-rendered French pages, no JavaScript.
+"""The staff console under ``/console``: server-rendered French pages in the DSFR; no script of its own (the
+DSFR's scripts open the header's menu on small screens, and every page works without them on a desktop).
 
 Staff sign in with a staff or admin key and get a signed session cookie (:mod:`service.web.session`).
 Pages match through the engine, as the API routes do (``Engine.recommend``, which takes the read lock),
@@ -29,7 +30,7 @@ def install(app: FastAPI, sessions: Sessions) -> None:
         return response
 
     async def refused(request: Request, exc: Exception) -> Response:
-        return render("error.html", 403, heading="Action refusée", nav="",
+        return render("error.html", 403, theme=request.app.state.dsfr, heading="Action refusée",
                       message="Ce formulaire a expiré ou ne vient pas de la console : rien n'a été fait. "
                               "Rechargez la page et recommencez.", back="/console")
 

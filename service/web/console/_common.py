@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from matcher.schemas import Decision
 from service.engine import Engine
 from service.keys import ApiKey, Role
+from service.web.dsfr import Theme
 from service.web.render import render
 from service.web.session import COOKIE, Session, Sessions, same_token
 
@@ -43,9 +44,10 @@ class Console:
     key: ApiKey
     session: Session
     engine: Engine
+    theme: Theme
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
-        return render(template, status, staff=self.key, csrf=self.session.csrf, **context)
+        return render(template, status, theme=self.theme, staff=self.key, csrf=self.session.csrf, **context)
 
 
 def sessions_of(request: Request) -> Sessions:
@@ -63,7 +65,7 @@ def current_console(request: Request) -> Console:
     key = next((k for k in request.app.state.keys.list() if k.id == session.key_id), None)
     if key is None or not key.active or key.role not in CONSOLE_ROLES:
         raise SignInRequired
-    return Console(key, session, engine)
+    return Console(key, session, engine, request.app.state.dsfr)
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -112,6 +114,8 @@ def pagination(base: str, params: dict[str, str], page: int, total: int) -> dict
     def url(n: int) -> str:
         return f"{base}?{urlencode(kept | {'page': str(n)})}"
 
-    return {"page": page, "pages": pages, "total": total, "limit": PAGE_SIZE,
+    window = [(n, url(n)) for n in range(max(1, page - 2), min(pages, page + 2) + 1)]
+    return {"page": page, "pages": pages, "total": total, "limit": PAGE_SIZE, "window": window,
+            "first_url": url(1), "last_url": url(pages),
             "prev_url": url(page - 1) if page > 1 else None, "next_url": url(page + 1) if page < pages else None}
 

@@ -38,7 +38,7 @@ def home() -> Response:
 def _signin_page(request: Request, status: int = 200, error: str | None = None,
                  notice: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
-    response = render("signin.html", status, csrf=token, error=error, notice=notice, nav="")
+    response = render("signin.html", status, theme=request.app.state.dsfr, csrf=token, error=error, notice=notice)
     response.set_cookie(SIGNIN_COOKIE, token, max_age=3600, path="/console", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     return response

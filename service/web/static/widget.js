@@ -11,6 +11,11 @@
  *   data-title, data-intro, data-submit, data-consent   texts of the title, introduction, button, consent box
  *   data-target     CSS selector of the element to render into (default: right after the tag)
  *
+ * It looks like the Système de design de l'État (DSFR) without the partner loading it: it links the
+ * service's widget.css, the DSFR's components scoped to its shadow root (see service/web/dsfr.py); a
+ * partner's Content-Security-Policy must allow the service in style-src and img-src (icons), as in
+ * script-src and connect-src. It uses the Marianne font only when the partner's page provides it.
+ *
  * The widget renders in a Shadow DOM (the host page's styles do not reach it, its styles do not leak),
  * needs no framework, calls the service that served this file, and stores nothing: no cookie, no
  * local storage. The citizen's project is kept only if they tick the consent box.
@@ -30,6 +35,7 @@
       "recontacter pour m'accompagner."
   };
   var DEFAULT_COLOR = "#000091"; // bleu France (Système de design de l'État)
+  var BADGE = {passed: "success", failed: "error", unknown: "warning"};
   var current = document.currentScript;
   var scriptBase = current && current.src ? new URL(".", current.src).href : null;
 
@@ -87,48 +93,40 @@
     return color;
   }
 
+  // What the widget adds to the DSFR's components (widget.css): the host's reset, the partner's colour
+  // as the DSFR's action colour, and the layout. Everything here keeps 4.5:1 contrast (WCAG AA).
   var CSS = [
     // all:initial stops what the page passes down; !important wins over the page's own !important
     // rules that match the host element itself (a "* {font-family: … !important}", say).
     ":host{all:initial;display:block;--mw-accent:" + DEFAULT_COLOR + ";",
+    "--background-action-high-blue-france:var(--mw-accent);--background-action-high-blue-france-hover:var(--mw-accent);",
+    "--background-action-high-blue-france-active:var(--mw-accent);--text-action-high-blue-france:var(--mw-accent);",
+    "--border-action-high-blue-france:var(--mw-accent);--border-plain-blue-france:var(--mw-accent);",
     "font-family:Marianne,Arial,'Helvetica Neue',sans-serif!important;font-size:16px!important;",
     "font-weight:400!important;font-style:normal!important;line-height:1.5!important;color:#161616!important;",
     "letter-spacing:normal!important;text-transform:none!important;text-align:left!important;",
-    "visibility:visible!important}",
+    "visibility:visible!important;-webkit-font-smoothing:antialiased}",
     ":host([hidden]){display:none}",
+    "[hidden]{display:none!important}",  // the DSFR shows its error texts as flex, hidden or not
     "*{box-sizing:border-box}",
     ".mw{background:#fff;border:1px solid #dddddd;border-top:4px solid var(--mw-accent);padding:1.5rem;",
-    "max-width:60rem;margin:0 auto}",
+    "max-width:60rem;margin:0 auto;color:#161616}",
     "h2{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem}",
     "h3{font-size:1.25rem;margin:1.5rem 0 .75rem}",
     "h4{font-size:1.125rem;margin:0 0 .25rem}",
     "p{margin:0 0 .75rem}",
     ".mw-intro{color:#3a3a3a}",
-    "form{display:grid;gap:1rem;margin-top:1rem}",
+    "form{display:grid;gap:.5rem;margin-top:1rem}",
+    "form .fr-input-group,form .fr-select-group{margin:0 0 .5rem}",
     ".mw-row{display:grid;grid-template-columns:1fr 1fr;gap:1rem}",
     ":host([data-size=narrow]) .mw-row{grid-template-columns:1fr}",
     ":host([data-size=narrow]) .mw{padding:1rem}",
-    "label,legend{display:block;font-weight:700;margin-bottom:.25rem}",
-    ".mw-hint{display:block;font-weight:400;font-size:.875rem;color:#666666;margin:0 0 .25rem}",
-    "textarea,input[type=text],input[type=email],select{width:100%;font:inherit;color:#161616;",
-    "background:#eeeeee;border:0;border-bottom:2px solid #3a3a3a;border-radius:4px 4px 0 0;padding:.5rem .75rem}",
-    "textarea{min-height:7rem;resize:vertical}",
-    "[aria-invalid=true]{border-bottom-color:#ce0500}",
-    ".mw-error{color:#ce0500;font-size:.875rem;margin:.25rem 0 0}",
-    "fieldset{border:0;margin:0;padding:0}",
-    ".mw-checks-grid{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem}",
-    ".mw-check{display:flex;align-items:center;gap:.4rem}",
-    ".mw-check label{display:inline;font-weight:400;margin:0}",
-    "input[type=checkbox]{width:1.125rem;height:1.125rem;accent-color:var(--mw-accent);margin:0;flex:none}",
-    ".mw-consent{display:flex;gap:.5rem;align-items:flex-start;background:#f6f6f6;padding:.75rem}",
-    ".mw-consent label{font-weight:400;margin:0}",
-    ".mw-consent input{margin-top:.2rem}",
-    "button{font:inherit;font-weight:500;cursor:pointer;border:0;border-radius:0;padding:.6rem 1.5rem;",
-    "background:var(--mw-accent);color:#fff;justify-self:start;min-height:2.75rem}",
-    "button:hover{text-decoration:underline}",
-    "button[disabled]{background:#e5e5e5;color:#666666;cursor:wait}",
-    ":focus-visible{outline:2px solid #0a76f6;outline-offset:2px}",
-    "a{color:var(--mw-accent)}",
+    "textarea.fr-input{min-height:7rem;resize:vertical}",
+    ".mw-needs{margin:0}",
+    ".mw-checks-grid{display:flex;flex-wrap:wrap;gap:.25rem 1.5rem;padding:0 .75rem}",
+    ".mw-consent{background:#f6f6f6;padding:.75rem}",
+    "button.fr-btn{justify-self:start}",
+    "button.fr-btn[disabled]{cursor:wait}",
     ".mw-combo{position:relative}",
     "[role=listbox]{position:absolute;z-index:10;left:0;right:0;margin:0;padding:0;list-style:none;background:#fff;",
     "border:1px solid #929292;max-height:16rem;overflow:auto}",
@@ -137,36 +135,36 @@
     ".mw-understood{background:#f5f5fe;border-left:4px solid var(--mw-accent);padding:.75rem 1rem;margin:0 0 1rem}",
     ".mw-understood ul{margin:.25rem 0 0;padding-left:1.25rem}",
     ".mw-understood li{margin:.25rem 0}",
-    ".mw-nothing{background:#fff4f3;border-left:4px solid #ce0500;padding:.75rem 1rem;margin:0 0 1rem}",
+    ".mw-nothing{margin:0 0 1rem}",
     ".mw-relevance{margin:.25rem 0;font-weight:700}",
-    "button.mw-undo{background:none;color:var(--mw-accent);text-decoration:underline;font-weight:400;padding:0 .25rem;",
-    "min-height:1.5rem;margin-left:.25rem}",
+    "button.mw-undo{margin-left:.25rem}",
     ".mw-status{margin:1rem 0 0;font-weight:500}",
     ".mw-status.mw-bad{color:#ce0500}",
     ".mw-status.mw-good{color:#18753c}",
-    "ol.mw-list{list-style:none;margin:0;padding:0;display:grid;gap:1rem}",
-    ".mw-card{border:1px solid #dddddd;padding:1rem 1.25rem;border-left:4px solid var(--mw-accent)}",
+    "ol.mw-list{--ol-type:none;list-style:none;margin:0;padding:0;display:grid;gap:1rem}",
+    "ol.mw-list>li::marker{content:none}",
+    "ol.mw-list>li{padding:1rem 1.25rem}",
+    ".mw-card{border:1px solid #dddddd;border-left:4px solid var(--mw-accent)}",
     ".mw-meta{color:#3a3a3a;font-size:.875rem;margin:0 0 .5rem}",
-    ".mw-tag{display:inline-block;background:#eeeeee;border-radius:1rem;padding:0 .6rem;margin-left:.25rem}",
+    ".mw-tag{margin-left:.5rem}",
     ".mw-deadline{font-weight:700;font-size:.9375rem}",
     ".mw-sub{font-weight:700;margin:.75rem 0 .25rem;font-size:.9375rem}",
-    "ul.mw-reasons,ul.mw-crit{margin:0;padding-left:1.25rem}",
-    "ul.mw-crit{list-style:none;padding:0;font-size:.875rem}",
-    "ul.mw-crit li{margin:.2rem 0}",
-    ".mw-st{display:inline-block;min-width:7.5rem;font-weight:700;font-size:.8125rem;padding:0 .4rem;",
-    "border-radius:4px;margin-right:.4rem}",
-    ".mw-st-passed{background:#b8fec9;color:#18753c}",
-    ".mw-st-failed{background:#ffe9e9;color:#ce0500}",
-    ".mw-st-unknown{background:#feecc2;color:#716043}",
+    "ul.mw-reasons{margin:0;padding-left:1.25rem}",
+    "ul.mw-crit{list-style:none;margin:0;padding:0;font-size:.875rem}",
+    "ul.mw-crit li{margin:.35rem 0;padding:0}",
+    ".mw-st{margin-right:.4rem;min-width:8.5rem}",
     ".mw-near{background:#e8edff;padding:.4rem .6rem;font-size:.875rem;margin:.5rem 0 0}",
     ".mw-verified{color:#3a3a3a;font-size:.875rem;margin:0 0 .25rem}",
-    ".mw-stale{background:#feecc2;color:#716043;padding:.4rem .6rem;font-size:.875rem;margin:.25rem 0}",
+    ".mw-stale{margin:.25rem 0 .5rem}",
     ".mw-contact{font-size:.875rem;margin:.25rem 0}",
     ".mw-foot{font-size:.75rem;color:#666666;margin:1.25rem 0 0}",
     ".mw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
   ].join("");
 
-  function applyStyles(root) {
+  function applyStyles(root, api) {
+    // The DSFR's components, scoped to this shadow root (:root read as :host), served by the service:
+    // the partner's page loads nothing of the DSFR itself, and nothing of it reaches the page.
+    if (api) root.appendChild(el("link", {rel: "stylesheet", href: new URL("widget.css", api).href}));
     // A constructed style sheet works under a strict Content-Security-Policy; <style> is the fallback.
     try {
       var sheet = new CSSStyleSheet();
@@ -212,7 +210,7 @@
     this.ignored = [];  // fields read from the text that the citizen removed ("Retirer")
     this.style.setProperty("--mw-accent", accessibleColor(d.color));
     var root = this.attachShadow({mode: "open"});
-    applyStyles(root);
+    applyStyles(root, this.config.api);
     root.appendChild(this.build());
     this.watchSize();
   };
@@ -229,56 +227,56 @@
       }));
     }
     var needs = LABELS.need.map(function (p) {
-      return el("div", {"class": "mw-check"}, [
+      return el("div", {"class": "fr-checkbox-group fr-checkbox-group--sm mw-check"}, [
         el("input", {type: "checkbox", id: id("need-" + p[0]), name: "needs", value: p[0]}),
-        el("label", {"for": id("need-" + p[0]), text: p[1].charAt(0).toUpperCase() + p[1].slice(1)})
+        el("label", {"class": "fr-label", "for": id("need-" + p[0]), text: p[1].charAt(0).toUpperCase() + p[1].slice(1)})
       ]);
     });
     var form = el("form", {novalidate: true, "aria-describedby": id("intro")}, [
-      el("div", {"class": "mw-field"}, [
-        el("label", {"for": id("text")}, ["Décrivez votre projet ", el("span", {"class": "mw-hint", text: "Obligatoire. Ce que vous faites, pour qui, où et avec qui."})]),
-        el("textarea", {id: id("text"), name: "text", required: true, maxlength: "5000", "aria-describedby": id("text-error")}),
-        el("p", {"class": "mw-error", id: id("text-error"), hidden: true})
+      el("div", {"class": "fr-input-group"}, [
+        el("label", {"class": "fr-label", "for": id("text")}, ["Décrivez votre projet ", el("span", {"class": "fr-hint-text mw-hint", text: "Obligatoire. Ce que vous faites, pour qui, où et avec qui."})]),
+        el("textarea", {"class": "fr-input", id: id("text"), name: "text", required: true, maxlength: "5000", "aria-describedby": id("text-error")}),
+        el("p", {"class": "fr-error-text mw-error", id: id("text-error"), hidden: true})
       ]),
-      el("div", {"class": "mw-field mw-combo"}, [
-        el("label", {"for": id("place")}, ["Commune ou code postal ", el("span", {"class": "mw-hint", text: "Facultatif. Tapez le début du nom ou le code postal, puis choisissez dans la liste."})]),
-        el("input", {type: "text", id: id("place"), name: "place", role: "combobox", autocomplete: "off",
+      el("div", {"class": "fr-input-group mw-combo"}, [
+        el("label", {"class": "fr-label", "for": id("place")}, ["Commune ou code postal ", el("span", {"class": "fr-hint-text mw-hint", text: "Facultatif. Tapez le début du nom ou le code postal, puis choisissez dans la liste."})]),
+        el("input", {"class": "fr-input", type: "text", id: id("place"), name: "place", role: "combobox", autocomplete: "off",
           "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": id("places"), "aria-describedby": id("place-error")}),
         el("ul", {id: id("places"), role: "listbox", "aria-label": "Communes proposées", hidden: true}),
-        el("p", {"class": "mw-error", id: id("place-error"), hidden: true}),
+        el("p", {"class": "fr-error-text mw-error", id: id("place-error"), hidden: true}),
         el("p", {"class": "mw-sr", id: id("place-live"), "aria-live": "polite"})
       ]),
       el("div", {"class": "mw-row"}, [
-        el("div", {"class": "mw-field"}, [
-          el("label", {"for": id("form"), text: "Type de structure"}),
-          el("select", {id: id("form"), name: "legal_form"}, options(LABELS.legal_form, "Je ne sais pas encore"))
+        el("div", {"class": "fr-select-group"}, [
+          el("label", {"class": "fr-label", "for": id("form"), text: "Type de structure"}),
+          el("select", {"class": "fr-select", id: id("form"), name: "legal_form"}, options(LABELS.legal_form, "Je ne sais pas encore"))
         ]),
-        el("div", {"class": "mw-field"}, [
-          el("label", {"for": id("stage"), text: "Stade du projet"}),
-          el("select", {id: id("stage"), name: "stage"}, options(LABELS.stage, "Non précisé"))
+        el("div", {"class": "fr-select-group"}, [
+          el("label", {"class": "fr-label", "for": id("stage"), text: "Stade du projet"}),
+          el("select", {"class": "fr-select", id: id("stage"), name: "stage"}, options(LABELS.stage, "Non précisé"))
         ])
       ]),
-      el("div", {"class": "mw-field"}, [
-        el("label", {"for": id("amount")}, ["Montant recherché (€) ", el("span", {"class": "mw-hint", text: "Facultatif. La somme qu'il vous manque, en euros, par exemple 18 000."})]),
-        el("input", {type: "text", id: id("amount"), name: "amount_sought", inputmode: "numeric", autocomplete: "off", "aria-describedby": id("amount-error")}),
-        el("p", {"class": "mw-error", id: id("amount-error"), hidden: true})
+      el("div", {"class": "fr-input-group"}, [
+        el("label", {"class": "fr-label", "for": id("amount")}, ["Montant recherché (€) ", el("span", {"class": "fr-hint-text mw-hint", text: "Facultatif. La somme qu'il vous manque, en euros, par exemple 18 000."})]),
+        el("input", {"class": "fr-input", type: "text", id: id("amount"), name: "amount_sought", inputmode: "numeric", autocomplete: "off", "aria-describedby": id("amount-error")}),
+        el("p", {"class": "fr-error-text mw-error", id: id("amount-error"), hidden: true})
       ]),
-      el("fieldset", {"class": "mw-field"}, [
-        el("legend", {}, ["Vos besoins ", el("span", {"class": "mw-hint", text: "Facultatif, plusieurs choix possibles."})]),
+      el("fieldset", {"class": "fr-fieldset mw-needs"}, [
+        el("legend", {"class": "fr-fieldset__legend--regular fr-fieldset__legend"}, ["Vos besoins ", el("span", {"class": "fr-hint-text mw-hint", text: "Facultatif, plusieurs choix possibles."})]),
         el("div", {"class": "mw-checks-grid"}, needs)
       ]),
-      el("div", {"class": "mw-consent"}, [
+      el("div", {"class": "fr-checkbox-group mw-consent"}, [
         el("input", {type: "checkbox", id: id("consent"), name: "consent"}),
-        el("label", {"for": id("consent"), text: c.consent})
+        el("label", {"class": "fr-label", "for": id("consent"), text: c.consent})
       ]),
-      el("p", {"class": "mw-hint"}, [el("a", {href: c.api ? new URL("confidentialite", c.api).href : "#", target: "_blank",
+      el("p", {"class": "fr-hint-text mw-hint"}, [el("a", {href: c.api ? new URL("confidentialite", c.api).href : "#", target: "_blank",
         rel: "noopener", text: "Vos données personnelles : qui les garde, combien de temps, vos droits (nouvelle fenêtre)"})]),
-      el("div", {"class": "mw-field", id: id("email-field"), hidden: true}, [
-        el("label", {"for": id("email")}, ["Adresse électronique ", el("span", {"class": "mw-hint", text: "Facultatif. Pour être recontacté ; format attendu : nom@exemple.fr"})]),
-        el("input", {type: "email", id: id("email"), name: "email", autocomplete: "email", "aria-describedby": id("email-error")}),
-        el("p", {"class": "mw-error", id: id("email-error"), hidden: true})
+      el("div", {"class": "fr-input-group", id: id("email-field"), hidden: true}, [
+        el("label", {"class": "fr-label", "for": id("email")}, ["Adresse électronique ", el("span", {"class": "fr-hint-text mw-hint", text: "Facultatif. Pour être recontacté ; format attendu : nom@exemple.fr"})]),
+        el("input", {"class": "fr-input", type: "email", id: id("email"), name: "email", autocomplete: "email", "aria-describedby": id("email-error")}),
+        el("p", {"class": "fr-error-text mw-error", id: id("email-error"), hidden: true})
       ]),
-      el("button", {type: "submit", id: id("submit"), text: c.submit})
+      el("button", {"class": "fr-btn", type: "submit", id: id("submit"), text: c.submit})
     ]);
     form.addEventListener("submit", function (event) { event.preventDefault(); self.search(); });
     // A reading the citizen removed stays removed until the description changes.
@@ -430,6 +428,7 @@
     var box = this.field(name + "-error"), input = this.field(name);
     box.textContent = message || "";
     box.hidden = !message;
+    if (box.parentNode && box.parentNode.classList) box.parentNode.classList.toggle("fr-input-group--error", Boolean(message));
     if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
   };
 
@@ -518,11 +517,11 @@
     } else {
       var weak = matches.every(function (m) { return m.relevance_label === "faible"; });
       if (!nothing && weak) {
-        results.appendChild(el("p", {"class": "mw-nothing", text: "Aucune de ces pistes n'a une pertinence estimée forte ou " +
+        results.appendChild(el("p", {"class": "fr-alert fr-alert--warning fr-alert--sm mw-nothing", text: "Aucune de ces pistes n'a une pertinence estimée forte ou " +
           "moyenne pour votre projet : lisez leurs critères avec attention, ou contactez l'équipe de l'accélérateur."}));
       }
       if (nothing) {
-        results.appendChild(el("p", {"class": "mw-nothing", text: "Aucune ressource du catalogue n'atteint une pertinence " +
+        results.appendChild(el("p", {"class": "fr-alert fr-alert--warning fr-alert--sm mw-nothing", text: "Aucune ressource du catalogue n'atteint une pertinence " +
           "suffisante pour votre projet. Voici les pistes les moins éloignées ; l'équipe de l'accélérateur peut vous aider à en trouver d'autres."}));
       }
       results.appendChild(el("ol", {"class": "mw-list"}, matches.map(function (m) { return self.card(m); })));
@@ -544,7 +543,7 @@
     return el("div", {"class": "mw-understood"}, [
       el("p", {"class": "mw-sub", text: "Nous avons compris, d'après votre description :"}),
       el("ul", {}, items.map(function (item) {
-        var undo = el("button", {type: "button", "class": "mw-undo", text: "Retirer",
+        var undo = el("button", {type: "button", "class": "fr-btn fr-btn--tertiary-no-outline fr-btn--sm mw-undo", text: "Retirer",
           "aria-label": "Retirer : " + item.label});
         undo.addEventListener("click", function () {
           if (self.ignored.indexOf(item.field) < 0) self.ignored.push(item.field);
@@ -562,19 +561,20 @@
       : m.title;
     var checks = (m.checks || []).map(function (check) {
       return el("li", {}, [
-        el("span", {"class": "mw-st mw-st-" + check.status, text: (check.status === "passed" ? "✓ " : check.status === "failed" ? "✗ " : "? ") + (LABELS.status[check.status] || check.status)}),
+        el("span", {"class": "fr-badge fr-badge--sm fr-badge--" + (BADGE[check.status] || "info") + " mw-st mw-st-" + check.status,
+          text: LABELS.status[check.status] || check.status}),
         el("strong", {text: (LABELS.criterion[check.criterion] || check.criterion) + " : "}),
         check.clause
       ]);
     });
     return el("li", {"class": "mw-card"}, [
       el("h4", {}, [title]),
-      el("p", {"class": "mw-meta"}, [m.provider || "", kind ? el("span", {"class": "mw-tag", text: kind}) : null]),
+      el("p", {"class": "mw-meta"}, [m.provider || "", kind ? el("span", {"class": "fr-tag fr-tag--sm mw-tag", text: kind}) : null]),
       m.relevance_label ? el("p", {"class": "mw-relevance mw-rel-" + m.relevance_label,
         text: "Pertinence estimée : " + m.relevance_label}) : null,
       m.closes_at ? el("p", {"class": "mw-deadline", text: "Date de clôture : " + frenchDate(m.closes_at)}) : null,
       m.verified ? el("p", {"class": "mw-verified", text: m.verified.charAt(0).toUpperCase() + m.verified.slice(1)}) : null,
-      m.stale_warning ? el("p", {"class": "mw-stale", role: "note", text: "⚠ " + m.stale_warning}) : null,
+      m.stale_warning ? el("p", {"class": "fr-alert fr-alert--warning fr-alert--sm mw-stale", role: "note", text: m.stale_warning}) : null,
       m.contact ? el("p", {"class": "mw-contact"}, ["Contact : ", /^https?:\/\//.test(m.contact)
         ? el("a", {href: m.contact, target: "_blank", rel: "noopener noreferrer"}, [m.contact, el("span", {"class": "mw-sr", text: " (nouvelle fenêtre)"})])
         : m.contact]) : null,
