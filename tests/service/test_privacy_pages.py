@@ -35,7 +35,7 @@ def test_the_notice_says_controller_purpose_retention_rights_and_contact_from_se
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
     for said in ("Responsable du traitement", "Accélérateur de Test", "tester la notice", "9 mois",
-                 "Vos droits", 'href="mailto:dpo@exemple.gouv.fr"', "CNIL", '<html lang="fr">'):
+                 "Vos droits", 'href="mailto:dpo@exemple.gouv.fr"', "CNIL", '<html lang="fr"'):
         assert said in page, said
 
 
