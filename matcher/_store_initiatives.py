@@ -53,11 +53,17 @@ class InitiativeRecords(StoreBase):
         return Initiative.model_validate(row.data)
 
     def delete_initiative(self, initiative_id: str) -> None:
-        """Erase an initiative (its personal data goes with it); outcomes keep only its id as a label."""
-        t = tables.initiatives
+        """Erase an initiative (its personal data goes with it); outcomes keep only its id as a label.
+        The alert subscriptions that follow it go in the same transaction, with what they were told and
+        every message to them (the outbox holds their address)."""
+        t, subs = tables.initiatives, tables.alert_subscriptions
         with self.engine.begin() as conn:
             if conn.execute(t.delete().where(t.c.id == initiative_id)).rowcount == 0:
                 raise NotFoundError("initiative", initiative_id)
+            following = select(subs.c.id).where(subs.c.initiative_id == initiative_id).scalar_subquery()
+            conn.execute(tables.alert_items.delete().where(tables.alert_items.c.subscription_id.in_(following)))
+            conn.execute(tables.alert_outbox.delete().where(tables.alert_outbox.c.subscription_id.in_(following)))
+            conn.execute(subs.delete().where(subs.c.initiative_id == initiative_id))
 
     def get_initiatives(self, ids: Sequence[str]) -> dict[str, Initiative]:
         """The initiatives among ``ids`` that exist (unknown ids are absent from the result)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import catalogue, demo, evaluate, index, keys, match, models, serve, sources
+from service.cli import alerts, catalogue, demo, evaluate, index, keys, match, models, serve, sources
 
 __all__ = ["app", "main"]
 
@@ -36,6 +36,7 @@ app.command()(models.promote)
 app.command()(models.models)
 app.command()(evaluate.bench)
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command()(serve.serve)
 
 

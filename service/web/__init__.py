@@ -1,11 +1,12 @@
-"""The service's web faces: the partner widget (``/widget.js``, ``/widget/demo``) and the staff console
-(``/console``). :func:`mount` adds them to the API app; the API itself is unchanged by them."""
+"""The service's web faces: the partner widget (``/widget.js``, ``/widget/demo``), the staff console
+(``/console``) and the pages of alert links (``/alertes``). :func:`mount` adds them to the API app; the API
+itself is unchanged by them."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Response
 
-from service.web import console, widget
+from service.web import alerts, console, widget
 from service.web.render import HERE
 from service.web.session import Sessions, server_secret
 
@@ -21,4 +22,5 @@ def mount(app: FastAPI) -> None:
         return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=300"})
 
     widget.install(app)
+    alerts.install(app)
     console.install(app, Sessions(server_secret(app.state.settings)))

@@ -38,7 +38,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     Catalogue.open(url).close()
     cat = Catalogue.open(url)
     with cat.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007_alerts"  # the head
 
 
 def test_upgrading_a_first_version_catalogue_keeps_its_records(tmp_path: Path) -> None:
@@ -73,6 +73,8 @@ def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str
         cat.upsert_resources(resources)
         with cat.engine.begin() as conn:  # back to 0002 (0003 changes data only), rows as the old schema allowed
             conn.execute(text("DROP TABLE ended_sessions"))
+            for table in ("alert_subscriptions", "alert_items", "alert_outbox", "alert_state"):  # 0007_alerts
+                conn.execute(text(f"DROP TABLE {table}"))
             conn.execute(text("DELETE FROM alembic_version"))
             conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0002')"))
             data = resources[0].model_dump(mode="json") | {"capacity": 10**309, "closes_at": "9999-12-31",
@@ -85,7 +87,7 @@ def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str
         assert got.title == resources[0].title and got.coverage == resources[0].coverage
         assert [r.id for r in cat.resources()] == sorted(r.id for r in resources)
         with cat.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007_alerts"  # the head
 
 
 def p_time():  # type: ignore[no-untyped-def]
