@@ -22,6 +22,7 @@ subscriptions are encoded in one batch first (the service's encoder caches them)
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -156,14 +157,67 @@ def _warm(rec: Recommender, texts: Iterable[str]) -> None:
         rec.encoder.encode_queries(unique[start:start + _ENCODE_BATCH])
 
 
+@dataclass
+class _Rematch:
+    """The re-matching of the affected subscriptions: one ``recommend`` each, the new alerts kept."""
+
+    rec: Recommender
+    day: date
+    limit: Threshold
+    subs: dict[str, Subscription]
+    queries: dict[str, MatchQuery]
+    affected: dict[str, set[str]]
+    changed: dict[str, Resource]
+    overrides: dict[str, dict[str, Outcome]]
+    decided: set[tuple[str, str]]
+    known: set[tuple[str, str]]
+
+    def one(self, sid: str) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
+        sub, fits = self.subs[sid], self.affected[sid]
+        result = self.rec.recommend(self.queries[sid], self.limit.depth, today=self.day,
+                                    overrides=self.overrides.get(sub.initiative_id or ""))
+        new = []
+        for m in result.matches:
+            res = self.changed.get(m.resource_id)
+            if res is None or m.resource_id not in fits or not self.limit.passes(m):
+                continue
+            key = dedupe_key(res)
+            if (sid, key) not in self.known and (sub.initiative_id, m.resource_id) not in self.decided:
+                new.append((m.resource_id, key, item_data(m, res)))
+        return sid, new
+
+
+_JOB: _Rematch | None = None  # the job a forked worker inherits (set just before the pool forks)
+
+
+def _one_in_worker(sid: str) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
+    assert _JOB is not None
+    return _JOB.one(sid)
+
+
+def _run(job: _Rematch, workers: int) -> list[tuple[str, list[tuple[str, str, dict[str, Any]]]]]:
+    """Every affected subscription re-matched, in this process or in ``workers`` forked ones (each
+    inherits the recommender; lists come back as plain data). Fork is used only where the platform has it."""
+    sids = sorted(job.affected)
+    if workers <= 1 or len(sids) < 2 * workers or "fork" not in mp.get_all_start_methods():
+        return [job.one(sid) for sid in sids]
+    global _JOB
+    _JOB = job
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            return pool.map(_one_in_worker, sids, chunksize=max(1, len(sids) // (workers * 8)))
+    finally:
+        _JOB = None
+
+
 def detect(rec: Recommender, catalogue: Catalogue, alerts: AlertStore, *, today: date | None = None,
            threshold: Threshold | None = None, changed: Sequence[Resource] | None = None,
-           subscriptions: Sequence[Subscription] | None = None, write: bool = True) -> Detection:
+           subscriptions: Sequence[Subscription] | None = None, write: bool = True, workers: int = 1) -> Detection:
     """Re-match the subscriptions the changed resources can affect and record the new alerts (unless
     ``write`` is false: then ``Detection.found`` says what would be recorded). Idempotent: an alert
-    already recorded is never recorded twice, so a pass interrupted and run again adds what was missing."""
+    already recorded is never recorded twice, so a pass interrupted and run again adds what was missing.
+    ``workers`` > 1 re-matches in that many forked processes (each list still from ``recommend``)."""
     day = today or datetime.now(UTC).date()
-    limit = threshold or Threshold()
     subs = list(subscriptions) if subscriptions is not None else alerts.subscriptions(active_only=True)[0]
     newest = None
     if changed is None:
@@ -174,22 +228,11 @@ def detect(rec: Recommender, catalogue: Catalogue, alerts: AlertStore, *, today:
     if affected:
         by_id = {s.id: s for s in subs}
         overrides, decided = _decided(catalogue, {by_id[s].initiative_id or "" for s in affected} - {""})
-        known = alerts.known_keys(sorted(affected))
         _warm(rec, (queries[sid].text for sid in affected))
-        changed_by_id = {r.id: r for r in changed}
-        for sid, fits in affected.items():
-            sub, q = by_id[sid], queries[sid]
-            result = rec.recommend(q, limit.depth, today=day, overrides=overrides.get(sub.initiative_id or ""))
+        job = _Rematch(rec, day, threshold or Threshold(), by_id, queries, affected, {r.id: r for r in changed},
+                       overrides, decided, alerts.known_keys(sorted(affected)))
+        for sid, new in _run(job, workers):
             report.rematched += 1
-            new = []
-            for m in result.matches:
-                res = changed_by_id.get(m.resource_id)
-                if res is None or m.resource_id not in fits or not limit.passes(m):
-                    continue
-                key = dedupe_key(res)
-                if (sid, key) in known or (sub.initiative_id, m.resource_id) in decided:
-                    continue
-                new.append((m.resource_id, key, item_data(m, res)))
             if new:
                 report.found[sid] = new
     if write:
