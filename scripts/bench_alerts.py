@@ -50,6 +50,12 @@ from service.alerts.subscriptions import Subscription  # noqa: E402
 TODAY = date(2026, 12, 2)
 
 
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished workers (user + system)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _peak_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -126,7 +132,7 @@ def main() -> None:
     index_s = time.perf_counter() - t
     print(f"setup: {len(subs)} subscriptions, {len(index.resources)} resources indexed in {index_s:.1f} s")
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu_s()
     found = detect(rec, store, alerts, today=TODAY, threshold=Threshold(), changed=new, workers=args.workers)
     detect_s = time.perf_counter() - t
     t = time.perf_counter()
@@ -134,21 +140,25 @@ def main() -> None:
                      now=datetime(2026, 12, 2, 9, tzinfo=UTC))
     digest_s = time.perf_counter() - t
     total_s = detect_s + digest_s
+    cpu_s = _cpu_s() - cpu
     print(f"detection: {found.rematched} of {found.subscriptions} subscriptions re-matched, {found.new_items} new "
           f"alerts, {detect_s:.1f} s ({args.workers} workers)")
     print(f"digest build: {queued} messages rendered and queued, {digest_s:.1f} s")
-    print(f"detection + digest build: {total_s:.1f} s (target <= 60 s)")
+    print(f"detection + digest build: {total_s:.1f} s (target <= 60 s); {cpu_s:.1f} CPU seconds, i.e. "
+          f"{cpu_s / args.workers:.1f} s on {args.workers} cores to themselves")
 
     sample = rng.sample(subs, min(args.baseline_sample, len(subs)))
     queries = {s.id: s.query or MatchQuery.from_initiative(store.get_initiative(s.initiative_id or ""))
                for s in sample}
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu_s()
     for q in queries.values():
         rec.recommend(q, 10, today=TODAY)
     per_sub = (time.perf_counter() - t) / len(queries)
+    per_sub_cpu = (_cpu_s() - cpu) / len(queries)
     baseline_s = per_sub * len(subs)
     print(f"baseline (every subscription re-matched, no prefilter, 1 process): {per_sub * 1000:.1f} ms each, "
-          f"{baseline_s:.0f} s for {len(subs)} (estimated from {len(queries)})")
+          f"{baseline_s:.0f} s for {len(subs)} (estimated from {len(queries)}); "
+          f"{per_sub_cpu * 1000:.1f} ms of CPU each")
     own, children = _peak_mb()
     load_end = os.getloadavg()
     print(f"peak memory: {own:.0f} MB (this process), {children:.0f} MB (largest worker)")
@@ -157,6 +167,8 @@ def main() -> None:
               "model": args.model, "workers": args.workers, "rematched": found.rematched,
               "new_alerts": found.new_items, "messages_queued": queued, "detection_s": round(detect_s, 2),
               "digest_build_s": round(digest_s, 2), "total_s": round(total_s, 2), "target_s": 60,
+              "cpu_s": round(cpu_s, 1), "idle_cores_estimate_s": round(cpu_s / args.workers, 1),
+              "baseline_cpu_per_subscription_ms": round(per_sub_cpu * 1000, 2),
               "baseline_per_subscription_ms": round(per_sub * 1000, 2), "baseline_estimated_s": round(baseline_s, 1),
               "peak_rss_mb": own, "peak_rss_worker_mb": children,
               "load_average_start": [round(x, 2) for x in load_start],

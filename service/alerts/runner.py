@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from matcher.recommender import Recommender
 from matcher.store import Catalogue
@@ -27,6 +28,8 @@ from service.alerts.subscriptions import Subscription, period_of
 from service.settings import Settings
 
 __all__ = ["RunReport", "compose", "run", "threshold_of"]
+
+_BATCH = 200  # digests written to the outbox per transaction (all of a batch or none)
 
 
 @dataclass
@@ -54,6 +57,18 @@ def compose(alerts: AlertStore, links: Links, *, now: datetime | None = None,
     today = moment.date()
     subs = {s.id: s for s in alerts.subscriptions(active_only=True)[0]}
     queued = 0
+    batch: list[tuple[list[dict[str, Any]], list[str]]] = []
+
+    def flush() -> None:
+        nonlocal queued
+        for (rows, _), done in zip(batch, alerts.queue_many(batch) if batch else [], strict=True):
+            if done:
+                queued += len(rows)
+                for row in rows:
+                    if counters is not None:
+                        counters.queued.labels(row["channel"], "digest").inc()
+        batch.clear()
+
     for sid, items in alerts.pending().items():
         sub = subs.get(sid)
         if sub is None or not sub.confirmed:
@@ -68,11 +83,10 @@ def compose(alerts: AlertStore, links: Links, *, now: datetime | None = None,
             wid = outbox_id(sid, "webhook", "digest", period)
             rows.append({"id": wid, "subscription_id": sid, "channel": "webhook", "kind": "digest",
                          "period": period, "recipient": sub.webhook_url, "payload": webhook_body(sub, items, wid)})
-        if alerts.queue(rows, [i.id for i in items]):
-            queued += len(rows)
-            if counters is not None:
-                for row in rows:
-                    counters.queued.labels(row["channel"], "digest").inc()
+        batch.append((rows, [i.id for i in items]))
+        if len(batch) >= _BATCH:
+            flush()
+    flush()
     return queued
 
 

@@ -223,17 +223,22 @@ class AlertStore:
         """Add messages to the outbox and assign ``item_ids`` to the first, in one transaction. When the
         first is already queued (same subscription, channel, kind and period), nothing is written and
         ``False`` is returned: one digest per period."""
-        if not rows:
-            return False
+        return self.queue_many([(rows, item_ids)])[0]
+
+    def queue_many(self, batch: Sequence[tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> list[bool]:
+        """:meth:`queue` for several digests in one transaction (all or none); says of each whether it
+        was queued (a digest whose period already has one is skipped)."""
         with self.engine.begin() as conn:
-            for n, row in enumerate(rows):
-                done = conn.execute(self._insert(O).on_conflict_do_nothing().values(
-                    **row, created_at=_now(), attempts=0))
-                if n == 0 and not done.rowcount:
-                    return False
-            if item_ids:
-                conn.execute(update(I).where(I.c.id.in_(list(item_ids)), I.c.outbox_id.is_(None))
-                             .values(outbox_id=rows[0]["id"]))
+            return [bool(rows) and self._queue(conn, rows, item_ids) for rows, item_ids in batch]
+
+    def _queue(self, conn: Any, rows: Sequence[dict[str, Any]], item_ids: Sequence[str]) -> bool:
+        for n, row in enumerate(rows):
+            done = conn.execute(self._insert(O).on_conflict_do_nothing().values(**row, created_at=_now(), attempts=0))
+            if n == 0 and not done.rowcount:
+                return False
+        if item_ids:
+            conn.execute(update(I).where(I.c.id.in_(list(item_ids)), I.c.outbox_id.is_(None))
+                         .values(outbox_id=rows[0]["id"]))
         return True
 
     def has_period(self, subscription_id: str, channel: str, kind: str, period: str) -> bool:
