@@ -109,6 +109,8 @@ def test_one_click_unsubscribe_from_the_mail_removes_the_subscription(alert_app:
     assert r.status_code == 200 and "Désabonnement effectué" in r.text
     listed = app.client.get("/v1/subscriptions", headers=app.h("staff")).json()
     assert sid not in [s["id"] for s in listed["items"]]
+    metrics = app.client.get("/metrics", headers=app.h("read-only")).text
+    assert 'maillage_alerts_actions_total{action="unsubscribe"} 1.0' in metrics
     app.add(new_garden("res-later"))
     assert app.run().detection.new_items == 0 and len(app.sink.raw) == 1
     forged = app.client.post(relative(url)[:-3] + "AAA", content=b"List-Unsubscribe=One-Click",
