@@ -5,6 +5,7 @@ frequency changed or the subscription ended."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import cast
 
 from fastapi import Request, Response
@@ -15,7 +16,7 @@ from matcher.schemas import MatchQuery
 from matcher.store import NotFoundError
 from service.alerts import AlertStore
 from service.alerts.subscribe import follow
-from service.alerts.subscriptions import FREQUENCIES, FREQUENCY_LABEL, Frequency, next_period_start
+from service.alerts.subscriptions import FREQUENCIES, FREQUENCY_LABEL, Frequency, next_period_start, period_of
 from service.web.console._common import Console, ConsoleDep, FormDep, checked, console_router, redirect
 
 __all__ = ["router"]
@@ -31,10 +32,16 @@ def _page(console: Console, status: int = 200, *, error: str | None = None, done
     alerts = AlertStore(console.engine.store.engine)
     subs, total = alerts.subscriptions(limit=500)
     waiting = alerts.pending()
+    now = datetime.now(UTC)
+    next_send = {}
+    for s in subs:
+        if s.id in waiting and s.frequency != "immediate" and alerts.has_period(
+                s.id, "email" if s.email else "webhook", "digest", period_of(s.frequency, now)):
+            next_send[s.id] = next_period_start(s.frequency, now)
     return console.page("alerts.html", status, nav="alertes", subs=subs, total=total, error=error, done=done,
                         waiting={sid: len(items) for sid, items in waiting.items()}, sends=alerts.recent(limit=30),
                         counts=alerts.counts(), frequencies=[(f, FREQUENCY_LABEL[f]) for f in FREQUENCIES],
-                        next_digest=next_period_start, form=form or {})
+                        next_send=next_send, form=form or {})
 
 
 @router.get("/alertes")
