@@ -18,7 +18,7 @@ from service.alerts import AlertStore, Subscription, links_for
 from service.alerts.subscribe import CitizenRefused, follow, request_citizen_alerts
 from service.api.deps import EngineDep, PartnerKey, WriterKey
 from service.api.routing import error, v1_router
-from service.api_models import Page
+from service.api_models import Page, SearchIn
 from service.engine import Engine
 from service.guard import ApiError
 
@@ -38,7 +38,7 @@ class SubscriptionIn(BaseModel):
         "initiative_id": "ini-0001", "email": "equipe@accelerateur.example.fr", "frequency": "weekly"}]})
 
     initiative_id: ItemId | None = None
-    query: MatchQuery | None = None
+    query: SearchIn | None = None
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     webhook_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s]+$")
     frequency: Frequency = "weekly"
@@ -52,7 +52,7 @@ class SubscriptionUpdate(BaseModel):
     webhook_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s]+$")
     frequency: Frequency | None = None
     label: str | None = Field(default=None, min_length=1, max_length=200)
-    query: MatchQuery | None = None
+    query: SearchIn | None = None
 
 
 class SubscriptionOut(BaseModel):
@@ -75,6 +75,10 @@ class CitizenAlertsIn(BaseModel):
 
     initiative_id: ItemId
     frequency: Frequency = "weekly"
+
+
+def _query(search: SearchIn | None) -> MatchQuery | None:
+    return None if search is None else MatchQuery.model_validate(search.model_dump())
 
 
 def _alerts(engine: Engine) -> AlertStore:
@@ -102,9 +106,10 @@ def list_subscriptions(engine: EngineDep, _: WriterKey, initiative_id: ItemId | 
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut,
-             summary="Follow an initiative or a saved search",
-             description="What matches today is recorded as already known: only what is new from now on "
-                         "becomes an alert.")
+             summary="Follow an initiative or a saved search", responses={404: error(404, "the initiative is unknown")},
+             description="Exactly one of `initiative_id` and `query`, and at least one of `email` and "
+                         "`webhook_url` (422 otherwise). What matches today is recorded as already known: only "
+                         "what is new from now on becomes an alert.")
 def create_subscription(engine: EngineDep, key: WriterKey, body: SubscriptionIn) -> SubscriptionOut:
     label = body.label
     if label is None:
@@ -114,7 +119,7 @@ def create_subscription(engine: EngineDep, key: WriterKey, body: SubscriptionIn)
         with engine.lock.read():
             sub = follow(_alerts(engine), engine.rec, engine.store, depth=engine.settings.alerts_depth, label=label,
                          created_by=key.name[:200], frequency=body.frequency, initiative_id=body.initiative_id,
-                         query=body.query, email=body.email, webhook_url=body.webhook_url)
+                         query=_query(body.query), email=body.email, webhook_url=body.webhook_url)
     except ValidationError as exc:
         raise _invalid(exc) from exc
     return _out(engine, sub, with_key=True)
