@@ -83,11 +83,22 @@ class InitiativeRecords(StoreBase):
                 raise NotFoundError("initiative", missing[0])
             pseudonyms = {i: ANONYMOUS_PREFIX + secrets.token_hex(8) for i in ids}
             conn.execute(t.delete().where(t.c.id.in_(ids)))
+            self._delete_alerts(conn, ids)
             self._anonymise_outcomes(conn, pseudonyms)
             for iid, pseudo in pseudonyms.items():
                 conn.execute(update(a).where(a.c.target_id == iid).values(target_id=pseudo))
         self.wipe_freed_pages()
         return pseudonyms
+
+    @staticmethod
+    def _delete_alerts(conn: Connection, ids: list[str]) -> None:
+        """The alert subscriptions that follow erased initiatives go in the same transaction, with what
+        they were told and every message to them (the outbox holds their address)."""
+        subs = tables.alert_subscriptions
+        following = select(subs.c.id).where(subs.c.initiative_id.in_(ids)).scalar_subquery()
+        conn.execute(tables.alert_items.delete().where(tables.alert_items.c.subscription_id.in_(following)))
+        conn.execute(tables.alert_outbox.delete().where(tables.alert_outbox.c.subscription_id.in_(following)))
+        conn.execute(subs.delete().where(subs.c.initiative_id.in_(ids)))
 
     @staticmethod
     def _anonymise_outcomes(conn: Connection, pseudonyms: dict[str, str]) -> None:

@@ -21,7 +21,8 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["api_keys", "audit_log", "ended_sessions", "initiatives", "metadata", "outcomes", "providers", "resources"]
+__all__ = ["alert_items", "alert_outbox", "alert_state", "alert_subscriptions", "api_keys", "audit_log",
+           "ended_sessions", "initiatives", "metadata", "outcomes", "providers", "resources"]
 
 metadata = MetaData()
 
@@ -128,4 +129,70 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),  # counts and machine codes, never free text
     Index("ix_audit_target", "target_id"),
     Index("ix_audit_action", "action"),
+)
+
+# Alerts (issue 20; the service's ``service.alerts`` owns them). A subscription follows an initiative or
+# a saved search (``query``, a MatchQuery's fields); ``status`` is ``pending`` until a citizen confirms by
+# e-mail (double opt-in), ``active`` after. Deleting one deletes its items and unsent outbox rows.
+alert_subscriptions = Table(
+    "alert_subscriptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(10), nullable=False),  # staff | citizen
+    Column("initiative_id", String(128), nullable=True),
+    Column("query", JSON, nullable=True),  # a saved search; null when following an initiative
+    Column("email", String(254), nullable=True),
+    Column("webhook_url", String(500), nullable=True),
+    Column("frequency", String(10), nullable=False),  # immediate | weekly | monthly
+    Column("status", String(10), nullable=False),  # pending | active
+    Column("label", String(200), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_alert_subscriptions_initiative", "initiative_id"),
+)
+
+# What a subscription was told of (or is about to be): one row per (subscription, resource session), so
+# nothing is announced twice; ``outbox_id`` is null while the item waits for its digest.
+alert_items = Table(
+    "alert_items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("subscription_id", String(40), nullable=False),
+    Column("resource_id", String(128), nullable=False),
+    Column("dedupe_key", String(200), nullable=False),
+    Column("data", JSON, nullable=False),  # title, provider, reasons, deadline, score, relevance
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("outbox_id", String(64), nullable=True),
+    Column("dismissed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_alert_items_subscription", "subscription_id", "dedupe_key", unique=True),
+    Index("ix_alert_items_outbox", "outbox_id"),
+)
+
+# Messages to send (digests, confirmation requests, webhooks), written in the transaction that assigns
+# their items; ``sent_at`` is committed right after the receiving server accepted the message.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", String(64), primary_key=True),  # also the Message-ID / webhook id: the idempotency key
+    Column("subscription_id", String(40), nullable=False),
+    Column("channel", String(10), nullable=False),  # email | webhook
+    Column("kind", String(10), nullable=False),  # digest | confirm
+    Column("period", String(40), nullable=False),  # 2026-W49, 2026-12, or the immediate batch's stamp
+    Column("recipient", String(500), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500), nullable=True),
+    Index("ix_alert_outbox_period", "subscription_id", "channel", "kind", "period", unique=True),
+    Index("ix_alert_outbox_sent", "sent_at"),
+)
+
+# Small named values of the alert runs (the watermark of resource changes already detected).
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
 )

@@ -22,6 +22,7 @@ from matcher.schemas import (
     ItemId,
     LegalForm,
     Match,
+    MatchQuery,
     Need,
     Provider,
     Resource,
@@ -35,7 +36,8 @@ from matcher.understanding import Field as UnderstoodField
 
 __all__ = [
     "ImportResult", "IndexStatus", "InitiativeIn", "InitiativeMatches", "IsoDate", "KeyInfo", "MatchRequest",
-    "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "ProviderIn", "ResourceIn", "TerritoryHit",
+    "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "ProviderIn", "ResourceIn", "SearchIn",
+    "TerritoryHit",
     "UnderstoodItem", "WidgetInitiative",
 ]
 
@@ -126,6 +128,12 @@ class ResourceIn(_JsonTyped, Resource):
 
 class ProviderIn(_JsonTyped, Provider):
     """A provider as written through the API."""
+
+
+class SearchIn(_JsonTyped, MatchQuery):
+    """A saved search of an alert subscription (``/v1/subscriptions``): a match query, JSON types as declared."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, json_schema_extra=_body_schema())
 
 FREE_TEXT_EXAMPLE = {
     "text": "Recyclerie solidaire et atelier de réparation de vélos pour les habitants du quartier",

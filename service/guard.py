@@ -20,6 +20,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, Field
 
+from service.alerts.metrics import AlertCounters
+
 __all__ = ["CORS_PATHS", "ApiError", "ErrorBody", "Guard", "HtmlPage", "Metrics", "TokenBuckets", "error_body",
            "wants_html"]
 
@@ -122,13 +124,14 @@ class Metrics:
             "maillage_admission_shed", "Matches refused or stopped by admission control (key_share: 429; "
             "queue_full, queue_timeout, deadline: 503; client_gone, abandoned: stopped)", ["reason"],
             registry=self.registry)
+        self.alerts = AlertCounters(self.registry)  # links followed from alert messages (service.alerts)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-CORS_PATHS = frozenset({"/v1/match", "/v1/territories", "/v1/widget/initiatives"})
+CORS_PATHS = frozenset({"/v1/match", "/v1/territories", "/v1/widget/initiatives", "/v1/widget/alerts"})
 """The only paths a partner's page may call from the browser: the widget's. Every other endpoint is
 for staff and servers, so it answers no cross-origin request, whatever the origin."""
 

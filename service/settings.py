@@ -73,6 +73,16 @@ class Settings(BaseSettings):
 
     - ``MAILLAGE_STALE_AFTER_DAYS``: a suggestion whose record was last verified longer ago than this
       (or never) carries a warning to check it with the provider; 183 days (about six months).
+
+    Alerts (:mod:`service.alerts`, ``maillage alerts run``):
+
+    - ``MAILLAGE_SMTP_HOST`` / ``MAILLAGE_SMTP_PORT``: the mail server; none (no e-mail is sent, digests
+      wait in the outbox) and 587. ``MAILLAGE_SMTP_SECURITY``: ``starttls`` (default), ``tls`` (implicit
+      TLS, port 465) or ``none`` (a relay on loopback only). ``MAILLAGE_SMTP_USERNAME`` /
+      ``MAILLAGE_SMTP_PASSWORD``: credentials, when the server wants them. ``MAILLAGE_SMTP_SENDER``: the
+      From address; ``MAILLAGE_SMTP_TIMEOUT_S``: 30 s.
+    - ``MAILLAGE_ALERTS_MIN_SCORE``: without a calibrated relevance, the ranker score a match must reach to
+      become an alert; 0 (any match in the top ``MAILLAGE_ALERTS_DEPTH``, 10, of its list).
     """
 
     model_config = SettingsConfigDict(env_prefix="MAILLAGE_", frozen=True, extra="ignore")
@@ -112,6 +122,15 @@ class Settings(BaseSettings):
         default="proposer aux porteurs de projet des ressources de l'État adaptées (financements, appels à "
                 "projets, accompagnement) et permettre à l'équipe de l'accélérateur de les recontacter",
         max_length=1000)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="Maillage <alertes@maillage.invalid>", min_length=3, max_length=300)
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    alerts_min_score: float = 0.0
+    alerts_depth: int = Field(default=10, ge=1, le=100)
 
     @property
     def db_url(self) -> str:
@@ -151,4 +170,8 @@ class Settings(BaseSettings):
             "public_url": self.public_url or "(none)", "widget_demo": str(self.widget_demo),
             "state_site": str(self.state_site),
             "stale_after_days": str(self.stale_after_days), "retention_months": str(self.retention_months),
+            "smtp": (f"{self.smtp_host}:{self.smtp_port} ({self.smtp_security}"
+                     + (f", {self.smtp_username}, password {'(set)' if self.smtp_password else '(none)'}"
+                        if self.smtp_username else "") + f"), from {self.smtp_sender}"
+                     if self.smtp_host else "(none: alerts wait in the outbox)"),
         }

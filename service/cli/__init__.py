@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from service.cli import (
+    alerts,
     catalogue,
     demo,
     evaluate,
@@ -53,6 +54,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.command()(privacy.forget)
 app.add_typer(privacy.retention_app, name="retention")
 app.command()(privacy.audit)
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command()(serve.serve)
 app.command()(upkeep.migrate)
 app.command()(upkeep.backup)

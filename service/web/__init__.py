@@ -1,12 +1,13 @@
 """The service's web faces: the partner widget (``/widget.js``, ``/widget/demo``), the staff console
-(``/console``) and the pages every footer links to (``/accessibilite``, ``/mentions-legales``,
-``/donnees-personnelles``). :func:`mount` adds them to the API app; the API itself is unchanged by them."""
+(``/console``), the pages every footer links to (``/accessibilite``, ``/mentions-legales``,
+``/donnees-personnelles``) and the pages of alert links (``/alertes``). :func:`mount` adds them to the
+API app; the API itself is unchanged by them."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Response
 
-from service.web import console, legal, privacy, widget
+from service.web import alerts, console, legal, privacy, widget
 from service.web.dsfr import Theme, load_theme
 from service.web.render import HERE, error_page
 from service.web.session import Sessions, server_secret
@@ -49,5 +50,6 @@ def mount(app: FastAPI) -> None:
     _static_routes(app, theme)
     widget.install(app)
     privacy.install(app)
+    alerts.install(app)
     console.install(app, Sessions(server_secret(app.state.settings)))
     app.include_router(legal.router)

@@ -75,6 +75,8 @@ def test_upgrading_brings_stored_numbers_and_days_inside_the_bounds(backend: str
         with cat.engine.begin() as conn:  # back to 0002 (0003 changes data only), rows as the old schema allowed
             conn.execute(text("DROP TABLE ended_sessions"))
             conn.execute(text("DROP TABLE audit_log"))
+            for table in ("alert_subscriptions", "alert_items", "alert_outbox", "alert_state"):  # 0006_alerts
+                conn.execute(text(f"DROP TABLE {table}"))
             conn.execute(text("DELETE FROM alembic_version"))
             conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0002')"))
             data = resources[0].model_dump(mode="json") | {"capacity": 10**309, "closes_at": "9999-12-31",

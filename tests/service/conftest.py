@@ -59,3 +59,6 @@ def api(tmp_path: Path) -> Iterator[Api]:
     tokens = seed(settings)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Api(client, settings, tokens)
+
+
+from tests.service.alerts_kit import alert_app, smtp  # noqa: E402, F401 - the alert tests' fixtures (SMTP sink, app)

@@ -81,6 +81,7 @@ def map_case(context: schemathesis.HookContext, case: Case) -> Case:
     if isinstance(body, dict):
         if body.get("territory") is not None:
             body["territory"] = _territory(body["territory"])
+        _map_subscription(case, body)
         if isinstance(body.get("coverage"), list):
             body["coverage"] = list(dict.fromkeys(_territory(c) for c in body["coverage"]))
         for field in ("rna", "siren", "siret"):
@@ -93,6 +94,22 @@ def map_case(context: schemathesis.HookContext, case: Case) -> Case:
             body["id"] = unquote(case.path_parameters["item_id"])  # the path's copy is already URL-encoded
     _map_query(case)
     return case
+
+
+def _map_subscription(case: Case, body: dict[str, Any]) -> None:
+    """An alert subscription's share of :func:`map_case`: its saved search's territory exists, and on POST
+    the rules its description states (one of ``initiative_id`` and ``query``; an e-mail or a webhook)."""
+    search = body.get("query")
+    if isinstance(search, dict) and search.get("territory") is not None:
+        search["territory"] = _territory(search["territory"])
+    if case.path != "/v1/subscriptions" or case.method.upper() != "POST":
+        return
+    if body.get("initiative_id") is not None and body.get("query") is not None:
+        body["query"] = None
+    if body.get("initiative_id") is None and body.get("query") is None:
+        body["initiative_id"] = "ini-jardin"
+    if body.get("email") is None and body.get("webhook_url") is None:
+        body["email"] = "equipe@example.fr"
 
 
 def _map_query(case: Case) -> None:

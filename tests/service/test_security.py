@@ -318,7 +318,7 @@ def test_a_partner_key_never_gets_personal_data(api: Api) -> None:
     assert staff.status_code == 200 and "mme.lefebvre@example.org" in staff.text  # the data is there to leak
 
     ids = {"initiative_id": "ini-perso", "item_id": "ini-perso", "resource_id": "res-jardin-93", "kind": "initiatives",
-           "version": "v1"}
+           "version": "v1", "subscription_id": "sub-0000000000000000"}
     bodies: dict[str, Any] = {
         "/v1/match": {"text": personal.description, "territory": "93066"},
         "/v1/widget/initiatives": {"title": "Jardin partagé", "description": "compost", "territory": "93066",
@@ -333,6 +333,8 @@ def test_a_partner_key_never_gets_personal_data(api: Api) -> None:
             r = api.client.request(method.upper(), url, json=bodies.get(path), headers=api.h("partner"))
             for secret in secrets_:
                 assert secret not in r.text, (method, path, secret)
+            if path == "/v1/widget/initiatives" and r.status_code == 201:  # its own citizen may ask for alerts
+                bodies["/v1/widget/alerts"] = {"initiative_id": r.json()["initiative"]["id"]}
             if r.status_code < 400:
                 reached.add(f"{method.upper()} {path}")
                 assert "habitant@example.org" not in r.text  # not even its own citizen's address
@@ -340,7 +342,7 @@ def test_a_partner_key_never_gets_personal_data(api: Api) -> None:
             elif path.startswith("/v1/"):
                 assert r.status_code == 403, (method, path, r.text)
     assert {op for op in reached if " /v1/" in op} == {"POST /v1/match", "GET /v1/territories",
-                                                        "POST /v1/widget/initiatives"}
+                                                        "POST /v1/widget/initiatives", "POST /v1/widget/alerts"}
 
 
 def test_key_secrets_are_stored_only_as_hashes(api: Api) -> None:

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "threat-model.md"
 ROLES = ("admin", "staff", "read-only", "partner")
 # Path parameters that exist, so that an allowed role gets past the route's own checks without harm.
 _PARAMS = {"initiative_id": "ini-jardin", "resource_id": "res-jardin-93", "item_id": "zz-absent",
-           "kind": "providers", "version": "zz-absent"}
+           "kind": "providers", "version": "zz-absent", "subscription_id": "sub-0000000000000000"}
 
 
 def access_table() -> dict[str, set[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
 
-from service.web.console import exports, initiatives, observatory, privacy, resources, signin
+from service.web.console import alerts, exports, initiatives, observatory, privacy, resources, signin
 from service.web.console._common import Refused, SignInRequired, redirect
 from service.web.render import render
 from service.web.session import COOKIE, Sessions
@@ -36,5 +36,5 @@ def install(app: FastAPI, sessions: Sessions) -> None:
 
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(Refused, refused)
-    for module in (signin, initiatives, exports, resources, privacy, observatory):
+    for module in (signin, initiatives, exports, resources, privacy, observatory, alerts):
         app.include_router(module.router)
