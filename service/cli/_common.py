@@ -96,7 +96,8 @@ def print_report(report: ImportReport, what: str) -> None:
 
 def ensure_index(store: Catalogue, settings: Settings) -> tuple[ResourceIndex, Recommender]:
     encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
-                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision)
+                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision,
+                           precision=settings.encoder_precision)
     with progress_bar() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 
