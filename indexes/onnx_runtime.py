@@ -176,6 +176,28 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return unit
 
 
+def _session(ort: Any, path: Path, options: Any) -> Any:
+    """The session of ``path``, from its graph optimised once and saved beside it (``*.opt.onnx``):
+    optimising a 470 MB graph at every start took most of a one-off match's load time."""
+    optimised = path.with_suffix(".opt.onnx")
+    providers = ["CPUExecutionProvider"]
+    if optimised.is_file() and optimised.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(optimised), options, providers=providers)
+        except Exception:  # a damaged or foreign file: optimise again
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    fd, tmp = tempfile.mkstemp(prefix=".opt-", suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    options.optimized_model_filepath = tmp
+    try:
+        session = ort.InferenceSession(str(path), options, providers=providers)
+        os.replace(tmp, optimised)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return session
+
+
 class OnnxRunner:
     """Mean-pooled (not yet normalised) vectors of texts that fit the model's window."""
 
@@ -189,7 +211,7 @@ class OnnxRunner:
         # A server runs several queries at once on few cores: threads that spin while waiting for work
         # would take the CPU from the other queries.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(ort, path, options)
         self.tokenizer, self.max_length = tokenizer, max_length
 
     def __call__(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
