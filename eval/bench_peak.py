@@ -69,8 +69,8 @@ def model_config(encoder: Any) -> dict[str, Any] | None:
     """The BERT ``config.json`` of an encoder loaded from a folder, if it has one."""
     source = getattr(encoder, "_source", None) or getattr(encoder, "folder", None)
     inner = getattr(encoder, "encoder", None)
-    if source is None and inner is not None:
-        return model_config(inner)
+    if source is None:
+        return model_config(inner) if inner is not None else None
     try:
         data = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
         return data if isinstance(data, dict) and "hidden_size" in data else None
