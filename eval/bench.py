@@ -130,11 +130,11 @@ def run_bench(
     query_texts = [initiative_texts[i % len(initiative_texts)] for i in range(queries)]
     short_texts = [short_queries[i % len(short_queries)] for i in range(queries)]
 
-    # Encoding throughput of short texts, in batch (the first call warms the model up).
-    batch = short if not quick else short[:32]
+    batch = short if not quick else short[:32]  # batch encoding of short texts (the first call warms up)
     base_rate = None if plain is None else rate(
         lambda texts: plain.encode(texts, batch_size=32, normalize_embeddings=True), batch, repeats)
     with_baseline(figures, "encode.texts_per_s", rate(encoder.encode_documents, batch, repeats), base_rate)
+    figures.update(_limit(encoder, initiative_texts, short_queries, quick, log))
 
     base_vectors = np.vstack([encoder.encode_documents(full), encoder.encode_documents(short)])
     base_texts = full + short
@@ -183,6 +183,16 @@ def _meta(encoder: Encoder, runtime: str, sizes: Sequence[int], queries: int, re
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "ratio": "ours / baseline: below 1 is faster or smaller, above 1 is more"}
+
+
+def _limit(encoder: Encoder, initiatives: list[str], typed: list[str], quick: bool,
+           log: Callable[[str], None]) -> dict[str, float]:
+    """How far from the machine's limit a query's forward pass runs (a GEMM peak measured here, now)."""
+    from eval.bench_peak import encoder_limit
+
+    n = 16 if quick else 64
+    return encoder_limit(encoder, {"initiative": initiatives[:n], "typed": typed[:n]},
+                         seconds=0.3 if quick else 1.0, log=log)
 
 
 def _encode_plain(encoder: Encoder, plain: Any, text: str) -> np.ndarray:

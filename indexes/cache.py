@@ -133,12 +133,18 @@ class CachedEncoder:
         self.hits = 0
         self.misses = 0
 
+    def _role(self, role: str) -> str:
+        """Query vectors of a precision variant are kept apart from float32's (``query@int8``)."""
+        variant = getattr(self.encoder, "query_variant", "") if role == "query" else ""
+        return f"{role}@{variant}" if variant else role
+
     def _encode(self, texts: Sequence[str], role: str) -> np.ndarray:
         keys = [text_key(t) for t in texts]
+        fn = self.encoder.encode_queries if role == "query" else self.encoder.encode_documents
+        role = self._role(role)
         found = self.cache.get(self.model_id, role, sorted(set(keys)), self.dim)
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
         if missing:
-            fn = self.encoder.encode_queries if role == "query" else self.encoder.encode_documents
             vectors = fn([t for _, t in missing])
             self.cache.put(self.model_id, role, [k for k, _ in missing], vectors)
             found.update({k: v for (k, _), v in zip(missing, vectors, strict=True)})

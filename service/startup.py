@@ -1,4 +1,7 @@
-"""Start-up on a damaged disk: the published snapshot is corrupt and no new one can be written (a full
+"""What a worker serves when it starts: the recommender (with the registry's ranker, or the prior),
+warmed up so that no request builds anything (:func:`warm_up`), and the fallback on a damaged disk.
+
+Start-up on a damaged disk: the published snapshot is corrupt and no new one can be written (a full
 disk truncated it, and the rebuild fails the same way). The newest sound older snapshot is served
 instead, and the catalogue's changes since it was built are applied live, so matches see the
 catalogue as it is; ``/v1/index`` says so until a rebuild succeeds."""
@@ -9,17 +12,74 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexes import Encoder, SnapshotError, current
+from matcher.calibration import Calibration, CalibrationError, packaged_prior_calibration
 from matcher.indexing import ResourceIndex
+from matcher.ranker import RankerError
+from matcher.recommender import Recommender
+from matcher.registry import ModelRegistry
 from matcher.store import Catalogue
 
-__all__ = ["Fallback", "older_snapshot"]
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+__all__ = ["Fallback", "older_snapshot", "served_recommender", "warm_up"]
 
 log = logging.getLogger("maillage.engine")
 
 # As the engine's SYNC_LOOKBACK: a write stamped just before the snapshot may have committed after it.
 _LOOKBACK = timedelta(seconds=60)
+
+
+def served_recommender(index: ResourceIndex, encoder: Encoder, settings: Settings) -> Recommender:
+    """The recommender with the registry's served ranker, or with the prior when none is served or the
+    served one cannot be used by this code (say, trained on an older feature schema): matching goes on
+    with the prior, and the log says why and what to run."""
+    try:
+        served = ModelRegistry(settings.rankers_dir).load_current(encoder_id=encoder.model_id, dim=encoder.dim)
+    except RankerError as exc:
+        log.warning("served ranker refused, matching with the prior until a new one is trained "
+                    "(maillage train, then maillage promote): %s", exc)
+        return Recommender(index, encoder, stale_after_days=settings.stale_after_days)
+    if served is None:
+        return Recommender(index, encoder, calibration=_prior_calibration(index, encoder),
+                           stale_after_days=settings.stale_after_days)
+    version, ranker = served
+    try:
+        calibration = ModelRegistry(settings.rankers_dir).load_calibration(version, encoder_id=encoder.model_id)
+    except CalibrationError as exc:
+        log.warning("calibration of model %s refused, matches are shown without a relevance label: %s", version, exc)
+        calibration = None
+    return Recommender(index, encoder, ranker=ranker, model_version=version, calibration=calibration,
+                       stale_after_days=settings.stale_after_days)
+
+
+def _prior_calibration(index: ResourceIndex, encoder: Encoder) -> Calibration | None:
+    """The packaged calibration of the prior (:func:`matcher.calibration.packaged_prior_calibration`)
+    for this encoder, used only on the demo catalogue it was fitted on (every resource from the demo):
+    on another catalogue its probabilities would claim what nobody measured, so there is none until
+    ``maillage train`` fits one."""
+    if not index.resources or any(r.source != "demo" for r in index.resources.values()):
+        return None
+    try:
+        return packaged_prior_calibration(encoder.model_id)
+    except CalibrationError as exc:
+        log.warning("packaged calibration refused, matches are shown without a relevance label: %s", exc)
+        return None
+
+
+def warm_up(rec: Recommender) -> None:
+    """Build now what the first request would otherwise build on its path: the resource names' matcher
+    of this index, the territory tables and the commune search index, the text reader's tables."""
+    from matcher import territory
+    from matcher.schemas import MatchQuery
+    from matcher.understanding import understand
+
+    rec.retriever.warm()
+    territory.search_communes("saint", 1)
+    understand(MatchQuery(text="jardin partagé à Saint-Denis, 10 000 €, association"))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from matcher.errors_fr import french_json_error, french_message
 from matcher.schemas import describe_validation_error
 from matcher.store import NotFoundError, StoreError
 from service.api import storage_faults
+from service.background import IndexNotReady, not_ready_message
 from service.guard import ApiError, error_body, wants_html
 
 __all__ = ["install", "json_error"]
@@ -91,6 +92,11 @@ async def _not_found(request: Request, exc: NotFoundError) -> Response:
     return json_error(request, 404, "not_found", str(exc))
 
 
+async def _not_ready(request: Request, exc: IndexNotReady) -> Response:
+    return json_error(request, 503, "index_not_ready", not_ready_message(exc),
+                      headers={"Retry-After": str(exc.retry_after)})
+
+
 async def _bad_territory(request: Request, exc: territory.TerritoryError) -> Response:
     return json_error(request, 422, "invalid_input", str(exc), [{"field": "territory", "message": str(exc)}])
 
@@ -139,6 +145,7 @@ _HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
     (RequestValidationError, _invalid),
     (ValidationError, _invalid_model),
     (NotFoundError, _not_found),
+    (IndexNotReady, _not_ready),
     (territory.TerritoryError, _bad_territory),
     (StoreError, _store_error),
     (DBAPIError, _storage_fault),

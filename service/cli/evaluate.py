@@ -84,7 +84,8 @@ def eval_command(
                             data_given=data is not None)
         encoder = load_encoder(model or settings.model, models_dir=settings.models_dir,
                                cache_path=settings.cache_path, runtime=settings.encoder_runtime,
-                               batch_precision=settings.encoder_batch_precision, lazy=True)
+                               batch_precision=settings.encoder_batch_precision,
+                               precision=settings.encoder_precision, lazy=True)
         result = evaluate(evalset, chosen, k_values=ks, encoder=encoder, seed=seed, limit=limit)
         paths = write_report(result, out_dir)
     except (ValueError, FileNotFoundError) as exc:

@@ -36,7 +36,8 @@ def index_build() -> None:
     with errors():
         store = open_store(settings)
         encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
-                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision)
+                           runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision,
+                           precision=settings.encoder_precision)
         with progress_bar() as progress:
             task = progress.add_task("Indexation des ressources", total=None)
             index = ResourceIndex.build(

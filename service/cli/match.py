@@ -65,7 +65,7 @@ def match(
         ignored = _fields(ignore_understood or [])
         today = date.fromisoformat(on) if on else None
         store = open_store(settings)
-        _, rec = ensure_index(store, settings)
+        _, rec = ensure_index(store, settings, onnx_first=True)  # no PyTorch for a query (answers in seconds)
         if resource is not None:
             _reverse(store, rec, resource, k, today, as_json)
             return

@@ -49,8 +49,8 @@ def _refused(request: Request, message: str, status: int = 404) -> Response:
 def confirm(request: Request, token: str) -> Response:
     target = deletion_target(_settings(request), token)
     if target is None:
-        return _refused(request, "Ce lien de suppression n'est pas valide ou a expiré. Écrivez au contact indiqué dans la "
-                        "notice de confidentialité pour demander la suppression de votre projet.")
+        return _refused(request, "Ce lien de suppression n'est pas valide ou a expiré. Écrivez au contact indiqué "
+                        "dans la notice de confidentialité pour demander la suppression de votre projet.")
     engine: Engine | None = request.app.state.engine
     if engine is None:
         return _refused(request, "Le service démarre : réessayez dans quelques secondes.", 503)
@@ -58,7 +58,8 @@ def confirm(request: Request, token: str) -> Response:
         ini = engine.store.get_initiative(target)
     except NotFoundError:
         return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="gone", nav="")
-    return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="confirm", title=ini.title, token=token, nav="")
+    return render("deletion.html", 200, _HEADERS, theme=request.app.state.dsfr, state="confirm", title=ini.title,
+                  token=token, nav="")
 
 
 @router.post(DELETION_PATH + "/{token}")

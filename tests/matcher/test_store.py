@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from matcher import tables
+from matcher.schema_version import known_revisions
 from matcher.schemas import Outcome, Resource
 from matcher.store import Catalogue, NotFoundError, content_hash, sqlite_url
-from matcher.schema_version import known_revisions
 from tests.conftest import open_store
 
 

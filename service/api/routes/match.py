@@ -1,10 +1,13 @@
 """Matching: a free-text project, a stored initiative (staff overrides applied), and the reverse view."""
 
+import contextlib
 from datetime import date
 from typing import Annotated
 
+import numpy as np
 from fastapi import Body, Query, Request
 
+from indexes.batching import BatcherClosed
 from matcher.deadline import checkpoint
 from matcher.explain import without_names
 from matcher.schemas import ItemId, MatchQuery
@@ -24,6 +27,8 @@ router = v1_router("match")
 # Every match runs through admission control (service.admission): in its bounded thread pool, at a
 # cost counted from the text it reads, stopped between stages when abandoned. The routes are async so
 # that no request waits for a thread of the shared pool; only admitted work takes one of the gate's.
+# A free text is encoded first, on the event loop, in a batch with the other requests' texts
+# (indexes.batching): waiting for its batch holds no thread.
 
 
 @router.post("/match", summary="Match a project described in free text", response_model=MatchResponse,
@@ -35,18 +40,25 @@ async def match_text(request: Request, engine: EngineDep, key: WidgetKey, metric
                      body: Annotated[MatchRequest, Body()],
                      with_excluded: Annotated[bool, Query(description="also list hard failures (not for partner "
                                                                       "keys)")] = False) -> MatchResponse:
+    encoded: list[np.ndarray] = []
+
+    async def encode() -> None:  # batched with the other requests' texts, holding no thread meanwhile
+        with contextlib.suppress(BatcherClosed):  # shutting down: the thread encodes it alone
+            encoded.append(await engine.encode_query(body.text))
+
     return await admitted(request, key.id, len(body.text),
-                          lambda: _match_text(engine, key, metrics, body, with_excluded))
+                          lambda: _match_text(engine, key, metrics, body, with_excluded, encoded), before=encode)
 
 
-def _match_text(engine: Engine, key: ApiKey, metrics: Metrics, body: MatchRequest, with_excluded: bool
-                ) -> MatchResponse:
+def _match_text(engine: Engine, key: ApiKey, metrics: Metrics, body: MatchRequest, with_excluded: bool,
+                encoded: list[np.ndarray]) -> MatchResponse:
     given = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
                        needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
     read = understand(given, ignore=body.ignore_understood)
     checkpoint()
+    vector = encoded[0] if encoded and read.query.text == body.text else None
     served = engine.recommend(read.query, body.k, today=body.on,
-                              with_excluded=with_excluded and key.role is not Role.partner)
+                              with_excluded=with_excluded and key.role is not Role.partner, query_vector=vector)
     metrics.matches.labels("text", key.role.value).inc()
     if key.role is Role.partner:  # a public page: no other initiative is named
         for m in [*served.matches, *served.near_misses]:
@@ -83,6 +95,7 @@ def _match_initiative(engine: Engine, key: ApiKey, metrics: Metrics, initiative_
             summary="Reverse match: the initiatives that fit a resource or public-service need", responses=SHED)
 async def reverse(request: Request, engine: EngineDep, key: ReaderKey, resource_id: ItemId,
                   k: Annotated[int, Query(ge=1, le=50)] = 10, on: IsoDate | None = None) -> InitiativeMatches:
+    engine.initiatives.get()  # 503 at once while the initiative index is first being built (no thread taken)
     return await admitted(request, key.id, 0, lambda: _reverse(engine, resource_id, k, on))
 
 

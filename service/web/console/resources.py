@@ -8,6 +8,7 @@ from fastapi import Response
 from matcher.schemas import ResourceKind
 from matcher.store import NotFoundError
 from service.api.status import index_status, registered_models
+from service.background import IndexNotReady, not_ready_message
 from service.web.console._common import MATCHES_SHOWN, PAGE_SIZE, ConsoleDep, console_router, not_found, pagination
 
 __all__ = ["router"]
@@ -44,10 +45,18 @@ def resource(console: ConsoleDep, resource_id: str) -> Response:
     except NotFoundError:
         provider = res.provider_id
     matches = []
+    not_ready: IndexNotReady | None = None
     if engine.served_resource(res.id) is not None:
-        matches = engine.recommend_initiatives(res.id, MATCHES_SHOWN).matches
-    return console.page("resource.html", nav="ressources", res=res, provider=provider, matches=matches,
-                        outcomes=list(reversed(engine.store.outcomes(resource_id=res.id))))
+        try:
+            matches = engine.recommend_initiatives(res.id, MATCHES_SHOWN).matches
+        except IndexNotReady as exc:  # still being built at start-up: never built on this request
+            not_ready = exc
+    page = console.page("resource.html", 503 if not_ready else 200, nav="ressources", res=res, provider=provider,
+                        matches=matches, outcomes=list(reversed(engine.store.outcomes(resource_id=res.id))),
+                        not_ready=not_ready and not_ready_message(not_ready))
+    if not_ready is not None:
+        page.headers["Retry-After"] = str(not_ready.retry_after)
+    return page
 
 
 @router.get("/etat")
