@@ -41,18 +41,19 @@ _ASK = {
 }
 
 
-def _page(heading: str, message: str, status: int = 200, *, bad: bool = False, **more: str) -> Response:
-    return render("alert_page.html", status, heading=heading, message=message, bad=bad,
+def _page(request: Request, heading: str, message: str, status: int = 200, *, bad: bool = False,
+          **more: str) -> Response:
+    return render("alert_page.html", status, theme=request.app.state.dsfr, heading=heading, message=message, bad=bad,
                   detail=more.get("detail", ""), action=more.get("action", ""), token=more.get("token", ""),
                   button=more.get("button", ""))
 
 
-def _invalid() -> Response:
-    return _page("Lien non valide", "Ce lien n'est pas valide ou a expiré : rien n'a été fait.", 400, bad=True)
+def _invalid(request: Request) -> Response:
+    return _page(request, "Lien non valide", "Ce lien n'est pas valide ou a expiré : rien n'a été fait.", 400, bad=True)
 
 
-def _gone() -> Response:
-    return _page("Alertes introuvables", "Ces alertes n'existent plus : vous n'en recevrez aucune.")
+def _gone(request: Request) -> Response:
+    return _page(request, "Alertes introuvables", "Ces alertes n'existent plus : vous n'en recevrez aucune.")
 
 
 def _state(request: Request) -> tuple[Engine, AlertStore, Links, AlertCounters]:
@@ -75,15 +76,15 @@ def _ask(request: Request, action: Action) -> Response:
     token = request.query_params.get("t", "")
     read = links.read(token, action)
     if read is None:
-        return _invalid()
+        return _invalid(request)
     try:
         sub = alerts.get(read[0])
         title = alerts.item(read[1]).data.get("title", "") if action == "dismiss" and read[1] else ""
     except NotFoundError:
-        return _gone()
+        return _gone(request)
     heading, text, button = _ASK[action]
-    return _page(heading, "", detail=text.format(label=sub.label, title=title), action=PATHS[action], token=token,
-                 button=button)
+    return _page(request, heading, "", detail=text.format(label=sub.label, title=title), action=PATHS[action],
+                 token=token, button=button)
 
 
 @router.get(PATHS["confirm"])
@@ -111,13 +112,14 @@ async def confirm(request: Request) -> Response:
     _, alerts, links, counters = _state(request)
     read = links.read(await _token(request), "confirm")
     if read is None:
-        return _invalid()
+        return _invalid(request)
     try:
         sub = alerts.confirm(read[0])
     except NotFoundError:
-        return _gone()
+        return _gone(request)
     counters.actions.labels("confirm").inc()
-    return _page("Alertes confirmées", f"C'est fait : vous recevrez les nouvelles ressources pour « {sub.label} ».")
+    return _page(request, "Alertes confirmées",
+                 f"C'est fait : vous recevrez les nouvelles ressources pour « {sub.label} ».")
 
 
 @router.post(PATHS["unsubscribe"])
@@ -126,11 +128,11 @@ async def unsubscribe(request: Request) -> Response:
     _, alerts, links, counters = _state(request)
     read = links.read(await _token(request), "unsubscribe")
     if read is None:
-        return _invalid()
+        return _invalid(request)
     if alerts.delete([read[0]]):
         counters.actions.labels("unsubscribe").inc()
         log.info("alerts: subscription %s unsubscribed from its message", read[0])
-    return _page("Désabonnement effectué", "Vous ne recevrez plus ces alertes ; elles ont été supprimées.")
+    return _page(request, "Désabonnement effectué", "Vous ne recevrez plus ces alertes ; elles ont été supprimées.")
 
 
 @router.post(PATHS["dismiss"])
@@ -140,11 +142,11 @@ async def dismiss(request: Request) -> Response:
     engine, alerts, links, counters = _state(request)
     read = links.read(await _token(request), "dismiss")
     if read is None or read[1] is None:
-        return _invalid()
+        return _invalid(request)
     try:
         sub, item = alerts.get(read[0]), alerts.item(read[1])
     except NotFoundError:
-        return _gone()
+        return _gone(request)
     if alerts.dismiss(item.id):
         counters.actions.labels("dismiss").inc()
         if sub.initiative_id is not None:
@@ -152,7 +154,8 @@ async def dismiss(request: Request) -> Response:
                 id=f"alert-{item.id}", initiative_id=sub.initiative_id, resource_id=item.resource_id,
                 decision=Decision.dismissed, reason="« pas pertinent » depuis une alerte", source="alert",
                 actor=sub.owner, occurred_at=datetime.now(UTC))])
-    return _page("Merci", f"« {item.data.get('title', '')} » est noté comme pas pertinent pour « {sub.label} ».")
+    return _page(request, "Merci",
+                 f"« {item.data.get('title', '')} » est noté comme pas pertinent pour « {sub.label} ».")
 
 
 @router.post(PATHS["erase"])
@@ -162,19 +165,19 @@ async def erase(request: Request) -> Response:
     engine, alerts, links, counters = _state(request)
     read = links.read(await _token(request), "erase")
     if read is None:
-        return _invalid()
+        return _invalid(request)
     try:
         sub = alerts.get(read[0])
     except NotFoundError:
-        return _gone()
+        return _gone(request)
     if sub.owner != "citizen" or sub.initiative_id is None:
-        return _invalid()
+        return _invalid(request)
     alerts.delete_for_initiative(sub.initiative_id)
     with contextlib.suppress(NotFoundError):
         engine.delete_initiative(sub.initiative_id)
     counters.actions.labels("erase").inc()
     log.info("alerts: citizen data of initiative %s erased from an alert link", sub.initiative_id)
-    return _page("Données supprimées", "Vos alertes et le projet que vous aviez déposé ont été supprimés.")
+    return _page(request, "Données supprimées", "Vos alertes et le projet que vous aviez déposé ont été supprimés.")
 
 
 @router.get(PATHS["feed"])
@@ -183,7 +186,7 @@ def feed(request: Request) -> Response:
     token = request.query_params.get("t", "")
     read = links.read(token, "feed")
     if read is None:
-        return _invalid()
+        return _invalid(request)
     try:
         sub = alerts.get(read[0])
     except NotFoundError:

@@ -512,6 +512,51 @@ def test_privacy_notice_and_deletion_confirmation_are_accessible(stack: Stack) -
     page.close()
 
 
+def test_alert_pages_are_accessible(stack: Stack) -> None:
+    """The console's alerts page with a subscription in its table, then the pages an alert message's
+    links open: the question and its button, the answer, and an invalid link."""
+    from service.alerts import AlertStore, links_for
+    from service.alerts.links import PATHS
+
+    context = stack.browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(f"{stack.api}/console/connexion")
+    page.get_by_label("Clé d'accès").fill(stack.staff_token)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", name="Initiatives", exact=True).wait_for()
+    page.get_by_role("link", name="Alertes", exact=True).click()
+    page.get_by_label("Initiative").fill("ini-0003")
+    page.get_by_label("Adresse électronique").fill("camille.martin@example.org")
+    page.get_by_label("Fréquence", exact=True).select_option("monthly")
+    page.get_by_role("button", name="Créer l'abonnement").click()
+    assert "Abonnement créé" in page.get_by_role("status").first.inner_text()
+    store = stack.store()
+    try:
+        sub = next(s for s in AlertStore(store.engine).subscriptions(initiative_id="ini-0003")[0]
+                   if s.email == "camille.martin@example.org")
+    finally:
+        store.close()
+    row = page.locator("tbody tr", has=page.get_by_text(sub.id))
+    assert row.get_by_role("combobox").input_value() == "monthly"
+    _assert_accessible(page, "console alerts page")
+    _shot(page, "console-alerts-desktop.png", page.get_by_role("heading", name="Alertes", exact=True),
+          page.get_by_role("button", name="Créer l'abonnement"))
+    context.close()
+
+    page = stack.browser.new_page()
+    token = links_for(stack.settings).token("unsubscribe", sub.id)
+    page.goto(f"{stack.api}{PATHS['unsubscribe']}?t={token}")  # opened: nothing done yet
+    page.get_by_role("heading", name="Se désabonner").wait_for()
+    _assert_accessible(page, "alert link: unsubscribe question")
+    page.get_by_role("button", name="Me désabonner").click()
+    page.get_by_role("heading", name="Désabonnement effectué").wait_for()
+    _assert_accessible(page, "alert link: unsubscribed")
+    page.goto(f"{stack.api}{PATHS['confirm']}?t=faux")
+    assert "rien n'a été fait" in page.get_by_role("alert").inner_text()
+    _assert_accessible(page, "alert link: invalid link")
+    page.close()
+
+
 def test_console_on_a_phone(stack: Stack) -> None:
     context = stack.browser.new_context(viewport=MOBILE, is_mobile=True, has_touch=True)
     page = context.new_page()

@@ -72,7 +72,8 @@ def test_every_console_page_is_french(api: Api) -> None:
     pages = {
         "initiatives": "/console/initiatives", "initiatives filtered": "/console/initiatives?q=jardin",
         "initiative": "/console/initiatives/ini-jardin", "resources": "/console/ressources",
-        "resource": resource.group(1), "status": "/console/etat", "demo": "/widget/demo",
+        "resource": resource.group(1), "status": "/console/etat", "alerts": "/console/alertes", "demo": "/widget/demo",
+        "alert link (400)": "/alertes/confirmer?t=faux",
         "accessibility": "/accessibilite", "legal": "/mentions-legales", "data": "/donnees-personnelles",
         "bad territory (422)": "/console/initiatives?territoire=ZZZ", "bad kind (422)": "/console/ressources?type=zz",
         "unknown initiative (404)": "/console/initiatives/ini-absente", "unknown page (404)": "/nulle-part",
