@@ -45,14 +45,14 @@ def test_a_real_public_bodys_siren_and_siret_are_accepted_compacted() -> None:
                                               ("siret", "000 000 000 12343"), ("rna", "W000000000")])
 def test_all_zero_numbers_are_refused(field: str, value: str) -> None:
     line = error_of(**{field: value})
-    assert line.startswith(f"{field}:") and "zéros" in line and repr(value) in line
+    assert line.startswith(f"{field} :") and "zéros" in line and repr(value) in line
     assert_french_and_no_regex(line)
 
 
 def test_a_siret_must_extend_the_siren_given_with_it() -> None:
     assert Initiative(id="i", title="t", siren=DINUM_SIREN, siret=DINUM_SIRET).siret == DINUM_SIRET
     line = error_of(siren="732829320", siret=DINUM_SIRET)
-    assert line.startswith("siret:") and "732829320" in line and "SIREN" in line
+    assert line.startswith("siret :") and "732829320" in line and "SIREN" in line
     assert_french_and_no_regex(line)
     assert Initiative(id="i", title="t", siret=DINUM_SIRET).siren is None  # a SIRET alone is fine
 
@@ -75,7 +75,7 @@ def test_corsican_and_overseas_rna_numbers_are_accepted(rna: str) -> None:
 def test_bad_forms_are_told_in_french_naming_the_field_and_the_form(field: str, value: str, form: str) -> None:
     line = error_of(**{field: value})
     label = "numéro RNA" if field == "rna" else field.upper()
-    assert line.startswith(f"{field}: ") and label in line and form in line and repr(value) in line, line
+    assert line.startswith(f"{field} : ") and label in line and form in line and repr(value) in line, line
     assert "par exemple" in line or "s'écrit" in line
     assert_french_and_no_regex(line)
 
@@ -111,8 +111,8 @@ def test_an_import_names_the_line_the_field_and_the_form_in_french(tmp_path: Pat
         assert store.get_initiative("ini-1").rna == "W2A1000123"
     by_line = {e.line: e.message for e in report.errors}
     assert set(by_line) == {2, 3, 4}
-    assert by_line[2].startswith("siren: SIREN") and "zéros" in by_line[2]
-    assert by_line[3].startswith("siret: SIRET") and "732829320" in by_line[3]
-    assert by_line[4].startswith("rna: numéro RNA attendu") and "W931234567" in by_line[4]
+    assert by_line[2].startswith("siren : SIREN") and "zéros" in by_line[2]
+    assert by_line[3].startswith("siret : SIRET") and "732829320" in by_line[3]
+    assert by_line[4].startswith("rna : numéro RNA attendu") and "W931234567" in by_line[4]
     for message in by_line.values():
         assert_french_and_no_regex(message)
