@@ -8,7 +8,7 @@ import pytest
 
 from matcher.calibration import Calibration
 from matcher.schemas import Resource, ResourceKind
-from service import engine
+from service import startup as engine
 
 
 def _index(*sources: str) -> SimpleNamespace:
