@@ -482,7 +482,7 @@ def test_console_from_sign_in_to_outcome_and_csv_export(stack: Stack, tmp_path: 
     page.get_by_role("link", name="État du service").click()
     assert re.search(r"Version\s+\d{8}T", page.locator("main").inner_text())
     _assert_accessible(page, "console status page")
-    page.get_by_role("link", name="Données personnelles").click()
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Données personnelles").click()
     page.get_by_role("heading", name="Conservation des projets déposés par le widget").wait_for()
     _assert_accessible(page, "console personal data page")
     page.get_by_role("link", name="Ressources", exact=True).click()
