@@ -73,13 +73,14 @@ def _headline(initiatives: Sequence[Initiative], vs: Sequence[Any], recommender:
 def observe(recommender: Recommender, initiatives: Sequence[Initiative], outcomes: Sequence[Outcome], *,
             today: date, min_cell: int = DEFAULT_MIN_CELL, k: int = 10, months: int | None = None,
             timeline: bool = True, sample: int = TIMELINE_SAMPLE,
-            progress: Callable[[str, int, int], None] | None = None) -> Observatory:
+            progress: Callable[[str, int, int], None] | None = None, workers: int = 1) -> Observatory:
     """The observatory of the catalogue behind ``recommender`` for ``initiatives`` on ``today``.
 
     ``initiatives`` are matched in id order (the figures do not depend on the order given);
     ``progress(stage, done, total)`` hears of every batch. ``timeline`` False leaves out the
     month-by-month table (``months``: only the last ones; ``sample``: initiatives matched at most per
-    month end, :func:`matcher.observatory.timeline.timeline_table`)."""
+    month end, :func:`matcher.observatory.timeline.timeline_table`). ``workers`` forked processes make
+    the calls (:func:`matcher.parallel.fork_imap`): the figures are the same for any number."""
     if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
         raise ValueError(f"min_cell must be an integer >= 1, got {min_cell!r}")
     ordered = sorted(initiatives, key=lambda i: i.id)
@@ -94,14 +95,14 @@ def observe(recommender: Recommender, initiatives: Sequence[Initiative], outcome
                 progress(stage, done[0], total)
         return advance
 
-    vs = verdicts(recommender, ordered, today=today, k=k, progress=tick("now", len(ordered)))
+    vs = verdicts(recommender, ordered, today=today, k=k, progress=tick("now", len(ordered)), workers=workers)
     now_s = time.perf_counter() - started
     index = recommender.index
     raw = [*gap_tables(ordered, vs), *block_tables(vs, index.resources, index.providers, min_cell=min_cell),
            supply_table(index.resources, ordered, vs, today=today)]
     if timeline:
         raw.append(timeline_table(recommender, ordered, outcomes, until=today, k=k, months=months,
-                                  sample=sample, progress=tick("timeline", -1)))
+                                  sample=sample, progress=tick("timeline", -1), workers=workers))
     tables = [suppress(t, min_cell) for t in raw]
     meta = {"today": today.isoformat(), "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "index_version": index.version, "model_version": recommender.model_version, "k": k,

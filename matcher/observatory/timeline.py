@@ -96,10 +96,10 @@ def _draw(initiative_id: str) -> str:
 
 def timeline_table(recommender: Recommender, initiatives: Sequence[Initiative], outcomes: Sequence[Outcome],
                    *, until: date, k: int = 10, months: int | None = None, sample: int = TIMELINE_SAMPLE,
-                   progress: Callable[[int], None] | None = None) -> Table:
+                   progress: Callable[[int], None] | None = None, workers: int = 1) -> Table:
     """One row per month end, from the first initiative's month to ``until``'s (the last ``months``
     of them when given), each month end matching at most ``sample`` initiatives. ``progress(n)`` is
-    told of every initiative matched."""
+    told of every initiative matched; ``workers`` forked processes make the calls."""
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
         raise ValueError(f"sample must be an integer >= 1, got {sample!r}")
     if not initiatives:
@@ -121,7 +121,8 @@ def timeline_table(recommender: Recommender, initiatives: Sequence[Initiative], 
         before = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         chosen = cohort if len(cohort) <= sample else sorted(
             sorted(cohort, key=lambda i: (_draw(i.id), i.id))[:sample], key=lambda i: i.id)
-        vs = verdicts(recommender, chosen, today=end, k=k, history_before=before, progress=progress)
+        vs = verdicts(recommender, chosen, today=end, k=k, history_before=before, progress=progress,
+                      workers=workers)
         rows.append(_row(end, len(cohort), vs, obtained))
     return Table("evolution_mensuelle", "Évolution mois par mois (à chaque fin de mois)", list(_COLUMNS), rows,
                  note=("Chaque ligne : les initiatives créées à la fin du mois, appariées avec les ressources "

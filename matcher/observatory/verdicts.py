@@ -26,6 +26,7 @@ from datetime import date, datetime
 
 from indexes.cache import CachedEncoder
 from matcher.eligibility import HARD_CRITERIA
+from matcher.parallel import fork_imap
 from matcher.recommender import Recommender
 from matcher.schemas import CheckStatus, Initiative, Match, MatchQuery
 
@@ -122,21 +123,35 @@ def verdict_of(recommender: Recommender, initiative: Initiative, *, today: date,
                    max(relevances) if relevances else None, tuple(m.resource_id for m in rec.matches))
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One verdict per initiative with the same day, depth and history cut (what a worker runs)."""
+
+    recommender: Recommender
+    today: date
+    k: int
+    history_before: datetime | None
+
+    def __call__(self, initiative: Initiative) -> Verdict:
+        return verdict_of(self.recommender, initiative, today=self.today, k=self.k,
+                          history_before=self.history_before)
+
+
 def verdicts(recommender: Recommender, initiatives: Sequence[Initiative], *, today: date, k: int = 10,
-             history_before: datetime | None = None,
-             progress: Callable[[int], None] | None = None) -> list[Verdict]:
-    """One verdict per initiative, in the order given. The query texts are encoded up front in
-    batches of :data:`ENCODE_BATCH` when the recommender's encoder is cached (the calls then read
-    them from the cache), then each initiative is one ``recommend`` call; ``progress(n)`` is told of
-    each batch."""
-    cached = isinstance(recommender.encoder, CachedEncoder)
+             history_before: datetime | None = None, progress: Callable[[int], None] | None = None,
+             workers: int = 1) -> list[Verdict]:
+    """One verdict per initiative, in the order given, whatever ``workers`` is. When the recommender's
+    encoder is cached, the query texts are first encoded in batches of :data:`ENCODE_BATCH` (the calls
+    then read them from the cache); then each initiative is one ``recommend`` call, in ``workers``
+    forked processes (:func:`matcher.parallel.fork_imap`); ``progress(n)`` is told of every
+    :data:`ENCODE_BATCH` verdicts."""
+    if isinstance(recommender.encoder, CachedEncoder):
+        texts = [MatchQuery.from_initiative(i).text for i in initiatives]
+        for start in range(0, len(texts), ENCODE_BATCH):
+            recommender.encoder.encode_queries(texts[start:start + ENCODE_BATCH])
     out: list[Verdict] = []
-    for start in range(0, len(initiatives), ENCODE_BATCH):
-        chunk = initiatives[start:start + ENCODE_BATCH]
-        if cached:
-            recommender.encoder.encode_queries([MatchQuery.from_initiative(i).text for i in chunk])
-        for ini in chunk:
-            out.append(verdict_of(recommender, ini, today=today, k=k, history_before=history_before))
-        if progress is not None:
-            progress(len(chunk))
+    for v in fork_imap(_Call(recommender, today, k, history_before), initiatives, workers):
+        out.append(v)
+        if progress is not None and (len(out) % ENCODE_BATCH == 0 or len(out) == len(initiatives)):
+            progress(ENCODE_BATCH if len(out) % ENCODE_BATCH == 0 else len(out) % ENCODE_BATCH)
     return out

@@ -22,7 +22,6 @@ subscriptions are encoded in one batch first (the service's encoder caches them)
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 
 from matcher.calibration import LABELS
 from matcher.eligibility import check_all, is_eligible
+from matcher.parallel import fork_map
 from matcher.recommender import Recommender
 from matcher.schemas import CheckStatus, Decision, MatchQuery, Outcome, Resource
 from matcher.store import Catalogue
@@ -187,27 +187,10 @@ class _Rematch:
         return sid, new
 
 
-_JOB: _Rematch | None = None  # the job a forked worker inherits (set just before the pool forks)
-
-
-def _one_in_worker(sid: str) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
-    assert _JOB is not None
-    return _JOB.one(sid)
-
-
 def _run(job: _Rematch, workers: int) -> list[tuple[str, list[tuple[str, str, dict[str, Any]]]]]:
     """Every affected subscription re-matched, in this process or in ``workers`` forked ones (each
-    inherits the recommender; lists come back as plain data). Fork is used only where the platform has it."""
-    sids = sorted(job.affected)
-    if workers <= 1 or len(sids) < 2 * workers or "fork" not in mp.get_all_start_methods():
-        return [job.one(sid) for sid in sids]
-    global _JOB
-    _JOB = job
-    try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(_one_in_worker, sids, chunksize=max(1, len(sids) // (workers * 8)))
-    finally:
-        _JOB = None
+    inherits the recommender; lists come back as plain data, in subscription order)."""
+    return fork_map(job.one, sorted(job.affected), workers)
 
 
 def detect(rec: Recommender, catalogue: Catalogue, alerts: AlertStore, *, today: date | None = None,

@@ -8,6 +8,7 @@ temporary catalogue (deleted afterwards) and published nowhere but ``--out``."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from datetime import date
@@ -28,11 +29,13 @@ from service.cli._common import ensure_index, err, errors, load_settings, open_s
 __all__ = ["observatory"]
 
 
-def _checked(min_cell: int, sample: int, months: int | None, dataset: str | None, data: Path | None,
-             on: str | None) -> date:
+def _checked(min_cell: int, workers: int, sample: int, months: int | None, dataset: str | None,
+             data: Path | None, on: str | None) -> date:
     """The observation day, once every option is known good (``ValueError`` in French otherwise)."""
     if min_cell < 1:
         raise ValueError(f"--min-cell doit être un entier ≥ 1, reçu {min_cell}")
+    if workers < 0:
+        raise ValueError(f"--workers doit être un entier ≥ 0 (0 : un par cœur), reçu {workers}")
     if sample < 1:
         raise ValueError(f"--timeline-sample doit être un entier ≥ 1, reçu {sample}")
     if months is not None and months < 1:
@@ -60,11 +63,13 @@ def observatory(
     timeline: Annotated[bool, typer.Option("--timeline/--no-timeline", help="calculer l'évolution mensuelle")] = True,
     sample: Annotated[int, typer.Option("--timeline-sample", help="initiatives appariées au plus à chaque fin de "
                                         "mois (échantillon fixe au-delà)")] = TIMELINE_SAMPLE,
+    workers: Annotated[int, typer.Option("--workers", help="processus d'appariement en parallèle (défaut : un "
+                                         "par cœur) ; les chiffres ne changent pas")] = 0,
 ) -> None:
     """Observatoire : initiatives sans piste, ce qui les bloque, mois par mois ; rapport en français."""
     settings = load_settings()
     with errors():
-        today = _checked(min_cell, sample, months, dataset, data, on)
+        today = _checked(min_cell, workers, sample, months, dataset, data, on)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="maillage-observatory-") as tmp:
             if dataset is not None:
@@ -86,7 +91,8 @@ def observatory(
                     bar.update(tasks[stage], completed=done, total=total if total >= 0 else None)
 
                 obs = observe(rec, initiatives, outcomes, today=today, min_cell=min_cell, months=months,
-                              timeline=timeline, sample=sample, progress=progress)
+                              timeline=timeline, sample=sample, progress=progress,
+                              workers=workers or os.cpu_count() or 1)
             store.close()
         paths = write_report(obs, out_dir)
         if dataset is None:

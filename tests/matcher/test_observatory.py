@@ -148,6 +148,17 @@ def test_two_runs_write_the_same_csv(store: Catalogue, tmp_path: Path) -> None:
     assert "Observatoire" in (a / "report.md").read_text(encoding="utf-8")
 
 
+def test_two_workers_give_the_figures_of_one(store: Catalogue, tmp_path: Path) -> None:
+    inis = _initiatives(collectifs=7, associations=6) + _initiatives(collectifs=3, associations=4, month=3)
+    alone = _observe(store, tmp_path, inis, timeline=True)
+    encoder = HashingEncoder(256)
+    index = ResourceIndex.build(store, encoder, tmp_path / "indexes2")
+    forked = observe(Recommender(index, encoder), store.initiatives(), store.outcomes(), today=TODAY,
+                     timeline=True, workers=2)
+    assert alone.headline == forked.headline and alone.headline["bloquees"] > 0
+    assert [t.to_dict() for t in alone.tables] == [t.to_dict() for t in forked.tables]
+
+
 def test_timeline_counts_the_initiatives_created_by_each_month_end(store: Catalogue, tmp_path: Path) -> None:
     inis = _initiatives(collectifs=5, associations=0, month=1) + _initiatives(collectifs=0, associations=6, month=3)
     won = [Outcome(initiative_id="asso-3-00", resource_id="res-0", decision="obtained",

@@ -1,0 +1,41 @@
+"""fork_map: the results of a plain loop, in input order, computed in forked workers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from matcher.parallel import fork_imap, fork_map
+
+
+def _pid_and_square(x: int) -> tuple[int, int]:
+    return os.getpid(), x * x
+
+
+def test_results_come_back_in_input_order_from_other_processes() -> None:
+    items = list(range(97, 0, -1))
+    got = fork_map(_pid_and_square, items, 2, chunksize=5)
+    assert [sq for _, sq in got] == [x * x for x in items]
+    assert {pid for pid, _ in got} - {os.getpid()}, "no worker process computed anything"
+
+
+def test_one_worker_or_a_short_list_runs_here() -> None:
+    assert {pid for pid, _ in fork_map(_pid_and_square, [1, 2, 3], 1)} == {os.getpid()}
+    assert {pid for pid, _ in fork_map(_pid_and_square, [1, 2, 3], 2)} == {os.getpid()}
+
+
+def test_a_closure_over_loaded_state_is_inherited_not_pickled() -> None:
+    table = {n: object() for n in range(10)}  # objects a pickle would copy, a fork inherits
+    ids = {n: id(o) for n, o in table.items()}
+    got = list(fork_imap(lambda n: id(table[n]) == ids[n], list(range(10)) * 3, 2))
+    assert got == [True] * 30
+
+
+def test_an_error_in_a_worker_reaches_the_caller() -> None:
+    def boom(x: int) -> int:
+        if x == 7:
+            raise ValueError("sept")
+        return x
+    with pytest.raises(ValueError, match="sept"):
+        fork_map(boom, list(range(20)), 2)
