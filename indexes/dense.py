@@ -1,11 +1,16 @@
-"""Dense vector index on FAISS: exact while small, HNSW past a measured size, live updates, filtered search.
+"""Dense vector index on FAISS: exact while small, HNSW past a measured size, IVF past a larger one,
+live updates, filtered search.
 
 Vectors are ``(n, d) float32`` L2-normalised rows; scores are inner products (cosine).
 
-Two kinds behind one class, chosen by the number of live items whenever the index is (re)built:
+Three kinds behind one class, chosen by the number of live items whenever the index is (re)built:
 
 - ``exact``: ``IndexFlatIP``, below ``hnsw_threshold`` items: exact results, nothing to tune.
 - ``hnsw``: ``IndexHNSWFlat`` (float32 storage) from ``hnsw_threshold`` items up.
+- ``ivf_sq8``: ``IndexIVFScalarQuantizer`` (8-bit codes, inverted lists trained by k-means on a
+  sample) from ``ivf_threshold`` items up, beside a ``float16`` copy of every vector: a million items
+  in about 1.2 KB each, built in minutes on 2 cores (HNSW would take hours there). The float16 rows
+  score small allowed sets exactly and give vectors back (reconstruction, rebuilds).
 
 ``build`` picks the kind; an ``upsert`` that takes an exact index past the threshold rebuilds it as
 HNSW; ``compact`` re-picks. FAISS ids are positions in insertion order. HNSW cannot remove a vector, so
@@ -43,11 +48,14 @@ from indexes._dense_format import (
     FORMAT_VERSION,
     IDS_FILE,
     INDEX_FILE,
+    VECTORS_FILE,
     DenseConfig,
     IndexFileError,
     Kind,
+    config_fields,
     legacy_rows,
     read_index,
+    read_vectors,
     stored_ids,
     write_atomic,
 )
@@ -67,6 +75,18 @@ _GATHER_SHARE = 1 / 32
 # thread, and on a shared 2-core machine the thread wake-ups cost more than the scan (100k flat
 # scan: 15 ms on one thread, 24-57 ms on two under load).
 _SINGLE_THREAD_QUERIES = 16
+# IVF: inverted lists for n items (a power of two near 2·sqrt(n)), k-means trained on this many
+# sample items per list; filtered IVF searches below this allowed share are scored exactly from the
+# float16 rows, in blocks of _BLOCK rows (docs/decisions.md, "Indexes: a million items").
+_IVF_TRAIN_PER_LIST = 40
+_IVF_EXACT_BELOW_FRACTION = 0.02
+_BLOCK = 32_768
+_IVF_MIN_ITEMS = 1024
+_ORDER: dict[str, int] = {"exact": 0, "hnsw": 1, "ivf_sq8": 2}
+
+
+def _ivf_lists(n: int) -> int:
+    return int(min(8192, max(64, 2 ** round(np.log2(2 * np.sqrt(max(n, 1)))))))
 
 
 @contextmanager
@@ -98,17 +118,21 @@ class DenseIndex:
         hnsw_m: int = DenseConfig.hnsw_m,
         ef_construction: int = DenseConfig.ef_construction,
         ef_search: int = DenseConfig.ef_search,
+        ivf_threshold: int = DenseConfig.ivf_threshold,
+        ivf_nprobe: int = DenseConfig.ivf_nprobe,
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim <= 0:
             raise ValueError(f"dim must be an int > 0, got {dim!r}")
         self.dim = int(dim)
-        self.config = DenseConfig(hnsw_threshold, hnsw_m, ef_construction, ef_search)
+        self.config = DenseConfig(hnsw_threshold, hnsw_m, ef_construction, ef_search, ivf_threshold, ivf_nprobe)
         self._lock = threading.RLock()
-        self._set(self._new_index(0), [])
+        self._half = np.zeros((0, self.dim), dtype=np.float16)  # ivf_sq8 only: float16 rows, grown by doubling
+        self._set(self._new_index(np.zeros((0, self.dim), dtype=np.float32)), [])
 
     @classmethod
     def build(cls, ids: Sequence[str], vectors: np.ndarray, **config: Any) -> DenseIndex:
-        """A new index over ``ids`` / ``(n, d) vectors``: exact below ``hnsw_threshold`` items, else HNSW."""
+        """A new index over ``ids`` / ``(n, d) vectors``: exact below ``hnsw_threshold`` items, HNSW below
+        ``ivf_threshold``, else IVF (trained on a seeded sample of ``vectors``)."""
         v = np.asarray(vectors)
         if v.ndim != 2:
             raise ValueError(f"vectors must have shape (n, d), got {v.shape}")
@@ -118,14 +142,44 @@ class DenseIndex:
 
     # --- state ---------------------------------------------------------------------------------
 
-    def _new_index(self, n_live: int) -> Any:
+    def _kind_for(self, n_live: int) -> Kind:
         c = self.config
         if n_live < c.hnsw_threshold:
+            return "exact"
+        # An IVF trains its lists on the items: it needs some (a forced threshold of 0 starts as HNSW).
+        return "hnsw" if n_live < max(c.ivf_threshold, _IVF_MIN_ITEMS) else "ivf_sq8"
+
+    def _new_index(self, vectors: np.ndarray) -> Any:
+        """An empty index of the kind for ``len(vectors)`` items (IVF: trained on a sample of them)."""
+        c = self.config
+        kind = self._kind_for(len(vectors))
+        if kind == "exact":
             return faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexHNSWFlat(self.dim, c.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = c.ef_construction
-        index.hnsw.efSearch = c.ef_search
-        return index
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(self.dim, c.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = c.ef_construction
+            index.hnsw.efSearch = c.ef_search
+            return index
+        lists = _ivf_lists(len(vectors))
+        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(self.dim), self.dim, lists,
+                                            faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        take = min(len(vectors), _IVF_TRAIN_PER_LIST * lists)
+        sample = np.random.default_rng(0).choice(len(vectors), take, replace=False) if take < len(vectors) else None
+        ivf.train(np.ascontiguousarray(vectors if sample is None else vectors[np.sort(sample)], dtype=np.float32))
+        ivf.nprobe = c.ivf_nprobe
+        ivf.make_direct_map()
+        return ivf
+
+    def _add(self, v: np.ndarray) -> None:
+        """Append ``v`` to the FAISS index (and to the float16 rows of an IVF)."""
+        self._index.add(v)
+        if self.kind == "ivf_sq8":
+            n = len(self._ids)
+            if n + len(v) > len(self._half):
+                grown = np.zeros((max(n + len(v), 2 * len(self._half)), self.dim), dtype=np.float16)
+                grown[:n] = self._half[:n]
+                self._half = grown
+            self._half[n:n + len(v)] = v
 
     def _set(self, index: Any, ids: list[str | None]) -> None:
         """Install ``index`` whose position ``p`` holds ``ids[p]`` (``None``: a tombstone)."""
@@ -137,14 +191,18 @@ class DenseIndex:
 
     def _rebuild(self, ids: list[str | None], vectors: np.ndarray) -> None:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
-        index = self._new_index(len(ids))
+        v = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._set(self._new_index(v), [])
+        self._half = np.zeros((0, self.dim), dtype=np.float16)
         if len(ids):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        self._set(index, list(ids))
+            self._add(v)
+        self._set(self._index, list(ids))
 
     @property
     def kind(self) -> Kind:
-        return "hnsw" if isinstance(self._index, faiss.IndexHNSW) else "exact"
+        if isinstance(self._index, faiss.IndexHNSW):
+            return "hnsw"
+        return "ivf_sq8" if isinstance(self._index, faiss.IndexIVF) else "exact"
 
     @property
     def tombstones(self) -> int:
@@ -164,12 +222,19 @@ class DenseIndex:
         return faiss.downcast_index(self._index.storage) if self.kind == "hnsw" else self._index
 
     def _vectors(self) -> np.ndarray:
-        """``(ntotal, d) float32`` zero-copy view of the stored vectors; invalid after the next add."""
+        """``(ntotal, d)`` zero-copy view of the stored vectors (float32; float16 for an IVF); invalid
+        after the next add."""
         n = self._index.ntotal
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.kind == "ivf_sq8":
+            return self._half[:n]
         view: np.ndarray = faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
         return view
+
+    def _gather(self, fids: np.ndarray | list[int]) -> np.ndarray:
+        """``(len(fids), d) float32`` copy of the stored vectors at these FAISS ids."""
+        return np.ascontiguousarray(self._vectors()[fids], dtype=np.float32)
 
     # --- updates -------------------------------------------------------------------------------
 
@@ -201,12 +266,12 @@ class DenseIndex:
             seen.add(item_id)
         with self._lock:
             self._tombstone(ids)
-            if self.kind == "exact" and len(self._rows) + len(ids) >= self.config.hnsw_threshold:
+            if _ORDER[self._kind_for(len(self._rows) + len(ids))] > _ORDER[self.kind]:
                 keep = np.flatnonzero(self._live)
-                self._rebuild([self._ids[p] for p in keep] + list(ids), np.vstack([self._vectors()[keep], v]))
+                self._rebuild([self._ids[p] for p in keep] + list(ids), np.vstack([self._gather(keep), v]))
             elif len(ids):
                 start = len(self._ids)
-                self._index.add(v)
+                self._add(v)
                 self._ids.extend(ids)
                 self._rows.update((item_id, start + n) for n, item_id in enumerate(ids))
                 self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
@@ -239,7 +304,7 @@ class DenseIndex:
         """Rebuild without tombstones (FAISS ids become positions among the live items again)."""
         with self._lock:
             keep = np.flatnonzero(self._live)
-            self._rebuild([self._ids[p] for p in keep], self._vectors()[keep])
+            self._rebuild([self._ids[p] for p in keep], self._gather(keep))
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -249,12 +314,15 @@ class DenseIndex:
         return fids[fids >= 0]
 
     def search(
-        self, queries: np.ndarray, k: int, *, allowed: Iterable[str] | None = None
+        self, queries: np.ndarray, k: int, *, allowed: Iterable[str] | np.ndarray | None = None
     ) -> tuple[np.ndarray, list[list[str | None]]]:
         """Top ``k`` live items for each ``(nq, d)`` query, restricted to ``allowed`` ids when given.
 
         Returns ``(nq, k) float32`` scores and ``nq`` lists of ``k`` ids, padded with ``-inf`` / ``None``
         only when fewer than ``k`` allowed live items exist. Unknown ids in ``allowed`` are ignored.
+        ``allowed`` may also be an integer array of FAISS ids from :meth:`faiss_ids`, for a caller
+        that filters by the same set many times (at a million items, mapping the catalogue ids of a
+        large set costs more than the search); ids no longer live are ignored.
         """
         q = self._check(queries)
         k = max(1, int(k))
@@ -268,15 +336,17 @@ class DenseIndex:
                 # A bitmap over FAISS ids both deduplicates and selects: for 75k allowed of 100k it
                 # takes 0.3 ms, where np.unique plus an IDSelectorBatch (a hash set) took 21 ms.
                 mask = np.zeros(self._index.ntotal, dtype=bool)
-                mask[self.faiss_ids(allowed)] = True
+                mask[self._allowed_fids(allowed)] = True
                 cand, bits = np.flatnonzero(mask), np.packbits(mask, bitorder="little")
                 n_cand = cand.size
             if n_cand == 0:
                 return np.full((q.shape[0], k), -np.inf, dtype=np.float32), [[None] * k for _ in q]
-            if cand is not None and (self.kind == "exact" or n_cand < _EXACT_BELOW_FRACTION * len(self)):
+            below = _IVF_EXACT_BELOW_FRACTION if self.kind == "ivf_sq8" else _EXACT_BELOW_FRACTION
+            if cand is not None and (self.kind == "exact" or n_cand < below * len(self)):
                 scores, fids = self._exact(q, k, cand, bits)
             else:
-                scores, fids = self._search(self._index, q, k, bits)
+                share = 1.0 if cand is None else n_cand / max(1, len(self))
+                scores, fids = self._search(self._index, q, k, bits, share=share)
                 short = (fids >= 0).sum(axis=1) < min(k, n_cand)
                 if short.any():  # HNSW missed allowed items it could not reach: score them exactly
                     scores[short], fids[short] = self._exact(q[short], k, cand, bits)
@@ -284,17 +354,34 @@ class DenseIndex:
             out = [[ids[f] if f >= 0 else None for f in row] for row in fids.tolist()]
         return np.where(fids < 0, -np.inf, scores).astype(np.float32), out
 
+    def _allowed_fids(self, allowed: Iterable[str] | np.ndarray) -> np.ndarray:
+        if isinstance(allowed, np.ndarray) and allowed.dtype.kind in "iu":
+            fids = allowed.astype(np.int64, copy=False).ravel()
+            fids = fids[(fids >= 0) & (fids < self._index.ntotal)]
+            live: np.ndarray = fids[self._live[fids]]
+            return live
+        return self.faiss_ids(allowed)
+
     def _live_bitmap(self) -> np.ndarray:
         if self._live_bits is None:
             self._live_bits = np.packbits(self._live, bitorder="little")
         return self._live_bits
 
-    def _search(self, index: Any, q: np.ndarray, k: int, bits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``index.search`` restricted to the FAISS ids set in ``bits`` (packed, little-endian) if given."""
+    def _search(self, index: Any, q: np.ndarray, k: int, bits: np.ndarray | None,
+                share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """``index.search`` restricted to the FAISS ids set in ``bits`` (packed, little-endian) if given.
+        An IVF visits ``ivf_nprobe / share`` lists when a ``share`` of the items is allowed, at most 64
+        (past that FAISS's coarse search slows down sharply: 1.2 ms at 64 lists, 74 ms at 128, 100k items)."""
         sel = None if bits is None else faiss.IDSelectorBitmap(self._index.ntotal, faiss.swig_ptr(bits))
         if isinstance(index, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW()
             params.efSearch = max(self.config.ef_search, k)
+            if sel is not None:
+                params.sel = sel
+        elif isinstance(index, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF()
+            wanted = int(np.ceil(self.config.ivf_nprobe / max(share, 1e-9)))
+            params.nprobe = min(index.nlist, max(self.config.ivf_nprobe, min(64, wanted)))
             if sel is not None:
                 params.sel = sel
         else:
@@ -306,7 +393,9 @@ class DenseIndex:
         self, q: np.ndarray, k: int, cand: np.ndarray | None, bits: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top ``k`` among ``cand`` (sorted live FAISS ids, also set in ``bits``; None: all live),
-        scored from the stored vectors without copying them all."""
+        scored from the stored vectors without copying them all (an IVF's float16 rows: in blocks)."""
+        if self.kind == "ivf_sq8":
+            return self._exact_blocks(q, k, np.flatnonzero(self._live) if cand is None else cand)
         if cand is not None and cand.size <= _GATHER_SHARE * self._index.ntotal:
             scores, rows = faiss.knn(q, self._vectors()[cand], min(k, cand.size), faiss.METRIC_INNER_PRODUCT)
             fids = np.where(rows >= 0, cand[np.maximum(rows, 0)], -1)
@@ -316,17 +405,30 @@ class DenseIndex:
             return scores, fids
         return self._search(self._storage(), q, k, bits)
 
+    def _exact_blocks(self, q: np.ndarray, k: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top ``k`` among ``cand`` from the float16 rows, :data:`_BLOCK` rows at a time."""
+        scores = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
+        fids = np.full((q.shape[0], k), -1, dtype=np.int64)
+        for start in range(0, cand.size, _BLOCK):
+            block = cand[start:start + _BLOCK]
+            s, rows = faiss.knn(q, self._gather(block), min(k, block.size), faiss.METRIC_INNER_PRODUCT)
+            both_s = np.concatenate([scores, s], axis=1)
+            both_f = np.concatenate([fids, np.where(rows >= 0, block[np.maximum(rows, 0)], -1)], axis=1)
+            top = np.argsort(-both_s, axis=1, kind="stable")[:, :k]
+            scores, fids = np.take_along_axis(both_s, top, 1), np.take_along_axis(both_f, top, 1)
+        return scores, np.where(np.isfinite(scores), fids, -1)
+
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""
         with self._lock:
-            vector: np.ndarray = self._vectors()[self._rows[item_id]].copy()
+            vector: np.ndarray = self._gather([self._rows[item_id]])[0]
             return vector
 
     def reconstruct_many(self, item_ids: Sequence[str]) -> np.ndarray:
         """``(len(item_ids), d) float32`` stored vectors of live items, in order (``KeyError`` if one is absent)."""
         with self._lock:
             rows = [self._rows[i] for i in item_ids]
-            return self._vectors()[rows].copy() if rows else np.zeros((0, self.dim), dtype=np.float32)
+            return self._gather(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     # --- persistence (files: indexes._dense_format) --------------------------------------------
 
@@ -344,9 +446,12 @@ class DenseIndex:
             config = {"format_version": FORMAT_VERSION, "kind": self.kind, "dim": self.dim,
                       "stored": len(self._ids), "live": len(self._rows), **asdict(self.config)}
             write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
+            if self.kind == "ivf_sq8":
+                half = self._vectors()
+                write_atomic(folder / VECTORS_FILE, lambda tmp: _save_npy(tmp, half))
         write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
         write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
-        return list(paths)
+        return [*paths, folder / VECTORS_FILE] if config["kind"] == "ivf_sq8" else list(paths)
 
     @classmethod
     def load(cls, folder: Path, *, dim: int) -> DenseIndex:
@@ -355,7 +460,7 @@ class DenseIndex:
         Also reads the earlier layout (an ``IndexIDMap2`` over a flat index, no ``dense.json``).
         """
         raw, kind, config, text = read_index(folder, dim)
-        params = {} if config is None else {f: config[f] for f in DenseConfig.__dataclass_fields__}
+        params = {} if config is None else config_fields(config)
         self = cls(dim, **params)
         if config is None:  # the earlier layout: rebuilt without gaps
             self._rebuild(*legacy_rows(folder, raw, text, dim))
@@ -363,5 +468,13 @@ class DenseIndex:
             ids = stored_ids(folder, raw, text)
             if kind == "hnsw":
                 raw.hnsw.efSearch = self.config.ef_search
+            elif kind == "ivf_sq8":
+                raw.nprobe = self.config.ivf_nprobe
+                self._half = read_vectors(folder, raw.ntotal, dim)
             self._set(raw, ids)
         return self
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as f:  # a file object: np.save would add ".npy" to a temporary name
+        np.save(f, array, allow_pickle=False)

@@ -266,7 +266,7 @@ def test_load_refuses_a_wrong_index_type_or_a_bad_config(
     l2 = faiss.IndexFlatL2(32)
     l2.add(x)
     faiss.write_index(l2, str(tmp_path / "dense.faiss"))
-    with pytest.raises(IndexFileError, match=r"dense\.faiss is a IndexFlatL2.*expected IndexFlatIP or IndexHNSWFlat"):
+    with pytest.raises(IndexFileError, match=r"dense\.faiss is a IndexFlatL2.*expected IndexFlatIP, IndexHNSWFlat"):
         DenseIndex.load(tmp_path, dim=32)
     (tmp_path / "dense.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexFileError, match="cannot read dense index"):
