@@ -60,7 +60,8 @@ def _connect(address: str | None, workers: int | None) -> bool:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            # On loopback: Ray would otherwise find this machine's address by routing towards a public one.
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise EngineUnavailable(f"impossible de joindre Ray à l'adresse {address or 'locale'} : {exc}") from exc
     return True

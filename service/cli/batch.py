@@ -115,6 +115,6 @@ def batch(
             fail(str(exc), code=1)
     out.print(
         f"{report.shards} lots ({report.done} appariés, {report.skipped} déjà faits, {report.rewritten} réécrits) : "
-        f"{report.initiatives} initiatives, {report.rows} lignes, {len(problems)} lignes rejetées → {output}",
+        f"{report.initiatives} initiatives, {report.rows} lignes, {len(problems)} ligne(s) rejetée(s) → {output}",
         highlight=False,
     )
