@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.batch import COLUMNS
+from indexes.cache import CachedEncoder
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative, MatchQuery
 
@@ -128,12 +129,16 @@ def iter_shards(initiatives: Iterable[Initiative], size: int) -> Iterator[Shard]
 
 def match_shard(rec: Recommender, initiatives: Sequence[Initiative], *, k: int, today: date) -> dict[str, list[Any]]:
     """One column list per name of :data:`eval.batch.COLUMNS`, one row per (initiative, rank), in input
-    order. Query texts are encoded :data:`ENCODE_CHUNK` at a time, then each initiative is matched by
-    ``Recommender.recommend`` with its vector."""
+    order. Query texts are encoded :data:`ENCODE_CHUNK` at a time (the same chunks wherever the shard is
+    computed, so the same vectors), then each initiative is matched by ``Recommender.recommend`` with its
+    vector."""
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     texts = [MatchQuery.from_initiative(ini).text for ini in initiatives]
+    # Past the embedding cache: a register's texts are matched once, and a million query vectors in the
+    # cache's SQLite file would bloat it and make every worker wait on its lock.
+    encoder = rec.encoder.encoder if isinstance(rec.encoder, CachedEncoder) else rec.encoder
     for start in range(0, len(initiatives), ENCODE_CHUNK):
-        vectors = rec.encoder.encode_queries(texts[start : start + ENCODE_CHUNK])
+        vectors = encoder.encode_queries(texts[start : start + ENCODE_CHUNK])
         for ini, vector in zip(initiatives[start : start + ENCODE_CHUNK], vectors, strict=True):
             for m in rec.recommend(ini, k, today=today, query_vector=vector).matches:
                 row = (ini.id, m.rank, m.resource_id, m.title, m.provider or "", m.kind or "", m.score,
