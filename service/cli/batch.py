@@ -64,8 +64,8 @@ def batch(
     shard_size: Annotated[int, typer.Option("--shard-size", help="initiatives per shard (by position)")] = 1000,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
     engine: Annotated[str, typer.Option("--engine", help="local (this process) or ray (Ray Data)")] = "local",
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join, e.g. "
-                                                    "ray://head:10001 (default: a local Ray)")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join: auto (on a "
+                                                    "cluster node) or ray://head:10001 (default: a local Ray)")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Ray actors (default: one per CPU)")] = None,
     overwrite: Annotated[bool, typer.Option(help="start OUTPUT afresh, deleting its shards and manifest")] = False,
 ) -> None:
