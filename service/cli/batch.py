@@ -56,6 +56,24 @@ def _day(on: str | None) -> date:
         raise ValueError(f"--on doit être une date AAAA-MM-JJ, reçu {on!r}") from None
 
 
+def _check_engine(engine: str, ray_address: str | None, workers: int | None) -> None:
+    if engine not in ENGINES:
+        fail(f"--engine inconnu {engine!r} : attendu l'un de {', '.join(ENGINES)}")
+    if ray_address and engine != "ray":
+        fail("--ray-address ne s'emploie qu'avec --engine ray")
+    if workers is not None and workers < 1:
+        fail(f"--workers doit être un entier ≥ 1, reçu {workers}")
+
+
+def _snapshot_recommender(settings: Settings) -> Recommender:
+    """The home's recommender on its published snapshot (built first if missing or stale), as loaded from
+    disk: the workers and any resumed run load it so, and an index just built in memory scores a few
+    1e-6 apart from its reloaded snapshot."""
+    store = open_store(settings)
+    encoder = ensure_index(store, settings)[1].encoder
+    return served_recommender(ResourceIndex.load(store, encoder, settings.index_dir), encoder, settings)
+
+
 def batch(
     input_file: Annotated[Path, typer.Argument(help="register of initiatives, JSONL or CSV (import format)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="folder: one file per shard and manifest.json")],
@@ -71,14 +89,9 @@ def batch(
 ) -> None:
     """Match a register shard by shard; run the same command again to resume an interrupted run."""
     from eval.batch import read_cohort
-    from eval.shards import BatchError, EngineUnavailable, Fingerprint, file_sha256, local_executor, run_sharded
+    from eval.shards import EngineUnavailable, Fingerprint, file_sha256, local_executor, run_sharded
 
-    if engine not in ENGINES:
-        fail(f"--engine inconnu {engine!r} : attendu l'un de {', '.join(ENGINES)}")
-    if ray_address and engine != "ray":
-        fail("--ray-address ne s'emploie qu'avec --engine ray")
-    if workers is not None and workers < 1:
-        fail(f"--workers doit être un entier ≥ 1, reçu {workers}")
+    _check_engine(engine, ray_address, workers)
     settings = load_settings()
     with errors():
         day = _day(on)
@@ -87,11 +100,7 @@ def batch(
         cohort, problems = read_cohort(input_file)
         for p in problems[:20]:
             err.print(f"  {p}", highlight=False, markup=False)
-        store = open_store(settings)
-        encoder = ensure_index(store, settings)[1].encoder
-        # Matched with the snapshot as loaded from disk, as the workers and any resumed run will: an index
-        # just built in memory scores a few 1e-6 apart from its reloaded snapshot.
-        rec = served_recommender(ResourceIndex.load(store, encoder, settings.index_dir), encoder, settings)
+        rec = _snapshot_recommender(settings)
         if not 1 <= k <= rec.config.max_k:
             raise ValueError(f"k doit être entre 1 et {rec.config.max_k}, reçu {k}")
         fp = Fingerprint(input_sha256=file_sha256(input_file), index_version=rec.index.version,
@@ -109,8 +118,6 @@ def batch(
                 task = progress.add_task("Appariement du registre", total=len(cohort))
                 report = run_sharded(cohort, output, fp, execute, progress=lambda n: progress.advance(task, n),
                                      overwrite=overwrite)
-        except BatchError as exc:
-            fail(str(exc))
         except EngineUnavailable as exc:
             fail(str(exc), code=1)
     out.print(
