@@ -14,6 +14,7 @@ catalogue) must be, at the same path.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -83,6 +84,10 @@ def ray_executor(
         import ray
         import ray.data
 
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # the command draws its own bar, per finished shard
+        ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         try:
             size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             ds = ray.data.from_items(items, override_num_blocks=len(items))
