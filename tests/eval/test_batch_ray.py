@@ -101,3 +101,16 @@ def test_ray_writes_the_same_shards_as_one_machine(app: typer.Typer, tmp_path: P
     code, text = invoke(app, str(cohort), "-o", str(tmp_path / "ray"), "--shard-size", "10", "--engine", "ray")
     assert code == 0 and "1 appariés, 3 déjà faits, 1 réécrits" in text
     assert files(tmp_path / "ray") == local
+
+
+def test_a_worker_refuses_a_snapshot_or_model_other_than_the_runs(app: typer.Typer, tmp_path: Path) -> None:
+    from service.cli.batch import HomeRecommender
+
+    code, text = invoke(app, str(cohort_file(tmp_path / "c.jsonl", 3)), "-o", str(tmp_path / "out"))
+    assert code == 0, text
+    version = json.loads((tmp_path / "out" / MANIFEST).read_text(encoding="utf-8"))["fingerprint"]
+    rec = HomeRecommender(Settings(), version["index_version"], version["model_version"])()
+    assert rec.index.version == version["index_version"]
+    with pytest.raises(ValueError, match=r"le travailleur Ray trouve l'index .* le lot a été lancé avec l'index "
+                                         r"20990101T000000000000Z"):
+        HomeRecommender(Settings(), "20990101T000000000000Z", version["model_version"])()
