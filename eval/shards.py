@@ -268,6 +268,7 @@ def run_sharded(
     if fingerprint.shard_size < 1:
         raise BatchError(f"--shard-size doit être un entier ≥ 1, reçu {fingerprint.shard_size}")
     manifest = _open_manifest(out, fingerprint, overwrite)
+    manifest.write(complete=False)  # before any shard file: a folder with shards always has its manifest
     report = ShardReport()
     sizes: dict[int, tuple[str, str]] = {}
 

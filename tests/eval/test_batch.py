@@ -182,6 +182,22 @@ def test_a_run_killed_with_sigkill_resumes_without_loss_or_duplicates(home: Path
     assert len(shard_rows(out)) == 360
 
 
+def test_a_run_that_stops_before_its_first_shard_is_resumed(rec: Recommender, tmp_path: Path) -> None:
+    cohort = cohort_file(tmp_path / "c.jsonl", 12)
+    out = tmp_path / "out"
+
+    def dies(shards):  # type: ignore[no-untyped-def]
+        for _ in shards:
+            raise KeyboardInterrupt
+        yield  # pragma: no cover
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sharded(read_cohort(cohort)[0], out, fingerprint(rec, cohort), dies)
+    assert json.loads((out / MANIFEST).read_text(encoding="utf-8"))["shards"] == []
+    report = run(rec, cohort, out)
+    assert report.done == 2 and report.skipped == 0 and len(shard_rows(out)) == 36
+
+
 def test_a_manifest_of_other_settings_is_refused_with_what_differs(rec: Recommender, tmp_path: Path) -> None:
     cohort = cohort_file(tmp_path / "c.jsonl", 15)
     out = tmp_path / "out"
