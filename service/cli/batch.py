@@ -88,18 +88,17 @@ def batch(
     overwrite: Annotated[bool, typer.Option(help="start OUTPUT afresh, deleting its shards and manifest")] = False,
 ) -> None:
     """Match a register shard by shard; run the same command again to resume an interrupted run."""
-    from eval.batch import read_cohort
+    from eval.batch import count_rows, iter_cohort
     from eval.shards import EngineUnavailable, Fingerprint, file_sha256, local_executor, run_sharded
 
     _check_engine(engine, ray_address, workers)
     settings = load_settings()
+    problems: list[str] = []
     with errors():
         day = _day(on)
         if not input_file.is_file():
             raise FileNotFoundError(f"fichier introuvable : {input_file}")
-        cohort, problems = read_cohort(input_file)
-        for p in problems[:20]:
-            err.print(f"  {p}", highlight=False, markup=False)
+        total = count_rows(input_file)
         rec = _snapshot_recommender(settings)
         if not 1 <= k <= rec.config.max_k:
             raise ValueError(f"k doit être entre 1 et {rec.config.max_k}, reçu {k}")
@@ -115,11 +114,16 @@ def batch(
             execute = local_executor(rec, k=k, today=day, fmt=fmt)
         try:
             with progress_bar() as progress:
-                task = progress.add_task("Appariement du registre", total=len(cohort))
+                task = progress.add_task("Appariement du registre", total=total)
+                cohort = iter_cohort(input_file, problems, on_rejected=lambda: progress.advance(task, 1))
                 report = run_sharded(cohort, output, fp, execute, progress=lambda n: progress.advance(task, n),
                                      overwrite=overwrite)
         except EngineUnavailable as exc:
             fail(str(exc), code=1)
+    for p in problems[:20]:
+        err.print(f"  {p}", highlight=False, markup=False)
+    if len(problems) > 20:
+        err.print(f"  … et {len(problems) - 20} autres")
     out.print(
         f"{report.shards} lots ({report.done} appariés, {report.skipped} déjà faits, {report.rewritten} réécrits) : "
         f"{report.initiatives} initiatives, {report.rows} lignes, {len(problems)} ligne(s) rejetée(s) → {output}",

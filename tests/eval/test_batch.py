@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from eval.batch import COLUMNS, read_cohort
+from eval.batch import COLUMNS, count_rows, iter_cohort, read_cohort
 from eval.shards import (
     MANIFEST,
     BatchError,
@@ -84,6 +84,15 @@ def shard_rows(folder: Path) -> list[dict[str, object]]:
 def test_cohort_reading_reports_bad_lines(tmp_path: Path) -> None:
     good, errors = read_cohort(cohort_file(tmp_path / "c.jsonl", 5))
     assert len(good) == 5 and len(errors) == 1 and errors[0].startswith("ligne 4 : territory")
+
+
+def test_the_cohort_is_streamed(tmp_path: Path) -> None:
+    errors: list[str] = []
+    rejected: list[int] = []
+    stream = iter_cohort(cohort_file(tmp_path / "c.jsonl", 5), errors, on_rejected=lambda: rejected.append(1))
+    assert [next(stream).id, next(stream).id] == ["c000", "c001"] and errors == []  # read as consumed
+    assert [i.id for i in stream] == ["c002", "c003", "c004"] and len(errors) == len(rejected) == 1
+    assert count_rows(tmp_path / "c.jsonl") == 6
 
 
 def test_shards_cut_by_position_with_a_manifest_of_checksums(rec: Recommender, tmp_path: Path) -> None:
