@@ -24,7 +24,7 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not model and not realdata and not browser"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not model and not realdata and not browser and not ray"
 
 lint: $(STAMP)
 	$(BIN)/ruff check matcher indexes training service eval tests

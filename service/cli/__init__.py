@@ -12,6 +12,7 @@ import typer
 
 from service.cli import (
     alerts,
+    batch,
     catalogue,
     demo,
     evaluate,
@@ -42,7 +43,7 @@ app.command("import")(catalogue.import_)
 app.command("import-source")(sources.import_source)
 app.command()(match.match)
 app.command()(match.override)
-app.command()(evaluate.batch)
+app.command()(batch.batch)
 app.command()(observatory.observatory)
 app.command()(demo.demo)
 app.command()(catalogue.status)

@@ -1,6 +1,5 @@
 """``maillage eval`` (systems evaluated on a labelled set, with a report), ``maillage export-set`` (a
-named set written as import files), ``maillage batch``
-(a cohort matched to CSV, resumable) and ``maillage bench`` (the retrieval benchmark): thin faces over
+named set written as import files) and ``maillage bench`` (the retrieval benchmark): thin faces over
 ``eval``, imported when a command runs so that the other commands start fast.
 
 Bad input or missing data: one line on stderr and exit code 2; a model or store that cannot be used: exit code 1."""
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -17,13 +15,13 @@ import typer
 
 from indexes import EncoderError, load_encoder
 from matcher.store import StoreError
-from service.cli._common import ensure_index, err, errors, load_settings, open_store, out, progress_bar
+from service.cli._common import load_settings
 from service.settings import Settings
 
 if TYPE_CHECKING:
     from eval.datasets import EvalSet
 
-__all__ = ["DEFAULT_SYSTEMS", "batch", "bench", "eval_command", "export_set", "register_eval"]
+__all__ = ["DEFAULT_SYSTEMS", "bench", "eval_command", "export_set", "register_eval"]
 
 
 DEFAULT_SYSTEMS = "random,popularity,bm25,dense,tfidf-lr,maillage-zero,maillage"
@@ -141,33 +139,6 @@ def export_set(
     typer.echo(f"{name} écrit dans {out_dir} : {test['train'] + test['test']} initiatives "
                f"({test['train']} d'apprentissage, {test['test']} de test)")
     typer.echo(f"mêmes chiffres : maillage eval --dataset {out_dir} --test-ids {out_dir / 'test_ids.txt'} --out …")
-
-
-def batch(
-    input_file: Annotated[Path, typer.Argument(help="cohort of initiatives, JSONL or CSV (import format)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV, one row per (initiative, rank)")],
-    k: Annotated[int, typer.Option("-k")] = 10,
-    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing OUTPUT that is not a run to resume")] = False,
-) -> None:
-    """Match a whole cohort to CSV; run the same command again to resume an interrupted run."""
-    from eval.batch import read_cohort, run_batch
-
-    settings = load_settings()
-    with errors():
-        cohort, problems = read_cohort(input_file)
-        for p in problems[:20]:
-            err.print(f"  {p}", highlight=False, markup=False)
-        store = open_store(settings)
-        _, rec = ensure_index(store, settings)
-        with progress_bar() as progress:
-            task = progress.add_task("Appariement du lot", total=len(cohort))
-            report = run_batch(rec, cohort, output, k=k, today=date.fromisoformat(on) if on else None,
-                               progress=lambda n: progress.advance(task, n), overwrite=overwrite)
-        out.print(
-            f"{report.done} initiatives appariées ({report.rows} lignes), {report.skipped_already_done} déjà "
-            f"faites, {len(problems)} lignes rejetées → {output}"
-        )
 
 
 def bench(
