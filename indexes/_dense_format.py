@@ -37,9 +37,9 @@ __all__ = [
 
 FORMAT_VERSION = 1
 INDEX_FILE, IDS_FILE, CONFIG_FILE = "dense.faiss", "dense_ids.txt", "dense.json"
-VECTORS_FILE = "dense_vectors.npy"
-"""The ``ivf_sq8`` kind only: every stored vector as ``(ntotal, d) float16`` (exact scoring of small
-allowed sets, reconstruction, rebuilds)."""
+VECTORS_FILE = "dense_vectors.faiss"
+"""The ``ivf_sq8`` kind only: every stored vector in float16 (a flat ``QT_fp16`` index: exact scoring
+of small allowed sets, reconstruction, rebuilds)."""
 
 Kind = Literal["exact", "hnsw", "ivf_sq8"]
 KINDS: tuple[Kind, ...] = ("exact", "hnsw", "ivf_sq8")
@@ -67,7 +67,7 @@ class DenseConfig:
     ef_construction: int = 128
     ef_search: int = 1536
     ivf_threshold: int = 300_000
-    ivf_nprobe: int = 16
+    ivf_nprobe: int = 48
 
     def __post_init__(self) -> None:
         for name, low in (("hnsw_threshold", 0), ("hnsw_m", 2), ("ef_construction", 1), ("ef_search", 1),
@@ -84,17 +84,18 @@ def config_fields(config: dict[str, Any]) -> dict[str, Any]:
     return {f: config[f] for f in DenseConfig.__dataclass_fields__ if f in config}
 
 
-def read_vectors(folder: Path, ntotal: int, dim: int) -> np.ndarray:
-    """The ``ivf_sq8`` kind's ``(ntotal, dim) float16`` vectors file, checked."""
+def read_vectors(folder: Path, ntotal: int, dim: int) -> Any:
+    """The ``ivf_sq8`` kind's float16 rows (a flat FAISS index of ``QT_fp16`` codes), checked."""
     path = folder / VECTORS_FILE
     try:
-        vectors: np.ndarray = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        rows = faiss.read_index(str(path))
+    except Exception as exc:
         raise IndexFileError(f"cannot read dense vectors {path}: {exc}") from exc
-    if vectors.dtype != np.float16 or vectors.shape != (ntotal, dim):
-        raise IndexFileError(f"dense vectors {path} are {vectors.dtype} {vectors.shape}, expected float16 "
-                             f"({ntotal}, {dim}): the snapshot is inconsistent")
-    return vectors
+    fp16 = isinstance(rows, faiss.IndexScalarQuantizer) and rows.sq.qtype == faiss.ScalarQuantizer.QT_fp16
+    if not fp16 or rows.ntotal != ntotal or rows.d != dim:
+        raise IndexFileError(f"dense vectors {path} are a {type(rows).__name__} of {rows.ntotal} × {rows.d}, "
+                             f"expected float16 rows ({ntotal} × {dim}): the snapshot is inconsistent")
+    return rows
 
 
 def read_index(folder: Path, dim: int) -> tuple[Any, Kind, dict[str, Any] | None, str]:

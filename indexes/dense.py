@@ -77,10 +77,10 @@ _GATHER_SHARE = 1 / 32
 _SINGLE_THREAD_QUERIES = 16
 # IVF: inverted lists for n items (a power of two near 2·sqrt(n)), k-means trained on this many
 # sample items per list; filtered IVF searches below this allowed share are scored exactly from the
-# float16 rows, in blocks of _BLOCK rows (docs/decisions.md, "Indexes: a million items").
+# float16 rows (FAISS scans them with the allowed bitmap: 1M rows, 1 % allowed, about 2 ms on one
+# thread; docs/decisions.md, "Indexes: a million items").
 _IVF_TRAIN_PER_LIST = 40
 _IVF_EXACT_BELOW_FRACTION = 0.02
-_BLOCK = 32_768
 _IVF_MIN_ITEMS = 1024
 _ORDER: dict[str, int] = {"exact": 0, "hnsw": 1, "ivf_sq8": 2}
 
@@ -126,7 +126,7 @@ class DenseIndex:
         self.dim = int(dim)
         self.config = DenseConfig(hnsw_threshold, hnsw_m, ef_construction, ef_search, ivf_threshold, ivf_nprobe)
         self._lock = threading.RLock()
-        self._half = np.zeros((0, self.dim), dtype=np.float16)  # ivf_sq8 only: float16 rows, grown by doubling
+        self._half = _half_rows(self.dim)  # ivf_sq8 only: every stored vector in float16, by FAISS id
         self._set(self._new_index(np.zeros((0, self.dim), dtype=np.float32)), [])
 
     @classmethod
@@ -174,12 +174,7 @@ class DenseIndex:
         """Append ``v`` to the FAISS index (and to the float16 rows of an IVF)."""
         self._index.add(v)
         if self.kind == "ivf_sq8":
-            n = len(self._ids)
-            if n + len(v) > len(self._half):
-                grown = np.zeros((max(n + len(v), 2 * len(self._half)), self.dim), dtype=np.float16)
-                grown[:n] = self._half[:n]
-                self._half = grown
-            self._half[n:n + len(v)] = v
+            self._half.add(v)
 
     def _set(self, index: Any, ids: list[str | None]) -> None:
         """Install ``index`` whose position ``p`` holds ``ids[p]`` (``None``: a tombstone)."""
@@ -193,7 +188,7 @@ class DenseIndex:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
         v = np.ascontiguousarray(vectors, dtype=np.float32)
         self._set(self._new_index(v), [])
-        self._half = np.zeros((0, self.dim), dtype=np.float16)
+        self._half = _half_rows(self.dim)
         if len(ids):
             self._add(v)
         self._set(self._index, list(ids))
@@ -222,19 +217,23 @@ class DenseIndex:
         return faiss.downcast_index(self._index.storage) if self.kind == "hnsw" else self._index
 
     def _vectors(self) -> np.ndarray:
-        """``(ntotal, d)`` zero-copy view of the stored vectors (float32; float16 for an IVF); invalid
+        """``(ntotal, d) float32`` zero-copy view of the stored vectors (exact and HNSW kinds); invalid
         after the next add."""
         n = self._index.ntotal
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.kind == "ivf_sq8":
-            return self._half[:n]
         view: np.ndarray = faiss.rev_swig_ptr(self._storage().get_xb(), n * self.dim).reshape(n, self.dim)
         return view
 
     def _gather(self, fids: np.ndarray | list[int]) -> np.ndarray:
-        """``(len(fids), d) float32`` copy of the stored vectors at these FAISS ids."""
-        return np.ascontiguousarray(self._vectors()[fids], dtype=np.float32)
+        """``(len(fids), d) float32`` copy of the stored vectors at these FAISS ids (an IVF's: decoded
+        from its float16 rows)."""
+        if self.kind != "ivf_sq8":
+            return np.ascontiguousarray(self._vectors()[fids], dtype=np.float32)
+        n = self._half.ntotal
+        codes = faiss.rev_swig_ptr(self._half.codes.data(), n * self._half.code_size).reshape(n, -1)
+        decoded: np.ndarray = self._half.sa_decode(np.ascontiguousarray(codes[fids]))
+        return decoded
 
     # --- updates -------------------------------------------------------------------------------
 
@@ -395,7 +394,7 @@ class DenseIndex:
         """Exact top ``k`` among ``cand`` (sorted live FAISS ids, also set in ``bits``; None: all live),
         scored from the stored vectors without copying them all (an IVF's float16 rows: in blocks)."""
         if self.kind == "ivf_sq8":
-            return self._exact_blocks(q, k, np.flatnonzero(self._live) if cand is None else cand)
+            return self._search(self._half, q, k, bits if cand is not None else self._live_bitmap())
         if cand is not None and cand.size <= _GATHER_SHARE * self._index.ntotal:
             scores, rows = faiss.knn(q, self._vectors()[cand], min(k, cand.size), faiss.METRIC_INNER_PRODUCT)
             fids = np.where(rows >= 0, cand[np.maximum(rows, 0)], -1)
@@ -404,19 +403,6 @@ class DenseIndex:
                 scores, fids = np.pad(scores, pad, constant_values=-np.inf), np.pad(fids, pad, constant_values=-1)
             return scores, fids
         return self._search(self._storage(), q, k, bits)
-
-    def _exact_blocks(self, q: np.ndarray, k: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top ``k`` among ``cand`` from the float16 rows, :data:`_BLOCK` rows at a time."""
-        scores = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
-        fids = np.full((q.shape[0], k), -1, dtype=np.int64)
-        for start in range(0, cand.size, _BLOCK):
-            block = cand[start:start + _BLOCK]
-            s, rows = faiss.knn(q, self._gather(block), min(k, block.size), faiss.METRIC_INNER_PRODUCT)
-            both_s = np.concatenate([scores, s], axis=1)
-            both_f = np.concatenate([fids, np.where(rows >= 0, block[np.maximum(rows, 0)], -1)], axis=1)
-            top = np.argsort(-both_s, axis=1, kind="stable")[:, :k]
-            scores, fids = np.take_along_axis(both_s, top, 1), np.take_along_axis(both_f, top, 1)
-        return scores, np.where(np.isfinite(scores), fids, -1)
 
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""
@@ -447,8 +433,7 @@ class DenseIndex:
                       "stored": len(self._ids), "live": len(self._rows), **asdict(self.config)}
             write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
             if self.kind == "ivf_sq8":
-                half = self._vectors()
-                write_atomic(folder / VECTORS_FILE, lambda tmp: _save_npy(tmp, half))
+                write_atomic(folder / VECTORS_FILE, lambda tmp: faiss.write_index(self._half, str(tmp)))
         write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
         write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
         return [*paths, folder / VECTORS_FILE] if config["kind"] == "ivf_sq8" else list(paths)
@@ -475,6 +460,7 @@ class DenseIndex:
         return self
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with path.open("wb") as f:  # a file object: np.save would add ".npy" to a temporary name
-        np.save(f, array, allow_pickle=False)
+
+def _half_rows(dim: int) -> Any:
+    """An empty flat index of float16 codes (no training: fp16 needs none), inner product."""
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)

@@ -30,6 +30,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from eval.bench_data import demo_texts, noise_norm_for, size_label, synthetic_ca
 from indexes import DenseIndex, load_encoder  # noqa: E402
 
 SHARES = (1.0, 0.5, 0.1, 0.01, 0.001)
+NPROBE_SWEEP = (8, 16, 32, 48, 64)
 TOP_K = 10
 
 
@@ -115,6 +117,29 @@ def _searches(index: DenseIndex, x: np.ndarray, qv: np.ndarray, rng: np.random.G
     faiss.omp_set_num_threads(os.cpu_count() or 1)
 
 
+def _nprobe_sweep(index: DenseIndex, x: np.ndarray, qv: np.ndarray, label: str, out: dict[str, Any]) -> None:
+    """The IVF's lists-visited trade-off behind the default, unfiltered, on the same queries."""
+    if index.kind != "ivf_sq8":
+        return
+    faiss.omp_set_num_threads(1)
+    _, exact = faiss.knn(qv, x, TOP_K, faiss.METRIC_INNER_PRODUCT)
+    names = index.ids
+    want = [{names[j] for j in row} for row in exact]
+    default = index.config
+    for nprobe in NPROBE_SWEEP:
+        index.config = replace(default, ivf_nprobe=nprobe)
+        ts, got = [], []
+        for i in range(len(qv)):
+            t = time.perf_counter()
+            got.append(index.search(qv[i:i + 1], TOP_K)[1][0])
+            ts.append(time.perf_counter() - t)
+        rec = float(np.mean([len(set(g) & w) / TOP_K for g, w in zip(got, want, strict=True)]))
+        out[f"{label}.nprobe{nprobe}.p50_ms"], out[f"{label}.nprobe{nprobe}.recall_at_10"] = _p(ts, 50), round(rec, 4)
+        print(f"  {label} nprobe {nprobe}: p50 {_p(ts, 50):.2f} ms, recall@10 {rec:.3f}", flush=True)
+    index.config = default
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+
+
 def _direction(label: str, base: np.ndarray, n: int, queries: np.ndarray, rng: np.random.Generator,
                out: dict[str, Any], tmp: Path) -> DenseIndex:
     noise = noise_norm_for(base)
@@ -136,6 +161,7 @@ def _direction(label: str, base: np.ndarray, n: int, queries: np.ndarray, rng: n
     out[f"{label}.load_s"] = round(time.perf_counter() - t, 1)
     print(f"  snapshot {out[f'{label}.snapshot_bytes_per_item']:.0f} bytes per item, written in "
           f"{out[f'{label}.save_s']} s, loaded in {out[f'{label}.load_s']} s", flush=True)
+    _nprobe_sweep(index, x, queries, label, out)
     _searches(index, x, queries, rng, label, out)
     del x
     return index

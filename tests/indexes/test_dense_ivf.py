@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -110,8 +111,10 @@ def test_save_and_load_give_the_same_answers_and_a_bad_vectors_file_is_named(
     assert loaded.search(q, 10)[1] == index.search(q, 10)[1]
     allowed = ids[:40]
     assert loaded.search(q, 5, allowed=allowed)[1] == index.search(q, 5, allowed=allowed)[1]
-    np.save(tmp_path / VECTORS_FILE, np.zeros((3, x.shape[1]), dtype=np.float16))
-    with pytest.raises(IndexFileError, match=r"dense_vectors\.npy.*inconsistent"):
+    other = faiss.IndexScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    other.add(x[:3])
+    faiss.write_index(other, str(tmp_path / VECTORS_FILE))
+    with pytest.raises(IndexFileError, match=r"dense_vectors\.faiss.*inconsistent"):
         DenseIndex.load(tmp_path, dim=x.shape[1])
     (tmp_path / VECTORS_FILE).write_bytes(b"not numpy")
     with pytest.raises(IndexFileError, match=r"cannot read dense vectors"):
