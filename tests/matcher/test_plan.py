@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from indexes import HashingEncoder
 from matcher.indexing import ResourceIndex
-from matcher.plan import PLAN_DEPTH, conflict, make_plan, plan_for
+from matcher.plan import PLAN_DEPTH, Plan, conflict, make_plan, plan_for
 from matcher.recommender import Recommender
 from matcher.schemas import (
     CheckStatus,
@@ -45,10 +46,12 @@ def _match(r: Resource, rank: int, *failed: Criterion, unknown: tuple[Criterion,
                  closes_at=r.closes_at)
 
 
-def _plan(resources: list[Resource], *, failed: dict[str, Criterion] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+def _plan(resources: list[Resource], *, failed: dict[str, Criterion] | None = None, needs: Sequence[Need] = (),
+          amount_sought: float | None = None) -> Plan:
     failed = failed or {}
     matches = [_match(r, i, *([failed[r.id]] if r.id in failed else [])) for i, r in enumerate(resources, start=1)]
-    return make_plan(matches, {r.id: r for r in resources}, PROVIDERS, today=TODAY, **kw)  # type: ignore[arg-type]
+    return make_plan(matches, {r.id: r for r in resources}, PROVIDERS, needs=needs, amount_sought=amount_sought,
+                     today=TODAY)
 
 
 def test_a_funding_a_place_and_support_in_the_order_of_their_deadlines() -> None:
@@ -147,7 +150,8 @@ def _catalogues(draw: st.DrawFn) -> tuple[list[Resource], list[Match], list[Need
             cumulation_scope=draw(st.one_of(st.none(), st.sampled_from(list(CumulationScope)))),
         )
         statuses = draw(st.lists(st.sampled_from(list(CheckStatus)), max_size=3))
-        checks = [EligibilityCheck(criterion=c, status=s, clause="x") for c, s in zip(Criterion, statuses, strict=False)]
+        checks = [EligibilityCheck(criterion=c, status=s, clause="x")
+                  for c, s in zip(Criterion, statuses, strict=False)]
         resources.append(r)
         matches.append(Match(resource_id=rid, title=r.title, score=1.0 - i / 100, rank=i + 1, checks=checks,
                              closes_at=r.closes_at))
