@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from matcher.labels import NEED
 from matcher.schemas import (
     CheckStatus,
     Criterion,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRITERION_LABELS",
-    "NEED_LABELS",
     "PLAN_DEPTH",
     "LeftOut",
     "Plan",
@@ -58,11 +58,6 @@ __all__ = [
 PLAN_DEPTH = 12
 """How many of the ranked matches a plan is chosen from."""
 
-NEED_LABELS: dict[Need, str] = {
-    Need.financement: "financement", Need.accompagnement: "accompagnement",
-    Need.partenariat_public: "partenariat public", Need.donnees: "données", Need.expertise: "expertise",
-    Need.lieu: "lieu", Need.visibilite: "visibilité",
-}
 CRITERION_LABELS: dict[Criterion, str] = {
     Criterion.territory: "territoire", Criterion.legal_form: "type de structure", Criterion.stage: "stade du projet",
     Criterion.amount: "montant", Criterion.dates: "dates", Criterion.capacity: "capacité",
@@ -138,7 +133,7 @@ def _quote(text: str) -> str:
 
 
 def _needs(needs: Sequence[Need]) -> str:
-    return ", ".join(f"« {NEED_LABELS[n]} »" for n in needs)
+    return ", ".join(f"« {NEED[n]} »" for n in needs)
 
 
 def offered_needs(resource: Resource) -> tuple[Need, ...]:
