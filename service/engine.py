@@ -296,13 +296,11 @@ class Engine(ErasureMixin):
 
     def plan(self, query: MatchQuery | Initiative, *, today: date | None = None, staff_overrides: bool = False,
              query_vector: np.ndarray | None = None) -> ServedPlan:
-        """The plan for ``query``, chosen among the first :data:`~matcher.plan.PLAN_DEPTH` matches of the
-        same ``recommend`` as :meth:`recommend` (same read lock, same transient mode for a free text);
-        the resources it reads are the served index's, under the lock that ranked them."""
-        rec = self.rec
+        """The plan for ``query`` (:func:`matcher.plan.make_plan`) from the first ``PLAN_DEPTH`` matches of the
+        same ``recommend`` as :meth:`recommend`, its resources read under the lock that ranked them."""
+        rec, day = self.rec, today or date.today()
         overrides = self.store.overrides_for(query.id) if staff_overrides and isinstance(query, Initiative) else None
         transient = self.transient() if isinstance(query, MatchQuery) else nullcontext()
-        day = today or date.today()
         with self.lock.read(), transient:
             found = rec.recommend(query, PLAN_DEPTH, today=day, overrides=overrides, query_vector=query_vector)
             plan = make_plan(found.matches, rec.index.resources, rec.index.providers, needs=query.needs,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from matcher.importers._cumulation import read_cumulation
 from matcher.importers.catalogues import import_catalogue
 from matcher.schemas import CumulationScope, Resource
-from matcher.store import Catalogue, content_hash
+from matcher.store import Catalogue
 from tests.conftest import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogues"
@@ -40,18 +39,6 @@ def test_cumulation_fields_are_validated_naming_the_field() -> None:
     with pytest.raises(ValidationError) as bad_id:
         _resource(non_cumulable_with=["pas un id !"])
     assert bad_id.value.errors()[0]["loc"] == ("non_cumulable_with", 0)
-
-
-def test_records_without_cumulation_keep_their_hash() -> None:
-    # Stored records (the demo catalogue among them) must not all look changed once the fields exist:
-    # unset, they hash as the record did before them.
-    plain = _resource()
-    before = plain.model_dump(mode="json", exclude={"created_at", "updated_at", "non_cumulable_with",
-                                                    "cumulation_scope", "cumulation_text", "contact",
-                                                    "eligibility_text", "perimeter_text", "source_refs"})
-    expected = hashlib.sha256(json.dumps(before, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    assert content_hash(plain) == expected
-    assert content_hash(_resource(non_cumulable_with=["res-b"])) != expected
 
 
 @pytest.mark.parametrize(("text", "scope"), [
