@@ -171,7 +171,8 @@ def conflict(a: Resource, b: Resource, providers: Mapping[str, Provider]) -> str
             rule = ("une autre aide régionale" if holder.cumulation_scope is CumulationScope.aide_regionale
                     else "une autre aide publique")
             said = f" (la source : « {_quote(holder.cumulation_text)} »)" if holder.cumulation_text else ""
-            return f"« {holder.title} » n'est pas cumulable avec {rule} sur les mêmes dépenses{said}"
+            return (f"« {holder.title} » n'est pas cumulable avec {rule} (« {other.title} ») sur les mêmes "
+                    f"dépenses{said}")
     return None
 
 

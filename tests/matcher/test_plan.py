@@ -103,6 +103,8 @@ def test_a_regional_rule_keeps_out_another_regional_funding_only() -> None:
     plan = _plan([a, regional, state, place], needs=[Need.financement, Need.lieu], amount_sought=5000)
     assert plan.resource_ids == ["a", "etat", "lieu"]
     assert plan.left_out[0].resource_id == "reg" and rule in plan.left_out[0].reason
+    assert plan.left_out[0].reason.startswith("écartée : « Titre a » n'est pas cumulable avec une autre aide "
+                                              "régionale (« Titre reg ») sur les mêmes dépenses")
     assert any(rule in line for line in plan.steps[0].explanation)  # the source's words beside the step
 
 
