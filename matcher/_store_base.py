@@ -58,6 +58,9 @@ _ADDED_LATER: dict[str, object] = {
     "eligibility_text": None,
     "perimeter_text": None,
     "source_refs": [],
+    "non_cumulable_with": [],
+    "cumulation_scope": None,
+    "cumulation_text": None,
 }
 
 

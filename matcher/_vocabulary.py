@@ -9,6 +9,7 @@ from enum import StrEnum
 __all__ = [
     "CheckStatus",
     "Criterion",
+    "CumulationScope",
     "Decision",
     "LegalForm",
     "Need",
@@ -126,3 +127,15 @@ class Decision(StrEnum):
     dismissed = "dismissed"
     pinned = "pinned"
     excluded = "excluded"
+
+
+class CumulationScope(StrEnum):
+    """A general non-cumulation rule a source states for a resource, beyond the resources it names.
+
+    Both are read on the same expenses: a plan never puts the resource beside another funding of that
+    scope (:mod:`matcher.plan`)."""
+
+    aide_regionale = "aide_regionale"
+    """Not cumulable with another regional aid (a funding whose provider is a région)."""
+    aide_publique = "aide_publique"
+    """Not cumulable with any other public aid (any other funding)."""

@@ -40,6 +40,7 @@ from matcher._json_types import refuse_nul
 from matcher._vocabulary import (
     CheckStatus,
     Criterion,
+    CumulationScope,
     Decision,
     LegalForm,
     Need,
@@ -63,6 +64,7 @@ __all__ = [
     "Capacity",
     "CheckStatus",
     "Criterion",
+    "CumulationScope",
     "Day",
     "Decision",
     "Description",
@@ -196,12 +198,31 @@ class Resource(_Record):
     eligibility_text: Description | None = None
     perimeter_text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     source_refs: Annotated[list[SourceRef], Field(max_length=20)] = []
+    # Non-cumulation, as the source states it: the resources this one cannot be combined with (either
+    # direction is enough: a plan never holds both), a general rule when the source gives one, and the
+    # source's own words. A plan (matcher.plan) respects the first two; the text is shown to staff.
+    non_cumulable_with: Annotated[list[ItemId], Field(max_length=200)] = Field(
+        default=[], description="ids of resources that cannot be combined with this one")
+    cumulation_scope: CumulationScope | None = Field(
+        default=None, description="a general rule: not cumulable with another regional aid, or with any other "
+                                  "public aid, on the same expenses")
+    cumulation_text: Description | None = Field(default=None, description="the source's words on cumulation")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
     _dedupe_lists = field_validator(
-        "themes", "coverage", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs"
+        "themes", "coverage", "eligible_legal_forms", "eligible_stages", "needs_covered", "source_refs",
+        "non_cumulable_with",
     )(_dedupe)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_self_reference(cls, data: Any) -> Any:
+        # A resource "not cumulable with itself" states nothing: the self-reference is dropped rather
+        # than refused (the API fuzzer sent one). Anything malformed is left for the field validators.
+        if isinstance(data, dict) and isinstance(data.get("non_cumulable_with"), list) and "id" in data:
+            data = {**data, "non_cumulable_with": [x for x in data["non_cumulable_with"] if x != data["id"]]}
+        return data
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Resource:

@@ -12,6 +12,7 @@ from matcher._json_types import iso_text as _iso_text
 from matcher._json_types import json_typed as _json_typed
 from matcher._json_types import refuse_nul
 from matcher._json_types import scalar_kind as _scalar_kind
+from matcher.plan import Plan
 from matcher.schemas import (
     EMAIL_PATTERN,
     MAX_DESCRIPTION_CHARS,
@@ -36,7 +37,8 @@ from matcher.understanding import Field as UnderstoodField
 
 __all__ = [
     "ImportResult", "IndexStatus", "InitiativeIn", "InitiativeMatches", "IsoDate", "KeyInfo", "MatchRequest",
-    "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "ProviderIn", "ResourceIn", "SearchIn",
+    "MatchResponse", "ModelInfo", "OutcomeIn", "OverrideIn", "Page", "PlanLeftOut", "PlanResponse", "PlanStepOut",
+    "ProviderIn", "ResourceIn", "SearchIn",
     "TerritoryHit",
     "UnderstoodItem", "WidgetInitiative",
 ]
@@ -207,6 +209,58 @@ class MatchResponse(BaseModel):
                                                           "threshold (or none is eligible): say that nothing fits well")
     near_misses: list[Match] = Field(default=[], description="when nothing fits: resources that fail a criterion by "
                                                               "little, each with what would open it")
+
+
+class PlanStepOut(BaseModel):
+    """One resource of a plan, in the order to apply in."""
+
+    order: int = Field(ge=1, description="1 = apply first (soonest deadline); resources without one come last")
+    resource_id: str
+    title: str
+    covers: list[Need] = Field(description="the needs it is in the plan for; empty: there for the amount sought")
+    amount_max: float | None = Field(description="euros, the most its source says it gives; null: not given "
+                                                 "or not a funding")
+    deadline: date | None = Field(description="the date to apply by; null: none to meet (rolling, permanent, or "
+                                              "an annual session yet to be announced)")
+    explanation: list[str] = Field(description="in French: what it covers, its amount, its deadline, what to check")
+    match: Match = Field(description="the match it comes from, with its checks and reasons")
+
+
+class PlanLeftOut(BaseModel):
+    """A match the plan did not take although it would have added something, and why."""
+
+    resource_id: str
+    title: str
+    rank: int
+    reason: str = Field(description="in French, e.g. « écartée : « A » n'est pas cumulable avec « B » … »")
+
+
+class PlanResponse(BaseModel):
+    """Compatible resources that together cover the needs and the amount sought, in the order to apply in."""
+
+    steps: list[PlanStepOut]
+    left_out: list[PlanLeftOut]
+    needs: list[Need] = Field(description="the needs the plan aims at (every kind of help offered when none is given)")
+    uncovered: list[Need]
+    amount_sought: float | None
+    amount_covered: float = Field(description="euros: the sum of the maximum amounts its fundings state")
+    summary: list[str] = Field(description="in French")
+    index_version: str
+    model_version: str
+    understood: list[UnderstoodItem] = Field(default=[], description="what was read from the free text (free-text "
+                                                                     "plans only), as in `/v1/match`")
+
+    @classmethod
+    def of(cls, plan: Plan, index_version: str, model_version: str,
+           understood: list[UnderstoodItem] | None = None) -> PlanResponse:
+        steps = [PlanStepOut(order=s.order, resource_id=s.match.resource_id, title=s.match.title, covers=list(s.covers),
+                             amount_max=s.amount_max, deadline=s.deadline, explanation=list(s.explanation),
+                             match=s.match) for s in plan.steps]
+        left = [PlanLeftOut(resource_id=x.resource_id, title=x.title, rank=x.rank, reason=x.reason)
+                for x in plan.left_out]
+        return cls(steps=steps, left_out=left, needs=list(plan.needs), uncovered=list(plan.uncovered),
+                   amount_sought=plan.amount_sought, amount_covered=plan.amount_covered, summary=list(plan.summary),
+                   index_version=index_version, model_version=model_version, understood=understood or [])
 
 
 class InitiativeMatches(BaseModel):

@@ -31,6 +31,7 @@ from indexes.batching import QueryBatcher
 from indexes.cache import CachedEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.indexing import InitiativeIndex, ResourceIndex
+from matcher.plan import PLAN_DEPTH, Plan, make_plan
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative, InitiativeMatch, Match, MatchQuery, Resource
 from matcher.store import Catalogue, content_hash
@@ -40,7 +41,7 @@ from service.locks import RWLock
 from service.settings import Settings
 from service.startup import older_snapshot, served_recommender, warm_up
 
-__all__ = ["Engine", "IndexNotReady", "IndexState", "RWLock", "Served", "ServedInitiatives"]
+__all__ = ["Engine", "IndexNotReady", "IndexState", "RWLock", "Served", "ServedInitiatives", "ServedPlan"]
 
 log = logging.getLogger("maillage.engine")
 
@@ -81,6 +82,15 @@ class Served:
     model_version: str
     nothing_fits: bool = False
     near_misses: list[Match] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServedPlan:
+    """A plan (:mod:`matcher.plan`) and the versions of the index and model whose list it was chosen from."""
+
+    plan: Plan
+    index_version: str
+    model_version: str
 
 
 @dataclass(frozen=True)
@@ -283,6 +293,19 @@ class Engine(ErasureMixin):
                                    query_vector=query_vector)
         return Served(result.matches, result.excluded, rec.index.version, rec.model_version, result.nothing_fits,
                       result.near_misses)
+
+    def plan(self, query: MatchQuery | Initiative, *, today: date | None = None, staff_overrides: bool = False,
+             query_vector: np.ndarray | None = None) -> ServedPlan:
+        """The plan for ``query`` (:func:`matcher.plan.make_plan`) from the first ``PLAN_DEPTH`` matches of the
+        same ``recommend`` as :meth:`recommend`, its resources read under the lock that ranked them."""
+        rec, day = self.rec, today or date.today()
+        overrides = self.store.overrides_for(query.id) if staff_overrides and isinstance(query, Initiative) else None
+        transient = self.transient() if isinstance(query, MatchQuery) else nullcontext()
+        with self.lock.read(), transient:
+            found = rec.recommend(query, PLAN_DEPTH, today=day, overrides=overrides, query_vector=query_vector)
+            plan = make_plan(found.matches, rec.index.resources, rec.index.providers, needs=query.needs,
+                             amount_sought=query.amount_sought, today=day)
+        return ServedPlan(plan, rec.index.version, rec.model_version)
 
     def recommend_initiatives(self, resource_id: str, k: int, *, today: date | None = None) -> ServedInitiatives:
         """Reverse match: the top ``k`` initiatives for a served resource, under the read lock;

@@ -31,6 +31,7 @@ from matcher.importers._catalogue import (
     read_csv_records,
     web_url,
 )
+from matcher.importers._cumulation import read_cumulation
 from matcher.importers._sources import clip
 from matcher.importers.perimeters import at_perimeter_codes, financer_codes, simplify
 from matcher.schemas import MAX_DESCRIPTION_CHARS, MAX_THEMES, MAX_TITLE_CHARS, LegalForm, Need, ResourceKind
@@ -174,6 +175,7 @@ def _csv_item(line: int, row: dict[str, Any]) -> SourceItem:
         "closes_at": closes_at, "recurrence": _recurrence(row.get("Récurrence"), warnings), "url": web_url(link),
         "eligibility_text": "Bénéficiaires selon la source : " + " ; ".join(audiences) if audiences else None,
     }
+    _add_cumulation(fields, [fields["description"]])
     item = SourceAid(line, key, fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
     if codes:
         fields["coverage"] = codes
@@ -260,6 +262,7 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
                                               _absolute(aid.get("url")))) if u), None),
         "eligibility_text": _api_eligibility(aid, audiences),
     }
+    _add_cumulation(fields, [html_to_text(aid.get("description")), html_to_text(aid.get("eligibility"))])
     amounts = [a for a in (aid.get("loan_amount"), aid.get("recoverable_advance_amount"))
                if isinstance(a, int | float) and not isinstance(a, bool)]
     if amounts:
@@ -273,6 +276,15 @@ def api_item(n: int, aid: dict[str, Any]) -> SourceItem:
         warnings.append(f"périmètre « {perimeter or 'non indiqué'} » non reconnu (territoire « à vérifier » "
                         "pour cette aide)")
     return SourceAid(n, key, fields, _providers(financers), warnings, perimeter_resolved=bool(codes))
+
+
+def _add_cumulation(fields: dict[str, Any], texts: list[str]) -> None:
+    """The non-cumulation rule and words the aid's texts state, when they state one."""
+    scope, words = read_cumulation(texts)
+    if scope is not None:
+        fields["cumulation_scope"] = scope.value
+    if words is not None:
+        fields["cumulation_text"] = words
 
 
 def _absolute(url: Any) -> str | None:

@@ -44,9 +44,10 @@ _SAME_TITLE_SIMILARITY = 0.6
 """With the same folded title but providers named differently, the texts must be this alike."""
 # Fields a merge fills on the resource already held when it has no value for them.
 _FILLABLE = ("description", "eligibility_text", "opens_at", "closes_at", "url", "amount_min", "amount_max",
-             "capacity", "last_verified", "themes", "needs_covered")
+             "capacity", "last_verified", "themes", "needs_covered", "cumulation_scope", "cumulation_text")
 # Fields no source format gives: only staff set them, so a re-import keeps what the record holds.
-_STAFF_ONLY = ("contact", "capacity", "eligible_stages", "amount_min")
+# (Sources state non-cumulation in words or as a general rule, never as ids of other resources.)
+_STAFF_ONLY = ("contact", "capacity", "eligible_stages", "amount_min", "non_cumulable_with")
 
 
 @dataclass(frozen=True)

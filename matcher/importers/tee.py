@@ -36,6 +36,7 @@ from matcher.importers._catalogue import (
     parse_day,
     web_url,
 )
+from matcher.importers._cumulation import read_cumulation
 from matcher.importers._sources import clip
 from matcher.importers.perimeters import OUTSIDE_HIERARCHY, place_codes, simplify
 from matcher.schemas import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, LegalForm, Need, ResourceKind
@@ -131,6 +132,11 @@ def _conditions(program: dict[str, Any]) -> str | None:
     return clip("\n".join(lines), MAX_DESCRIPTION_CHARS)
 
 
+def _condition_lines(program: dict[str, Any]) -> list[str]:
+    """Every line of the programme's ``conditions d'éligibilité``, whatever its kind of condition."""
+    return [line for value in _section(program, "conditions d'éligibilité").values() for line in _lines(value)]
+
+
 def _description(program: dict[str, Any]) -> str:
     parts = [str(program.get("promesse") or "").strip(), html_to_text(str(program.get("description") or "")),
              html_to_text(str(program.get("description longue") or ""))]
@@ -175,6 +181,11 @@ def program_item(key: str, program: dict[str, Any]) -> SourceItem:
         "opens_at": opens_at, "closes_at": closes_at, "recurrence": "ponctuel" if closes_at else "permanent",
         "url": web_url(program.get("url")), "eligibility_text": _conditions(program),
     }
+    scope, words = read_cumulation([fields["description"], *_condition_lines(program)])
+    if scope is not None:
+        fields["cumulation_scope"] = scope.value
+    if words is not None:
+        fields["cumulation_text"] = words
     if str(program.get("aide temporairement indisponible") or "").strip().lower() == "oui":
         fields["active"] = False
         warnings.append("aide temporairement indisponible selon la source : importée inactive")

@@ -1,4 +1,5 @@
-"""``maillage match`` (a stored initiative, free text, or the reverse view) and ``maillage override``."""
+"""``maillage match`` (a stored initiative, free text, or the reverse view), ``maillage plan`` and
+``maillage override``."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from matcher.indexing import InitiativeIndex
+from matcher.plan import Plan, plan_for
 from matcher.recommender import Recommender
 from matcher.schemas import Amount, Decision, LegalForm, MatchQuery, Need, Outcome, Stage
 from matcher.store import Catalogue
 from matcher.understanding import FIELDS, Field, UnderstoodQuery, understand
+from service.api_models import PlanResponse
 from service.audit import CLI, record
 from service.cli._common import (
     ensure_index,
@@ -31,7 +34,7 @@ from service.cli._common import (
     progress_bar,
 )
 
-__all__ = ["match", "override"]
+__all__ = ["match", "override", "plan"]
 
 
 def match(
@@ -87,6 +90,68 @@ def match(
                                         ensure_ascii=False, indent=2) + "\n")
         else:
             print_matches(result, heading, show_excluded)
+
+
+def plan(
+    initiative: Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")] = None,
+    territory_code: Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, "
+                                                       "département, R+région) or FR")] = None,
+    legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
+    stage: Annotated[Stage | None, typer.Option("--stage")] = None,
+    need: Annotated[list[Need] | None, typer.Option("--need")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="amount sought, in euros (18000, \"18 000\")")]
+    = None,
+    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
+) -> None:
+    """A plan for a stored initiative or a free-text project: compatible resources covering its needs
+    and amount sought, in the order to apply in (soonest deadline first), each step explained."""
+    settings = load_settings()
+    with errors():
+        if (initiative is None) == (text is None):
+            raise ValueError("indiquez soit --initiative ID, soit --text \"…\" (exactly one of them)")
+        if initiative is not None and amount is not None:
+            raise ValueError("--amount va avec --text : une initiative enregistrée a son propre montant recherché")
+        amount_sought = _amount(amount)
+        today = date.fromisoformat(on) if on else date.today()
+        store = open_store(settings)
+        _, rec = ensure_index(store, settings, onnx_first=True)
+        if initiative is not None:
+            ini = store.get_initiative(initiative)
+            found = plan_for(rec, ini, today=today, overrides=store.overrides_for(ini.id))
+            heading = f"Plan pour {ini.title} ({ini.id}, {ini.territory})"
+        else:
+            given = MatchQuery(text=text or "", territory=territory_code, legal_form=legal_form, stage=stage,
+                               needs=need or [], amount_sought=amount_sought)
+            read = understand(given)
+            _print_understood(read, to_stderr=as_json)
+            found = plan_for(rec, read.query, today=today)
+            heading = f"Plan pour « {read.query.text[:80]} »"
+        if as_json:
+            body = PlanResponse.of(found, rec.index.version, rec.model_version).model_dump(mode="json")
+            sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        else:
+            _print_plan(found, heading)
+
+
+def _print_plan(found: Plan, heading: str) -> None:
+    table = Table(title=heading, title_justify="left", show_lines=True, expand=True)
+    table.add_column("Ordre", justify="right", no_wrap=True)
+    table.add_column("Ressource", ratio=3)
+    table.add_column("Pourquoi dans le plan", ratio=4)
+    for step in found.steps:
+        table.add_row(str(step.order), f"[bold]{escape(step.match.title)}[/]\n{escape(step.match.provider or '')}",
+                      escape("\n".join(step.explanation)))
+    if not found.steps:
+        table.add_row("", "Aucune ressource compatible.", "")
+    out.print(table)
+    for line in found.summary:
+        out.print(line, highlight=False)
+    if found.left_out:
+        out.print("[bold]Laissées de côté[/] :")
+        for x in found.left_out:
+            out.print(f"  • {escape(x.title)} (rang {x.rank}) — {escape(x.reason)}", highlight=False)
 
 
 _AMOUNT = TypeAdapter(Amount)

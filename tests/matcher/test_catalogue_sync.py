@@ -125,10 +125,13 @@ def test_near_identical_text_is_the_same_aid_a_different_text_is_not(store: Cata
 def test_resources_without_the_new_fields_hash_as_before() -> None:
     r = Resource(id="res-1", kind="financement", provider_id="p", title="Aide", coverage=["93"])
     old = r.model_dump(mode="json", exclude={"created_at", "updated_at", "eligibility_text", "perimeter_text",
-                                             "source_refs", "contact_email", "contact"})
+                                             "source_refs", "contact_email", "contact", "non_cumulable_with",
+                                             "cumulation_scope", "cumulation_text"})
     expected = hashlib.sha256(json.dumps(old, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     assert content_hash(r) == expected
     assert content_hash(r.model_copy(update={"eligibility_text": "Réservé aux communes."})) != expected
+    assert content_hash(r.model_copy(update={"non_cumulable_with": ["res-2"]})) != expected
+    assert content_hash(r.model_copy(update={"cumulation_text": "Non cumulable."})) != expected
 
 
 def test_the_source_clause_is_shown_but_not_counted_as_an_unknown_criterion() -> None:

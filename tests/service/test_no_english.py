@@ -71,7 +71,8 @@ def test_every_console_page_is_french(api: Api) -> None:
     assert resource
     pages = {
         "initiatives": "/console/initiatives", "initiatives filtered": "/console/initiatives?q=jardin",
-        "initiative": "/console/initiatives/ini-jardin", "resources": "/console/ressources",
+        "initiative": "/console/initiatives/ini-jardin", "plan": "/console/initiatives/ini-jardin/plan",
+        "resources": "/console/ressources",
         "resource": resource.group(1), "status": "/console/etat", "alerts": "/console/alertes", "demo": "/widget/demo",
         "alert link (400)": "/alertes/confirmer?t=faux",
         "accessibility": "/accessibilite", "legal": "/mentions-legales", "data": "/donnees-personnelles",

@@ -321,6 +321,7 @@ def test_a_partner_key_never_gets_personal_data(api: Api) -> None:
            "version": "v1", "subscription_id": "sub-0000000000000000"}
     bodies: dict[str, Any] = {
         "/v1/match": {"text": personal.description, "territory": "93066"},
+        "/v1/plan": {"text": personal.description, "territory": "93066"},  # the same body as /v1/match
         "/v1/widget/initiatives": {"title": "Jardin partagé", "description": "compost", "territory": "93066",
                                    "contact_email": "habitant@example.org", "consent": True},
     }
@@ -341,7 +342,7 @@ def test_a_partner_key_never_gets_personal_data(api: Api) -> None:
                 assert '"excluded":[]' in r.text or "excluded" not in r.text  # with_excluded is ignored
             elif path.startswith("/v1/"):
                 assert r.status_code == 403, (method, path, r.text)
-    assert {op for op in reached if " /v1/" in op} == {"POST /v1/match", "GET /v1/territories",
+    assert {op for op in reached if " /v1/" in op} == {"POST /v1/match", "POST /v1/plan", "GET /v1/territories",
                                                         "POST /v1/widget/initiatives", "POST /v1/widget/alerts"}
 
 

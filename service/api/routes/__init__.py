@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from service.api.routes import audit, catalogue, decisions, imports, match, ops, subscriptions, widget
+from service.api.routes import audit, catalogue, decisions, imports, match, ops, plan, subscriptions, widget
 
 __all__ = ["ROUTERS"]
 
 # In the order of the OpenAPI schema (and of matching: the first route that fits a path serves it).
-ROUTERS: tuple[APIRouter, ...] = (ops.probes, match.router, widget.router, catalogue.router, imports.router,
-                                  decisions.router, subscriptions.router, ops.router, audit.router)
+ROUTERS: tuple[APIRouter, ...] = (ops.probes, match.router, plan.router, widget.router, catalogue.router,
+                                  imports.router, decisions.router, subscriptions.router, ops.router, audit.router)

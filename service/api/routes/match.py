@@ -11,7 +11,7 @@ from indexes.batching import BatcherClosed
 from matcher.deadline import checkpoint
 from matcher.explain import without_names
 from matcher.schemas import ItemId, MatchQuery
-from matcher.understanding import understand
+from matcher.understanding import UnderstoodQuery, understand
 from service.admission import SHED, admitted
 from service.api.deps import EngineDep, MetricsDep, ReaderKey, WidgetKey
 from service.api.routing import v1_router
@@ -20,7 +20,7 @@ from service.engine import Engine
 from service.guard import Metrics
 from service.keys import ApiKey, Role
 
-__all__ = ["router"]
+__all__ = ["read_request", "router", "understood_items"]
 
 router = v1_router("match")
 
@@ -52,10 +52,7 @@ async def match_text(request: Request, engine: EngineDep, key: WidgetKey, metric
 
 def _match_text(engine: Engine, key: ApiKey, metrics: Metrics, body: MatchRequest, with_excluded: bool,
                 encoded: list[np.ndarray]) -> MatchResponse:
-    given = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
-                       needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
-    read = understand(given, ignore=body.ignore_understood)
-    checkpoint()
+    read = read_request(body)
     vector = encoded[0] if encoded and read.query.text == body.text else None
     served = engine.recommend(read.query, body.k, today=body.on,
                               with_excluded=with_excluded and key.role is not Role.partner, query_vector=vector)
@@ -63,12 +60,25 @@ def _match_text(engine: Engine, key: ApiKey, metrics: Metrics, body: MatchReques
     if key.role is Role.partner:  # a public page: no other initiative is named
         for m in [*served.matches, *served.near_misses]:
             m.reasons = [without_names(r) for r in m.reasons]
-    understood = [UnderstoodItem(field=i.field, value=i.value, text=i.text, start=i.start, end=i.end, label=i.label,
-                                 ambiguous=i.ambiguous, alternatives=list(i.alternatives), used=read.is_used(i))
-                  for i in read.understanding.items]
     return MatchResponse(matches=served.matches, excluded=served.excluded, index_version=served.index_version,
-                         model_version=served.model_version, understood=understood, nothing_fits=served.nothing_fits,
-                         near_misses=served.near_misses)
+                         model_version=served.model_version, understood=understood_items(read),
+                         nothing_fits=served.nothing_fits, near_misses=served.near_misses)
+
+
+def read_request(body: MatchRequest) -> UnderstoodQuery:
+    """The query a free-text request asks for: its fields, and what its text says for those it leaves empty."""
+    given = MatchQuery(text=body.text, territory=body.territory, legal_form=body.legal_form, stage=body.stage,
+                       needs=body.needs, themes=body.themes, amount_sought=body.amount_sought, kinds=body.kinds)
+    read = understand(given, ignore=body.ignore_understood)
+    checkpoint()
+    return read
+
+
+def understood_items(read: UnderstoodQuery) -> list[UnderstoodItem]:
+    """What was read from the text, as the responses show it."""
+    return [UnderstoodItem(field=i.field, value=i.value, text=i.text, start=i.start, end=i.end, label=i.label,
+                           ambiguous=i.ambiguous, alternatives=list(i.alternatives), used=read.is_used(i))
+            for i in read.understanding.items]
 
 
 @router.post("/initiatives/{initiative_id}/match", response_model=MatchResponse,

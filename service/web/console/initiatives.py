@@ -10,6 +10,7 @@ from fastapi import Request, Response
 
 from matcher import territory
 from matcher.labels import DECISION
+from matcher.plan import PLAN_DEPTH
 from matcher.schemas import Decision, Initiative, Outcome
 from matcher.store import NotFoundError, StoreError
 from service.audit import record
@@ -89,6 +90,17 @@ def initiative(console: ConsoleDep, initiative_id: str, fait: str | None = None,
         done = (f"Décision « {DECISION[Decision(fait)]} » enregistrée pour "
                 f"« {res.title if res is not None else ressource} ».")
     return _initiative_page(console, ini, done=done)
+
+
+@router.get("/initiatives/{initiative_id}/plan")
+def plan(console: ConsoleDep, initiative_id: str) -> Response:
+    try:
+        ini = console.engine.store.get_initiative(initiative_id)
+    except NotFoundError:
+        return not_found(console, "Initiative", initiative_id, "/console/initiatives")
+    served = console.engine.plan(ini, staff_overrides=True)
+    return console.page("plan.html", 200, nav="initiatives", ini=ini, plan=served.plan, depth=PLAN_DEPTH,
+                        index_version=served.index_version, model_version=served.model_version)
 
 
 @router.post("/initiatives/{initiative_id}/decisions")
