@@ -83,6 +83,6 @@ class TfidfTransform:
         out = np.zeros((len(rows), coef.shape[0]), dtype=np.float32)
         for r, (indices, values) in enumerate(rows):
             acc = out[r]
-            for j, v in zip(indices.tolist(), values):
+            for j, v in zip(indices.tolist(), values, strict=True):
                 acc += v * coef[:, j]
         return out
