@@ -65,10 +65,14 @@ _T = TypeVar("_T")
 
 
 def _in_thread(make: Callable[[], _T]) -> Callable[[], _T]:
-    """Start ``make()`` in a thread; the returned call waits for its result (or raises its error)."""
+    """Start ``make()`` in a thread; the returned call waits for its result (or raises its error).
+    Returns once the thread runs, so that it enters ONNX Runtime (which releases the GIL) before the
+    caller goes on."""
     box: dict[str, Any] = {}
+    running = threading.Event()
 
     def run() -> None:
+        running.set()
         try:
             box["value"] = make()
         except BaseException as exc:  # re-raised in the caller's thread
@@ -76,6 +80,7 @@ def _in_thread(make: Callable[[], _T]) -> Callable[[], _T]:
 
     thread = threading.Thread(target=run, name="onnx-session", daemon=True)
     thread.start()
+    running.wait()
 
     def result() -> _T:
         thread.join()
@@ -101,6 +106,8 @@ class OnnxFirstEncoder:
         # The sessions load in threads while this one reads the tokenizer: ONNX Runtime releases the GIL
         # while it loads a graph, the tokenizers library holds it while it parses tokenizer.json, and
         # the two took about as long as each other (0.8 s and 0.6 s) in a one-off match.
+        import onnxruntime  # noqa: F401 - here: an import in the thread would wait for the GIL the tokenizer holds
+
         tokenizer = _Tokenizer.later(folder / "tokenizer.json")
         documents = _in_thread(lambda: OnnxRunner(export / "model.onnx", tokenizer, self.max_seq_length))
         queries = (_in_thread(lambda: OnnxRunner(export / "model.int8.onnx", tokenizer, self.max_seq_length))
