@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -18,7 +18,6 @@ from rich.table import Table
 from indexes import EncoderError, SnapshotError, load_encoder
 from matcher import territory
 from matcher.history import HistoryError
-from matcher.importers import ImportReport
 from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
 from matcher.ranker import RankerError
@@ -26,8 +25,11 @@ from matcher.recommender import Recommendation, Recommender
 from matcher.schema_version import SchemaTooNewError
 from matcher.schemas import CheckStatus, Criterion, Match, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
-from service.engine import served_recommender
 from service.settings import Settings
+from service.startup import served_recommender
+
+if TYPE_CHECKING:  # the importers are the import commands' (a one-off match does not load them)
+    from matcher.importers import ImportReport
 
 __all__ = ["ensure_index", "err", "errors", "fail", "load_settings", "open_store", "out", "print_matches",
            "print_report", "progress_bar"]
