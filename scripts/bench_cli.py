@@ -1,7 +1,8 @@
 """How long a one-off ``maillage match`` takes on an existing home (issue 18: ≤ 3 s), in subprocesses
 as a user runs it: ``match --initiative ini-0001`` and ``match --text …``, ``--repeats`` times each,
 p50 and min of the wall time, and the share of it spent importing modules (one more run of each
-under ``python -X importtime``). The machine's 1-min load average is recorded at start and end.
+under ``python -X importtime``), and the CPU time of the runs, which a loaded machine inflates much
+less than the wall time. The machine's load averages are recorded at start and end.
 
 With ``--baseline-code DIR`` (another checkout, e.g. the code before a change) the same commands run
 from it too, interleaved with the runs of this code so that both see the same load, and the answers
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,16 +35,20 @@ COMMANDS = {
 
 
 def _run(code: Path, args: list[str], env: dict[str, str], *, importtime: bool = False
-         ) -> tuple[float, str, str]:
-    """``(wall seconds, stdout, stderr)`` of ``python -m service.cli ARGS`` run from ``code``."""
+         ) -> tuple[float, str, str, float]:
+    """``(wall seconds, stdout, stderr, CPU seconds)`` of ``python -m service.cli ARGS`` run from
+    ``code``; the CPU time (user + system, all threads) depends much less on the machine's load."""
     flags = ["-X", "importtime"] if importtime else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, *flags, "-m", "service.cli", *args], cwd=code,
                           env={**env, "PYTHONPATH": str(code)}, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{code}: maillage {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return wall, done.stdout, done.stderr
+    return wall, done.stdout, done.stderr, cpu
 
 
 def _imports(stderr: str) -> tuple[float, dict[str, float]]:
@@ -65,9 +71,10 @@ def _imports(stderr: str) -> tuple[float, dict[str, float]]:
     return total, dict(sorted(top.items(), key=lambda kv: -kv[1])[:8])
 
 
-def _summary(walls: list[float]) -> dict[str, float]:
+def _summary(walls: list[float], cpus: list[float]) -> dict[str, float]:
     return {"p50_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "max_s": round(max(walls), 3)}
+            "max_s": round(max(walls), 3), "cpu_p50_s": round(statistics.median(cpus), 3),
+            "cpu_min_s": round(min(cpus), 3)}
 
 
 def _measure(codes: dict[str, Path], env: dict[str, str], repeats: int
@@ -78,17 +85,21 @@ def _measure(codes: dict[str, Path], env: dict[str, str], repeats: int
         for name, cmd in COMMANDS.items():
             answers[(label, name)] = json.loads(_run(code, cmd, env)[1])
     walls: dict[str, dict[str, list[float]]] = {c: {n: [] for n in COMMANDS} for c in codes}
+    cpus: dict[str, dict[str, list[float]]] = {c: {n: [] for n in COMMANDS} for c in codes}
     for _ in range(repeats):
         for name, cmd in COMMANDS.items():
             for label, code in codes.items():  # interleaved: both codes see the same load
-                walls[label][name].append(_run(code, cmd, env)[0])
+                wall, _, _, cpu = _run(code, cmd, env)
+                walls[label][name].append(wall)
+                cpus[label][name].append(cpu)
     results: dict[str, object] = {}
     for label, code in codes.items():
         per: dict[str, object] = {}
         for name, cmd in COMMANDS.items():
-            wall, _, stderr = _run(code, cmd, env, importtime=True)
+            wall, _, stderr, _ = _run(code, cmd, env, importtime=True)
             spent, top = _imports(stderr)
-            per[name] = {**_summary(walls[label][name]), "runs_s": [round(w, 3) for w in walls[label][name]],
+            per[name] = {**_summary(walls[label][name], cpus[label][name]),
+                         "runs_s": [round(w, 3) for w in walls[label][name]],
                          "importtime_run_s": round(wall, 3), "import_s": round(spent, 3),
                          "import_share": round(spent / wall, 3),
                          "top_level_imports_s": {k: round(v, 3) for k, v in top.items()}}
@@ -103,12 +114,14 @@ def _print(report: dict[str, Any]) -> None:
     results = report["results"]
     for label, body in results.items():
         for name, r in body["commands"].items():
-            print(f"{label:>8} {name:<10} p50 {r['p50_s']:.2f} s  min {r['min_s']:.2f} s  imports "
+            print(f"{label:>8} {name:<10} p50 {r['p50_s']:.2f} s  min {r['min_s']:.2f} s  "
+                  f"CPU p50 {r['cpu_p50_s']:.2f} s  imports "
                   f"{100 * r['import_share']:.0f} % of a run ({r['import_s']:.2f} s of {r['importtime_run_s']:.2f} s)")
     if "baseline" in results:
         for name in COMMANDS:
             this, base = results["this"]["commands"][name], results["baseline"]["commands"][name]
-            print(f"{name}: p50 {base['p50_s']:.2f} s → {this['p50_s']:.2f} s ({base['p50_s'] / this['p50_s']:.1f}×)")
+            print(f"{name}: p50 {base['p50_s']:.2f} s → {this['p50_s']:.2f} s ({base['p50_s'] / this['p50_s']:.1f}×), "
+                  f"CPU {base['cpu_p50_s']:.2f} s → {this['cpu_p50_s']:.2f} s")
         print(f"same answers as the baseline: {report['same_answers_as_baseline']}")
 
 
