@@ -100,10 +100,11 @@ def print_report(report: ImportReport, what: str) -> None:
 def ensure_index(store: Catalogue, settings: Settings, *, onnx_first: bool = False
                  ) -> tuple[ResourceIndex, Recommender]:
     """The published index (built now if missing or stale) and its recommender. ``onnx_first``: queries
-    from the model's ONNX export, PyTorch imported only if a text needs it (a one-off match)."""
+    from the model's ONNX export, PyTorch imported only if a text needs it, and the model loaded only
+    when a text is missing from the embedding cache (a one-off match)."""
     encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
                            runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision,
-                           precision=settings.encoder_precision, onnx_first=onnx_first)
+                           precision=settings.encoder_precision, onnx_first=onnx_first, lazy=onnx_first)
     with progress_bar() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 

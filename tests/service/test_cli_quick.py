@@ -24,7 +24,7 @@ try:
     app(["match", "--text", "jardin partagé et compost de quartier", "--territory", "93066", "--json"],
         standalone_mode=False)
 finally:
-    watched = ("torch", "sentence_transformers", "sklearn")
+    watched = ("torch", "sentence_transformers", "sklearn", "onnxruntime")
     sys.stderr.write("MODULES " + json.dumps({m: m in sys.modules for m in watched}))
 """
 
@@ -66,13 +66,17 @@ def test_match_from_the_cli_imports_no_pytorch(tmp_path: Path, e5_folder: Path) 
     store.close()
 
     env = {**os.environ, "MAILLAGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0, run.stderr
-    matches = json.loads(run.stdout)
-    assert matches and matches[0]["resource_id"] == "res-jardin-93"
-    modules = json.loads(run.stderr.rsplit("MODULES ", 1)[1])
-    assert modules == {"torch": False, "sentence_transformers": False, "sklearn": False}
+    answers = []
+    for loaded_model in (True, False):  # the second time the text's vector is in the cache: no model loaded
+        run = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr
+        answers.append(json.loads(run.stdout))
+        assert answers[-1] and answers[-1][0]["resource_id"] == "res-jardin-93"
+        modules = json.loads(run.stderr.rsplit("MODULES ", 1)[1])
+        assert modules == {"torch": False, "sentence_transformers": False, "sklearn": False,
+                           "onnxruntime": loaded_model}
+    assert answers[0] == answers[1]
 
 
 # --- the CLI path without scikit-learn, with the outputs of the scikit-learn path -----------------
