@@ -320,7 +320,8 @@ def load_encoder(
     ``precision``: the queries' variant (``auto``: the one chosen through the parity gate, see
     :mod:`indexes.precision`); their vectors are cached apart from float32's. ``onnx_first``: serve the
     default model from its ONNX export without importing PyTorch until a text needs it
-    (:mod:`indexes.onnx_encoder`; a one-off ``maillage match``).
+    (:mod:`indexes.onnx_encoder`; a one-off ``maillage match``, with ``lazy``: nothing is loaded when
+    the query's vector is in the cache).
     """
     if runtime not in ("onnxruntime", "torch"):
         raise EncoderError(f"unknown encoder runtime {runtime!r}: expected onnxruntime or torch")
@@ -331,8 +332,8 @@ def load_encoder(
         from indexes._variants import recorded_variant
         from indexes.e5 import E5_DIMENSION, E5_MODEL_ID
 
-        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime, batch_precision, precision), E5_MODEL_ID,
-                              E5_DIMENSION, recorded_variant(models_dir, E5_MODEL_ID, runtime, precision))
+        encoder = LazyEncoder(lambda: _resolve(spec, models_dir, runtime, batch_precision, precision, onnx_first),
+                              E5_MODEL_ID, E5_DIMENSION, recorded_variant(models_dir, E5_MODEL_ID, runtime, precision))
     else:
         encoder = _resolve(spec, models_dir, runtime, batch_precision, precision, onnx_first)
     if cache_path is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,9 +28,20 @@ class _Tokenizer:
     ``tokenizers.Tokenizer`` (padding to the longest text, truncation to ``max_length``)."""
 
     def __init__(self, path: Path) -> None:
+        self._path = path
+        self.load()
+
+    @classmethod
+    def later(cls, path: Path) -> _Tokenizer:
+        """A tokenizer whose file is read by :meth:`load`, before any call."""
+        self = cls.__new__(cls)
+        self._path = path
+        return self
+
+    def load(self) -> None:
         from tokenizers import Tokenizer
 
-        self._tok = Tokenizer.from_file(str(path))
+        self._tok = Tokenizer.from_file(str(self._path))
         self._pad = self._tok.token_to_id("<pad>") or 0
 
     def __call__(self, texts: Sequence[str], *, padding: bool = True, truncation: bool = True,
@@ -50,6 +61,37 @@ class _Tokenizer:
         return [len(e.ids) for e in self._tok.encode_batch(list(texts))]
 
 
+_T = TypeVar("_T")
+
+
+def _in_thread(make: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``make()`` in a thread; the returned call waits for its result (or raises its error).
+    Returns once the thread runs, so that it enters ONNX Runtime (which releases the GIL) before the
+    caller goes on."""
+    box: dict[str, Any] = {}
+    running = threading.Event()
+
+    def run() -> None:
+        running.set()
+        try:
+            box["value"] = make()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="onnx-session", daemon=True)
+    thread.start()
+    running.wait()
+
+    def result() -> _T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        value: _T = box["value"]
+        return value
+
+    return result
+
+
 class OnnxFirstEncoder:
     """See the module docstring. ``full``: builds the full encoder (same ``model_id`` and vectors)."""
 
@@ -61,11 +103,19 @@ class OnnxFirstEncoder:
         self.query_prefix, self.document_prefix = query_prefix, document_prefix
         self.query_variant = "" if precision == "float32" else precision
         self.max_seq_length, self._max_texts = 512, max_texts
-        tokenizer = _Tokenizer(folder / "tokenizer.json")
+        # The sessions load in threads while this one reads the tokenizer: ONNX Runtime releases the GIL
+        # while it loads a graph, the tokenizers library holds it while it parses tokenizer.json, and
+        # the two took about as long as each other (0.8 s and 0.6 s) in a one-off match.
+        import onnxruntime  # noqa: F401 - here: an import in the thread would wait for the GIL the tokenizer holds
+
+        tokenizer = _Tokenizer.later(folder / "tokenizer.json")
+        documents = _in_thread(lambda: OnnxRunner(export / "model.onnx", tokenizer, self.max_seq_length))
+        queries = (_in_thread(lambda: OnnxRunner(export / "model.int8.onnx", tokenizer, self.max_seq_length))
+                   if precision == "int8" else None)
+        tokenizer.load()
         self._count = tokenizer.count
-        self._documents = OnnxRunner(export / "model.onnx", tokenizer, self.max_seq_length)
-        self._queries = (OnnxRunner(export / "model.int8.onnx", tokenizer, self.max_seq_length)
-                         if precision == "int8" else self._documents)
+        self._documents = documents()
+        self._queries = queries() if queries is not None else self._documents
         self._factory = full
         self._full_encoder: Encoder | None = None
         self._lock = threading.Lock()

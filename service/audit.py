@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from matcher.importers import ImportReport
 from matcher.store import AuditEntry, Catalogue
 from service.keys import ApiKey
+
+if TYPE_CHECKING:
+    from matcher.importers import ImportReport
 
 __all__ = ["CITIZEN", "CLI", "SYSTEM", "import_detail", "principal_of", "record"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -18,7 +18,6 @@ from rich.table import Table
 from indexes import EncoderError, SnapshotError, load_encoder
 from matcher import territory
 from matcher.history import HistoryError
-from matcher.importers import ImportReport
 from matcher.indexing import ResourceIndex
 from matcher.labels import KIND
 from matcher.ranker import RankerError
@@ -26,8 +25,11 @@ from matcher.recommender import Recommendation, Recommender
 from matcher.schema_version import SchemaTooNewError
 from matcher.schemas import CheckStatus, Criterion, Match, describe_validation_error
 from matcher.store import Catalogue, NotFoundError, StoreError
-from service.engine import served_recommender
 from service.settings import Settings
+from service.startup import served_recommender
+
+if TYPE_CHECKING:  # the importers are the import commands' (a one-off match does not load them)
+    from matcher.importers import ImportReport
 
 __all__ = ["ensure_index", "err", "errors", "fail", "load_settings", "open_store", "out", "print_matches",
            "print_report", "progress_bar"]
@@ -98,10 +100,11 @@ def print_report(report: ImportReport, what: str) -> None:
 def ensure_index(store: Catalogue, settings: Settings, *, onnx_first: bool = False
                  ) -> tuple[ResourceIndex, Recommender]:
     """The published index (built now if missing or stale) and its recommender. ``onnx_first``: queries
-    from the model's ONNX export, PyTorch imported only if a text needs it (a one-off match)."""
+    from the model's ONNX export, PyTorch imported only if a text needs it, and the model loaded only
+    when a text is missing from the embedding cache (a one-off match)."""
     encoder = load_encoder(settings.model, models_dir=settings.models_dir, cache_path=settings.cache_path,
                            runtime=settings.encoder_runtime, batch_precision=settings.encoder_batch_precision,
-                           precision=settings.encoder_precision, onnx_first=onnx_first)
+                           precision=settings.encoder_precision, onnx_first=onnx_first, lazy=onnx_first)
     with progress_bar() as progress:
         task = progress.add_task("Indexation des ressources", total=None)
 
