@@ -227,13 +227,20 @@ class SparseIndex:
             return None
         return np.asarray(fit.model.get_scores_from_ids(token_ids), dtype=np.float32)
 
+    def rows_of(self, ids: Iterable[str]) -> np.ndarray:
+        """``(m,) int64`` rows of the known ids among ``ids`` (unknown ones skipped), to pass as
+        ``allowed`` to :meth:`search` many times; valid until the next ``upsert`` or ``remove``."""
+        fit = self._fitted()
+        return np.fromiter({fit.rows[i] for i in ids if i in fit.rows}, dtype=np.int64)
+
     def search(
-        self, query: str, k: int, *, allowed: Iterable[str] | None = None
+        self, query: str, k: int, *, allowed: Iterable[str] | np.ndarray | None = None
     ) -> tuple[np.ndarray, list[str | None]]:
         """Top ``k`` ids by BM25 score among documents with a positive score (and in ``allowed``).
 
         Filtering happens on the full score vector before selection, so the result is only short
         when fewer than ``k`` allowed documents match. Unknown ids in ``allowed`` are ignored.
+        ``allowed`` may also be an integer array from :meth:`rows_of`.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be an int >= 1, got {k!r}")
@@ -247,7 +254,10 @@ class SparseIndex:
         if scores is None:
             return out_scores, out_ids
         if allowed is not None:
-            rows = np.fromiter({fit.rows[i] for i in allowed if i in fit.rows}, dtype=np.int64)
+            if isinstance(allowed, np.ndarray) and allowed.dtype.kind in "iu":
+                rows = allowed[(allowed >= 0) & (allowed < scores.size)].astype(np.int64, copy=False)
+            else:
+                rows = np.fromiter({fit.rows[i] for i in allowed if i in fit.rows}, dtype=np.int64)
             masked = np.zeros_like(scores)
             masked[rows] = scores[rows]
             scores = masked

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ CLASSIFIER_FOLDS = 5
 
 POSITIVE = frozenset({Decision.obtained, Decision.applied, Decision.shortlisted, Decision.contacted, Decision.pinned})
 NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
+_CUTS = 64  # date cuts whose answers History.cut_memo keeps (the observatory asks one per month end)
 
 
 @dataclass
@@ -77,6 +79,9 @@ class History:
     norms: dict[str, float] = field(init=False, repr=False, default_factory=dict)
     amount_stats: dict[str, tuple[float, float] | None] = field(init=False, repr=False, default_factory=dict)
     local_counts: dict[str, Counter[str]] = field(init=False, repr=False, default_factory=dict)
+    cuts: dict[float, dict[object, Any]] = field(init=False, repr=False, default_factory=dict)
+    """Answers that depend only on a date cut (``before``, nothing excluded), per cut: every query of
+    the observatory's month ends shares them (:meth:`cut_memo`)."""
     _folds: dict[tuple[str, int], TextClassifier | VectorClassifier] = field(init=False, repr=False,
                                                                             default_factory=dict)
     _folds_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -174,6 +179,16 @@ class History:
         if row is None or self.texts is None:
             return None
         return self.texts[row].split("\n", 1)[0].strip() or None
+
+    def cut_memo(self, before: float) -> dict[object, Any]:
+        """The memo of the views cut at ``before`` with nothing excluded (the last :data:`_CUTS` cuts
+        asked are kept). Its answers are the ones a view computes, so sharing them changes nothing."""
+        memo = self.cuts.get(before)
+        if memo is None:
+            while len(self.cuts) >= _CUTS:
+                self.cuts.pop(next(iter(self.cuts)), None)
+            memo = self.cuts[before] = {}
+        return memo
 
     def view(self, *, exclude: str | None = None, before: float | None = None) -> HistoryView:
         """The rows a query may use: decided before ``before`` (POSIX time), without ``exclude``."""

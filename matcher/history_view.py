@@ -9,8 +9,9 @@ per-resource answer is an array in the order of the ids asked.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,15 +30,30 @@ AMOUNT_STD_FLOOR = 0.25
 """Added to the standard deviation of log-amounts in :meth:`HistoryView.amount_typicality`."""
 
 
+def _resource_counts(h: History, rows: np.ndarray) -> Counter[str]:
+    return Counter(r for row in rows for r in h.resources_of[row])
+
+
 class HistoryView:
     """The rows of ``history`` visible to one query. ``mask`` is None when every row is."""
 
-    __slots__ = ("exclude", "h", "mask")
+    __slots__ = ("exclude", "h", "mask", "memo")
 
     def __init__(self, history: History, *, exclude: str | None = None, before: float | None = None) -> None:
         self.h = history
         self.exclude = exclude
         self.mask = history.visible(before, exclude)
+        # A date cut with nothing excluded is the same for every query that asks it: its answers are
+        # kept on the history (the observatory's month ends ask thousands of queries per cut).
+        self.memo: dict[object, Any] | None = (
+            history.cut_memo(before) if before is not None and exclude is None and self.mask is not None else None)
+
+    def _memoised(self, key: object, compute: Callable[[], Any]) -> Any:
+        if self.memo is None:
+            return compute()
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def _rows(self, resource_id: str) -> np.ndarray:
         rows = self.h.rows_of.get(resource_id)
@@ -104,10 +120,13 @@ class HistoryView:
         h = self.h
         if h.sparse is None or len(h) == 0:
             return {}
-        allowed = None if self.mask is None else [h.initiative_ids[r] for r in np.flatnonzero(self.mask)]
-        if allowed is not None and not allowed:
+        sparse = h.sparse
+        mask = self.mask
+        allowed = None if mask is None else self._memoised(
+            "lexical_rows", lambda: sparse.rows_of([h.initiative_ids[r] for r in np.flatnonzero(mask)]))
+        if allowed is not None and not allowed.size:
             return {}
-        scores, ids = h.sparse.search(text, k, allowed=allowed)
+        scores, ids = sparse.search(text, k, allowed=allowed)
         total = 0.0
         vote: defaultdict[str, float] = defaultdict(float)
         for score, iid in zip(scores, ids, strict=True):
@@ -141,11 +160,14 @@ class HistoryView:
                 if norm is None:
                     norm = h.norms[rid] = float(np.linalg.norm(total))
             else:
-                total = h.vectors[self._rows(rid)].sum(axis=0)
-                norm = float(np.linalg.norm(total))
+                total, norm = self._memoised(("profile", rid), partial(self._profile_of, rid))
             if norm > 1e-9:
                 out[i] = float(total @ query) / norm
         return out
+
+    def _profile_of(self, resource_id: str) -> tuple[np.ndarray, float]:
+        total = self.h.vectors[self._rows(resource_id)].sum(axis=0)
+        return total, float(np.linalg.norm(total))
 
     def local_share(self, where: str | None, resource_ids: Sequence[str], *,
                     prior_weight: float = LOCAL_PRIOR_WEIGHT) -> np.ndarray:
@@ -172,7 +194,7 @@ class HistoryView:
                 continue
             counts = h.local_counts.get(key) if mask is None else None
             if counts is None:
-                counts = Counter(r for row in rows for r in h.resources_of[row])
+                counts = self._memoised(("local", key), partial(_resource_counts, h, rows))
                 if mask is None:
                     h.local_counts[key] = counts
             local = np.fromiter((counts.get(r, 0) for r in resource_ids), dtype=np.float64, count=len(resource_ids))
@@ -194,7 +216,7 @@ class HistoryView:
             if mask is None and rid in h.amount_stats:
                 stats = h.amount_stats[rid]
             else:
-                stats = self._amounts_of(rid)
+                stats = self._memoised(("amount", rid), partial(self._amounts_of, rid))
                 if mask is None:
                     h.amount_stats[rid] = stats
             if stats is not None:

@@ -16,12 +16,18 @@ import multiprocessing as mp
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from threadpoolctl import threadpool_limits
+
 __all__ = ["fork_imap", "fork_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _FN: Callable[[Any], Any] | None = None  # the function a forked worker inherits (set just before the fork)
+
+
+def _one_thread() -> None:
+    threadpool_limits(limits=1)
 
 
 def _call(item: Any) -> Any:
@@ -44,7 +50,7 @@ def fork_imap(fn: Callable[[T], R], items: Sequence[T], workers: int, *, chunksi
     _FN = fn
     size = chunksize or max(1, len(items) // (workers * 8))
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
+        with mp.get_context("fork").Pool(workers, initializer=_one_thread) as pool:
             yield from pool.imap(_call, items, chunksize=size)
     finally:
         _FN = None

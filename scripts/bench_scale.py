@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import faiss  # noqa: E402
 
 from eval.bench_data import demo_texts, noise_norm_for, size_label, synthetic_catalogue  # noqa: E402
-from indexes import DenseIndex, load_encoder  # noqa: E402
+from indexes import DenseIndex, SparseIndex, load_encoder  # noqa: E402
 
 SHARES = (1.0, 0.5, 0.1, 0.01, 0.001)
 NPROBE_SWEEP = (8, 16, 32, 48, 64)
@@ -167,11 +167,39 @@ def _direction(label: str, base: np.ndarray, n: int, queries: np.ndarray, rng: n
     return index
 
 
+def _sparse(n: int, texts: list[str], queries: list[str], rng: np.random.Generator, out: dict[str, Any],
+            tmp: Path) -> None:
+    """BM25 over ``n`` initiatives' texts (the demo's, repeated as the synthetic vectors' sources are):
+    build, snapshot size, search p50 unfiltered and with 10 % allowed."""
+    label = f"sparse_{size_label(n)}"
+    src = rng.integers(0, len(texts), n)
+    ids = [f"syn-{i:07d}" for i in range(n)]
+    gc.collect()
+    t = time.perf_counter()
+    index = SparseIndex().build(ids, [texts[s] for s in src])
+    out[f"{label}.build_s"] = round(time.perf_counter() - t, 1)
+    out[f"{label}.peak_rss_mb_after_build"] = _peak_mb()
+    paths = index.save(tmp / label)
+    out[f"{label}.snapshot_bytes_per_item"] = round(_files_bytes(paths) / n, 1)
+    print(f"{label}: built in {out[f'{label}.build_s']} s, snapshot {out[f'{label}.snapshot_bytes_per_item']:.0f} "
+          f"bytes per item (peak RSS {out[f'{label}.peak_rss_mb_after_build']:.0f} MB)", flush=True)
+    allowed = [ids[j] for j in np.flatnonzero(rng.random(n) < 0.1)]
+    for name, given in (("share1", None), ("share0.1", allowed)):
+        ts = []
+        for q in queries:
+            t = time.perf_counter()
+            index.search(q, 50, allowed=given)
+            ts.append(time.perf_counter() - t)
+        out[f"{label}.{name}.p50_ms"], out[f"{label}.{name}.p99_ms"] = _p(ts, 50), _p(ts, 99)
+        print(f"  {label} {name}: p50 {_p(ts, 50):.1f} ms, p99 {_p(ts, 99):.1f} ms", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--resources", type=_size, default=1_000_000)
     ap.add_argument("--initiatives", type=_size, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sparse", type=_size, default=0, help="also BM25 over this many initiatives' texts")
     ap.add_argument("--home", type=Path, default=Path(os.environ.get("MAILLAGE_HOME", "var")))
     ap.add_argument("--model", default="multilingual-e5-small")
     ap.add_argument("--seed", type=int, default=0)
@@ -195,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         index = _direction(f"initiatives_{size_label(args.initiatives)}", ini_base, args.initiatives, queries, rng,
                            out, Path(tmp))
         del index
+        if args.sparse:
+            _, _, query_texts, _ = demo_texts()
+            picked = [query_texts[i] for i in rng.integers(0, len(query_texts), min(args.queries, 50))]
+            _sparse(args.sparse, query_texts, picked, rng, out, Path(tmp))
     out["peak_rss_mb"] = _peak_mb()
     load_end = os.getloadavg()
     out["load_average_start"] = [round(v, 2) for v in load_start]

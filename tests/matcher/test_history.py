@@ -64,3 +64,37 @@ def test_amount_typicality_prefers_the_resource_used_to_such_amounts() -> None:
     np.testing.assert_array_equal(h.view().amount_typicality(None, ["A", "B"]), [0.0, 0.0])
     # One known amount left is too few to judge what is usual.
     np.testing.assert_array_equal(h.view(exclude="p1").amount_typicality(1000.0, ["A"]), [0.0])
+
+
+def test_a_date_cut_shares_its_answers_and_they_are_those_of_a_fresh_view() -> None:
+    from indexes import SparseIndex
+
+    rng = np.random.default_rng(3)
+    n = 40
+    ids = [f"p{i}" for i in range(n)]
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = [frozenset({"A" if i % 3 else "B", "C"} if i % 5 == 0 else {"A" if i % 3 else "B"}) for i in range(n)]
+    texts = [f"jardin partagé quartier {'compost' if i % 2 else 'potager'} {i}" for i in range(n)]
+    places = ["75" if i % 2 else "13" for i in range(n)]
+    amounts = np.log1p(rng.uniform(1_000, 50_000, n))
+    h = History(ids, vectors, labels, sparse=SparseIndex().build(ids, texts), dates=np.arange(n, dtype=np.float64),
+                places=places, amounts=amounts, texts=texts)
+    queries = rng.standard_normal((3, 8)).astype(np.float32)
+    for before in (12.5, 30.0):
+        for q, text in zip(queries, ("compost 3", "potager", "jardin 17"), strict=True):
+            shared, fresh = h.view(before=before), h.view(before=before)
+            fresh.memo = None  # computed from the mask alone
+            assert shared.memo is h.cut_memo(before)
+            for a, b in ((shared, fresh), (shared, fresh)):  # twice: the second reads the memo
+                assert a.lexical_votes(text) == b.lexical_votes(text)
+                np.testing.assert_array_equal(a.profile_similarity(q, ["A", "B", "C", "D"]),
+                                              b.profile_similarity(q, ["A", "B", "C", "D"]))
+                np.testing.assert_array_equal(a.local_share("75", ["A", "B", "C"]),
+                                              b.local_share("75", ["A", "B", "C"]))
+                np.testing.assert_array_equal(a.amount_typicality(9_000.0, ["A", "B", "C"]),
+                                              b.amount_typicality(9_000.0, ["A", "B", "C"]))
+    assert set(h.cuts) == {12.5, 30.0} and h.cut_memo(12.5)
+    # A cut differs from the whole history, and a view that leaves a project out keeps no memo.
+    assert h.view(before=12.5).local_share("75", ["A"]) != h.view().local_share("75", ["A"])
+    assert h.view(before=12.5, exclude="p1").memo is None and h.view().memo is None

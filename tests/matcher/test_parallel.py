@@ -39,3 +39,13 @@ def test_an_error_in_a_worker_reaches_the_caller() -> None:
         return x
     with pytest.raises(ValueError, match="sept"):
         fork_map(boom, list(range(20)), 2)
+
+
+def _blas_threads(_: int) -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((lib["num_threads"] for lib in threadpool_info()), default=1)
+
+
+def test_each_worker_runs_its_numeric_libraries_on_one_thread() -> None:
+    assert fork_map(_blas_threads, list(range(8)), 2) == [1] * 8
