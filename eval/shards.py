@@ -20,11 +20,13 @@ same bytes for the same shard.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -36,8 +38,9 @@ from matcher.recommender import Recommender
 from matcher.schemas import Initiative, MatchQuery
 
 __all__ = [
-    "FORMATS", "MANIFEST", "BatchError", "EngineUnavailable", "Executor", "Fingerprint", "ShardReport", "file_sha256",
-    "iter_shards", "local_executor", "match_shard", "run_sharded", "shard_file", "shard_name",
+    "FORMATS", "MANIFEST", "BatchError", "EngineUnavailable", "Executor", "Fingerprint", "ShardReport",
+    "file_sha256", "iter_shards", "local_executor", "match_shard", "resumed_day", "run_sharded", "shard_file",
+    "shard_name",
 ]
 
 FORMATS = ("parquet", "csv")
@@ -229,7 +232,7 @@ def _open_manifest(out: Path, fp: Fingerprint, overwrite: bool) -> _Manifest:
     """The manifest to continue: the folder's own when its fingerprint is this run's, a fresh one for an
     empty or new folder (or any folder of ours with ``overwrite``)."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".shard-*.tmp-*"):  # temporary files of a killed run
+    for stale in [*out.glob(".shard-*.tmp-*"), *out.glob(f".{MANIFEST}.tmp-*")]:  # left by a killed run
         stale.unlink()
     ours = [p for p in out.iterdir() if p.name == MANIFEST or p.name.startswith("shard-")]
     if overwrite:
@@ -267,6 +270,37 @@ def run_sharded(
         raise BatchError(f"format inconnu {fingerprint.format!r} : attendu l'un de {', '.join(FORMATS)}")
     if fingerprint.shard_size < 1:
         raise BatchError(f"--shard-size doit être un entier ≥ 1, reçu {fingerprint.shard_size}")
+    with _locked(out):
+        return _run(initiatives, out, fingerprint, execute, progress, overwrite)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """One run at a time per folder: a second ``maillage batch`` on it (a resume typed while the first
+    still runs) is refused instead of deleting the first one's temporary files and manifest entries.
+    The lock is the kernel's ``flock`` on the folder itself: no file, and a killed run leaves none."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchError(f"un autre lot écrit déjà dans {out} : attendez qu'il finisse (ou arrêtez-le) avant "
+                             "de le reprendre") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def resumed_day(out: Path) -> str | None:
+    """The ``--on`` date of the run whose manifest ``out`` holds (``AAAA-MM-JJ``), or None."""
+    if not (out / MANIFEST).is_file():
+        return None
+    return _Manifest.read(out).fingerprint.on
+
+
+def _run(initiatives: Iterable[Initiative], out: Path, fingerprint: Fingerprint, execute: Executor,
+         progress: Callable[[int], None] | None, overwrite: bool) -> ShardReport:
     manifest = _open_manifest(out, fingerprint, overwrite)
     manifest.write(complete=False)  # before any shard file: a folder with shards always has its manifest
     report = ShardReport()

@@ -39,6 +39,8 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._pid = os.getpid()
+        self._inherited: list[threading.local] = []
         self.moved_aside: Path | None = None
         try:
             self._create()
@@ -68,6 +70,12 @@ class EmbeddingCache:
             )
 
     def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # A forked child (matcher.parallel): SQLite forbids using the parent's connection, so the
+            # child opens its own. The inherited one is kept, not closed: closing it here could
+            # disturb the parent's locks on the file.
+            self._inherited.append(self._local)
+            self._local, self._pid = threading.local(), os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30)

@@ -142,17 +142,21 @@ class DenseIndex:
 
     # --- state ---------------------------------------------------------------------------------
 
-    def _kind_for(self, n_live: int) -> Kind:
+    def _kind_for(self, n_live: int, current: Kind | None = None) -> Kind:
+        """The kind for ``n_live`` items. An IVF that shrinks stays one down to half its threshold:
+        a sync that removes a few items just under it must not rebuild a large index as HNSW (slow,
+        under the write lock), nor the next additions retrain it."""
         c = self.config
         if n_live < c.hnsw_threshold:
             return "exact"
         # An IVF trains its lists on the items: it needs some (a forced threshold of 0 starts as HNSW).
-        return "hnsw" if n_live < max(c.ivf_threshold, _IVF_MIN_ITEMS) else "ivf_sq8"
+        ivf_from = max(c.ivf_threshold // 2 if current == "ivf_sq8" else c.ivf_threshold, _IVF_MIN_ITEMS)
+        return "hnsw" if n_live < ivf_from else "ivf_sq8"
 
-    def _new_index(self, vectors: np.ndarray) -> Any:
+    def _new_index(self, vectors: np.ndarray, current: Kind | None = None) -> Any:
         """An empty index of the kind for ``len(vectors)`` items (IVF: trained on a sample of them)."""
         c = self.config
-        kind = self._kind_for(len(vectors))
+        kind = self._kind_for(len(vectors), current)
         if kind == "exact":
             return faiss.IndexFlatIP(self.dim)
         if kind == "hnsw":
@@ -187,7 +191,7 @@ class DenseIndex:
     def _rebuild(self, ids: list[str | None], vectors: np.ndarray) -> None:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
         v = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._set(self._new_index(v), [])
+        self._set(self._new_index(v, self.kind), [])
         self._half = _half_rows(self.dim)
         if len(ids):
             self._add(v)
@@ -321,7 +325,9 @@ class DenseIndex:
         only when fewer than ``k`` allowed live items exist. Unknown ids in ``allowed`` are ignored.
         ``allowed`` may also be an integer array of FAISS ids from :meth:`faiss_ids`, for a caller
         that filters by the same set many times (at a million items, mapping the catalogue ids of a
-        large set costs more than the search); ids no longer live are ignored.
+        large set costs more than the search); ids no longer live are ignored. Such an array is valid
+        until the next write: a compaction (which any ``upsert`` or ``remove`` may run) renumbers FAISS
+        ids, so it must be computed again after one.
         """
         q = self._check(queries)
         k = max(1, int(k))
@@ -346,6 +352,8 @@ class DenseIndex:
             else:
                 share = 1.0 if cand is None else n_cand / max(1, len(self))
                 scores, fids = self._search(self._index, q, k, bits, share=share)
+                if self.kind == "ivf_sq8":
+                    scores, fids = self._rescore(q, fids)
                 short = (fids >= 0).sum(axis=1) < min(k, n_cand)
                 if short.any():  # HNSW missed allowed items it could not reach: score them exactly
                     scores[short], fids[short] = self._exact(q[short], k, cand, bits)
@@ -403,6 +411,15 @@ class DenseIndex:
                 scores, fids = np.pad(scores, pad, constant_values=-np.inf), np.pad(fids, pad, constant_values=-1)
             return scores, fids
         return self._search(self._storage(), q, k, bits)
+
+    def _rescore(self, q: np.ndarray, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An IVF's results scored again from the float16 rows and re-sorted: the 8-bit codes only
+        choose them, so a pair's score does not depend on which path (IVF or exact) found it."""
+        found = fids >= 0
+        vectors = self._gather(np.where(found, fids, 0).ravel()).reshape(*fids.shape, self.dim)
+        scores = np.where(found, np.einsum("qkd,qd->qk", vectors, q), -np.inf).astype(np.float32)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        return np.take_along_axis(scores, order, 1), np.take_along_axis(fids, order, 1)
 
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""

@@ -36,7 +36,7 @@ CLASSIFIER_FOLDS = 5
 
 POSITIVE = frozenset({Decision.obtained, Decision.applied, Decision.shortlisted, Decision.contacted, Decision.pinned})
 NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
-_CUTS = 64  # date cuts whose answers History.cut_memo keeps (the observatory asks one per month end)
+_CUTS = 4  # date cuts whose answers History.cut_memo keeps (the observatory asks one month end at a time)
 
 
 @dataclass

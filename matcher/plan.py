@@ -150,12 +150,22 @@ def _is_regional(resource: Resource, providers: Mapping[str, Provider]) -> bool:
     return provider is not None and provider.kind is ProviderKind.region
 
 
+_NOT_PUBLIC = frozenset({ProviderKind.fondation, ProviderKind.incubateur, ProviderKind.autre})
+
+
+def _is_public(resource: Resource, providers: Mapping[str, Provider]) -> bool:
+    """Whether the resource's provider is known to be a public body (a foundation, an incubator, another
+    or an unknown provider is not: a rule about public aid says nothing of them)."""
+    provider = providers.get(resource.provider_id)
+    return provider is not None and provider.kind not in _NOT_PUBLIC
+
+
 def _scope_breaks(holder: Resource, other: Resource, providers: Mapping[str, Provider]) -> bool:
     """Whether ``other`` beside ``holder`` breaks the general rule ``holder`` states."""
     if holder.cumulation_scope is None or not (_is_funding(holder) and _is_funding(other)):
         return False  # the rules are about funding the same expenses
     if holder.cumulation_scope is CumulationScope.aide_publique:
-        return True
+        return _is_public(other, providers)
     return _is_regional(other, providers)
 
 

@@ -33,11 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--model", default="multilingual-e5-small", help="encoder spec (e.g. hashing:384 to test)")
     ap.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models" / "encoders")
+    ap.add_argument("--cache", type=Path, default=ROOT / "var" / "cache" / "embeddings.sqlite",
+                    help="embedding cache (a second run on a set encodes nothing)")
     ap.add_argument("--sample", type=int, default=0, help="at most this many test queries per set (0: all)")
     ap.add_argument("--prior", action="store_true", help="serve the prior alone (no ranker learned)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     args = ap.parse_args(argv)
-    encoder = load_encoder(args.model, models_dir=args.models_dir)
+    encoder = load_encoder(args.model, models_dir=args.models_dir, cache_path=args.cache)
     rows = []
     for name in args.sets:
         t0 = time.perf_counter()

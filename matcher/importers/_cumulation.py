@@ -24,7 +24,9 @@ _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n+")
 _ABOUT_CUMULATION = re.compile(r"\bcumul")
 _ABOUT_AID = re.compile(r"\b(aide|aides|dispositif|dispositifs|subvention|subventions|financement|financements|"
                         r"minimis|soutien)\b")
-_NEGATED = re.compile(r"\b(non|pas|ni)\b[^.]{0,40}\bcumul")
+# The negation must govern "cumul" itself (« n'est pas cumulable », « non cumulables », « ne peut être
+# cumulée »): « non remboursable, cumulable avec… » is a permission.
+_NEGATED = re.compile(r"\b(?:pas|non|ni)\s+(?:etre\s+)?cumul|\bne\s+(?:peut|peuvent)\s+(?:etre\s+)?cumul")
 _REGIONAL = re.compile(r"\bregion(al|aux|ale|ales)?\b")
 _PUBLIC = re.compile(r"\b(toute autre aide|autres? aides? publiques?|aide publique|aides de l etat|aide de l etat)\b")
 
@@ -45,11 +47,13 @@ def read_cumulation(texts: Iterable[str]) -> tuple[CumulationScope | None, str |
     scope = None
     for sentence in sentences:
         plain = fold(sentence)
-        if not _NEGATED.search(plain):
+        refusal = _NEGATED.search(plain)
+        if refusal is None:
             continue
-        if _REGIONAL.search(plain):
-            scope = CumulationScope.aide_regionale
-        elif _PUBLIC.search(plain):
+        what = plain[refusal.end():]  # what it cannot be combined with (« Cette aide régionale… » is the subject)
+        if _PUBLIC.search(what):
             scope = CumulationScope.aide_publique
             break  # the wider rule wins
+        if _REGIONAL.search(what):
+            scope = CumulationScope.aide_regionale
     return scope, clip(" ".join(sentences), MAX_DESCRIPTION_CHARS)

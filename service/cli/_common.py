@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -31,8 +32,8 @@ from service.startup import served_recommender
 if TYPE_CHECKING:  # the importers are the import commands' (a one-off match does not load them)
     from matcher.importers import ImportReport
 
-__all__ = ["ensure_index", "err", "errors", "fail", "load_settings", "open_store", "out", "print_matches",
-           "print_report", "progress_bar"]
+__all__ = ["ensure_index", "err", "errors", "fail", "load_settings", "open_store", "out", "parse_day",
+           "print_matches", "print_report", "progress_bar"]
 
 
 out = Console()
@@ -181,3 +182,13 @@ def print_matches(rec: Recommendation, heading: str, show_excluded: bool) -> Non
         for m in rec.excluded[:10]:
             failed = [c.clause for c in m.checks if c.status.value == "failed"]
             out.print(f"  • {m.title} — {' '.join(failed)}", highlight=False)
+
+
+def parse_day(on: str | None, option: str = "--on") -> date | None:
+    """The date an option gives (``AAAA-MM-JJ``), ``None`` when not given; a French error otherwise."""
+    if on is None:
+        return None
+    try:
+        return date.fromisoformat(on)
+    except ValueError:
+        raise ValueError(f"{option} doit être une date AAAA-MM-JJ, reçu {on!r}") from None

@@ -14,7 +14,17 @@ import typer
 from indexes import load_encoder
 from matcher.indexing import ResourceIndex
 from matcher.recommender import Recommender
-from service.cli._common import ensure_index, err, errors, fail, load_settings, open_store, out, progress_bar
+from service.cli._common import (
+    ensure_index,
+    err,
+    errors,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    parse_day,
+    progress_bar,
+)
 from service.settings import Settings
 from service.startup import served_recommender
 
@@ -48,12 +58,7 @@ class HomeRecommender:
 
 
 def _day(on: str | None) -> date:
-    if on is None:
-        return date.today()
-    try:
-        return date.fromisoformat(on)
-    except ValueError:
-        raise ValueError(f"--on doit être une date AAAA-MM-JJ, reçu {on!r}") from None
+    return parse_day(on) or date.today()
 
 
 def _check_engine(engine: str, ray_address: str | None, workers: int | None) -> None:
@@ -89,13 +94,17 @@ def batch(
 ) -> None:
     """Match a register shard by shard; run the same command again to resume an interrupted run."""
     from eval.batch import count_rows, iter_cohort
-    from eval.shards import EngineUnavailable, Fingerprint, file_sha256, local_executor, run_sharded
+    from eval.shards import EngineUnavailable, Fingerprint, file_sha256, local_executor, resumed_day, run_sharded
 
     _check_engine(engine, ray_address, workers)
     settings = load_settings()
     problems: list[str] = []
     with errors():
-        day = _day(on)
+        # Resuming without --on keeps the run's own date (a run killed after midnight resumes as it began).
+        previous = None if on is not None or overwrite else resumed_day(output)
+        if previous is not None:
+            err.print(f"Reprise du lot apparié au {previous} (--on)", highlight=False)
+        day = _day(on or previous)
         if not input_file.is_file():
             raise FileNotFoundError(f"fichier introuvable : {input_file}")
         total = count_rows(input_file)

@@ -30,6 +30,7 @@ from service.cli._common import (
     load_settings,
     open_store,
     out,
+    parse_day,
     print_matches,
     progress_bar,
 )
@@ -61,12 +62,12 @@ def match(
     settings = load_settings()
     with errors():
         if sum(x is not None for x in (initiative, text, resource)) != 1:
-            raise ValueError("give exactly one of --initiative ID, --text \"…\" or --resource ID")
+            raise ValueError("indiquez une seule des options --initiative ID, --text \"…\" ou --resource ID")
         if text is None and (amount is not None or ignore_understood):
-            raise ValueError("--amount and --ignore-understood go with --text")
+            raise ValueError("--amount et --ignore-understood s'emploient avec --text")
         amount_sought = _amount(amount)
         ignored = _fields(ignore_understood or [])
-        today = date.fromisoformat(on) if on else None
+        today = parse_day(on)
         store = open_store(settings)
         _, rec = ensure_index(store, settings, onnx_first=True)  # no PyTorch for a query (answers in seconds)
         if resource is not None:
@@ -110,11 +111,11 @@ def plan(
     settings = load_settings()
     with errors():
         if (initiative is None) == (text is None):
-            raise ValueError("indiquez soit --initiative ID, soit --text \"…\" (exactly one of them)")
+            raise ValueError("indiquez soit --initiative ID, soit --text \"…\" (une seule des deux options)")
         if initiative is not None and amount is not None:
             raise ValueError("--amount va avec --text : une initiative enregistrée a son propre montant recherché")
         amount_sought = _amount(amount)
-        today = date.fromisoformat(on) if on else date.today()
+        today = parse_day(on) or date.today()
         store = open_store(settings)
         _, rec = ensure_index(store, settings, onnx_first=True)
         if initiative is not None:

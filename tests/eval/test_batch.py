@@ -260,3 +260,29 @@ def test_initiatives_cross_the_wire_unchanged() -> None:
     ini = Initiative(id="x", title="Ressourcerie", territory="93066", description="réemploi", themes=["déchets"],
                      legal_form="association", needs=["financement"], amount_sought=12000)
     assert Initiative.model_validate(json.loads(json.dumps(ini.model_dump(mode="json")))) == ini
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_a_resume_keeps_the_runs_date(
+        rec: Recommender, tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from eval.shards import resumed_day
+
+    cohort = cohort_file(tmp_path / "c.jsonl", 12)
+    out = tmp_path / "out"
+    assert resumed_day(out) is None
+    run(rec, cohort, out)
+    assert resumed_day(out) == TODAY.isoformat()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / f".{MANIFEST}.tmp-99999").write_bytes(b"{")  # left by a kill: cleaned by the next run
+    held = os.open(out, os.O_RDONLY)  # another process's run holds the folder
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(BatchError, match=r"un autre lot écrit déjà dans"):
+            run(rec, cohort, out)
+    finally:
+        os.close(held)
+    report = run(rec, cohort, out)
+    assert report.skipped == 2 and report.done == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -86,8 +86,12 @@ def test_updates_tombstones_and_compaction() -> None:
     _, got = index.search(moved, 1)
     assert got == [["r02000"]]
     assert np.allclose(index.reconstruct("r02000"), moved[0], atol=2e-3)
-    index.remove(ids[100:700])  # past 20 % tombstones: rebuilt without them
-    assert index.tombstones == 0 and len(index) == 1_800 and index.kind == "hnsw"
+    index.remove(ids[100:700])  # past 20 % tombstones: rebuilt without them, still an IVF above half its threshold
+    assert index.tombstones == 0 and len(index) == 1_800 and index.kind == "ivf_sq8"
+    index.remove(ids[700:1_600])  # below half of it (1,000): HNSW
+    assert len(index) == 900 and index.kind == "hnsw"
+    _, got = index.search(moved, 1)
+    assert got == [["r02000"]]
 
 
 def test_an_hnsw_index_grows_into_an_ivf() -> None:
@@ -130,6 +134,15 @@ def test_a_config_written_before_the_ivf_fields_still_loads(tmp_path: Path) -> N
     (tmp_path / "dense.json").write_text(json.dumps(config))
     loaded = DenseIndex.load(tmp_path, dim=x.shape[1])
     assert loaded.kind == "hnsw" and loaded.config.ivf_threshold == 300_000
+
+
+def test_a_pair_scores_the_same_whatever_path_found_it(built: Built) -> None:
+    index, _, _, q = built
+    scores, got = index.search(q[:5], 10)
+    for n in range(5):
+        small, found = index.search(q[n:n + 1], 1, allowed=[got[n][0]])  # one allowed item: the exact path
+        assert found[0] == [got[n][0]] and small[0, 0] == pytest.approx(float(scores[n, 0]), abs=1e-6)
+        assert list(scores[n]) == sorted(scores[n], reverse=True)
 
 
 def test_allowed_faiss_ids_give_the_answer_of_the_catalogue_ids(built: Built) -> None:

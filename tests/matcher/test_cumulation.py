@@ -48,6 +48,11 @@ def test_cumulation_fields_are_validated_naming_the_field() -> None:
     ("Cette subvention n'est pas cumulable avec toute autre aide publique portant sur le même projet.",
      CumulationScope.aide_publique),
     ("Cette aide est éligible au régime de minimis (Cumul d’aides publiques inférieur à 300 000 €).", None),
+    ("Subvention non remboursable, cumulable avec les aides régionales.", None),
+    ("Aide non plafonnée, cumulable avec d'autres aides publiques.", None),
+    ("Cette aide régionale n'est pas cumulable avec toute autre aide publique.", CumulationScope.aide_publique),
+    ("Cette aide ne peut être cumulée avec une aide régionale portant sur le même objet.",
+     CumulationScope.aide_regionale),
 ])
 def test_the_rule_read_from_the_words(text: str, scope: CumulationScope | None) -> None:
     found, words = read_cumulation(["Une première phrase sans rapport. " + text])

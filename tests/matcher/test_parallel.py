@@ -49,3 +49,22 @@ def _blas_threads(_: int) -> int:
 
 def test_each_worker_runs_its_numeric_libraries_on_one_thread() -> None:
     assert fork_map(_blas_threads, list(range(8)), 2) == [1] * 8
+
+
+def test_a_forked_worker_opens_its_own_embedding_cache_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from indexes.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache.put("m", "query", ["k0"], np.ones((1, 4), dtype=np.float32))
+    parent = id(cache._conn())
+
+    def read(n: int) -> tuple[int, int, bool]:
+        cache.put("m", "query", [f"w{n}"], np.full((1, 4), n, dtype=np.float32))
+        return os.getpid(), id(cache._conn()), "k0" in cache.get("m", "query", ["k0"], 4)
+
+    got = fork_map(read, list(range(8)), 2)
+    assert all(found for _, _, found in got)
+    assert all(conn != parent for pid, conn, _ in got if pid != os.getpid())
+    assert len(cache.get("m", "query", [f"w{n}" for n in range(8)], 4)) == 8  # the workers' writes landed

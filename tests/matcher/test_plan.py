@@ -31,7 +31,8 @@ from matcher.store import Catalogue
 from tests.conftest import TODAY
 
 PROVIDERS = {"prov-region": Provider(id="prov-region", name="Région Grand Est", kind="region"),
-             "prov-etat": Provider(id="prov-etat", name="Ministère", kind="ministere")}
+             "prov-etat": Provider(id="prov-etat", name="Ministère", kind="ministere"),
+             "prov-fondation": Provider(id="prov-fondation", name="Fondation X", kind="fondation")}
 
 
 def _res(rid: str, kind: str, **fields: object) -> Resource:
@@ -108,6 +109,16 @@ def test_a_regional_rule_keeps_out_another_regional_funding_only() -> None:
     assert any(rule in line for line in plan.steps[0].explanation)  # the source's words beside the step
 
 
+def test_a_public_aid_rule_does_not_keep_out_a_foundations_grant() -> None:
+    rule = "Non cumulable avec toute autre aide publique."
+    a = _res("a", "financement", amount_max=1000, cumulation_scope="aide_publique", cumulation_text=rule)
+    state = _res("etat", "financement", amount_max=1000)
+    foundation = _res("fond", "financement", amount_max=1000, provider_id="prov-fondation")
+    plan = _plan([a, state, foundation], needs=[Need.financement], amount_sought=5000)
+    assert plan.resource_ids == ["a", "fond"]
+    assert [x.resource_id for x in plan.left_out] == ["etat"] and "aide publique" in plan.left_out[0].reason
+
+
 def test_a_failed_check_keeps_a_resource_out_and_unknown_ones_are_said() -> None:
     a, b = _res("a", "lieu"), _res("b", "lieu")
     plan = _plan([a, b], failed={"a": Criterion.territory}, needs=[Need.lieu])
@@ -179,9 +190,10 @@ def _incompatible(a: Resource, b: Resource) -> bool:
         return True
     for holder, other in ((a, b), (b, a)):
         if holder.cumulation_scope is not None and _funding(holder) and _funding(other):
-            if holder.cumulation_scope is CumulationScope.aide_publique:
+            kind = PROVIDERS[other.provider_id].kind
+            if holder.cumulation_scope is CumulationScope.aide_publique and kind is not ProviderKind.fondation:
                 return True
-            if PROVIDERS[other.provider_id].kind is ProviderKind.region:
+            if kind is ProviderKind.region:
                 return True
     return False
 
