@@ -24,17 +24,14 @@ walks disallowed nodes too, so it misses results when they are few: below 20% of
 for the rows where HNSW comes back short, the allowed rows are scored exactly from the flat storage,
 without a second copy of it (a zero-copy view gathers a small subset; FAISS scans a large one in place).
 
-Defaults (``hnsw_m=32``, ``ef_construction=128``, ``ef_search=1536``, ``hnsw_threshold=30_000``) and the
-two filtered-search thresholds below were measured on this project's 2-core machine by
-``maillage bench`` and sweeps on the same data: ``docs/decisions.md``, "Indexes".
-"""
+Defaults and the filtered-search thresholds were measured on this project's 2-core machine by ``maillage
+bench``, ``scripts/bench_scale.py`` and sweeps on the same data: ``docs/decisions.md``, "Indexes"."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from itertools import repeat
 from pathlib import Path
@@ -43,22 +40,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexes._dense_format import (
-    CONFIG_FILE,
-    FORMAT_VERSION,
-    IDS_FILE,
-    INDEX_FILE,
-    VECTORS_FILE,
-    DenseConfig,
-    IndexFileError,
-    Kind,
-    config_fields,
-    legacy_rows,
-    read_index,
-    read_vectors,
-    stored_ids,
-    write_atomic,
-)
+from indexes import _dense_format as fmt
+from indexes import _dense_kinds as kinds
+from indexes._dense_format import FORMAT_VERSION, DenseConfig, IndexFileError, Kind
 
 __all__ = ["FORMAT_VERSION", "DenseConfig", "DenseIndex", "IndexFileError"]
 
@@ -71,36 +55,7 @@ _EXACT_BELOW_FRACTION = 0.2
 # stored vectors, and above that lets FAISS scan the storage in place with a selector, no copy
 # (docs/decisions.md, "gather below n/32").
 _GATHER_SHARE = 1 / 32
-# Queries up to this many run on one OpenMP thread: a single query gains nothing from a second
-# thread, and on a shared 2-core machine the thread wake-ups cost more than the scan (100k flat
-# scan: 15 ms on one thread, 24-57 ms on two under load).
-_SINGLE_THREAD_QUERIES = 16
-# IVF: inverted lists for n items (a power of two near 2·sqrt(n)), k-means trained on this many
-# sample items per list; filtered IVF searches below this allowed share are scored exactly from the
-# float16 rows (FAISS scans them with the allowed bitmap: 1M rows, 1 % allowed, about 2 ms on one
-# thread; docs/decisions.md, "Indexes: a million items").
-_IVF_TRAIN_PER_LIST = 40
-_IVF_EXACT_BELOW_FRACTION = 0.02
-_IVF_MIN_ITEMS = 1024
 _ORDER: dict[str, int] = {"exact": 0, "hnsw": 1, "ivf_sq8": 2}
-
-
-def _ivf_lists(n: int) -> int:
-    return int(min(8192, max(64, 2 ** round(np.log2(2 * np.sqrt(max(n, 1)))))))
-
-
-@contextmanager
-def _threads(n_queries: int) -> Iterator[None]:
-    """One OpenMP thread for a few queries (the setting is per calling thread in OpenMP)."""
-    if n_queries > _SINGLE_THREAD_QUERIES:
-        yield
-        return
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 class DenseIndex:
@@ -126,7 +81,7 @@ class DenseIndex:
         self.dim = int(dim)
         self.config = DenseConfig(hnsw_threshold, hnsw_m, ef_construction, ef_search, ivf_threshold, ivf_nprobe)
         self._lock = threading.RLock()
-        self._half = _half_rows(self.dim)  # ivf_sq8 only: every stored vector in float16, by FAISS id
+        self._half = kinds.half_rows(self.dim)  # ivf_sq8 only: every stored vector in float16, by FAISS id
         self._set(self._new_index(np.zeros((0, self.dim), dtype=np.float32)), [])
 
     @classmethod
@@ -150,29 +105,12 @@ class DenseIndex:
         if n_live < c.hnsw_threshold:
             return "exact"
         # An IVF trains its lists on the items: it needs some (a forced threshold of 0 starts as HNSW).
-        ivf_from = max(c.ivf_threshold // 2 if current == "ivf_sq8" else c.ivf_threshold, _IVF_MIN_ITEMS)
+        ivf_from = max(c.ivf_threshold // 2 if current == "ivf_sq8" else c.ivf_threshold, kinds.IVF_MIN_ITEMS)
         return "hnsw" if n_live < ivf_from else "ivf_sq8"
 
     def _new_index(self, vectors: np.ndarray, current: Kind | None = None) -> Any:
         """An empty index of the kind for ``len(vectors)`` items (IVF: trained on a sample of them)."""
-        c = self.config
-        kind = self._kind_for(len(vectors), current)
-        if kind == "exact":
-            return faiss.IndexFlatIP(self.dim)
-        if kind == "hnsw":
-            index = faiss.IndexHNSWFlat(self.dim, c.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = c.ef_construction
-            index.hnsw.efSearch = c.ef_search
-            return index
-        lists = _ivf_lists(len(vectors))
-        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(self.dim), self.dim, lists,
-                                            faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-        take = min(len(vectors), _IVF_TRAIN_PER_LIST * lists)
-        sample = np.random.default_rng(0).choice(len(vectors), take, replace=False) if take < len(vectors) else None
-        ivf.train(np.ascontiguousarray(vectors if sample is None else vectors[np.sort(sample)], dtype=np.float32))
-        ivf.nprobe = c.ivf_nprobe
-        ivf.make_direct_map()
-        return ivf
+        return kinds.new_index(self._kind_for(len(vectors), current), self.dim, self.config, vectors)
 
     def _add(self, v: np.ndarray) -> None:
         """Append ``v`` to the FAISS index (and to the float16 rows of an IVF)."""
@@ -192,7 +130,7 @@ class DenseIndex:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
         v = np.ascontiguousarray(vectors, dtype=np.float32)
         self._set(self._new_index(v, self.kind), [])
-        self._half = _half_rows(self.dim)
+        self._half = kinds.half_rows(self.dim)
         if len(ids):
             self._add(v)
         self._set(self._index, list(ids))
@@ -234,10 +172,7 @@ class DenseIndex:
         from its float16 rows)."""
         if self.kind != "ivf_sq8":
             return np.ascontiguousarray(self._vectors()[fids], dtype=np.float32)
-        n = self._half.ntotal
-        codes = faiss.rev_swig_ptr(self._half.codes.data(), n * self._half.code_size).reshape(n, -1)
-        decoded: np.ndarray = self._half.sa_decode(np.ascontiguousarray(codes[fids]))
-        return decoded
+        return kinds.decode_rows(self._half, fids)
 
     # --- updates -------------------------------------------------------------------------------
 
@@ -333,7 +268,7 @@ class DenseIndex:
         k = max(1, int(k))
         if isinstance(allowed, str):
             raise ValueError(f"allowed must be an iterable of ids, not the single string {allowed!r}")
-        with self._lock, _threads(q.shape[0]):
+        with self._lock, kinds.one_thread_for(q.shape[0]):
             if allowed is None:
                 cand, bits = None, self._live_bitmap() if self.tombstones else None
                 n_cand = len(self._rows)
@@ -346,14 +281,14 @@ class DenseIndex:
                 n_cand = cand.size
             if n_cand == 0:
                 return np.full((q.shape[0], k), -np.inf, dtype=np.float32), [[None] * k for _ in q]
-            below = _IVF_EXACT_BELOW_FRACTION if self.kind == "ivf_sq8" else _EXACT_BELOW_FRACTION
+            below = kinds.IVF_EXACT_BELOW_FRACTION if self.kind == "ivf_sq8" else _EXACT_BELOW_FRACTION
             if cand is not None and (self.kind == "exact" or n_cand < below * len(self)):
                 scores, fids = self._exact(q, k, cand, bits)
             else:
                 share = 1.0 if cand is None else n_cand / max(1, len(self))
                 scores, fids = self._search(self._index, q, k, bits, share=share)
                 if self.kind == "ivf_sq8":
-                    scores, fids = self._rescore(q, fids)
+                    scores, fids = kinds.rescore(self._half, q, fids)
                 short = (fids >= 0).sum(axis=1) < min(k, n_cand)
                 if short.any():  # HNSW missed allowed items it could not reach: score them exactly
                     scores[short], fids[short] = self._exact(q[short], k, cand, bits)
@@ -377,8 +312,7 @@ class DenseIndex:
     def _search(self, index: Any, q: np.ndarray, k: int, bits: np.ndarray | None,
                 share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """``index.search`` restricted to the FAISS ids set in ``bits`` (packed, little-endian) if given.
-        An IVF visits ``ivf_nprobe / share`` lists when a ``share`` of the items is allowed, at most 64
-        (past that FAISS's coarse search slows down sharply: 1.2 ms at 64 lists, 74 ms at 128, 100k items)."""
+        An IVF visits more lists when a small ``share`` of the items is allowed (:func:`kinds.ivf_params`)."""
         sel = None if bits is None else faiss.IDSelectorBitmap(self._index.ntotal, faiss.swig_ptr(bits))
         if isinstance(index, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW()
@@ -386,11 +320,7 @@ class DenseIndex:
             if sel is not None:
                 params.sel = sel
         elif isinstance(index, faiss.IndexIVF):
-            params = faiss.SearchParametersIVF()
-            wanted = int(np.ceil(self.config.ivf_nprobe / max(share, 1e-9)))
-            params.nprobe = min(index.nlist, max(self.config.ivf_nprobe, min(64, wanted)))
-            if sel is not None:
-                params.sel = sel
+            params = kinds.ivf_params(index, self.config.ivf_nprobe, share, sel)
         else:
             params = None if sel is None else faiss.SearchParameters(sel=sel)
         found: tuple[np.ndarray, np.ndarray] = index.search(q, k, params=params)
@@ -411,15 +341,6 @@ class DenseIndex:
                 scores, fids = np.pad(scores, pad, constant_values=-np.inf), np.pad(fids, pad, constant_values=-1)
             return scores, fids
         return self._search(self._storage(), q, k, bits)
-
-    def _rescore(self, q: np.ndarray, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """An IVF's results scored again from the float16 rows and re-sorted: the 8-bit codes only
-        choose them, so a pair's score does not depend on which path (IVF or exact) found it."""
-        found = fids >= 0
-        vectors = self._gather(np.where(found, fids, 0).ravel()).reshape(*fids.shape, self.dim)
-        scores = np.where(found, np.einsum("qkd,qd->qk", vectors, q), -np.inf).astype(np.float32)
-        order = np.argsort(-scores, axis=1, kind="stable")
-        return np.take_along_axis(scores, order, 1), np.take_along_axis(fids, order, 1)
 
     def reconstruct(self, item_id: str) -> np.ndarray:
         """``(d,) float32`` stored vector of a live item (``KeyError`` if absent)."""
@@ -443,17 +364,17 @@ class DenseIndex:
         make the set atomic.
         """
         folder.mkdir(parents=True, exist_ok=True)
-        paths = folder / INDEX_FILE, folder / IDS_FILE, folder / CONFIG_FILE
+        paths = folder / fmt.INDEX_FILE, folder / fmt.IDS_FILE, folder / fmt.CONFIG_FILE
         with self._lock:
             ids_text = "".join(("" if i is None else i) + "\n" for i in self._ids)
             config = {"format_version": FORMAT_VERSION, "kind": self.kind, "dim": self.dim,
                       "stored": len(self._ids), "live": len(self._rows), **asdict(self.config)}
-            write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
+            fmt.write_atomic(paths[0], lambda tmp: faiss.write_index(self._index, str(tmp)))
             if self.kind == "ivf_sq8":
-                write_atomic(folder / VECTORS_FILE, lambda tmp: faiss.write_index(self._half, str(tmp)))
-        write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
-        write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
-        return [*paths, folder / VECTORS_FILE] if config["kind"] == "ivf_sq8" else list(paths)
+                fmt.write_atomic(folder / fmt.VECTORS_FILE, lambda tmp: faiss.write_index(self._half, str(tmp)))
+        fmt.write_atomic(paths[1], lambda tmp: tmp.write_text(ids_text, encoding="utf-8"))
+        fmt.write_atomic(paths[2], lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
+        return [*paths, folder / fmt.VECTORS_FILE] if config["kind"] == "ivf_sq8" else list(paths)
 
     @classmethod
     def load(cls, folder: Path, *, dim: int) -> DenseIndex:
@@ -461,23 +382,19 @@ class DenseIndex:
 
         Also reads the earlier layout (an ``IndexIDMap2`` over a flat index, no ``dense.json``).
         """
-        raw, kind, config, text = read_index(folder, dim)
-        params = {} if config is None else config_fields(config)
+        raw, kind, config, text = fmt.read_index(folder, dim)
+        params = {} if config is None else fmt.config_fields(config)
         self = cls(dim, **params)
         if config is None:  # the earlier layout: rebuilt without gaps
-            self._rebuild(*legacy_rows(folder, raw, text, dim))
+            self._rebuild(*fmt.legacy_rows(folder, raw, text, dim))
         else:
-            ids = stored_ids(folder, raw, text)
+            ids = fmt.stored_ids(folder, raw, text)
             if kind == "hnsw":
                 raw.hnsw.efSearch = self.config.ef_search
             elif kind == "ivf_sq8":
                 raw.nprobe = self.config.ivf_nprobe
-                self._half = read_vectors(folder, raw.ntotal, dim)
+                self._half = fmt.read_vectors(folder, raw.ntotal, dim)
             self._set(raw, ids)
         return self
 
 
-
-def _half_rows(dim: int) -> Any:
-    """An empty flat index of float16 codes (no training: fp16 needs none), inner product."""
-    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
