@@ -557,6 +557,21 @@ def test_alert_pages_are_accessible(stack: Stack) -> None:
     page.close()
 
 
+def test_the_plan_page_opens_from_the_initiative_and_is_accessible(stack: Stack) -> None:
+    page = stack.browser.new_page(viewport=DESKTOP)
+    page.goto(f"{stack.api}/console/connexion")
+    page.get_by_label("Clé d'accès").fill(stack.staff_token)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", name="Initiatives", exact=True).wait_for()
+    page.goto(f"{stack.api}/console/initiatives/ini-0001")
+    page.get_by_role("link", name="Voir le plan").click()
+    page.get_by_role("heading", name="Étapes").wait_for()
+    assert page.url.endswith("/console/initiatives/ini-0001/plan")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Plan pour « ")
+    _assert_accessible(page, "console plan page")
+    page.close()
+
+
 def test_console_on_a_phone(stack: Stack) -> None:
     context = stack.browser.new_context(viewport=MOBILE, is_mobile=True, has_touch=True)
     page = context.new_page()
