@@ -34,6 +34,7 @@ from typing import Any
 
 from eval.batch import COLUMNS
 from indexes.cache import CachedEncoder
+from indexes.snapshot import file_sha256
 from matcher.recommender import Recommender
 from matcher.schemas import Initiative, MatchQuery
 
@@ -103,14 +104,6 @@ class ShardReport:
     initiatives: int = 0
     rows: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def shard_name(number: int, fmt: str) -> str:

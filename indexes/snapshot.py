@@ -28,7 +28,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "prune", "publish", "set_current", "verify"]
+__all__ = ["FORMAT_VERSION", "Manifest", "SnapshotError", "current", "file_sha256", "prune", "publish", "set_current",
+           "verify"]
 
 FORMAT_VERSION = 1
 _PACKAGES = ("faiss-cpu", "numpy", "sentence-transformers", "torch", "bm25s")
@@ -48,7 +49,8 @@ def _package_versions() -> dict[str, str]:
     return out
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read 1 MiB at a time."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -132,7 +134,7 @@ def publish(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{manifest.version}-", dir=root))
     try:
         write(tmp)
-        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         sealed = Manifest(**{**asdict(manifest), "files": files})
         (tmp / "manifest.json").write_text(json.dumps(asdict(sealed), indent=2), encoding="utf-8")
         for p in tmp.iterdir():
@@ -206,7 +208,7 @@ def verify(folder: Path) -> Manifest:
         path = folder / name
         if not path.is_file():
             raise SnapshotError(f"snapshot {manifest.version}: file {name} is missing")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise SnapshotError(
                 f"snapshot {manifest.version}: file {name} is corrupt or truncated (checksum mismatch); "
                 "the index must be rebuilt"

@@ -150,8 +150,10 @@ def verdicts(recommender: Recommender, initiatives: Sequence[Initiative], *, tod
         for start in range(0, len(texts), ENCODE_BATCH):
             recommender.encoder.encode_queries(texts[start:start + ENCODE_BATCH])
     out: list[Verdict] = []
+    told = 0
     for v in fork_imap(_Call(recommender, today, k, history_before), initiatives, workers):
         out.append(v)
-        if progress is not None and (len(out) % ENCODE_BATCH == 0 or len(out) == len(initiatives)):
-            progress(ENCODE_BATCH if len(out) % ENCODE_BATCH == 0 else len(out) % ENCODE_BATCH)
+        if progress is not None and (len(out) - told == ENCODE_BATCH or len(out) == len(initiatives)):
+            progress(len(out) - told)
+            told = len(out)
     return out

@@ -38,22 +38,32 @@ from service.cli._common import (
 __all__ = ["match", "override", "plan"]
 
 
+# The options ``match`` and ``plan`` share.
+_Initiative = Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")]
+_Text = Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")]
+_Territory = Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, département, "
+                                                "R+région) or FR")]
+_LegalForm = Annotated[LegalForm | None, typer.Option("--legal-form")]
+_Stage = Annotated[Stage | None, typer.Option("--stage")]
+_Needs = Annotated[list[Need] | None, typer.Option("--need")]
+_Amount = Annotated[str | None, typer.Option("--amount", help="amount sought, in euros (18000, \"18 000\")")]
+_On = Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")]
+
+
 def match(
-    initiative: Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")] = None,
-    text: Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")] = None,
+    initiative: _Initiative = None,
+    text: _Text = None,
     resource: Annotated[str | None, typer.Option("--resource", "-r", help="reverse: initiatives that fit "
                                                  "this resource")] = None,
-    territory_code: Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, "
-                                                       "département, R+région) or FR")] = None,
-    legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
-    stage: Annotated[Stage | None, typer.Option("--stage")] = None,
-    need: Annotated[list[Need] | None, typer.Option("--need")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="amount sought, in euros (18000, \"18 000\")")]
-    = None,
+    territory_code: _Territory = None,
+    legal_form: _LegalForm = None,
+    stage: _Stage = None,
+    need: _Needs = None,
+    amount: _Amount = None,
     ignore_understood: Annotated[list[str] | None, typer.Option(
         "--ignore-understood", help=f"do not use this field read from the text ({', '.join(FIELDS)})")] = None,
     k: Annotated[int, typer.Option("-k", help="number of matches")] = 10,
-    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    on: _On = None,
     show_excluded: Annotated[bool, typer.Option("--show-excluded", help="list hard failures too")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
@@ -94,16 +104,14 @@ def match(
 
 
 def plan(
-    initiative: Annotated[str | None, typer.Option("--initiative", "-i", help="id of a stored initiative")] = None,
-    text: Annotated[str | None, typer.Option("--text", "-t", help="free-text project description")] = None,
-    territory_code: Annotated[str | None, typer.Option("--territory", help="INSEE code (commune, "
-                                                       "département, R+région) or FR")] = None,
-    legal_form: Annotated[LegalForm | None, typer.Option("--legal-form")] = None,
-    stage: Annotated[Stage | None, typer.Option("--stage")] = None,
-    need: Annotated[list[Need] | None, typer.Option("--need")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="amount sought, in euros (18000, \"18 000\")")]
-    = None,
-    on: Annotated[str | None, typer.Option("--on", help="date deciding what is open (YYYY-MM-DD)")] = None,
+    initiative: _Initiative = None,
+    text: _Text = None,
+    territory_code: _Territory = None,
+    legal_form: _LegalForm = None,
+    stage: _Stage = None,
+    need: _Needs = None,
+    amount: _Amount = None,
+    on: _On = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
 ) -> None:
     """A plan for a stored initiative or a free-text project: compatible resources covering its needs
