@@ -59,7 +59,7 @@ _CREATED = datetime(2026, 11, 27, tzinfo=UTC)
 def judged_path(split: str) -> Path:
     """``eval/judged/<split>.jsonl``; raises ``ValueError`` for a split other than dev or test."""
     if split not in JUDGED_SPLITS:
-        raise ValueError(f"judged split must be one of {', '.join(JUDGED_SPLITS)}; got {split!r}")
+        raise ValueError(f"partie du jeu jugé inconnue {split!r} : attendu l'une de {', '.join(JUDGED_SPLITS)}")
     return JUDGED_DIR / f"{split}.jsonl"
 
 
@@ -72,7 +72,7 @@ def load_judged_set(split: str = "test", *, path: Path | None = None) -> EvalSet
     """
     file = Path(path) if path is not None else judged_path(split)
     if path is not None and split not in JUDGED_SPLITS:
-        raise ValueError(f"judged split must be one of {', '.join(JUDGED_SPLITS)}; got {split!r}")
+        raise ValueError(f"partie du jeu jugé inconnue {split!r} : attendu l'une de {', '.join(JUDGED_SPLITS)}")
     if not file.is_file():
         raise FileNotFoundError(f"judged set {split} is not available: missing {file}")
     providers = _demo(Provider, "provider", "providers.jsonl")

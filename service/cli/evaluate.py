@@ -104,21 +104,21 @@ def _load_set(dataset: str, data: Path, *, train: Path | None, test: Path | None
 
     folder = dataset not in (*EVAL_SETS, "judged") and Path(dataset).is_dir()
     if not folder and (test_ids or train_ids):
-        raise ValueError("--test-ids and --train-ids apply to a folder given as --dataset DIR")
+        raise ValueError("--test-ids et --train-ids ne s'appliquent qu'à un dossier donné par --dataset DOSSIER")
     if folder:
         if data_given or train or test or split != "test":
-            raise ValueError("--data, --train, --test and --split do not apply to a folder: use --test-ids "
-                             "(and --train-ids)")
+            raise ValueError("--data, --train, --test et --split ne s'appliquent pas à un dossier : utilisez "
+                             "--test-ids (et --train-ids)")
         if not is_folder_set(Path(dataset)):
-            raise ValueError(f"folder {dataset} holds no outcomes.jsonl: expected providers, resources, "
-                             "initiatives and outcomes files (docs/import-format.md)")
+            raise ValueError(f"le dossier {dataset} ne contient pas de outcomes.jsonl : fichiers providers, resources, "
+                             "initiatives et outcomes attendus (docs/import-format.md)")
         return load_folder_set(Path(dataset), test_ids=test_ids, train_ids=train_ids, folds=folds, seed=seed)
     if dataset not in (*EVAL_SETS, "judged"):
         raise ValueError(f"jeu de données inconnu {dataset!r} : attendu l'un de "
                          f"{', '.join((*EVAL_SETS, 'judged'))} ou un dossier")
     if dataset == "judged":
         if data_given or train or test:
-            raise ValueError("--data, --train and --test do not apply to --dataset judged (it reads eval/judged)")
+            raise ValueError("--data, --train et --test ne s'appliquent pas à --dataset judged (il lit eval/judged)")
         return load_judged_set(split)
     return load_eval_set(dataset, data, train_file=train, test_file=test, split=split)
 

@@ -102,8 +102,8 @@ def test_export_set_then_eval_dataset_dir_through_the_cli(app: typer.Typer, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--test-ids", "x.txt"], "--test-ids and --train-ids apply to a folder"),
-        (["--split", "dev"], "--split do not apply to a folder"),
+        (["--test-ids", "x.txt"], "--test-ids et --train-ids ne s'appliquent qu'à un dossier"),
+        (["--split", "dev"], "--split ne s'appliquent pas à un dossier"),
     ],
 )
 def test_folder_options_are_checked(app: typer.Typer, tmp_path: Path, args: list[str], message: str) -> None:

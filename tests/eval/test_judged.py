@@ -102,9 +102,9 @@ def test_loader_refuses_duplicates_bad_json_and_missing_files(tmp_path: Path) ->
         load_judged_set("test", path=_write(tmp_path / "list.jsonl", "[1, 2]"))
     with pytest.raises(FileNotFoundError, match="judged set test is not available: missing"):
         load_judged_set("test", path=tmp_path / "absent.jsonl")
-    with pytest.raises(ValueError, match="judged split must be one of dev, test; got 'train'"):
+    with pytest.raises(ValueError, match="partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"):
         load_judged_set("train")
-    with pytest.raises(ValueError, match="judged split must be one of dev, test; got 'train'"):
+    with pytest.raises(ValueError, match="partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"):
         judged_path("train")
 
 
@@ -255,8 +255,8 @@ def test_cli_runs_the_judged_set(app: typer.Typer, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "judged", "--split", "train"], "judged split must be one of dev, test; got 'train'"),
-        (["--dataset", "judged", "--data", "/tmp"], "--data, --train and --test do not apply to --dataset judged"),
+        (["--dataset", "judged", "--split", "train"], "partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"),
+        (["--dataset", "judged", "--data", "/tmp"], "--data, --train et --test ne s'appliquent pas à --dataset judged"),
     ],
 )
 def test_cli_judged_flags_are_checked(app: typer.Typer, tmp_path: Path, args: list[str], message: str) -> None:
