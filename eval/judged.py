@@ -70,11 +70,10 @@ def load_judged_set(split: str = "test", *, path: Path | None = None) -> EvalSet
     prefix (``jt-`` for test, ``jd-`` for dev). Raises ``FileNotFoundError`` when the file is
     missing and ``ValueError`` naming the line and id for any invalid project.
     """
-    file = Path(path) if path is not None else judged_path(split)
-    if path is not None and split not in JUDGED_SPLITS:
-        raise ValueError(f"partie du jeu jugé inconnue {split!r} : attendu l'une de {', '.join(JUDGED_SPLITS)}")
+    default = judged_path(split)  # validates the split, with or without ``path``
+    file = Path(path) if path is not None else default
     if not file.is_file():
-        raise FileNotFoundError(f"judged set {split} is not available: missing {file}")
+        raise FileNotFoundError(f"jeu jugé « {split} » indisponible : fichier absent {file}")
     providers = _demo(Provider, "provider", "providers.jsonl")
     resources = _demo(Resource, "resource", "resources.jsonl")
     test = list(_projects(file, split, {r.id for r in resources}))

@@ -125,6 +125,7 @@ class DenseIndex:
         self._rows = {i: p for p, i in enumerate(ids) if i is not None}  # live catalogue id → FAISS id
         self._live = np.fromiter((i is not None for i in ids), dtype=bool, count=len(ids))
         self._live_bits: np.ndarray | None = None  # packed self._live for IDSelectorBitmap, cached
+        self._generation = getattr(self, "_generation", 0) + 1
 
     def _rebuild(self, ids: list[str | None], vectors: np.ndarray) -> None:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
@@ -140,6 +141,12 @@ class DenseIndex:
         if isinstance(self._index, faiss.IndexHNSW):
             return "hnsw"
         return "ivf_sq8" if isinstance(self._index, faiss.IndexIVF) else "exact"
+
+    @property
+    def generation(self) -> int:
+        """Changes with every change to the live items or their FAISS ids (an add, a removal, a
+        compaction): an array from :meth:`faiss_ids` is valid while it is the same."""
+        return self._generation
 
     @property
     def tombstones(self) -> int:
@@ -214,6 +221,7 @@ class DenseIndex:
                 self._rows.update((item_id, start + n) for n, item_id in enumerate(ids))
                 self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
                 self._live_bits = None
+            self._generation += 1
             self._maybe_compact()
 
     def _tombstone(self, ids: Iterable[str]) -> int:
@@ -231,6 +239,7 @@ class DenseIndex:
             raise ValueError(f"remove expects an iterable of ids, not the single string {ids!r}")
         with self._lock:
             removed = self._tombstone(ids)
+            self._generation += removed > 0
             self._maybe_compact()
         return removed
 

@@ -21,8 +21,9 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ FRENCH_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 # Elided article or pronoun before a word, with the ASCII or a typographic apostrophe (NFKC keeps ’).
 _ELISION = re.compile(r"(?<!\w)(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])['’‘ʼ`′](?=\w)")
+_RECENT_QUERIES = 8
+"""Score rows kept per fit: the queries being matched at once (each ``(n,)`` float32)."""
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscores and punctuation split
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 
@@ -126,6 +129,8 @@ class _Fitted:
     model: bm25s.BM25 | None  # None when no document has any token (nothing can match)
     ids: list[str]
     rows: dict[str, int]
+    recent: dict[str, np.ndarray | None] = field(default_factory=dict, compare=False, repr=False)
+    """The score rows of the last few queries (a match searches, then scores its pool, for one query)."""
 
 
 class SparseIndex:
@@ -150,6 +155,8 @@ class SparseIndex:
         self._fitted_: _Fitted | None = None  # None when stale: re-fit on the next query
         self._df: Counter[str] | None = None  # documents holding each term; None when stale
         self._lock = threading.Lock()
+        self.generation = 0
+        """Bumped by every change to the documents: an array from :meth:`rows_of` is valid while it is the same."""
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -181,7 +188,7 @@ class SparseIndex:
         batch = self._analyse_batch(ids, texts)
         with self._lock:
             self._docs = batch
-            self._fitted_ = self._df = None
+            self._stale()
         self._fitted()
         return self
 
@@ -190,7 +197,7 @@ class SparseIndex:
         batch = self._analyse_batch(ids, texts)
         with self._lock:
             self._docs.update(batch)
-            self._fitted_ = self._df = None
+            self._stale()
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove the given ids (unknown ids are skipped); returns how many were removed."""
@@ -199,8 +206,13 @@ class SparseIndex:
         with self._lock:
             removed = sum(self._docs.pop(i, None) is not None for i in set(ids))
             if removed:
-                self._fitted_ = self._df = None
+                self._stale()
         return removed
+
+    def _stale(self) -> None:
+        """The documents changed (under the lock): re-fit on the next query."""
+        self._fitted_ = self._df = None
+        self.generation += 1
 
     def _fitted(self) -> _Fitted:
         with self._lock:
@@ -222,10 +234,17 @@ class SparseIndex:
             raise ValueError(f"query must be a string, got {type(query).__name__}")
         if fit.model is None:
             return None
+        if query in fit.recent:
+            return fit.recent[query]
         token_ids = fit.model.get_tokens_ids(self.analyzer.analyze(query))
-        if not token_ids:
-            return None
-        return np.asarray(fit.model.get_scores_from_ids(token_ids), dtype=np.float32)
+        scores = np.asarray(fit.model.get_scores_from_ids(token_ids), dtype=np.float32) if token_ids else None
+        if scores is not None:
+            scores.setflags(write=False)  # shared by the callers of the same query
+        with self._lock:
+            while len(fit.recent) >= _RECENT_QUERIES:
+                del fit.recent[next(iter(fit.recent))]
+            fit.recent[query] = scores
+        return scores
 
     def rows_of(self, ids: Iterable[str]) -> np.ndarray:
         """``(m,) int64`` rows of the known ids among ``ids`` (unknown ones skipped), to pass as
@@ -293,10 +312,9 @@ class SparseIndex:
         out = np.zeros(len(ids), dtype=np.float32)
         scores = self._score_rows(fit, query)
         if scores is not None:
-            for n, item_id in enumerate(ids):
-                row = fit.rows.get(item_id)
-                if row is not None:
-                    out[n] = scores[row]
+            rows = np.fromiter(map(fit.rows.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
+            known = rows >= 0
+            out[known] = scores[rows[known]]
         return out
 
     # --- persistence ---------------------------------------------------------------------------

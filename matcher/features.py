@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -180,7 +181,13 @@ def _log1p(x: float) -> float:
 def _territory_level(p: Pair) -> float:
     if p.query.territory is None or p.resource.perimeter_text is not None:  # unresolved perimeter: unknown
         return 4.0
-    return float(min(territory.territory_distance(code, p.query.territory) for code in p.resource.coverage))
+    return _coverage_distance(tuple(p.resource.coverage), p.query.territory)
+
+
+@lru_cache(maxsize=65_536)
+def _coverage_distance(coverage: tuple[str, ...], where: str) -> float:
+    """The nearest of ``coverage``'s territories to ``where`` (few coverages and territories repeat)."""
+    return float(min(territory.territory_distance(code, where) for code in coverage))
 
 
 def _unknown_checks(p: Pair) -> float:

@@ -20,6 +20,7 @@ import numpy as np
 
 from indexes import Encoder
 from matcher import territory
+from matcher.allowed import Allowed, AllowedSets
 from matcher.features import RETRIEVAL_FEATURES, Evidence, pool_columns
 from matcher.history_view import HistoryView
 from matcher.indexing import ResourceIndex
@@ -54,10 +55,17 @@ class Retriever:
         self.index, self.encoder, self.config = index, encoder, config
         self._open_by_coverage: tuple[dict[str, Resource], date, dict[tuple[str, ...], list[str]]] | None = None
         self._names: tuple[object, object, NameMatcher] | None = None
+        self._allowed = AllowedSets()
 
-    def allowed(self, query: MatchQuery, today: date) -> list[str]:
-        """Open resources whose coverage includes the query's territory (and of the kinds it asks for).
-        Each distinct coverage is tested once, not each resource."""
+    def allowed(self, query: MatchQuery, today: date) -> Allowed:
+        """Open resources whose coverage includes the query's territory (and of the kinds it asks for),
+        held per catalogue state (:mod:`matcher.allowed`). Each distinct coverage is tested once."""
+        index = self.index
+        kinds = tuple(sorted(set(query.kinds))) if query.kinds else ()
+        return self._allowed.get(index.resources, today, index.dense, index.sparse, query.territory, kinds,
+                                 lambda: self._list_allowed(query.territory, kinds, today))
+
+    def _list_allowed(self, where: str | None, kinds: tuple[str, ...], today: date) -> list[str]:
         resources = self.index.resources
         cached = self._open_by_coverage
         if cached is None or cached[0] is not resources or cached[1] != today:
@@ -66,10 +74,8 @@ class Retriever:
                 if res.is_open(today):
                     groups.setdefault(tuple(res.coverage), []).append(rid)
             cached = self._open_by_coverage = (resources, today, groups)
-        where = query.territory
         out = [rid for cov, rids in cached[2].items() if where is None or territory.covers(cov, where) for rid in rids]
-        if query.kinds:
-            kinds = set(query.kinds)
+        if kinds:
             out = [rid for rid in out if resources[rid].kind in kinds]
         return out
 
@@ -86,7 +92,7 @@ class Retriever:
         allowed = self.allowed(q, today)
         cfg = self.config
         vector = None
-        if (cfg.use_dense or cfg.use_history) and (allowed or extra):
+        if (cfg.use_dense or cfg.use_history) and (allowed.ids or extra):
             vector = given if given is not None else self.encoder.encode_queries([q.text])[0]
         view = self.index.history.view(exclude=exclude, before=before)
         dense, sparse, votes, best, lexical, nearest = self._search(q, vector, allowed, k, view)
@@ -111,29 +117,29 @@ class Retriever:
         return Retrieved([index.resources[i] for i in ids], pool_columns(evidence), retrieved, nearest)
 
     def _search(
-        self, q: MatchQuery, vector: np.ndarray | None, allowed: list[str], k: int, view: HistoryView,
+        self, q: MatchQuery, vector: np.ndarray | None, allowed: Allowed, k: int, view: HistoryView,
     ) -> tuple[list[str], list[str], dict[str, float], dict[str, float], dict[str, float], dict[str, str]]:
         """Dense ids, BM25 ids (best first), kNN votes, best neighbour similarities, lexical votes, the
         closest neighbour of each voted resource."""
         cfg, index = self.config, self.index
-        if not allowed:
+        if not allowed.ids:
             return [], [], {}, {}, {}, {}
         dense: list[str] = []
         if cfg.use_dense and vector is not None:
-            n = min(len(allowed), max(cfg.dense_candidates, k))
-            _, found = index.dense.search(vector[None, :], n, allowed=allowed)
+            n = min(len(allowed.ids), max(cfg.dense_candidates, k))
+            _, found = index.dense.search(vector[None, :], n, allowed=allowed.dense_fids)
             dense = [i for i in found[0] if i is not None]
         sparse: list[str] = []
         if cfg.use_sparse:
-            n = min(len(allowed), max(cfg.sparse_candidates, k))
-            _, found_sparse = index.sparse.search(q.text, n, allowed=allowed)
+            n = min(len(allowed.ids), max(cfg.sparse_candidates, k))
+            _, found_sparse = index.sparse.search(q.text, n, allowed=allowed.sparse_rows)
             sparse = [i for i in found_sparse if i is not None]
         votes: dict[str, float] = {}
         best: dict[str, float] = {}
         lexical: dict[str, float] = {}
         nearest: dict[str, str] = {}
         if cfg.use_history and vector is not None and len(index.history):
-            allowed_set = set(allowed)
+            allowed_set = allowed.members
             votes, best, nearest = view.knn_neighbours(vector, k=cfg.knn_neighbours)
             votes = {r: v for r, v in votes.items() if r in allowed_set}
             lexical = {r: v for r, v in view.lexical_votes(q.text, k=cfg.knn_neighbours).items() if r in allowed_set}

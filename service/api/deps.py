@@ -36,6 +36,11 @@ _api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="
 class Access:
     """Dependency: authenticates the key, checks role, origin and rate limits.
 
+    The other dependencies of this module are ``async``: they read only the app's state, so FastAPI
+    runs them on the event loop instead of handing each to a thread of its pool (a match request
+    crossed four threads before its work started). This one reads the key store, so it stays a
+    thread's work.
+
     The key comes as ``Authorization: Bearer …`` or ``X-Api-Key`` (both declared as security schemes,
     so the OpenAPI schema says which operations need one)."""
 
@@ -91,7 +96,7 @@ PartnerKey = Annotated[ApiKey, Depends(Access(Role.partner))]
 """Only a partner key stores what a citizen submits through a widget; staff write through the catalogue."""
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The worker's engine; 503 while the service is starting."""
     engine: Engine | None = request.app.state.engine
     if engine is None:
@@ -102,7 +107,7 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def _metrics(request: Request) -> Metrics:
+async def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -110,7 +115,7 @@ def _metrics(request: Request) -> Metrics:
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
-def one_value_each(request: Request) -> None:
+async def one_value_each(request: Request) -> None:
     """Dependency of every ``/v1`` route: a query parameter given twice is refused, where FastAPI would
     silently keep the last value (``?territory=93&territory=48`` is no filter on both)."""
     route = request.scope.get("route")

@@ -100,7 +100,7 @@ def test_loader_refuses_duplicates_bad_json_and_missing_files(tmp_path: Path) ->
         load_judged_set("test", path=_write(tmp_path / "bad.jsonl", _project(), "{nope"))
     with pytest.raises(ValueError, match=r"line 1 .*expected a JSON object, got list"):
         load_judged_set("test", path=_write(tmp_path / "list.jsonl", "[1, 2]"))
-    with pytest.raises(FileNotFoundError, match="judged set test is not available: missing"):
+    with pytest.raises(FileNotFoundError, match="jeu jugé « test » indisponible : fichier absent"):
         load_judged_set("test", path=tmp_path / "absent.jsonl")
     with pytest.raises(ValueError, match="partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"):
         load_judged_set("train")
@@ -255,8 +255,10 @@ def test_cli_runs_the_judged_set(app: typer.Typer, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "judged", "--split", "train"], "partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"),
-        (["--dataset", "judged", "--data", "/tmp"], "--data, --train et --test ne s'appliquent pas à --dataset judged"),
+        (["--dataset", "judged", "--split", "train"],
+         "partie du jeu jugé inconnue 'train' : attendu l'une de dev, test"),
+        (["--dataset", "judged", "--data", "/tmp"],
+         "--data, --train et --test ne s'appliquent pas à --dataset judged"),
     ],
 )
 def test_cli_judged_flags_are_checked(app: typer.Typer, tmp_path: Path, args: list[str], message: str) -> None:

@@ -47,11 +47,17 @@ may carry them beyond the recorded keys; every recorded key must still be equal.
 
 
 def _same(got: Any, want: Any, where: str = "") -> None:
-    """``got == want`` in every id, order, check, reason and flag; floats within one float32 step
-    (relative 1e-6). The prior's score is a float32 BLAS dot product, whose last bit can differ from
-    one run to the next of the same code (seen once in 539 cases, on a score's 8th digit)."""
+    """``got == want`` in every id, order, check, reason and flag; floats within a few float32 steps
+    (relative 1e-5). The prior's score is a float32 BLAS dot product, whose last bit can differ from
+    one run to the next of the same code (seen once in 539 cases, on a score's 8th digit), and the
+    history classifiers' scores come from float32 products whose kernels differ from one CPU to
+    another. ``vector_clf`` is the score of a model fitted on float32 vectors when the history is built:
+    its solver stops at a slightly different point on another CPU (an AMD EPYC: up to 2.5e-5 away,
+    relative, from the recording machine), so it is compared within 1e-3; the ids and order it leads
+    to are still compared exactly."""
     if isinstance(want, float) and isinstance(got, float):
-        assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9) or got == want, f"{where}: {got!r} != {want!r}"
+        rel = 1e-3 if where.endswith("/vector_clf") else 1e-5
+        assert math.isclose(got, want, rel_tol=rel, abs_tol=1e-9) or got == want, f"{where}: {got!r} != {want!r}"
     elif isinstance(want, dict) and isinstance(got, dict):
         extra = set(got) - set(want) - DISPLAY_ADDED_SINCE
         differing = sorted((set(got) ^ set(want)) - DISPLAY_ADDED_SINCE)
