@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OnnxRunner", "export_onnx", "quantize_int8", "read_export", "record_choice", "source_digest",
-           "supports_onnx"]
+__all__ = ["OnnxRunner", "export_onnx", "quantize_int8", "read_export", "record_choice", "set_threads",
+           "source_digest", "supports_onnx"]
 
 log = logging.getLogger("maillage.onnx")
 
@@ -241,6 +241,19 @@ def _forget_older(path: Path, *, keep: str) -> None:
             old.unlink(missing_ok=True)
 
 
+_threads: int | None = None
+
+
+def set_threads(threads: int | None) -> None:
+    """The ONNX Runtime threads of every session opened from now on in this process (``None``: as many
+    as CPUs, up to 4). ``maillage serve`` leaves one CPU to the pipeline (see
+    :func:`service.settings.Settings.serving_encoder_threads`)."""
+    global _threads
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    _threads = threads
+
+
 class OnnxRunner:
     """Mean-pooled (not yet normalised) vectors of texts that fit the model's window."""
 
@@ -249,11 +262,12 @@ class OnnxRunner:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = threads or _threads or min(os.cpu_count() or 1, 4)
         options.log_severity_level = 3
         # A server runs several queries at once on few cores: threads that spin while waiting for work
         # would take the CPU from the other queries.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.threads = options.intra_op_num_threads
         self.session = _session(ort, path, options)
         self.tokenizer, self.max_length = tokenizer, max_length
 

@@ -8,7 +8,9 @@
    its source's fields and text and a lot number in its title. Its vector goes into the embedding
    cache under its text, so the server indexes 10k resources without encoding them one by one.
 2. **Server**: ``maillage serve`` (one worker, the default) on 127.0.0.1, rate limits set out of the
-   way (``MAILLAGE_RATE_PER_KEY`` / ``MAILLAGE_RATE_PER_IP``) so that no 429 is expected.
+   way (``MAILLAGE_RATE_PER_KEY`` / ``MAILLAGE_RATE_PER_IP``) so that no 429 is expected, and so is
+   one key's share of admission control (``MAILLAGE_ADMISSION_KEY_UNITS`` set to all the units): the
+   test sends everything with one key, where a real burst comes through many portals' keys.
 3. **Search**: constant offered rates, doubling from ``--start-rate`` (halving when even that is too
    much) and then bisecting, each for ``--step-seconds`` or long enough for 40 requests (at most three
    times as long): the *sustained rate* is the highest one served with p99 ≤ ``--p99-ms``, no error, and
@@ -275,6 +277,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     token = setup["token"]
     env = {**os.environ, "MAILLAGE_HOME": str(home), "MAILLAGE_MODEL": args.model,
            "MAILLAGE_RATE_PER_KEY": "10000000", "MAILLAGE_RATE_PER_IP": "10000000",
+           "MAILLAGE_ADMISSION_KEY_UNITS": os.environ.get("MAILLAGE_ADMISSION_UNITS", "16"),
            "MAILLAGE_DEMO_WHEN_EMPTY": "false", "PYTHONUNBUFFERED": "1"}
     env.pop("MAILLAGE_DATABASE_URL", None)
     server = Server(home, args.port or free_port(), env)

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from indexes.onnx_runtime import set_threads
 from service.admission import Admission
 from service.api import errors
 from service.api.routes import ROUTERS
@@ -75,6 +76,7 @@ def _lifespan(settings: Settings, engine_factory: Callable[[Settings], Engine] |
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_engine:
+            set_threads(settings.serving_encoder_threads)  # every encoder session this worker opens
             engine = (engine_factory or Engine)(settings)
             engine.start(demo_when_empty=settings.demo_when_empty, poll_interval=settings.sync_interval_s or None)
             app.state.engine = engine

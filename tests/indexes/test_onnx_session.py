@@ -74,3 +74,29 @@ def test_missing_weights_or_a_newer_export_are_optimised_again(tmp_path: Path) -
     assert not np.array_equal(fresh, out)
     np.testing.assert_allclose(fresh, np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-5)
     assert len(list(tmp_path.glob("model.mapped-*.data"))) == 1
+
+
+def test_sessions_open_with_the_threads_the_process_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexes import onnx_runtime
+    from indexes.onnx_runtime import OnnxRunner, set_threads
+    from service.settings import Settings
+
+    _model(tmp_path / "m.onnx")
+    monkeypatch.setattr(onnx_runtime, "_threads", None)
+    assert OnnxRunner(tmp_path / "m.onnx", None, 8).threads == min(os.cpu_count() or 1, 4)
+    set_threads(1)
+    assert OnnxRunner(tmp_path / "m.onnx", None, 8).threads == 1
+    assert OnnxRunner(tmp_path / "m.onnx", None, 8, threads=3).threads == 3  # an explicit count wins
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+            set_threads(bad)  # type: ignore[arg-type]
+    # The service leaves one CPU to the pipeline unless told otherwise.
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert Settings().serving_encoder_threads == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert Settings().serving_encoder_threads == 7
+    monkeypatch.setenv("MAILLAGE_ENCODER_THREADS", "2")
+    assert Settings().serving_encoder_threads == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    monkeypatch.delenv("MAILLAGE_ENCODER_THREADS")
+    assert Settings().serving_encoder_threads == 1
