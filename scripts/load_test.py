@@ -1,4 +1,4 @@
-"""Load test: free-text match under a constant arrival rate on loopback (locust), against 10k resources.
+"""Load test: free-text match under a constant arrival rate on loopback, against 10k resources.
 
 ``python scripts/load_test.py`` gives the figures in the README (about 8 minutes on 2 cores);
 ``python scripts/load_test.py --quick`` is a smoke run (hashing encoder, 1k resources, seconds).
@@ -21,9 +21,11 @@
    request may fail.
 
 Queries are unique texts (a demo initiative's title and description plus a request number), so each
-one is encoded by the model, as a citizen's own text would be. Latencies are measured by the client
-(locust) from its first byte out to the last byte in; percentiles leave out the first seconds of each
-step (users being spawned). Figures go to ``--out`` (``bench/load.json``) with the machine's load
+one is encoded by the model, as a citizen's own text would be. The client (``--client``) is an open
+loop with Poisson arrivals (``scripts/load_client.py``, its own process) or locust's users at a
+constant throughput each (``scripts/load_locustfile.py``, the client of earlier figures). Latencies are
+measured by the client from its first byte out to the last byte in; percentiles leave out the first
+seconds of each step (locust's users being spawned). Figures go to ``--out`` (``bench/load.json``) with the machine's load
 average, and a plot of latency against offered rate to ``--plot``. The exit status is 1 when the 1×
 run has errors or the rebuild run fails (no swap, or any error).
 """
@@ -53,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import ROOT, Server, free_port  # a sibling module (scripts/ is not a package)
 
 LOCUSTFILE = Path(__file__).resolve().parent / "load_locustfile.py"
+CLIENT = Path(__file__).resolve().parent / "load_client.py"
 USER_RATE = 0.5  # requests/s per locust user: the offered rate holds while a request takes up to 2 s
 SOURCE = "load-test"
 
@@ -118,27 +121,35 @@ def prepare_home(home: Path, model: str, size: int, seed: int, log: Callable[[st
 # --- one step of load -------------------------------------------------------------------------------
 
 
-def run_locust(base: str, token: str, home: Path, rate: float, seconds: float, *,
-               during: Callable[[subprocess.Popen[bytes]], None] | None = None) -> list[list[Any]]:
+def run_client(base: str, token: str, home: Path, rate: float, seconds: float, *,
+               during: Callable[[subprocess.Popen[bytes]], None] | None = None,
+               client: str = "poisson") -> list[list[Any]]:
     """Offer ``rate`` requests/s of free-text match for ``seconds`` (or, with ``during``, until it returns
-    and stops locust); returns the samples ``[start, ms, status, error]``."""
+    and stops the client); returns the samples ``[start, ms, status, error]``. ``client``: ``poisson``
+    (``scripts/load_client.py``, open loop, Poisson arrivals) or ``locust`` (its users at a constant
+    throughput each, as before)."""
     users = max(1, math.ceil(rate / USER_RATE))
     samples_path = home / "samples.json"
     started = home / "samples.json.started"
     samples_path.unlink(missing_ok=True)
     started.unlink(missing_ok=True)
+    limit = seconds if during is None else 3600
     env = {**os.environ, "MAILLAGE_LOAD_QUERIES": str(home / "queries.json"), "MAILLAGE_LOAD_TOKEN": token,
            "MAILLAGE_LOAD_USER_RATE": repr(rate / users), "MAILLAGE_LOAD_SAMPLES": str(samples_path),
-           "MAILLAGE_LOAD_NONCE": secrets.token_hex(4)}
-    limit = seconds if during is None else 3600
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base,
-           "-u", str(users), "-r", f"{max(rate, 1.0):.2f}", "-t", f"{math.ceil(limit)}s", "--stop-timeout", "30",
-           "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+           "MAILLAGE_LOAD_NONCE": secrets.token_hex(4), "MAILLAGE_LOAD_BASE": base,
+           "MAILLAGE_LOAD_RATE": repr(rate), "MAILLAGE_LOAD_SECONDS": repr(limit),
+           "MAILLAGE_LOAD_SEED": str(secrets.randbits(32))}
+    if client == "locust":
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base,
+               "-u", str(users), "-r", f"{max(rate, 1.0):.2f}", "-t", f"{math.ceil(limit)}s", "--stop-timeout", "30",
+               "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    else:
+        cmd = [sys.executable, str(CLIENT)]
     with (home / "locust.log").open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             if during is not None:
-                for _ in range(600):  # locust takes a few seconds to import and start its users
+                for _ in range(600):  # the client takes a moment to import and start
                     if started.exists() or proc.poll() is not None:
                         break
                     time.sleep(0.1)
@@ -150,7 +161,7 @@ def run_locust(base: str, token: str, home: Path, rate: float, seconds: float, *
                 proc.kill()
                 proc.wait(timeout=30)
     if not samples_path.is_file():
-        raise RuntimeError(f"locust wrote no samples (exit {proc.returncode}); see {home / 'locust.log'}")
+        raise RuntimeError(f"the load client wrote no samples (exit {proc.returncode}); see {home / 'locust.log'}")
     return list(json.loads(samples_path.read_text(encoding="utf-8")))
 
 
@@ -301,7 +312,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
             def measure(rate: float, seconds: float | None = None) -> dict[str, Any]:
                 if seconds is None:  # a search step: long enough for some 40 requests, within limits
                     seconds = max(args.step_seconds, min(3 * args.step_seconds, 40 / rate))
-                return summarise(run_locust(server.base, token, home, rate, seconds), rate, ramp, seconds)
+                return summarise(run_client(server.base, token, home, rate, seconds, client=args.client), rate, ramp,
+                                 seconds)
 
             rate, result["search"] = search(measure, args.start_rate, args.p99_ms, doublings=args.doublings,
                                             bisections=args.bisections, min_rate=args.min_rate, log=log)
@@ -345,7 +357,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
                 # keep the load on a little after the swap, and as long as the 1x run in all
                 time.sleep(max(min(5.0, seconds / 4), seconds - (time.monotonic() - start)))
 
-            samples = run_locust(server.base, token, home, base_rate, seconds, during=rebuild_during)
+            samples = run_client(server.base, token, home, base_rate, seconds, during=rebuild_during,
+                                 client=args.client)
             if "swapped_at" in rebuild:  # the requests started while the new index was being built
                 rebuild["while_building"] = summarise(samples, base_rate,
                                                       window=(rebuild["asked_at"], rebuild["swapped_at"]))
@@ -365,7 +378,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     result["meta"] = {
         "model": args.model, "encoder": setup["encoder"], "resources": setup["resources"], "cpus": os.cpu_count(),
         "server": "maillage serve, 1 worker", "p99_target_ms": args.p99_ms, "step_seconds": args.step_seconds,
-        "run_seconds": args.run_seconds, "locust_user_rate": USER_RATE, "seed": args.seed, "quick": args.quick,
+        "run_seconds": args.run_seconds, "client": args.client, "locust_user_rate": USER_RATE, "seed": args.seed,
+        "quick": args.quick,
         "loadavg_at_start": load_at_start, "loadavg_before_load": load_before,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "server_ready_s": round(ready, 1),
         "total_s": round(time.monotonic() - t0), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -434,6 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rebuild-timeout", type=float, default=300.0, help="bound on the rebuild and swap, s (300)")
     p.add_argument("--texts", choices=("initiative", "typed"), default="initiative",
                    help="query texts: a whole initiative (~140 tokens) or what the widget gets typed (~30)")
+    p.add_argument("--client", choices=("poisson", "locust"), default="poisson",
+                   help="load client: an open loop with Poisson arrivals (scripts/load_client.py, the default) "
+                        "or locust's users at a constant throughput each")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="figures (default bench/load.json)")
     p.add_argument("--plot", default=None, help="PNG of latency against offered rate (default bench/load.png; "
