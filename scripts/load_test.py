@@ -168,25 +168,29 @@ def run_client(base: str, token: str, home: Path, rate: float, seconds: float, *
 def summarise(samples: list[list[Any]], offered: float, ramp_s: float = 0.0, seconds: float | None = None, *,
               window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Requests/s served, latency percentiles (ms) and errors by status of the requests started in
-    ``window`` (epoch s; default: from ``ramp_s`` after the first request to ``seconds`` after it)."""
+    ``window`` (epoch s; default: from ``ramp_s`` after the first request to ``seconds`` after it).
+    A 429 or 503 with ``Retry-After`` (the service shedding load) is an answer, not an error: counted
+    in ``shed``, left out of the latencies."""
     if samples and window is None:
         first = min(s[0] for s in samples)
         last = max(s[0] for s in samples)  # locust's timer starts before its first request: end at the last one
         window = (first + ramp_s, min(first + seconds, last) if seconds else last)
     kept = [s for s in samples if window is not None and window[0] <= s[0] <= window[1]]
     if not kept or window is None:
-        return {"offered_rps": round(offered, 2), "requests": 0, "rps": 0.0, "errors": {}}
+        return {"offered_rps": round(offered, 2), "requests": 0, "rps": 0.0, "errors": {}, "shed": 0}
     span = window[1] - window[0]
-    ms = np.array([s[1] for s in kept], dtype=float)
-    errors = Counter(str(s[2]) if s[2] else (s[3].split(":")[0] or "no answer") for s in kept if s[2] != 200)
+    shed = sum(1 for s in kept if s[3] == "shed")
+    ms = np.array([s[1] for s in kept if s[3] != "shed"] or [0.0], dtype=float)
+    errors = Counter(str(s[2]) if s[2] else (s[3].split(":")[0] or "no answer")
+                     for s in kept if s[2] != 200 and s[3] != "shed")
     return {"offered_rps": round(offered, 2), "requests": len(kept), "rps": round(len(kept) / max(span, 1e-3), 2),
             "p50_ms": round(float(np.percentile(ms, 50)), 1), "p90_ms": round(float(np.percentile(ms, 90)), 1),
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "max_ms": round(float(ms.max()), 1),
-            "errors": dict(errors), "loadavg_1min": round(os.getloadavg()[0], 2)}
+            "errors": dict(errors), "shed": shed, "loadavg_1min": round(os.getloadavg()[0], 2)}
 
 
 def sustained(step: dict[str, Any], p99_ms: float) -> bool:
-    return (step["requests"] > 0 and step["p99_ms"] <= p99_ms and not step["errors"]
+    return (step["requests"] > 0 and step["p99_ms"] <= p99_ms and not step["errors"] and not step.get("shed")
             and step["rps"] >= 0.9 * step["offered_rps"])
 
 
@@ -200,7 +204,8 @@ def search(measure: Callable[[float], dict[str, Any]], start: float, p99_ms: flo
         s["sustained"] = sustained(s, p99_ms)
         steps.append(s)
         log(f"  offered {rate:6.2f}/s: served {s['rps']:6.2f}/s, p50 {s.get('p50_ms', 0):6.0f} ms, "
-            f"p99 {s.get('p99_ms', 0):6.0f} ms, errors {s['errors'] or 0} -> {'ok' if s['sustained'] else 'over'}")
+            f"p99 {s.get('p99_ms', 0):6.0f} ms, errors {s['errors'] or 0}, shed {s.get('shed', 0)} -> "
+            f"{'ok' if s['sustained'] else 'over'}")
         return bool(s["sustained"])
 
     good: float | None = None
@@ -423,7 +428,7 @@ def _fraction(home: Path, rate: float | None) -> dict[str, Any]:
 
 def _line(s: dict[str, Any]) -> str:
     return (f"offered {s['offered_rps']}/s, served {s['rps']}/s, {s['requests']} requests, p50 {s.get('p50_ms')} ms, "
-            f"p99 {s.get('p99_ms')} ms, errors {s['errors'] or 0}")
+            f"p99 {s.get('p99_ms')} ms, errors {s['errors'] or 0}, shed {s.get('shed', 0)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

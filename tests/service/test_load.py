@@ -25,6 +25,7 @@ def test_load_test_quick_run_measures_and_survives_a_rebuild(tmp_path: Path) -> 
     assert two["offered_rps"] == 2 * one["offered_rps"]
     for run_ in (one, two, rebuild):
         assert run_["requests"] > 0 and run_["p50_ms"] <= run_["p99_ms"] <= run_["max_ms"]
+        assert run_["shed"] == 0  # nothing shed at these rates; shed answers are counted apart from errors
     assert one["errors"] == {} and rebuild["errors"] == {}
     swap = rebuild["rebuild"]
     assert swap["status"] == 202 and swap["version_after"] != swap["version_before"] and swap["error"] is None
