@@ -78,7 +78,7 @@ class Checker:
         cache = self._cache.get(facts)
         if cache is None:
             if self._size >= self.max_entries:
-                self._cache, self._size, self._checks = {}, 0, {}
+                self._cache, self._size = {}, 0
             cache = self._cache[facts] = {}
         return cache
 
@@ -121,6 +121,7 @@ class Checker:
         key = (*fact, resource.id)
         hit = self._checks.get(key)
         if hit is None or hit[0] is not resource:
+            if len(self._checks) >= self.max_entries:  # its own bound: filling it must not empty the verdicts
+                self._checks = {}
             hit = self._checks[key] = (resource, check())
-            self._size += 1
         return hit[1]

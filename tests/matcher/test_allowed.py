@@ -128,3 +128,16 @@ def test_per_criterion_memo_gives_what_a_fresh_check_gives(index: ResourceIndex)
     moved = r.model_copy(update={"coverage": ["48"], "perimeter_text": None})
     q = MatchQuery(text="jardin", territory="48095")
     assert shared._verdicts([moved], q, TODAY)[0].checks == check_all(moved, q, TODAY)
+
+
+def test_per_criterion_entries_do_not_crowd_out_the_verdicts(index: ResourceIndex) -> None:
+    resources = list(index.resources.values())
+    checker = Checker(max_entries=2 * len(resources))  # room for two queries' verdicts, not for 8 checks each
+    queries = [MatchQuery(text="jardin", territory=w, legal_form="association") for w in ("93066", "48095")]
+    for q in queries:
+        checker._verdicts(resources, q, TODAY)
+    size = checker._size
+    for q in queries:  # both held: a second pass computes nothing
+        checker._verdicts(resources, q, TODAY)
+    assert checker._size == size == 2 * len(resources)
+    assert len(checker._checks) <= checker.max_entries
