@@ -61,8 +61,10 @@ FRENCH_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 # Elided article or pronoun before a word, with the ASCII or a typographic apostrophe (NFKC keeps ’).
 _ELISION = re.compile(r"(?<!\w)(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])['’‘ʼ`′](?=\w)")
-_RECENT_QUERIES = 8
-"""Score rows kept per fit: the queries being matched at once (each ``(n,)`` float32)."""
+_RECENT_QUERIES = 32
+"""Score rows kept per fit: more than the queries being matched at once (a batch of 16, the admission
+workers), so that a match's search and its pool's scores read one row (each ``(n,)`` float32)."""
+_MISS = object()
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscores and punctuation split
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 
@@ -234,8 +236,9 @@ class SparseIndex:
             raise ValueError(f"query must be a string, got {type(query).__name__}")
         if fit.model is None:
             return None
-        if query in fit.recent:
-            return fit.recent[query]
+        hit = fit.recent.get(query, _MISS)  # one read: another thread may drop the entry meanwhile
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
         token_ids = fit.model.get_tokens_ids(self.analyzer.analyze(query))
         scores = np.asarray(fit.model.get_scores_from_ids(token_ids), dtype=np.float32) if token_ids else None
         if scores is not None:

@@ -12,8 +12,9 @@ request to the next. :class:`AllowedSets` keeps them per ``(territory, kinds)`` 
 ids included). When any of them differs from the one the sets were made for, every set is dropped
 and made again on demand: a write, a new day or an index swap is seen by the very next query.
 
-**Bounds**: at most ``max_ids`` ids in all sets together (the least recently used set goes first),
-so that a million-resource catalogue queried from thousands of communes keeps a bounded memory.
+**Bounds**: at most ``max_ids`` in all sets together, each set counting its ids plus
+``SET_OVERHEAD`` (so that a crawler asking every commune for every kind, each set small or empty,
+is bounded too); the least recently used set goes first.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ import numpy as np
 
 from matcher.schemas import Resource
 
-__all__ = ["MAX_IDS", "Allowed", "AllowedSets"]
+__all__ = ["MAX_IDS", "SET_OVERHEAD", "Allowed", "AllowedSets"]
 
 MAX_IDS = 2_000_000
-"""Default bound on the ids held by all sets together (some 100 MB at most)."""
+"""Default bound on the ids held by all sets together, overheads included (some 100 MB at most)."""
+SET_OVERHEAD = 64
+"""What one set counts beyond its ids: its key, list, set and arrays cost about as much as 64 ids."""
 
 
 class _Generational(Protocol):
@@ -91,10 +94,10 @@ class AllowedSets:
         made = Allowed(ids, frozenset(ids), dense.faiss_ids(ids), sparse.rows_of(ids))
         with self._lock:
             self.made += 1
-            if state == self._state and key not in self._sets and len(ids) <= self.max_ids:
+            if state == self._state and key not in self._sets and len(ids) + SET_OVERHEAD <= self.max_ids:
                 self._sets[key] = made
-                self._held += len(ids)
+                self._held += len(ids) + SET_OVERHEAD
                 while self._held > self.max_ids:
                     _, old = self._sets.popitem(last=False)
-                    self._held -= len(old.ids)
+                    self._held -= len(old.ids) + SET_OVERHEAD
         return made

@@ -25,9 +25,9 @@ one is encoded by the model, as a citizen's own text would be. The client (``--c
 loop with Poisson arrivals (``scripts/load_client.py``, its own process) or locust's users at a
 constant throughput each (``scripts/load_locustfile.py``, the client of earlier figures). Latencies are
 measured by the client from its first byte out to the last byte in; percentiles leave out the first
-seconds of each step (locust's users being spawned). Figures go to ``--out`` (``bench/load.json``) with the machine's load
-average, and a plot of latency against offered rate to ``--plot``. The exit status is 1 when the 1×
-run has errors or the rebuild run fails (no swap, or any error).
+seconds of each step (locust's users being spawned). Figures go to ``--out`` (``bench/load.json``)
+with the machine's load average, and a plot of latency against offered rate to ``--plot``. The exit
+status is 1 when the 1× run has errors or the rebuild run fails (no swap, or any error).
 """
 
 from __future__ import annotations
@@ -169,8 +169,9 @@ def summarise(samples: list[list[Any]], offered: float, ramp_s: float = 0.0, sec
               window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Requests/s served, latency percentiles (ms) and errors by status of the requests started in
     ``window`` (epoch s; default: from ``ramp_s`` after the first request to ``seconds`` after it).
-    A 429 or 503 with ``Retry-After`` (the service shedding load) is an answer, not an error: counted
-    in ``shed``, left out of the latencies."""
+    A 429 or 503 with ``Retry-After`` from admission control or a rate limit (the service shedding
+    load; ``scripts/load_client.py`` tells them) is an answer, not an error: counted in ``shed``, left
+    out of the latencies. Any other 503 (an index not ready during a swap) is an error."""
     if samples and window is None:
         first = min(s[0] for s in samples)
         last = max(s[0] for s in samples)  # locust's timer starts before its first request: end at the last one

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     - ``MAILLAGE_BATCH_WINDOW_MS`` / ``MAILLAGE_BATCH_MAX``: concurrent matches' texts are encoded
       together, waiting at most this window for others (3 ms), at most this many at once (16).
     - ``MAILLAGE_ENCODER_THREADS``: ONNX Runtime threads of an encode in the service; default one less
-      than the CPUs (at least 1). The pipeline after encoding holds Python's lock, so it runs on one
+      than the CPUs (at least 1), and with ``maillage serve --workers N`` each worker's share of the
+      CPUs less one. The pipeline after encoding holds Python's lock, so it runs on one
       CPU at a time: an encoder on every CPU made its threads and the pipeline take turns (on 2 CPUs,
       20 requests/s of typed text had p99 403 ms with 2 threads, 165 ms with 1).
     - ``MAILLAGE_DEMO_WHEN_EMPTY``: load the demo catalogue when the store is empty; true.

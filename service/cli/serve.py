@@ -19,6 +19,7 @@ def serve(
 ) -> None:
     """Run the API, the widget and the staff console (demo catalogue when the store is empty)."""
     import logging
+    import os
 
     import uvicorn
 
@@ -40,6 +41,8 @@ def serve(
         "  Clés : maillage keys create --name … --role staff|partner|admin|read-only",
         highlight=False,
     )
+    if workers > 1 and settings.encoder_threads is None:  # a worker: its share of the CPUs, less one for its pipeline
+        os.environ["MAILLAGE_ENCODER_THREADS"] = str(max(1, (settings.serving_encoder_threads + 1) // workers - 1))
     uvicorn.run("service.api:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=10,
                 # Behind a reverse proxy: the client's address and scheme come from X-Forwarded-For /

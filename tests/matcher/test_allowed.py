@@ -13,7 +13,7 @@ import pytest
 from indexes import HashingEncoder
 from indexes.dense import DenseIndex
 from indexes.sparse import SparseIndex
-from matcher.allowed import AllowedSets
+from matcher.allowed import SET_OVERHEAD, AllowedSets
 from matcher.checking import Checker
 from matcher.eligibility import check_all
 from matcher.indexing import ResourceIndex
@@ -85,12 +85,17 @@ def test_the_sets_hold_at_most_max_ids() -> None:
     ids = [f"r{i}" for i in range(10)]
     dense.upsert(ids, np.eye(10, 4, dtype=np.float32) + 0.1)
     sparse.build(ids, ["jardin"] * 10)
-    sets, resources = AllowedSets(max_ids=12), {i: None for i in ids}
+    bound = 2 * (5 + SET_OVERHEAD)
+    sets, resources = AllowedSets(max_ids=bound), {i: None for i in ids}
     for where in ("75056", "93066", "48095"):
         got = sets.get(resources, TODAY, dense, sparse, where, (), lambda: ids[:5])  # type: ignore[arg-type]
         assert got.ids == ids[:5] and list(got.sparse_rows) == list(range(5)) and got.members == set(ids[:5])
-    assert sets._held <= 12 and len(sets._sets) == 2  # the oldest set went first
+    assert sets._held <= bound and len(sets._sets) == 2  # the oldest set went first
     assert sets.made == 3
+    empty = AllowedSets(max_ids=3 * SET_OVERHEAD)
+    for n in range(10):  # empty sets (a commune nothing covers) are bounded too
+        empty.get(resources, TODAY, dense, sparse, f"commune-{n}", (), lambda: [])  # type: ignore[arg-type]
+    assert len(empty._sets) == 3
     sets.get(resources, TODAY, dense, sparse, "48095", (), lambda: ids)  # type: ignore[arg-type]
     assert sets.made == 3  # the most recent is still held
     with pytest.raises(ValueError, match="max_ids"):
@@ -107,9 +112,9 @@ def test_sparse_scores_of_a_query_are_reused_and_refreshed_after_a_write() -> No
     sparse.upsert(["b"], ["jardin vélo"])
     assert sparse.generation != generation
     assert sparse.score_of("jardin", ["b"])[0] > 0  # not the score row cached before the write
-    for n in range(20):  # the memo stays bounded
+    for n in range(50):  # the memo stays bounded
         sparse.score_of(f"mot{n}", ["a"])
-    assert len(sparse._fitted().recent) <= 8
+    assert len(sparse._fitted().recent) <= 32
 
 
 def test_per_criterion_memo_gives_what_a_fresh_check_gives(index: ResourceIndex) -> None:
