@@ -63,6 +63,7 @@ class DenseIndex:
 
     ``search`` returns ``(scores, ids)`` of shape ``(nq, k)``, best first; missing results have id
     ``None`` and score ``-inf``. Safe to call from several threads (one lock serialises them).
+    ``generation`` changes with every add, removal or compaction: :meth:`faiss_ids` stay valid till then.
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class DenseIndex:
     def _add(self, v: np.ndarray) -> None:
         """Append ``v`` to the FAISS index (and to the float16 rows of an IVF)."""
         self._index.add(v)
+        self.generation += 1
         if self.kind == "ivf_sq8":
             self._half.add(v)
 
@@ -125,7 +127,7 @@ class DenseIndex:
         self._rows = {i: p for p, i in enumerate(ids) if i is not None}  # live catalogue id → FAISS id
         self._live = np.fromiter((i is not None for i in ids), dtype=bool, count=len(ids))
         self._live_bits: np.ndarray | None = None  # packed self._live for IDSelectorBitmap, cached
-        self._generation = getattr(self, "_generation", 0) + 1
+        self.generation: int = getattr(self, "generation", 0) + 1
 
     def _rebuild(self, ids: list[str | None], vectors: np.ndarray) -> None:
         """Replace everything with ``ids`` / ``vectors`` (no tombstones), re-picking the kind."""
@@ -141,12 +143,6 @@ class DenseIndex:
         if isinstance(self._index, faiss.IndexHNSW):
             return "hnsw"
         return "ivf_sq8" if isinstance(self._index, faiss.IndexIVF) else "exact"
-
-    @property
-    def generation(self) -> int:
-        """Changes with every change to the live items or their FAISS ids (an add, a removal, a
-        compaction): an array from :meth:`faiss_ids` is valid while it is the same."""
-        return self._generation
 
     @property
     def tombstones(self) -> int:
@@ -221,7 +217,6 @@ class DenseIndex:
                 self._rows.update((item_id, start + n) for n, item_id in enumerate(ids))
                 self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
                 self._live_bits = None
-            self._generation += 1
             self._maybe_compact()
 
     def _tombstone(self, ids: Iterable[str]) -> int:
@@ -230,7 +225,7 @@ class DenseIndex:
             self._ids[p] = None
         if fids:
             self._live[fids] = False
-            self._live_bits = None
+            self._live_bits, self.generation = None, self.generation + 1
         return len(fids)
 
     def remove(self, ids: Iterable[str]) -> int:
@@ -239,7 +234,6 @@ class DenseIndex:
             raise ValueError(f"remove expects an iterable of ids, not the single string {ids!r}")
         with self._lock:
             removed = self._tombstone(ids)
-            self._generation += removed > 0
             self._maybe_compact()
         return removed
 
@@ -270,8 +264,7 @@ class DenseIndex:
         ``allowed`` may also be an integer array of FAISS ids from :meth:`faiss_ids`, for a caller
         that filters by the same set many times (at a million items, mapping the catalogue ids of a
         large set costs more than the search); ids no longer live are ignored. Such an array is valid
-        until the next write: a compaction (which any ``upsert`` or ``remove`` may run) renumbers FAISS
-        ids, so it must be computed again after one.
+        while ``generation`` is the same (a compaction, which any write may run, renumbers FAISS ids).
         """
         q = self._check(queries)
         k = max(1, int(k))
@@ -405,5 +398,3 @@ class DenseIndex:
                 self._half = fmt.read_vectors(folder, raw.ntotal, dim)
             self._set(raw, ids)
         return self
-
-
