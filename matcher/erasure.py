@@ -79,9 +79,27 @@ def snapshots_holding(root: Path, ids: Sequence[str]) -> list[Path]:
                 continue
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no readable history: look at the bytes of every file
-        if any(n in p.read_bytes() for p in folder.rglob("*") if p.is_file() for n in needles):
+        try:
+            holds = any(n in p.read_bytes() for p in folder.rglob("*") if p.is_file() for n in needles)
+        except FileNotFoundError:  # a build is writing or publishing it now: removed to be sure
+            holds = True
+        if holds:
             out.append(folder)
     return out
+
+
+def _remove_tree(folder: Path) -> bool:
+    """Remove ``folder``; files (or the folder) that a concurrent build removes or renames meanwhile are
+    gone from here either way (what such a build publishes is looked for again after it:
+    :meth:`service.engine_erasure.ErasureMixin.settle_erasure`). Whether the folder was there."""
+    existed = folder.exists()
+
+    def gone(_func: object, _path: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    shutil.rmtree(folder, onerror=gone)
+    return existed
 
 
 def erase_initiatives(store: Catalogue, ids: Sequence[str], *, cache: EmbeddingCache | None,
@@ -104,7 +122,8 @@ def erase_initiatives(store: Catalogue, ids: Sequence[str], *, cache: EmbeddingC
         served = index_root / "CURRENT"
         name = served.read_text(encoding="utf-8").strip() if served.is_file() else None
         for folder in snapshots_holding(index_root, list(ids)):
-            shutil.rmtree(folder)
+            if not _remove_tree(folder):
+                continue
             report.snapshots_removed.append(folder.name)
             if folder.name == name:
                 report.served_removed = True

@@ -102,3 +102,44 @@ def test_a_history_without_erased_rows_keeps_the_others_and_the_counts() -> None
     assert masked.positives == history.positives  # the anonymised labels still count
     assert masked.count["r-1"] == 2 and history.count["r-1"] == 3
     assert history.without({"i-z"}) is history
+
+
+def test_a_snapshot_changing_under_a_build_is_removed_without_an_error(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild writing or publishing its ``.tmp-*`` folder while an erasure scans and removes it made the
+    erasure answer 500 (FileNotFoundError in the scan or in rmtree; seen in the crash test)."""
+    import shutil as shutil_module
+
+    from matcher import erasure
+
+    building = tmp_path / ".tmp-build"
+    building.mkdir()
+    (building / "history_vectorclf_intercept.npy").write_bytes(b"ini-gone")
+    (building / "other.bin").write_bytes(b"x")
+    real_read = Path.read_bytes
+
+    def vanishing(self: Path) -> bytes:  # the build renames its files away while they are read
+        if self.name == "other.bin":
+            raise FileNotFoundError(self)
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", vanishing)
+    assert erasure.snapshots_holding(tmp_path, ["absent-id"]) == [building]  # changing: removed to be sure
+    monkeypatch.setattr(Path, "read_bytes", real_read)
+    real_rmtree = shutil_module.rmtree
+
+    def racing(path: Path, onerror: object = None) -> None:  # a file disappears between listing and unlink
+        (Path(path) / "other.bin").unlink()
+        real_rmtree(path, onerror=onerror)  # type: ignore[arg-type]
+        onerror(None, str(Path(path) / "other.bin"), (FileNotFoundError, FileNotFoundError("other.bin"), None))  # type: ignore[operator]
+
+    monkeypatch.setattr(erasure.shutil, "rmtree", racing)
+    assert erasure._remove_tree(building) is True and not building.exists()
+    monkeypatch.setattr(erasure.shutil, "rmtree", real_rmtree)
+    assert erasure._remove_tree(building) is False  # already gone: no error
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(erasure.shutil, "rmtree",
+                        lambda path, onerror: onerror(None, str(path), (PermissionError, PermissionError("x"), None)))
+    with pytest.raises(PermissionError):  # any other failure is not hidden
+        erasure._remove_tree(locked)
