@@ -14,25 +14,13 @@ alone (about a third of a full check, measured at 10k resources).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 
-from matcher.eligibility import (
-    Check,
-    check_amount,
-    check_capacity,
-    check_conditions,
-    check_dates,
-    check_legal_form,
-    check_needs,
-    check_stage,
-    check_territory,
-    is_eligible,
-)
+from matcher.eligibility import CHECKS, Check, is_eligible
 from matcher.features import FEATURES, RETRIEVAL_FEATURES, pair_values
 from matcher.pool import Pool
 from matcher.schemas import MatchQuery, Resource
@@ -103,25 +91,15 @@ class Checker:
         return out
 
     def _checks_of(self, resource: Resource, q: MatchQuery, today: date) -> list[Check]:
-        """:func:`matcher.eligibility.check_all` (same checks, same order: tests/matcher/test_allowed.py holds
-        them equal), each check memoised on the one fact it reads."""
-        checks: list[Check | None] = [
-            self._one(("territory", q.territory), resource, lambda: check_territory(resource, q)),
-            self._one(("dates", today), resource, lambda: check_dates(resource, today)),
-            self._one(("legal_form", q.legal_form), resource, lambda: check_legal_form(resource, q)),
-            self._one(("stage", q.stage), resource, lambda: check_stage(resource, q)),
-            self._one(("amount", q.amount_sought), resource, lambda: check_amount(resource, q)),
-            self._one(("capacity",), resource, lambda: check_capacity(resource)),
-            self._one(("needs", tuple(q.needs)), resource, lambda: check_needs(resource, q)),
-        ]
-        checks.append(self._one(("conditions",), resource, lambda: check_conditions(resource)))
-        return [c for c in checks if c is not None]
-
-    def _one(self, fact: tuple[Any, ...], resource: Resource, check: Callable[[], Check | None]) -> Check | None:
-        key = (*fact, resource.id)
-        hit = self._checks.get(key)
-        if hit is None or hit[0] is not resource:
-            if len(self._checks) >= self.max_entries:  # its own bound: filling it must not empty the verdicts
-                self._checks = {}
-            hit = self._checks[key] = (resource, check())
-        return hit[1]
+        """:func:`matcher.eligibility.check_all`, each check memoised on the one fact it reads."""
+        out = []
+        for name, fact, check in CHECKS:
+            key = (name, fact(q, today), resource.id)
+            hit = self._checks.get(key)
+            if hit is None or hit[0] is not resource:
+                if len(self._checks) >= self.max_entries:  # its own bound: filling it must not empty the verdicts
+                    self._checks = {}
+                hit = self._checks[key] = (resource, check(resource, q, today))
+            if hit[1] is not None:
+                out.append(hit[1])
+        return out

@@ -7,6 +7,7 @@ initiative eligible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -16,6 +17,7 @@ from matcher.labels import LEGAL_FORM, NEED, STAGE, french_date, join_fr
 from matcher.schemas import CheckStatus, Criterion, EligibilityCheck, MatchQuery, Recurrence, Resource
 
 __all__ = [
+    "CHECKS",
     "HARD_CRITERIA",
     "check_all",
     "check_amount",
@@ -269,19 +271,24 @@ HARD_CRITERIA = frozenset(
 )
 
 
+CHECKS: tuple[tuple[str, Callable[[MatchQuery, date], object],
+                    Callable[[Resource, MatchQuery, date], Check | None]], ...] = (
+    ("territory", lambda q, d: q.territory, lambda r, q, d: check_territory(r, q)),
+    ("dates", lambda q, d: d, lambda r, q, d: check_dates(r, d)),
+    ("legal_form", lambda q, d: q.legal_form, lambda r, q, d: check_legal_form(r, q)),
+    ("stage", lambda q, d: q.stage, lambda r, q, d: check_stage(r, q)),
+    ("amount", lambda q, d: q.amount_sought, lambda r, q, d: check_amount(r, q)),
+    ("capacity", lambda q, d: None, lambda r, q, d: check_capacity(r)),
+    ("needs", lambda q, d: tuple(q.needs), lambda r, q, d: check_needs(r, q)),
+    ("conditions", lambda q, d: None, lambda r, q, d: check_conditions(r)),
+)
+"""Every check in its fixed order: its name, the one fact of the query and day it reads (what a memo
+of it keys on, :class:`matcher.checking.Checker`), and the check itself (None: it does not apply)."""
+
+
 def check_all(resource: Resource, query: MatchQuery, today: date) -> list[Check]:
     """One check per criterion, in a fixed order; the source's own conditions last, when it gave some."""
-    checks = [
-        check_territory(resource, query),
-        check_dates(resource, today),
-        check_legal_form(resource, query),
-        check_stage(resource, query),
-        check_amount(resource, query),
-        check_capacity(resource),
-        check_needs(resource, query),
-    ]
-    conditions = check_conditions(resource)
-    return checks if conditions is None else [*checks, conditions]
+    return [c for _, _, check in CHECKS if (c := check(resource, query, today)) is not None]
 
 
 def is_eligible(checks: list[Check]) -> bool:
