@@ -304,7 +304,9 @@ def _ids(ranked: Sequence[tuple[str, float]], name: str) -> list[str]:
 
 def _config_of(system: System) -> dict[str, Any]:
     config = getattr(system, "config", None)
-    return asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
+    out = asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
+    gate = getattr(system, "gate_", None)  # what the learned pipeline's training decided
+    return {**out, "gate": dict(gate)} if gate else out
 
 
 def _per_query(rankings: list[list[str]], relevant: list[frozenset[str]], ks: tuple[int, ...]) -> dict[str, np.ndarray]:

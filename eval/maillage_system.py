@@ -23,8 +23,8 @@ from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.store import Catalogue, sqlite_url
 from training.calibrate import calibrate
-from training.flow import Example, TrainConfig, held_out_examples, train_ranker
-from training.pairs import COLD_RATE
+from training.flow import Example, TrainConfig, choose_content_share, held_out_examples, train_ranker
+from training.pairs import COLD_RATE, build_pairs
 
 __all__ = ["MaillageSystem", "Ranking", "not_fitted"]
 
@@ -130,8 +130,10 @@ class MaillageSystem:
                 self.gate_ = {"validation_ndcg10_learned": outcome.gate.learned_ndcg10,
                               "validation_ndcg10_prior": outcome.gate.reference_ndcg10,
                               "trained_queries": outcome.trained_queries if outcome.kept is not None else 0}
-            if outcome.kept is not None:
-                self.recommender_ = Recommender(index, encoder, self.config, outcome.kept)
+            kept = outcome.kept
+            if kept is not None:
+                self._trust_content(evalset, base, kept, outcome.content_choice)
+                self.recommender_ = Recommender(index, encoder, self.config, kept)
                 validated = outcome.validated
         if evalset.calibration:
             # Hand judgments of the same kind as the test labels (the judged dev split): the served
@@ -151,6 +153,19 @@ class MaillageSystem:
             rec = self.recommender_
             self.recommender_ = Recommender(index, encoder, self.config, rec.ranker, calibration=self.calibration_)
         return self
+
+    def _trust_content(self, evalset: EvalSet, base: Recommender, kept: LearnedRanker,
+                       choice: dict[float, float] | None) -> None:
+        """Record the content weight training chose on its validation lists, or choose it again on the
+        set's calibration queries when it has some: hand judgments of the queries to come (the judged
+        dev split), not the history the ranker learned from, say how far that history is trusted."""
+        if evalset.calibration:
+            lists = build_pairs(base, [(q.initiative, q.relevant, None) for q in evalset.calibration],
+                                today=evalset.today)
+            kept.content_share, choice = choose_content_share(kept, lists, share=self.config.prior_share,
+                                                              cold_share=self.config.cold_share)
+        self.gate_["content_share"] = kept.content_share
+        self.gate_["content_choice"] = choice  # type: ignore[assignment]
 
     def relevances(self, queries: Sequence[EvalQuery]) -> list[list[float] | None]:
         """The calibrated probability of each match ranked for each query by the last :meth:`rank`

@@ -7,6 +7,7 @@ served ranker (:class:`matcher.ranker.ServedRanker`) call them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -37,6 +38,7 @@ def reciprocal_rank_fusion(rankings: Iterable[Mapping[str, int]], *, k: int = RR
 def fuse_with_prior(
     learned: np.ndarray, prior: np.ndarray, *, share: float = PRIOR_SHARE, k: float = FUSION_K,
     content: np.ndarray | None = None, cold: np.ndarray | None = None, cold_share: float = COLD_SHARE,
+    content_share: float = 0.0,
 ) -> np.ndarray:
     """Scores of one candidate list that order it by reciprocal-rank fusion of two orders:
     ``1 / (k + rank by learned) + share / (k + rank by prior)``, ranks from 0, ties broken by list order.
@@ -49,14 +51,21 @@ def fuse_with_prior(
     ``cold`` (bool mask) marks the candidates without history and ``content`` scores them on their
     texts and rules alone: those candidates get a third term ``cold_share / (k + rank among them by
     content)``. Both rankers learned from history and prefer what has some; this order is where a
-    resource nobody has obtained yet competes on what it says (0 leaves it out)."""
+    resource nobody has obtained yet competes on what it says (0 leaves it out).
+
+    ``content_share`` adds ``content_share / (k + rank by content)`` over every candidate: how far a
+    deployment trusts the texts and rules against what history taught the two rankers, chosen on
+    held-out labelled lists (:func:`training.flow.choose_content_share`; 0 leaves it out)."""
     if not share >= 0:
         raise ValueError(f"share must be a non-negative weight, got {share!r}")
     if not cold_share >= 0:
         raise ValueError(f"cold_share must be a non-negative weight, got {cold_share!r}")
+    if not (content_share >= 0 and math.isfinite(content_share)):
+        raise ValueError(f"content_share must be a finite non-negative weight, got {content_share!r}")
     learned = np.asarray(learned, dtype=np.float64)
     with_cold = cold_share > 0 and content is not None and cold is not None and bool(np.any(cold))
-    if (share == 0 and not with_cold) or len(learned) == 0:
+    with_content = content_share > 0 and content is not None
+    if (share == 0 and not with_cold and not with_content) or len(learned) == 0:
         return learned.astype(np.float32)
     fused = 1.0 / (k + _ranks(learned))
     if share > 0:
@@ -65,6 +74,9 @@ def fuse_with_prior(
         assert content is not None and cold is not None
         mask = np.asarray(cold, dtype=bool)
         fused[mask] += cold_share / (k + _ranks(np.asarray(content, dtype=np.float64)[mask]))
+    if with_content:
+        assert content is not None
+        fused += content_share / (k + _ranks(np.asarray(content, dtype=np.float64)))
     return fused.astype(np.float32)
 
 

@@ -125,6 +125,11 @@ class LearnedRanker:
     """Bagging: this many models, seeded ``random_state``, ``random_state + 1``…, their scores averaged
     (each sees its own row and feature subsamples, so together they vary less from seed to seed;
     ``docs/decisions.md``, "a bag of 5")."""
+    content_share: float = 0.0
+    """Weight of the content order of every candidate in the served fusion
+    (:func:`matcher.fusion.fuse_with_prior`): how far this ranker's history is trusted against the
+    texts and rules, chosen on held-out labelled lists (:func:`training.flow.choose_content_share`)
+    and stored with the model; 0 (a model saved before it existed) leaves it out."""
     kind: str = "lambdarank"
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> LearnedRanker:
@@ -241,10 +246,12 @@ class ServedRanker:
 
     def fuse(self, learned: np.ndarray, prior: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The served scores of one list whose learned and prior scores are given (rows of ``X``)."""
-        if self.cold_share <= 0:
+        content_share = float(getattr(self.ranker, "content_share", 0.0))
+        if self.cold_share <= 0 and content_share <= 0:
             return fuse_with_prior(learned, prior, share=self.share)
         return fuse_with_prior(learned, prior, share=self.share, content=self.prior.content_scores(X),
-                               cold=X[:, COLUMN["has_history"]] == 0, cold_share=self.cold_share)
+                               cold=X[:, COLUMN["has_history"]] == 0, cold_share=self.cold_share,
+                               content_share=content_share)
 
     def rank(self, pool: Pool) -> None:
         """Score and order the retrieved rows of ``pool``, best first."""

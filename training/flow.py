@@ -30,9 +30,12 @@ from matcher.schemas import Initiative
 from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import COLD_RATE, PairSet, build_pairs, simulate_cold
 
-__all__ = ["Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "gate_and_fit", "held_out_examples",
-           "thin_evenly",
-           "train_ranker"]
+__all__ = ["CONTENT_GRID", "Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "choose_content_share",
+           "gate_and_fit", "held_out_examples", "thin_evenly", "train_ranker"]
+
+CONTENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+"""Weights of the content order :func:`choose_content_share` tries (``docs/decisions.md``, "trust
+chosen on held-out lists"): from history alone (0) to content four times the learned order."""
 
 Example = tuple[Initiative, frozenset[str], datetime | None]
 """``(initiative, relevant resource ids, date it is scored as of)``; ``None``: against all the history."""
@@ -117,6 +120,9 @@ class TrainOutcome:
     validated: LearnedRanker | None = None
     """The ranker the gate judged (fitted on the train pairs only), before any refit: what a
     calibration is fitted for on the validation lists, which it has not seen."""
+    content_choice: dict[float, float] | None = None
+    """Held-out nDCG@10 of the kept ranker per content weight tried (:func:`choose_content_share`);
+    its ``content_share`` is the best of them."""
 
     @property
     def kept(self) -> LearnedRanker | None:
@@ -186,13 +192,41 @@ def gate_and_fit(
         ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share, cold_share=cold_share)
     gate = Gate(_served_ndcg10(ranker, held_out, share, cold_share),
                 _served_ndcg10(reference or PriorRanker(), held_out, share, cold_share))
-    trained, validated = len(pairs.groups), ranker
+    trained, validated, choice = len(pairs.groups), ranker, None
+    if len(held_out.groups):
+        # How far history is trusted against content: chosen on the lists the gate judged, which
+        # the validated ranker has not seen; the refitted ranker is served with the same weight.
+        ranker.content_share, choice = choose_content_share(ranker, held_out, share=share, cold_share=cold_share)
     if gate.passed and config.refit_on_all and len(held_out.groups):
         every = simulate_cold(PairSet.concat(pairs, held_out), config.cold_rate)
         ranker = LearnedRanker(**params).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]
+        ranker.content_share = validated.content_share
         trained = len(every.groups)
     return TrainOutcome(ranker, gate, report, len(pairs), len(pairs.groups), len(held_out.groups), trained,
-                        pairs.skipped_no_positive + held_out.skipped_no_positive, validated)
+                        pairs.skipped_no_positive + held_out.skipped_no_positive, validated, choice)
+
+
+def choose_content_share(ranker: LearnedRanker, lists: PairSet, *, share: float = PRIOR_SHARE,
+                         cold_share: float = COLD_SHARE,
+                         grid: Sequence[float] = CONTENT_GRID) -> tuple[float, dict[float, float]]:
+    """The weight of :data:`CONTENT_GRID` (or ``grid``) whose served order scores the best nDCG@10 on
+    ``lists`` (ties: the smaller weight, history trusted unless the lists say otherwise), and every
+    weight's figure. ``ranker`` is left as it was.
+
+    A learned ranker trusts history as far as its training lists did; where the lists that matter
+    (the latest ones held out, or hand judgments of the queries a deployment expects) are better
+    served by the texts and rules, this says by how much, on labels, not by a rule of thumb."""
+    if not len(lists.groups):
+        raise ValueError("no labelled list to choose the content weight on")
+    keep, figures = ranker.content_share, {}
+    try:
+        for weight in sorted(set(grid)):
+            ranker.content_share = float(weight)
+            figures[float(weight)] = _served_ndcg10(ranker, lists, share, cold_share)
+    finally:
+        ranker.content_share = keep
+    best = max(figures.values())
+    return min(w for w, v in figures.items() if v >= best), figures
 
 
 def held_out_examples(examples: Sequence[Example], config: TrainConfig | None = None) -> list[Example]:

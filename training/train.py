@@ -40,6 +40,10 @@ class TrainResult:
     current_validation_ndcg10: float
     compared_to: str | None
     skipped_no_positive: int
+    content_share: float = 0.0
+    """Weight of the content order the model is served with, chosen on the validation lists."""
+    content_choice: dict[float, float] | None = None
+    """Validation nDCG@10 per content weight tried (:func:`training.flow.choose_content_share`)."""
 
 
 def examples_from_outcomes(
@@ -115,11 +119,10 @@ def train_from_catalogue(
                  "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},
         compared_to=compared_to,
         info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
-              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config)},
+              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config),
+              "content_choice": {str(w): v for w, v in (outcome.content_choice or {}).items()}},
         calibration=calibration,
     )
-    return TrainResult(
-        version=version, fit=fit, train_queries=outcome.train_queries, validation_queries=outcome.validation_queries,
-        validation_ndcg10=gate.learned_ndcg10, current_validation_ndcg10=gate.reference_ndcg10,
-        compared_to=compared_to, skipped_no_positive=outcome.skipped_no_positive,
-    )
+    return TrainResult(version, fit, outcome.train_queries, outcome.validation_queries, gate.learned_ndcg10,
+                       gate.reference_ndcg10, compared_to, outcome.skipped_no_positive, model.content_share,
+                       outcome.content_choice)

@@ -14,7 +14,7 @@ from indexes import HashingEncoder
 from matcher.demo_catalogue import load_demo
 from matcher.features import FEATURES
 from matcher.indexing import ResourceIndex
-from matcher.ranker import PriorRanker
+from matcher.ranker import LearnedRanker, PriorRanker, load_ranker
 from matcher.recommender import Recommender
 from matcher.registry import ModelRegistry, PromotionRefused
 from matcher.schemas import MatchQuery
@@ -85,6 +85,10 @@ def test_train_register_promote_and_gate(setup, monkeypatch: pytest.MonkeyPatch)
     first = train_from_catalogue(store, index, encoder, registry, today=TODAY, **FAST)
     assert registry.current_version() is None  # registered, not served
     assert first.compared_to is None and first.train_queries > first.validation_queries > 0
+    # the content weight chosen on the validation lists is the best of those tried, served with the model
+    assert first.content_choice and first.content_choice[first.content_share] == max(first.content_choice.values())
+    loaded = load_ranker(root / "rankers" / first.version)
+    assert isinstance(loaded, LearnedRanker) and loaded.content_share == first.content_share
     registry.promote(first.version)
     assert registry.current_version() == first.version
     second = train_from_catalogue(store, index, encoder, registry, today=TODAY, **FAST)
