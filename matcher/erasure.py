@@ -20,9 +20,11 @@ its reverse index. Every snapshot holding an erased id is removed, the served on
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +90,11 @@ def snapshots_holding(root: Path, ids: Sequence[str]) -> list[Path]:
     return out
 
 
+_REMOVE_ATTEMPTS = 10
+"""Listings of a folder a concurrent build keeps writing into before its removal gives up (each
+rmdir that finds a new file lists again; a build cannot write into the folder once it is gone)."""
+
+
 def _remove_tree(folder: Path) -> bool:
     """Remove ``folder``; files (or the folder) that a concurrent build removes or renames meanwhile are
     gone from here either way (what such a build publishes is looked for again after it:
@@ -98,7 +105,14 @@ def _remove_tree(folder: Path) -> bool:
         if not isinstance(exc_info[1], FileNotFoundError):
             raise exc_info[1]
 
-    shutil.rmtree(folder, onerror=gone)
+    for attempt in range(_REMOVE_ATTEMPTS):
+        try:
+            shutil.rmtree(folder, onerror=gone)
+            return existed
+        except OSError as exc:  # a build wrote a file between the listing and the rmdir: list again
+            if exc.errno != errno.ENOTEMPTY or attempt == _REMOVE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
     return existed
 
 

@@ -3,6 +3,7 @@ store's part (rows gone, outcomes anonymised, SQLite bytes wiped)."""
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -143,3 +144,40 @@ def test_a_snapshot_changing_under_a_build_is_removed_without_an_error(tmp_path:
                         lambda path, onerror: onerror(None, str(path), (PermissionError, PermissionError("x"), None)))
     with pytest.raises(PermissionError):  # any other failure is not hidden
         erasure._remove_tree(locked)
+
+
+def test_a_folder_a_build_keeps_writing_into_is_removed_all_the_same(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The crash test's race: a rebuild writes a file into its .tmp folder after rmtree listed it, so
+    # the final rmdir finds the folder not empty (ENOTEMPTY); the erasure lists it again.
+    import shutil as shutil_module
+
+    from matcher import erasure
+
+    building = tmp_path / ".tmp-build"
+    building.mkdir()
+    (building / "a.npy").write_bytes(b"ini-gone")
+    real_rmtree = shutil_module.rmtree
+    calls: list[Path] = []
+
+    def written_meanwhile(path: Path, onerror: object = None) -> None:
+        calls.append(path)
+        if len(calls) <= 2:  # twice, the build adds a file just before the rmdir
+            for p in Path(path).iterdir():
+                p.unlink()
+            (Path(path) / f"late-{len(calls)}.npy").write_bytes(b"ini-gone")
+            raise OSError(errno.ENOTEMPTY, "Directory not empty", str(path))
+        real_rmtree(path, onerror=onerror)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(erasure.shutil, "rmtree", written_meanwhile)
+    assert erasure._remove_tree(building) is True and not building.exists() and len(calls) == 3
+    # a build that never stops writing is not hidden: the erasure says it failed
+    stubborn = tmp_path / ".tmp-stubborn"
+    stubborn.mkdir()
+    def always_written(path: Path, onerror: object = None) -> None:
+        raise OSError(errno.ENOTEMPTY, "Directory not empty", str(path))
+
+    monkeypatch.setattr(erasure.shutil, "rmtree", always_written)
+    monkeypatch.setattr(erasure.time, "sleep", lambda s: None)
+    with pytest.raises(OSError, match="not empty"):
+        erasure._remove_tree(stubborn)
