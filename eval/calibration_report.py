@@ -21,7 +21,7 @@ _TOP = 5
 
 def calibration_figures(queries: Sequence[EvalQuery], rankings: Sequence[Sequence[str]],
                         probs: Sequence[Sequence[float] | None] | None, said: Sequence[bool],
-                        k: int) -> dict[str, Any] | None:
+                        k: int, *, labels: Sequence[Sequence[str] | None] | None = None) -> dict[str, Any] | None:
     """The figures of one system's ranking of ``queries``, from the probability of each ranked match
     (``probs``, None when the system gives none: then None) and its "nothing fits" flags ``said``."""
     if probs is None:
@@ -29,13 +29,15 @@ def calibration_figures(queries: Sequence[EvalQuery], rankings: Sequence[Sequenc
     p: list[float] = []
     y: list[int] = []
     forte: list[int] = []
-    for q, ranked, ps in zip(queries, rankings, probs, strict=True):
+    shown = labels if labels is not None else [None] * len(queries)
+    for q, ranked, ps, ls in zip(queries, rankings, probs, shown, strict=True):
         if ps is None:
             continue
         for i, (rid, pi) in enumerate(zip(ranked[:k], ps[:k], strict=False)):
             p.append(pi)
             y.append(int(rid in q.relevant))
-            if i < _TOP and label_of(pi) == "forte":
+            label = ls[i] if ls is not None and i < len(ls) else label_of(pi)
+            if i < _TOP and label == "forte":
                 forte.append(int(rid in q.relevant))
     if not p:
         return None

@@ -67,6 +67,8 @@ class SystemResult:
     """Judged sets only: :func:`eval.judged_metrics.judged_figures`."""
     relevances: list[list[float] | None] | None = None
     """Per test query, the calibrated probability of each ranked match (None: the system gives none)."""
+    labels: list[list[str] | None] | None = None
+    """Per test query, the relevance label shown with each ranked match ("forte", "moyenne", "faible")."""
 
 
 @dataclass
@@ -206,7 +208,8 @@ def _run_all(systems: Sequence[System], evalset: EvalSet, encoder: Encoder, scor
     for system in systems:
         results[system.name] = _run(system, evalset, encoder, scored, ks, depth, progress)
         res = results[system.name]
-        figures = calibration_figures(evalset.test, res.rankings, res.relevances, res.nothing_fits, main_k)
+        figures = calibration_figures(evalset.test, res.rankings, res.relevances, res.nothing_fits, main_k,
+                                      labels=res.labels)
         if figures is not None:
             calibration[system.name] = figures
     return results, calibration
@@ -250,6 +253,7 @@ def _run(system: System, evalset: EvalSet, encoder: Encoder, scored: list[int], 
     rankings: list[list[str]] = []
     said: list[bool] = []
     probs: list[list[float] | None] | None = [] if callable(getattr(system, "relevances", None)) else None
+    labels: list[list[str] | None] | None = [] if callable(getattr(system, "relevance_labels", None)) else None
     fit_s = rank_s = 0.0
     for n, part in enumerate(parts, start=1):
         fold = f" (fold {n}/{len(parts)})" if evalset.folds else ""
@@ -267,6 +271,8 @@ def _run(system: System, evalset: EvalSet, encoder: Encoder, scored: list[int], 
             said += [bool(x) for x in flags]
             if probs is not None:
                 probs += system.relevances(part.test)  # type: ignore[attr-defined]
+            if labels is not None:
+                labels += system.relevance_labels(part.test)  # type: ignore[attr-defined]
         finally:
             close = getattr(system, "close", None)
             if callable(close):
@@ -275,7 +281,7 @@ def _run(system: System, evalset: EvalSet, encoder: Encoder, scored: list[int], 
     per_query = _per_query([rankings[i] for i in scored], [queries[i].relevant for i in scored], ks)
     _log(progress, f"{system.name}: fit {fit_s:.1f} s, rank {rank_s:.1f} s")
     return SystemResult(system.name, rankings, per_query, {}, fit_s, rank_s, _config_of(system), said,
-                        relevances=probs)
+                        relevances=probs, labels=labels)
 
 
 def _rank(system: System, queries: list[EvalQuery], depth: int, progress: bool) -> list[list[str]]:

@@ -91,6 +91,7 @@ class MaillageSystem:
         self.today_: date | None = None
         self.calibration_: Calibration | None = None
         self.relevance_: dict[str, list[float]] = {}
+        self.label_: dict[str, list[str]] = {}
         self.nothing_fits_: dict[str, bool] = {}
 
     def train_config(self) -> TrainConfig:
@@ -103,7 +104,7 @@ class MaillageSystem:
 
     def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
         self.close()
-        self.nothing_fits_, self.relevance_, self.calibration_ = {}, {}, None
+        self.nothing_fits_, self.relevance_, self.label_, self.calibration_ = {}, {}, {}, None
         self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
         root = Path(self.tmp_.name)
         store = self.store_ = Catalogue.open(sqlite_url(root / "catalogue.db"))
@@ -150,6 +151,7 @@ class MaillageSystem:
             self.calibration_ = calibrate(judged, held_out_examples(examples, self.train_config()),
                                           today=evalset.today, fitted_on=f"{evalset.name}: validation lists")
         if self.calibration_ is not None:
+            self.gate_["calibration_strong"] = self.calibration_.strong
             rec = self.recommender_
             self.recommender_ = Recommender(index, encoder, self.config, rec.ranker, calibration=self.calibration_)
         return self
@@ -172,6 +174,11 @@ class MaillageSystem:
         (None per query when the system has no calibration)."""
         return [self.relevance_.get(q.id) for q in queries]
 
+    def relevance_labels(self, queries: Sequence[EvalQuery]) -> list[list[str] | None]:
+        """The label shown with each match ranked for each query by the last :meth:`rank` (None per
+        query when the system has no calibration)."""
+        return [self.label_.get(q.id) for q in queries]
+
     def rank(self, queries: Sequence[EvalQuery], k: int) -> list[Ranking]:
         rec = self.recommender_
         if rec is None:
@@ -187,6 +194,7 @@ class MaillageSystem:
             out.append([(m.resource_id, m.score if m.score is not None else math.inf) for m in result.matches])
             if rec.calibration is not None:
                 self.relevance_[q.id] = [m.relevance if m.relevance is not None else 0.0 for m in result.matches]
+                self.label_[q.id] = [m.relevance_label or "faible" for m in result.matches]
         return out
 
     def nothing_fits(self, queries: Sequence[EvalQuery]) -> list[bool]:

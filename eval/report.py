@@ -173,7 +173,8 @@ def _calibration_section(result: EvalResult) -> list[str]:
     parts = ["## Calibration", "",
              f"Calibrated relevance of the top-{k} matches of every test query, fitted on the train split's "
              "validation lists (never on the test split). ECE: expected calibration error over 10 equal-width "
-             "bins; \"forte\" (p ≥ 0.6) in the top 5: how many, and the share that are relevant; nothing fits: "
+             "bins; \"forte\" in the top 5 (the label shown: from the calibration's fitted bound, at least "
+             "p 0.6): how many, and the share that are relevant; nothing fits: "
              "share of test queries (each has a relevant resource) for which the list said nothing fits.", ""]
     rows = []
     for name, c in result.calibration.items():

@@ -6,8 +6,10 @@ absolute sum of features, comparable across queries), its rank in the list and t
 to a probability by logistic regression (Platt scaling over three inputs), fitted on labelled lists
 (the validation lists of training, or a judged dev set), never on the lists it is judged on.
 
-The probability is shown as a label (:data:`LABELS`: "forte", "moyenne", "faible"); a list whose
-best match is below :attr:`Calibration.threshold` says that nothing fits well. A calibration is
+The probability is shown as a label (:data:`LABELS`: "forte", "moyenne", "faible"); "forte" starts
+at the calibration's :attr:`Calibration.strong`, fitted so that at least :data:`STRONG_PRECISION` of
+the top-5 matches it labels so were relevant on the lists it was fitted on (:func:`strong_bound`). A
+list whose best match is below :attr:`Calibration.threshold` says that nothing fits well. A calibration is
 stored as ``calibration.json`` beside the ranker it was fitted for, with the encoder it assumes: it
 is refused for another encoder or a damaged file (:class:`CalibrationError`), never silently used.
 """
@@ -25,16 +27,25 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
-    "CALIBRATION_FILE", "FORMAT_VERSION", "LABELS", "Calibration", "CalibrationError", "RelevanceLabel",
-    "calibration_inputs", "expected_calibration_error", "fit_calibration", "label_of", "load_calibration",
-    "packaged_prior_calibration", "reliability",
+    "CALIBRATION_FILE", "FORMAT_VERSION", "LABELS", "STRONG_PRECISION", "Calibration", "CalibrationError",
+    "RelevanceLabel", "calibration_inputs", "expected_calibration_error", "fit_calibration", "label_of",
+    "load_calibration", "packaged_prior_calibration", "reliability", "strong_bound",
 ]
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT_VERSION = 1
 LABELS: tuple[tuple[str, float], ...] = (("forte", 0.6), ("moyenne", 0.3))
-"""A probability at or above the bound gets the label, first match wins; below the last: "faible"."""
+"""A probability at or above the bound gets the label, first match wins; below the last: "faible".
+The "forte" bound is the least a calibration's :attr:`Calibration.strong` can be."""
 INPUTS = ("prior", "log_rank", "dense")
+STRONG_PRECISION = 0.7
+""""Pertinence forte" promises this: at least 7 of 10 such top-5 matches relevant (issue 16)."""
+STRONG_MIN_PAIRS = 20
+"""Fewer top-5 pairs above a bound than this and it is not trusted to keep the promise."""
+NEVER = 1.0
+""":attr:`Calibration.strong` when no bound kept the promise on the fitted lists: nothing is "forte"."""
+_TOP = 5
+_Z = 1.96
 
 
 class CalibrationError(ValueError):
@@ -44,9 +55,10 @@ class CalibrationError(ValueError):
 RelevanceLabel = Literal["forte", "moyenne", "faible"]
 
 
-def label_of(p: float) -> RelevanceLabel:
-    """``"forte"``, ``"moyenne"`` or ``"faible"`` for a probability."""
-    if p >= LABELS[0][1]:
+def label_of(p: float, strong: float = LABELS[0][1]) -> RelevanceLabel:
+    """``"forte"`` (from ``strong``; never when it is :data:`NEVER`), ``"moyenne"`` or ``"faible"``
+    for a probability."""
+    if p >= strong and strong < NEVER:
         return "forte"
     if p >= LABELS[1][1]:
         return "moyenne"
@@ -69,7 +81,9 @@ def calibration_inputs(prior: Sequence[float] | np.ndarray, ranks: Sequence[int]
 @dataclass(frozen=True)
 class Calibration:
     """``p = σ(coef · inputs + intercept)``; ``threshold``: below it, the best match of a list does not
-    fit well. ``encoder`` is the model the dense input comes from; ``fitted_on`` says on what."""
+    fit well; ``strong``: from it, a match is "forte" (:func:`strong_bound`; a file written before it
+    existed reads as the fixed bound of :data:`LABELS`). ``encoder`` is the model the dense input
+    comes from; ``fitted_on`` says on what."""
 
     coef: tuple[float, float, float]
     intercept: float
@@ -78,13 +92,20 @@ class Calibration:
     fitted_on: str
     pairs: int
     positives: int
+    strong: float = LABELS[0][1]
 
     def __post_init__(self) -> None:
-        values = [*self.coef, self.intercept, self.threshold]
+        values = [*self.coef, self.intercept, self.threshold, self.strong]
         if len(self.coef) != len(INPUTS) or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
             raise CalibrationError(f"calibration coefficients must be {len(INPUTS)} finite numbers, got {self.coef!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise CalibrationError(f"threshold must be a probability, got {self.threshold!r}")
+        if not LABELS[0][1] <= self.strong <= NEVER:
+            raise CalibrationError(f"strong must be in [{LABELS[0][1]}, {NEVER}], got {self.strong!r}")
+
+    def label(self, p: float) -> RelevanceLabel:
+        """The label shown for probability ``p`` with this calibration's "forte" bound."""
+        return label_of(p, self.strong)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """``(n,) float64`` in (0, 1) from :func:`calibration_inputs`."""
@@ -120,7 +141,7 @@ def load_calibration(folder: Path, *, encoder: str, refuse_other_encoder: bool =
     try:
         return Calibration(tuple(float(c) for c in head["coef"]), float(head["intercept"]),  # type: ignore[arg-type]
                            float(head["threshold"]), str(head["encoder"]), str(head["fitted_on"]),
-                           int(head["pairs"]), int(head["positives"]))
+                           int(head["pairs"]), int(head["positives"]), float(head.get("strong", LABELS[0][1])))
     except (KeyError, TypeError, ValueError) as exc:
         raise CalibrationError(f"{path} is incomplete or malformed: {exc}") from exc
 
@@ -144,7 +165,8 @@ def fit_calibration(inputs: np.ndarray, labels: Sequence[int] | np.ndarray, *, e
 
     The threshold is ``threshold`` when given; otherwise, with ``best_inputs`` (the inputs of each
     list's best match) and ``list_fits`` (whether the list has a relevant resource at all), the
-    largest probability that never says "nothing fits" for a list that has one; else 0 (never)."""
+    largest probability that never says "nothing fits" for a list that has one; else 0 (never).
+    The "forte" bound is :func:`strong_bound` of the top-5 pairs (rank read from the inputs)."""
     from sklearn.linear_model import LogisticRegression
 
     X = np.asarray(inputs, dtype=np.float64)
@@ -161,7 +183,30 @@ def fit_calibration(inputs: np.ndarray, labels: Sequence[int] | np.ndarray, *, e
         fits = np.asarray(list_fits, dtype=bool)
         threshold = float(best[fits].min()) if fits.any() else 0.0
         threshold = max(0.0, math.nextafter(threshold, 0.0))  # a list with a fit stays at or above it
-    return Calibration(cal.coef, cal.intercept, float(threshold or 0.0), encoder, fitted_on, cal.pairs, cal.positives)
+    top = X[:, 1] <= math.log(_TOP) + 1e-9
+    strong = strong_bound(cal.probabilities(X[top]), y[top])
+    return Calibration(cal.coef, cal.intercept, float(threshold or 0.0), encoder, fitted_on, cal.pairs, cal.positives,
+                       strong)
+
+
+def strong_bound(p: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarray, *,
+                 precision: float = STRONG_PRECISION, min_pairs: int = STRONG_MIN_PAIRS) -> float:
+    """The least probability ``t`` (at least the "forte" bound of :data:`LABELS`) such that the pairs
+    with ``p ≥ t`` are at least ``min_pairs`` and relevant at ``precision`` or more by the lower end
+    of their 95 % Wilson interval: a bound that keeps its promise on new lists, not only on these.
+    :data:`NEVER` when no bound does."""
+    p_arr, y_arr = np.asarray(p, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
+    if len(p_arr) != len(y_arr):
+        raise ValueError(f"{len(p_arr)} probabilities for {len(y_arr)} labels")
+    order = np.argsort(-p_arr, kind="stable")
+    p_sorted, hits = p_arr[order], np.cumsum(y_arr[order])
+    n = np.arange(1, len(p_sorted) + 1, dtype=np.float64)
+    share = hits / n if len(n) else n
+    low = (share + _Z**2 / (2 * n) - _Z * np.sqrt(share * (1 - share) / n + _Z**2 / (4 * n**2))) / (1 + _Z**2 / n)
+    # a bound takes every pair at its probability: only the last of equal probabilities ends a prefix
+    ends = np.r_[p_sorted[1:] < p_sorted[:-1], True] if len(p_sorted) else np.zeros(0, dtype=bool)
+    ok = ends & (n >= min_pairs) & (low >= precision) & (p_sorted >= LABELS[0][1])
+    return float(p_sorted[np.flatnonzero(ok)[-1]]) if ok.any() else NEVER
 
 
 def reliability(p: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarray, bins: int = 10

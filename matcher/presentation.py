@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from matcher.calibration import Calibration, calibration_inputs, label_of
+from matcher.calibration import Calibration, RelevanceLabel, calibration_inputs, label_of
 from matcher.explain import NEIGHBOURS_VOTE, Grounds, reasons_for, shared_words
 from matcher.freshness import STALE_AFTER_DAYS, contact_of, freshness_of
 from matcher.indexing import ResourceIndex
@@ -135,8 +135,9 @@ class Presenter:
 
     def _match(self, pool: Pool, c: Candidate, rank: int, explain: bool, overrides: Mapping[str, Outcome],
                noted: Decision, today: date, relevance: float | None = None) -> Match:
+        label = None if relevance is None or self.calibration is None else self.calibration.label(relevance)
         m = match_of(pool, c, rank, explain, self.index, self.model_version, relevance,
-                     today=today, stale_after_days=self.stale_after_days)
+                     today=today, stale_after_days=self.stale_after_days, label=label)
         note = overrides.get(c.resource.id)
         if note is not None and (noted is Decision.pinned or note.decision is Decision.excluded):
             what = "Épinglé par l'équipe" if noted is Decision.pinned else "Exclu par l'équipe"
@@ -146,11 +147,13 @@ class Presenter:
 
 def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: ResourceIndex, model_version: str,
              relevance: float | None = None, *, today: date | None = None,
-             stale_after_days: int = STALE_AFTER_DAYS) -> Match:
+             stale_after_days: int = STALE_AFTER_DAYS, label: RelevanceLabel | None = None) -> Match:
     """One shown match; ``explain`` False leaves out checks, features, reasons and contact (same ranking).
-    ``relevance`` is its calibrated probability, shown with its label; its freshness is as of ``today``."""
+    ``relevance`` is its calibrated probability, shown with ``label`` (by default the fixed bounds of
+    :func:`matcher.calibration.label_of`); its freshness is as of ``today``."""
     resource = c.resource
-    label = None if relevance is None else label_of(relevance)
+    if label is None and relevance is not None:
+        label = label_of(relevance)
     p = None if relevance is None else round(relevance, 4)
     fresh = freshness_of(resource.last_verified, today or date.today(), stale_after_days)
     if not explain:
@@ -171,7 +174,7 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
         checks=[x.model() for x in c.checks],
         relevance=p,
         relevance_label=label,
-        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index, relevance)),
+        reasons=reasons_for(pool.query, resource, c.checks, grounds_of(pool, c, index, relevance, label)),
         near_misses=[x.near_miss for x in c.checks if x.near_miss],
         closes_at=resource.closes_at,
         url=resource.url,
@@ -185,7 +188,8 @@ def match_of(pool: Pool, c: Candidate, rank: int, explain: bool, index: Resource
     )
 
 
-def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex, relevance: float | None = None) -> Grounds:
+def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex, relevance: float | None = None,
+               label: RelevanceLabel | None = None) -> Grounds:
     """The evidence a match's reasons may use: the words its record shares with the query, its
     calibrated relevance, and the closest past project that obtained it when similar past projects
     voted for it."""
@@ -197,4 +201,5 @@ def grounds_of(pool: Pool, c: Candidate, index: ResourceIndex, relevance: float 
         pool.query_terms = index.sparse.analyzer.terms_with_words(pool.query.text)
     words = shared_words(pool.query.text, rid, index.sparse, terms=pool.query_terms)
     return Grounds(shared_words=tuple(words), neighbour=neighbour,
-                   relevance=relevance, relevance_label=None if relevance is None else label_of(relevance))
+                   relevance=relevance,
+                   relevance_label=label if label is not None or relevance is None else label_of(relevance))

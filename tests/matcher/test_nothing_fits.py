@@ -38,6 +38,26 @@ def test_every_ranked_match_carries_a_probability_and_its_label(demo: tuple[Reco
     assert all(m.relevance is None and m.relevance_label is None for m in plain.matches) and not plain.nothing_fits
 
 
+def test_the_label_shown_follows_the_calibration_s_forte_bound(demo: tuple[Recommender, list[MatchQuery]]) -> None:
+    rec, queries = demo
+    base = _with(rec, 0.0)
+    assert base.calibration is not None
+    shown = [m for q in queries[:12] for m in base.recommend(q, 5, today=TODAY).matches]
+    p = sorted({m.relevance for m in shown if m.relevance is not None})
+    bound = (p[len(p) // 2 - 1] + p[len(p) // 2]) / 2  # between two shown (rounded) probabilities
+    assert bound > 0.6, "the test calibration gives some demo matches more than 0.6"
+    cal = base.calibration
+    moved = Recommender(rec.index, rec.encoder, rec.config, rec.ranker, calibration=Calibration(
+        cal.coef, cal.intercept, cal.threshold, cal.encoder, cal.fitted_on, cal.pairs, cal.positives, strong=bound))
+    for q in queries[:12]:
+        for m in moved.recommend(q, 5, today=TODAY).matches:
+            assert m.relevance is not None
+            want = "forte" if m.relevance >= bound else "moyenne" if m.relevance >= 0.3 else "faible"
+            assert m.relevance_label == want, (m.resource_id, m.relevance)
+            if m.relevance_label != "forte":  # no reason claims a strong closeness the label does not
+                assert not any("forte" in r for r in m.reasons)
+
+
 def test_below_the_threshold_the_list_says_nothing_fits_and_shows_near_misses(
         demo: tuple[Recommender, list[MatchQuery]]) -> None:
     rec, queries = demo
