@@ -23,7 +23,8 @@ def calibration_figures(queries: Sequence[EvalQuery], rankings: Sequence[Sequenc
                         probs: Sequence[Sequence[float] | None] | None, said: Sequence[bool],
                         k: int, *, labels: Sequence[Sequence[str] | None] | None = None) -> dict[str, Any] | None:
     """The figures of one system's ranking of ``queries``, from the probability of each ranked match
-    (``probs``, None when the system gives none: then None) and its "nothing fits" flags ``said``."""
+    (``probs``, None when the system gives none: then None) and its "nothing fits" flags ``said``.
+    "forte" is the label each match was shown with (``labels``), or the fixed bounds' without them."""
     if probs is None:
         return None
     p: list[float] = []

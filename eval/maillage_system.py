@@ -104,7 +104,7 @@ class MaillageSystem:
 
     def fit(self, evalset: EvalSet, encoder: Encoder) -> MaillageSystem:
         self.close()
-        self.nothing_fits_, self.relevance_, self.label_, self.calibration_ = {}, {}, {}, None
+        self.nothing_fits_, self.relevance_, self.label_, self.calibration_, self.gate_ = {}, {}, {}, None, {}
         self.tmp_ = tempfile.TemporaryDirectory(prefix="maillage-eval-")
         root = Path(self.tmp_.name)
         store = self.store_ = Catalogue.open(sqlite_url(root / "catalogue.db"))
@@ -161,9 +161,11 @@ class MaillageSystem:
         """Record the content weight training chose on its validation lists, or choose it again on the
         set's calibration queries when it has some: hand judgments of the queries to come (the judged
         dev split), not the history the ranker learned from, say how far that history is trusted."""
+        lists = None
         if evalset.calibration:
             lists = build_pairs(base, [(q.initiative, q.relevant, None) for q in evalset.calibration],
                                 today=evalset.today)
+        if lists is not None and len(lists.groups):  # else the weight training chose stays
             kept.content_share, choice = choose_content_share(kept, lists, share=self.config.prior_share,
                                                               cold_share=self.config.cold_share)
         self.gate_["content_share"] = kept.content_share

@@ -205,7 +205,7 @@ def strong_bound(p: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarray,
     low = (share + _Z**2 / (2 * n) - _Z * np.sqrt(share * (1 - share) / n + _Z**2 / (4 * n**2))) / (1 + _Z**2 / n)
     # a bound takes every pair at its probability: only the last of equal probabilities ends a prefix
     ends = np.r_[p_sorted[1:] < p_sorted[:-1], True] if len(p_sorted) else np.zeros(0, dtype=bool)
-    ok = ends & (n >= min_pairs) & (low >= precision) & (p_sorted >= LABELS[0][1])
+    ok = ends & (n >= min_pairs) & (low >= precision) & (p_sorted >= LABELS[0][1]) & (p_sorted < NEVER)
     return float(p_sorted[np.flatnonzero(ok)[-1]]) if ok.any() else NEVER
 
 

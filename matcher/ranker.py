@@ -18,6 +18,7 @@ feature schema differs from this code's, saying what to do.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ class LearnedRanker:
     content_share: float = 0.0
     """Weight of the content order of every candidate in the served fusion
     (:func:`matcher.fusion.fuse_with_prior`): how far this ranker's history is trusted against the
-    texts and rules, chosen on held-out labelled lists (:func:`training.flow.choose_content_share`)
-    and stored with the model; 0 (a model saved before it existed) leaves it out."""
+    texts and rules, chosen on held-out labelled lists (:func:`training.flow.choose_content_share`:
+    the validation lists, or hand judgments of the queries to come where a deployment or a judged
+    evaluation has them) and stored with the model; 0 (a model saved before it existed) leaves it out."""
     kind: str = "lambdarank"
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> LearnedRanker:
@@ -217,6 +219,9 @@ def load_ranker(folder: Path) -> PriorRanker | LearnedRanker:
         import lightgbm as lgb
 
         ranker = LearnedRanker(**head["params"])
+        weight = ranker.content_share
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+            raise RankerError(f"{path}: content_share must be a finite non-negative number, got {weight!r}")
         ranker.boosters_ = []
         for i in range(ranker.n_models):
             path = folder / _model_file(i)

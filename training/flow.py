@@ -89,7 +89,8 @@ class TooFewExamples(ValueError):
 
 @dataclass(frozen=True)
 class Gate:
-    """Held-out nDCG@10 of the learned ranker and of the reference ranker, both as served."""
+    """Held-out nDCG@10 of the learned ranker and of the reference ranker, both as served (the learned
+    one at the content weight chosen on the same lists)."""
 
     learned_ndcg10: float
     reference_ndcg10: float
@@ -121,8 +122,8 @@ class TrainOutcome:
     """The ranker the gate judged (fitted on the train pairs only), before any refit: what a
     calibration is fitted for on the validation lists, which it has not seen."""
     content_choice: dict[float, float] | None = None
-    """Held-out nDCG@10 of the kept ranker per content weight tried (:func:`choose_content_share`);
-    its ``content_share`` is the best of them."""
+    """Held-out nDCG@10 of the validated ranker (kept or refused) per content weight tried
+    (:func:`choose_content_share`); its ``content_share`` is the best of them, and the gate's figure."""
 
     @property
     def kept(self) -> LearnedRanker | None:
@@ -190,13 +191,14 @@ def gate_and_fit(
         ranker = LearnedRanker(**params).fit(train.X, train.y, train.groups)  # type: ignore[arg-type]
     else:
         ranker, report = fit_ranker(train, folds=config.folds, params=params, share=share, cold_share=cold_share)
-    gate = Gate(_served_ndcg10(ranker, held_out, share, cold_share),
-                _served_ndcg10(reference or PriorRanker(), held_out, share, cold_share))
     trained, validated, choice = len(pairs.groups), ranker, None
     if len(held_out.groups):
-        # How far history is trusted against content: chosen on the lists the gate judged, which
-        # the validated ranker has not seen; the refitted ranker is served with the same weight.
+        # How far history is trusted against content: chosen on the lists the gate judges, which the
+        # validated ranker has not seen; the gate then compares it at that weight, as it will be
+        # served (the best of a few weights on the same lists: a slight optimism, the refit's too).
         ranker.content_share, choice = choose_content_share(ranker, held_out, share=share, cold_share=cold_share)
+    learned = choice[ranker.content_share] if choice else _served_ndcg10(ranker, held_out, share, cold_share)
+    gate = Gate(learned, _served_ndcg10(reference or PriorRanker(), held_out, share, cold_share))
     if gate.passed and config.refit_on_all and len(held_out.groups):
         every = simulate_cold(PairSet.concat(pairs, held_out), config.cold_rate)
         ranker = LearnedRanker(**params).fit(every.X, every.y, every.groups)  # type: ignore[arg-type]

@@ -87,3 +87,25 @@ def test_a_fitted_bound_keeps_its_promise_on_new_lists(tmp_path: Path) -> None:
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps({**head, "strong": "forte"}))
     with pytest.raises(CalibrationError, match="malformed"):
         load_calibration(tmp_path, encoder="e")
+
+
+def test_a_probability_of_one_is_a_bound_like_any_other() -> None:
+    p = np.r_[np.ones(30), np.full(30, 0.9)]
+    assert strong_bound(p, np.ones(60)) == 0.9  # the "never" value is never returned as a bound
+    assert strong_bound(np.ones(30), np.ones(30)) == NEVER
+
+
+def test_the_evaluation_counts_forte_from_the_labels_shown() -> None:
+    from eval.calibration_report import calibration_figures
+    from eval.datasets import EvalQuery
+    from matcher.schemas import Initiative
+
+    queries = [EvalQuery(f"q{i}", Initiative(id=f"q{i}", title="Un projet"), frozenset({"a"})) for i in range(2)]
+    rankings = [["a", "b"], ["b", "a"]]
+    probs = [[0.65, 0.62], [0.7, 0.61]]  # all "forte" by the fixed bound
+    fixed = calibration_figures(queries, rankings, probs, [False, False], 2)
+    assert fixed is not None and fixed["forte_top5"] == 4 and fixed["forte_top5_relevant"] == 0.5
+    shown = [["forte", "moyenne"], ["moyenne", "moyenne"]]  # a fitted bound of 0.65
+    got = calibration_figures(queries, rankings, probs, [False, False], 2, labels=shown)
+    assert got is not None and got["forte_top5"] == 1 and got["forte_top5_relevant"] == 1.0
+    assert got["ece"] == fixed["ece"]  # the probabilities are the same

@@ -11,7 +11,7 @@ import pytest
 
 from matcher.features import COLUMN, FEATURES
 from matcher.fusion import fuse_with_prior
-from matcher.ranker import LearnedRanker, PriorRanker, load_ranker, served_scores
+from matcher.ranker import LearnedRanker, PriorRanker, RankerError, load_ranker, served_scores
 from training.flow import CONTENT_GRID, TrainConfig, choose_content_share, gate_and_fit
 from training.pairs import PairSet
 
@@ -92,6 +92,11 @@ def test_the_weight_is_served_and_stored_with_the_model(tmp_path: Path) -> None:
     old = load_ranker(tmp_path)
     assert isinstance(old, LearnedRanker) and old.content_share == 0.0
     np.testing.assert_allclose(served_scores(old, lists.X, lists.groups), before, rtol=1e-6)
+    # a damaged weight is refused when the model is loaded, not at the first request
+    for bad in (None, -1.0, "2", float("inf")):
+        (tmp_path / "ranker.json").write_text(json.dumps({**head, "params": {**head["params"], "content_share": bad}}))
+        with pytest.raises(RankerError, match="content_share"):
+            load_ranker(tmp_path)
 
 
 def test_the_gate_chooses_the_weight_and_the_refit_keeps_it() -> None:
@@ -107,6 +112,7 @@ def test_the_gate_chooses_the_weight_and_the_refit_keeps_it() -> None:
     best = max(outcome.content_choice.values())
     assert outcome.validated is not None and outcome.ranker is not None
     assert outcome.content_choice[outcome.validated.content_share] == best
+    assert outcome.gate.learned_ndcg10 == best  # the gate judges the ranker at the weight it is served with
     assert outcome.ranker is not outcome.validated and outcome.ranker.content_share == outcome.validated.content_share
     # the weight is chosen for a ranker the gate refused too (`maillage train` registers it anyway)
     refused = gate_and_fit(_lists(rng, 30, "content"), _lists(rng, 20, "history"),
@@ -115,3 +121,32 @@ def test_the_gate_chooses_the_weight_and_the_refit_keeps_it() -> None:
     assert refused.gate is not None and not refused.gate.passed and refused.kept is None
     assert refused.content_choice is not None and refused.ranker is not None
     assert refused.content_choice[refused.ranker.content_share] == max(refused.content_choice.values())
+
+
+def test_the_evaluation_chooses_again_on_hand_judgments_and_keeps_training_s_choice_without(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import eval.maillage_system as ms
+
+    rng = np.random.default_rng(7)
+    kept = _history_ranker(rng)
+    judged = _lists(rng, 30, "content")  # the judgments reward content
+    monkeypatch.setattr(ms, "build_pairs", lambda base, examples, today: judged)
+    system = ms.MaillageSystem()
+    trained = {0.0: 0.9, 0.25: 0.8}
+    kept.content_share = 0.0
+    query = SimpleNamespace(initiative=None, relevant=frozenset({"r"}))
+    system._trust_content(SimpleNamespace(calibration=[query], today=None), None, kept, trained)  # type: ignore[arg-type]
+    want, figures = choose_content_share(kept, judged)
+    assert kept.content_share == want > 0 and system.gate_["content_choice"] == figures
+    # no judgments: training's choice is recorded as it is
+    kept.content_share = 0.25
+    system._trust_content(SimpleNamespace(calibration=[], today=None), None, kept, trained)  # type: ignore[arg-type]
+    assert kept.content_share == 0.25 and system.gate_ == {**system.gate_, "content_share": 0.25,
+                                                          "content_choice": trained}
+    # judgments with no usable list (no relevant resource retrieved): training's choice stays
+    monkeypatch.setattr(ms, "build_pairs", lambda base, examples, today: PairSet(
+        np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64), [], 1))
+    system._trust_content(SimpleNamespace(calibration=[query], today=None), None, kept, trained)  # type: ignore[arg-type]
+    assert kept.content_share == 0.25 and system.gate_["content_choice"] == trained
