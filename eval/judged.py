@@ -41,7 +41,7 @@ from matcher.schemas import Initiative, LegalForm, Outcome, Provider, Resource
 from matcher.territory import Level, TerritoryError, parse_territory, territory_kind
 
 __all__ = ["JUDGED_DIR", "JUDGED_SPLITS", "REFERENCE_DATE", "TITLE_WORDS", "judged_path", "load_judged_set",
-           "spread_tables"]
+           "read_judged", "spread_tables"]
 
 JUDGED_DIR = Path(__file__).resolve().parent / "judged"
 JUDGED_SPLITS = ("dev", "test")
@@ -123,7 +123,17 @@ def _train(initiatives: list[Initiative], outcomes: list[Outcome]) -> tuple[list
     return train, history
 
 
-def _projects(file: Path, split: str, resource_ids: set[str]) -> Iterator[EvalQuery]:
+def read_judged(file: Path, resource_ids: set[str]) -> list[EvalQuery]:
+    """The projects of a file in the judged set's format whose grades name ``resource_ids`` (a
+    deployment's own catalogue): any id of letters, digits, ``.``, ``_`` or ``-`` (64 at most), the
+    other rules as for the shipped splits. Raises ``ValueError`` naming the line for an invalid project
+    and ``FileNotFoundError`` for a missing file."""
+    if not Path(file).is_file():
+        raise FileNotFoundError(f"fichier de projets jugés absent : {file}")
+    return list(_projects(Path(file), None, resource_ids))
+
+
+def _projects(file: Path, split: str | None, resource_ids: set[str]) -> Iterator[EvalQuery]:
     seen: dict[str, int] = {}
     with file.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -144,14 +154,17 @@ def _projects(file: Path, split: str, resource_ids: set[str]) -> Iterator[EvalQu
             yield query
 
 
-def _project(record: dict[str, Any], where: str, split: str, resource_ids: set[str]) -> EvalQuery:
+def _project(record: dict[str, Any], where: str, split: str | None, resource_ids: set[str]) -> EvalQuery:
     fields = set(record)
     if fields != _FIELDS:
         missing, extra = sorted(_FIELDS - fields), sorted(fields - _FIELDS)
         raise ValueError(f"{where}: fields must be {', '.join(sorted(_FIELDS))}; "
                          f"missing {missing or 'none'}, unexpected {extra or 'none'}")
     pid = record["id"]
-    if not isinstance(pid, str) or not re.fullmatch(rf"{_ID_PREFIX[split]}\d{{3}}", pid):
+    if split is None:
+        if not isinstance(pid, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", pid):
+            raise ValueError(f"{where}: id must be 1 to 64 letters, digits, '.', '_' or '-'")
+    elif not isinstance(pid, str) or not re.fullmatch(rf"{_ID_PREFIX[split]}\d{{3}}", pid):
         raise ValueError(f"{where}: id must be {_ID_PREFIX[split]}NNN in the {split} split")
     text = record["text"]
     if not isinstance(text, str) or len(text.strip()) < 20:

@@ -31,7 +31,7 @@ from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import COLD_RATE, PairSet, build_pairs, simulate_cold
 
 __all__ = ["CONTENT_GRID", "Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "choose_content_share",
-           "gate_and_fit", "held_out_examples", "thin_evenly", "train_ranker"]
+           "gate_and_fit", "held_out_examples", "served_ndcg10", "thin_evenly", "train_ranker"]
 
 CONTENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 """Weights of the content order :func:`choose_content_share` tries (``docs/decisions.md``, "trust
@@ -237,6 +237,12 @@ def held_out_examples(examples: Sequence[Example], config: TrainConfig | None = 
     config = config or TrainConfig()
     rows = thin_evenly(examples, config.max_examples)
     return list(rows[int(len(rows) * (1 - config.validation_share)):])
+
+
+def served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float = PRIOR_SHARE,
+                  cold_share: float = COLD_SHARE) -> float:
+    """nDCG@10 of ``lists`` ordered as ``ranker`` is served (:func:`matcher.ranker.served_scores`)."""
+    return _served_ndcg10(ranker, lists, share, cold_share)
 
 
 def _served_ndcg10(ranker: PriorRanker | LearnedRanker, lists: PairSet, share: float, cold_share: float) -> float:

@@ -10,22 +10,31 @@ pairs; :meth:`ModelRegistry.promote` uses both figures.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from indexes import Encoder
 from matcher.history import POSITIVE
 from matcher.indexing import ResourceIndex, catalogue_signature
-from matcher.ranker import PriorRanker
+from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.registry import ModelRegistry
 from matcher.schemas import Initiative
 from matcher.store import Catalogue
 from training.calibrate import calibrate
 from training.fit import FitReport
-from training.flow import TooFewExamples, TrainConfig, held_out_examples, train_ranker
-from training.pairs import COLD_RATE
+from training.flow import (
+    Example,
+    TooFewExamples,
+    TrainConfig,
+    TrainOutcome,
+    choose_content_share,
+    held_out_examples,
+    served_ndcg10,
+    train_ranker,
+)
+from training.pairs import COLD_RATE, build_pairs
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
 
@@ -41,9 +50,14 @@ class TrainResult:
     compared_to: str | None
     skipped_no_positive: int
     content_share: float = 0.0
-    """Weight of the content order the model is served with, chosen on the validation lists."""
+    """Weight of the content order the model is served with, chosen on the validation lists (or on
+    hand-judged projects when given)."""
     content_choice: dict[float, float] | None = None
     """Validation nDCG@10 per content weight tried (:func:`training.flow.choose_content_share`)."""
+    judged_choice: dict[float, float] | None = None
+    """nDCG@10 of the hand-judged projects per content weight, when they chose it."""
+    judged_projects: int = 0
+    """How many hand-judged projects were given."""
 
 
 def examples_from_outcomes(
@@ -83,46 +97,81 @@ def train_from_catalogue(
     params: dict[str, float | int] | None = None,
     cold_rate: float | str = COLD_RATE,
     progress: Callable[[int], None] | None = None,
+    judged: Sequence[Example] | None = None,
 ) -> TrainResult:
     """Build pairs, fit with grouped CV, score against the served model, register (not promote):
     :func:`training.flow.train_ranker` with ``maillage train``'s :class:`~training.flow.TrainConfig`
     (at most ``limit`` examples, no refit: the registered model is the one that was validated, so the
-    registry's comparison with the served model stays fair).
-
-    ``cold_rate``: share of training pairs shown as newcomers (:func:`training.pairs.simulate_cold`)."""
+    registry's comparison with the served model stays fair). ``cold_rate``: share of training pairs
+    shown as newcomers (:func:`training.pairs.simulate_cold`). ``judged``: hand-judged projects of the
+    queries to come (:func:`eval.judged.read_judged`); the content weight is chosen, the calibration
+    fitted and the served model compared on them instead of the validation lists (which still gate)."""
     train_config = TrainConfig(max_examples=limit, validation_share=validation_share, min_examples=20, folds=folds,
                                cold_rate=cold_rate, params=params, refit_on_all=False)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
-    base = Recommender(index, encoder, config, PriorRanker())
+    base, reference = Recommender(index, encoder, config, PriorRanker()), served[1] if served is not None else None
     examples = examples_from_outcomes(store, source=source)
+    outcome = _train(base, examples, today, train_config, reference, source, progress)
+    model, fit, gate = outcome.ranker, outcome.report, outcome.gate
+    if model is None or fit is None or gate is None:  # min_*_queries are 0 and folds is set: never
+        raise RuntimeError("train_ranker returned no ranker with maillage train's configuration")
+    compared_to = served[0] if served is not None else None
+    now = reference or Recommender(index, encoder, config).ranker  # what serves now (a prior: history-scaled)
+    judged_choice, judged_reference = _trust_judged(base, model, now, judged, today) if judged else (None, 0.0)
+    validated = (outcome.content_choice or {}).get(model.content_share, gate.learned_ndcg10)
+    learned, current = ((judged_choice[model.content_share], judged_reference) if judged_choice
+                        else (validated, gate.reference_ndcg10))
+    # The model registered is the one validated (no refit), compared with the served one and calibrated
+    # as served on lists it has not seen: the hand-judged projects when they chose its weight, else the
+    # validation lists.
+    lists, fitted_on = ((judged, f"maillage train: {len(judged)} judged projects") if judged_choice and judged
+                        else (held_out_examples(examples, train_config), "maillage train: validation lists"))
+    calibration = calibrate(Recommender(index, encoder, config, model), lists, today=today, fitted_on=fitted_on)
+    version = registry.register(
+        model, encoder_id=encoder.model_id, dim=encoder.dim, pairs=outcome.pairs,
+        catalogue_hash=catalogue_signature(store),
+        metrics={"validation_ndcg10": learned, "current_validation_ndcg10": current,
+                 "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},
+        compared_to=compared_to,
+        info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
+              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config),
+              **_choices(outcome.content_choice, judged_choice)},
+        calibration=calibration,
+    )
+    return TrainResult(version, fit, outcome.train_queries, outcome.validation_queries, learned,
+                       current, compared_to, outcome.skipped_no_positive, model.content_share,
+                       outcome.content_choice, judged_choice, len(judged or ()))
+
+
+def _choices(validation: dict[float, float] | None, judged: dict[float, float] | None) -> dict[str, object]:
+    """What the manifest says of the content weight: the figures per weight, and which lists compared."""
+    return {"content_choice": {str(w): v for w, v in (validation or {}).items()},
+            "content_choice_judged": {str(w): v for w, v in (judged or {}).items()},
+            "compared_on": "judged projects" if judged else "validation lists"}
+
+
+def _train(base: Recommender, examples: Sequence[Example], today: date, config: TrainConfig,
+           reference: PriorRanker | LearnedRanker | None, source: str | None,
+           progress: Callable[[int], None] | None) -> TrainOutcome:
+    """:func:`training.flow.train_ranker`, too few examples said as what to do about it."""
     try:
-        outcome = train_ranker(base, examples, today=today, config=train_config,
-                               reference=served[1] if served is not None else None, progress=progress)
+        return train_ranker(base, examples, today=today, config=config, reference=reference, progress=progress)
     except TooFewExamples as e:
         raise ValueError(
             f"only {e.found} initiatives with positive outcomes"
             + (f" from source {source!r}" if source else "")
             + f": too few to train a ranker (need {e.needed}); record outcomes or import a labelled set"
         ) from None
-    model, fit, gate = outcome.ranker, outcome.report, outcome.gate
-    if model is None or fit is None or gate is None:  # min_*_queries are 0 and folds is set: never
-        raise RuntimeError("train_ranker returned no ranker with maillage train's configuration")
-    compared_to = served[0] if served is not None else None
-    # The model registered is the one validated (no refit): its calibration is fitted on the
-    # validation lists it has not seen, as served.
-    calibration = calibrate(Recommender(index, encoder, config, model), held_out_examples(examples, train_config),
-                            today=today, fitted_on="maillage train: validation lists")
-    version = registry.register(
-        model, encoder_id=encoder.model_id, dim=encoder.dim, pairs=outcome.pairs,
-        catalogue_hash=catalogue_signature(store),
-        metrics={"validation_ndcg10": gate.learned_ndcg10, "current_validation_ndcg10": gate.reference_ndcg10,
-                 "cv_ndcg10": fit.cv_ndcg10, "cv_ndcg10_prior": fit.cv_ndcg10_prior},
-        compared_to=compared_to,
-        info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
-              "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config),
-              "content_choice": {str(w): v for w, v in (outcome.content_choice or {}).items()}},
-        calibration=calibration,
-    )
-    return TrainResult(version, fit, outcome.train_queries, outcome.validation_queries, gate.learned_ndcg10,
-                       gate.reference_ndcg10, compared_to, outcome.skipped_no_positive, model.content_share,
-                       outcome.content_choice)
+
+
+def _trust_judged(base: Recommender, model: LearnedRanker, reference: PriorRanker | LearnedRanker,
+                  judged: Sequence[Example], today: date) -> tuple[dict[float, float] | None, float]:
+    """Choose ``model``'s content weight again on the hand-judged projects' served lists: their nDCG@10
+    per weight, and ``reference``'s as served; ``(None, 0)``, the weight left as validation chose it,
+    when no list holds a fitting resource."""
+    lists = build_pairs(base, judged, today=today)
+    if not len(lists.groups):
+        return None, 0.0
+    share, cold_share = base.config.prior_share, base.config.cold_share
+    model.content_share, figures = choose_content_share(model, lists, share=share, cold_share=cold_share)
+    return figures, served_ndcg10(reference, lists, share, cold_share)

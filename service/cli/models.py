@@ -4,6 +4,7 @@ outcomes, registered, and served only if they beat the served one."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,8 +21,12 @@ def train(
     limit: Annotated[int, typer.Option(help="at most this many example initiatives, thinned over time")] = 3000,
     promote_if_better: Annotated[bool, typer.Option("--promote", help="promote if it beats the served model")]
     = False,
+    judged: Annotated[Path | None, typer.Option(help="hand-judged projects (the judged set's JSON Lines format, "
+                                                     "grades over this catalogue's resources): the model's "
+                                                     "content weight and calibration are chosen on them")] = None,
 ) -> None:
     """Train a ranker from the catalogue's outcomes and register it (see maillage promote)."""
+    from eval.judged import read_judged
     from training import train_from_catalogue
 
     settings = load_settings()
@@ -29,18 +34,25 @@ def train(
         store = open_store(settings)
         index, rec = ensure_index(store, settings)
         registry = ModelRegistry(settings.rankers_dir)
+        projects = None
+        if judged is not None:
+            projects = [(q.initiative, q.relevant, None) for q in read_judged(judged, set(index.resources))]
         with progress_bar() as progress:
             task = progress.add_task("Paires d'entraînement", total=None)
             result = train_from_catalogue(store, index, rec.encoder, registry, today=date.today(), source=source,
-                                          limit=limit, progress=lambda n: progress.advance(task, n))
+                                          limit=limit, progress=lambda n: progress.advance(task, n),
+                                          judged=projects)
+        where = (f"les {result.judged_projects} projets jugés de {judged.name}" if result.judged_choice and judged
+                 else "les listes de validation")
         out.print(
             f"Modèle {result.version} enregistré : {result.train_queries} requêtes d'entraînement, "
             f"{result.validation_queries} de validation.\n"
-            f"  nDCG@10 validation : {result.validation_ndcg10:.4f} (modèle servi : "
+            f"  nDCG@10 {'des projets jugés' if result.judged_choice else 'validation'} : "
+            f"{result.validation_ndcg10:.4f} (modèle servi : "
             f"{result.current_validation_ndcg10:.4f}) ; validation croisée {result.fit.cv_ndcg10:.4f} "
             f"(a priori {result.fit.cv_ndcg10_prior:.4f})\n"
-            f"  Poids de l'ordre du contenu (textes et règles) : {result.content_share:g}, choisi sur les "
-            f"listes de validation ({_choice(result.content_choice)})",
+            f"  Poids de l'ordre du contenu (textes et règles) : {result.content_share:g}, choisi sur {where} "
+            f"({_choice(result.judged_choice or result.content_choice)})",
             highlight=False,
         )
         if promote_if_better:

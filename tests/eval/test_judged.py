@@ -296,3 +296,19 @@ def test_the_judged_test_split_is_calibrated_on_the_dev_projects() -> None:
         assert all(p is not None and len(p) == len(r) for p, r in zip(probabilities, ranked, strict=True))
     finally:
         system.close()
+
+
+def test_a_deployment_s_own_judged_file_reads_over_its_catalogue(tmp_path: Path) -> None:
+    from eval.judged import read_judged
+
+    row = {"id": "mes-projets.1", "text": "Un jardin partagé avec compost pour le quartier.", "territory": "93066",
+           "legal_form": "association", "judgments": {"res-1": 3, "res-2": 1}, "fits": True, "note": "jardin"}
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    (got,) = read_judged(path, {"res-1", "res-2"})
+    assert got.id == "mes-projets.1" and got.relevant == frozenset({"res-1"}) and got.grades == {"res-1": 3, "res-2": 1}
+    path.write_text(json.dumps({**row, "id": "a b"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 1.*id must be 1 to 64"):
+        read_judged(path, {"res-1", "res-2"})
+    with pytest.raises(FileNotFoundError, match="absent"):
+        read_judged(tmp_path / "none.jsonl", set())

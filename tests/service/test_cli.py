@@ -160,3 +160,14 @@ def test_amount_formats_and_ignored_readings_on_the_command_line(loaded: Path) -
     bad = runner.invoke(app, ["match", "--text", text, "--ignore-understood", "themes"])
     assert bad.exit_code == 2 and "themes" in bad.output
     assert runner.invoke(app, ["match", "-i", "ini-1", "--amount", "5"]).exit_code == 2
+
+
+def test_train_names_the_bad_line_of_a_judged_file(loaded: Path) -> None:
+    bad = write(loaded / "judged.jsonl", [{
+        "id": "mes-projets.1", "text": "Un jardin partagé avec compost pour le quartier.", "territory": "93066",
+        "legal_form": "association", "judgments": {"res-404": 3}, "fits": True, "note": "jardin"}])
+    result = runner.invoke(app, ["train", "--judged", str(bad)])
+    assert result.exit_code != 0
+    assert "judged.jsonl line 1" in result.output and "unknown resource id 'res-404'" in result.output, result.output
+    result = runner.invoke(app, ["train", "--judged", str(loaded / "absent.jsonl")])
+    assert result.exit_code != 0 and "fichier de projets jugés absent" in result.output, result.output

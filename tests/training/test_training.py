@@ -242,3 +242,34 @@ def test_a_served_ranker_of_an_older_feature_schema_gives_way_to_the_prior(
     registry.promote(new)
     served = served_recommender(index, encoder, settings)
     assert served.model_version == new and served.ranker.weights == {"dense": 1.0}
+
+
+def test_hand_judged_projects_choose_the_content_weight_and_the_calibration(setup) -> None:  # type: ignore[no-untyped-def]
+    from eval.judged import judged_path, read_judged
+
+    store, index, encoder, root = setup
+    projects = read_judged(judged_path("dev"), set(index.resources))  # graded over the demo catalogue
+    judged = [(q.initiative, q.relevant, None) for q in projects]
+    registry = ModelRegistry(root / "rankers-judged")
+    result = train_from_catalogue(store, index, encoder, registry, today=TODAY, judged=judged, **FAST)
+    assert result.judged_projects == len(projects) == 35
+    assert result.judged_choice and result.judged_choice[result.content_share] == max(result.judged_choice.values())
+    assert result.judged_choice != result.content_choice  # other lists, other figures
+    # the registry compares the two models as served on the lists that chose the weight
+    assert result.validation_ndcg10 == result.judged_choice[result.content_share]
+    from training.flow import served_ndcg10
+    from training.pairs import build_pairs
+
+    lists = build_pairs(Recommender(index, encoder, None, PriorRanker()), judged, today=TODAY)
+    served_prior = Recommender(index, encoder).ranker  # no model served: the prior, history-scaled
+    assert isinstance(served_prior, PriorRanker) and served_prior.history_scale < 1
+    assert result.current_validation_ndcg10 == pytest.approx(served_ndcg10(served_prior, lists))
+    folder = root / "rankers-judged" / result.version
+    loaded = load_ranker(folder)
+    assert isinstance(loaded, LearnedRanker) and loaded.content_share == result.content_share
+    calibration = registry.load_calibration(result.version, encoder_id=encoder.model_id)
+    assert calibration is not None and "35 judged projects" in calibration.fitted_on
+    extra = json.loads((folder / "manifest.json").read_text())["extra"]
+    assert extra["metrics"]["validation_ndcg10"] == result.validation_ndcg10
+    assert set(extra["content_choice_judged"]) == {str(w) for w in result.judged_choice}
+    assert extra["compared_on"] == "judged projects"
