@@ -26,7 +26,6 @@ def train(
                                                      "content weight and calibration are chosen on them")] = None,
 ) -> None:
     """Train a ranker from the catalogue's outcomes and register it (see maillage promote)."""
-    from eval.judged import read_judged
     from training import train_from_catalogue
 
     settings = load_settings()
@@ -36,6 +35,8 @@ def train(
         registry = ModelRegistry(settings.rankers_dir)
         projects = None
         if judged is not None:
+            from eval.judged import read_judged
+
             projects = [(q.initiative, q.relevant, None) for q in read_judged(judged, set(index.resources))]
         with progress_bar() as progress:
             task = progress.add_task("Paires d'entraînement", total=None)
