@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from indexes import Encoder
+from matcher.calibration import Calibration
 from matcher.history import POSITIVE
 from matcher.indexing import ResourceIndex, catalogue_signature
 from matcher.ranker import LearnedRanker, PriorRanker
@@ -105,7 +106,8 @@ def train_from_catalogue(
     registry's comparison with the served model stays fair). ``cold_rate``: share of training pairs
     shown as newcomers (:func:`training.pairs.simulate_cold`). ``judged``: hand-judged projects of the
     queries to come (:func:`eval.judged.read_judged`); the content weight is chosen, the calibration
-    fitted and the served model compared on them instead of the validation lists (which still gate)."""
+    fitted and the served model compared (what :meth:`ModelRegistry.promote` reads) on them instead of
+    the validation lists, whose figures the manifest keeps beside."""
     train_config = TrainConfig(max_examples=limit, validation_share=validation_share, min_examples=20, folds=folds,
                                cold_rate=cold_rate, params=params, refit_on_all=False)
     served = registry.load_current(encoder_id=encoder.model_id, dim=encoder.dim)
@@ -116,17 +118,16 @@ def train_from_catalogue(
     if model is None or fit is None or gate is None:  # min_*_queries are 0 and folds is set: never
         raise RuntimeError("train_ranker returned no ranker with maillage train's configuration")
     compared_to = served[0] if served is not None else None
-    now = reference or Recommender(index, encoder, config).ranker  # what serves now (a prior: history-scaled)
-    judged_choice, judged_reference = _trust_judged(base, model, now, judged, today) if judged else (None, 0.0)
     validated = (outcome.content_choice or {}).get(model.content_share, gate.learned_ndcg10)
-    learned, current = ((judged_choice[model.content_share], judged_reference) if judged_choice
+    now = reference or Recommender(index, encoder, config).ranker  # what serves now (a prior: history-scaled)
+    weight, judged_choice, judged_reference = _trust_judged(base, model, now, judged or (), today)
+    learned, current = ((judged_choice[weight], judged_reference) if judged_choice
                         else (validated, gate.reference_ndcg10))
+    model.content_share = weight
     # The model registered is the one validated (no refit), compared with the served one and calibrated
-    # as served on lists it has not seen: the hand-judged projects when they chose its weight, else the
-    # validation lists.
-    lists, fitted_on = ((judged, f"maillage train: {len(judged)} judged projects") if judged_choice and judged
-                        else (held_out_examples(examples, train_config), "maillage train: validation lists"))
-    calibration = calibrate(Recommender(index, encoder, config, model), lists, today=today, fitted_on=fitted_on)
+    # as served on lists it has not seen.
+    calibration = _calibration(Recommender(index, encoder, config, model), judged if judged_choice else None,
+                               held_out_examples(examples, train_config), today)
     version = registry.register(
         model, encoder_id=encoder.model_id, dim=encoder.dim, pairs=outcome.pairs,
         catalogue_hash=catalogue_signature(store),
@@ -135,7 +136,8 @@ def train_from_catalogue(
         compared_to=compared_to,
         info={"train_queries": outcome.train_queries, "validation_queries": outcome.validation_queries,
               "source": source, "importances": model.feature_importances(), "train_config": asdict(train_config),
-              **_choices(outcome.content_choice, judged_choice)},
+              **_choices(outcome.content_choice, judged_choice),
+              "validation_lists_ndcg10": {"model": validated, "served": gate.reference_ndcg10}},
         calibration=calibration,
     )
     return TrainResult(version, fit, outcome.train_queries, outcome.validation_queries, learned,
@@ -164,14 +166,27 @@ def _train(base: Recommender, examples: Sequence[Example], today: date, config: 
         ) from None
 
 
+def _calibration(served_as: Recommender, judged: Sequence[Example] | None, validation: Sequence[Example],
+                 today: date) -> Calibration | None:
+    """Fitted on the hand-judged projects when they chose the weight, else (or when their lists hold
+    one label only) on the validation lists."""
+    if judged:
+        calibration = calibrate(served_as, judged, today=today,
+                                fitted_on=f"maillage train: {len(judged)} judged projects")
+        if calibration is not None:
+            return calibration
+    return calibrate(served_as, validation, today=today, fitted_on="maillage train: validation lists")
+
+
 def _trust_judged(base: Recommender, model: LearnedRanker, reference: PriorRanker | LearnedRanker,
-                  judged: Sequence[Example], today: date) -> tuple[dict[float, float] | None, float]:
-    """Choose ``model``'s content weight again on the hand-judged projects' served lists: their nDCG@10
-    per weight, and ``reference``'s as served; ``(None, 0)``, the weight left as validation chose it,
-    when no list holds a fitting resource."""
-    lists = build_pairs(base, judged, today=today)
-    if not len(lists.groups):
-        return None, 0.0
+                  judged: Sequence[Example], today: date) -> tuple[float, dict[float, float] | None, float]:
+    """The content weight chosen on the hand-judged projects' served lists, their nDCG@10 per weight
+    and ``reference``'s as served (``model`` left as it is); ``(model's weight, None, 0)`` when no
+    project was given or no list holds a fitting resource. The best of six weights on the lists it is
+    then compared on: an optimistic figure, the more so the fewer the projects."""
+    lists = build_pairs(base, judged, today=today) if judged else None
+    if lists is None or not len(lists.groups):
+        return model.content_share, None, 0.0
     share, cold_share = base.config.prior_share, base.config.cold_share
-    model.content_share, figures = choose_content_share(model, lists, share=share, cold_share=cold_share)
-    return figures, served_ndcg10(reference, lists, share, cold_share)
+    weight, figures = choose_content_share(model, lists, share=share, cold_share=cold_share)
+    return weight, figures, served_ndcg10(reference, lists, share, cold_share)

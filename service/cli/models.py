@@ -45,6 +45,10 @@ def train(
                                           judged=projects)
         where = (f"les {result.judged_projects} projets jugés de {judged.name}" if result.judged_choice and judged
                  else "les listes de validation")
+        if judged is not None and not result.judged_choice:
+            out.print(f"Attention : aucun des {result.judged_projects} projets jugés de {judged.name} n'a de "
+                      "ressource pertinente parmi ses candidats ; le modèle est comparé et calibré sur les listes "
+                      "de validation.", highlight=False)
         out.print(
             f"Modèle {result.version} enregistré : {result.train_queries} requêtes d'entraînement, "
             f"{result.validation_queries} de validation.\n"
@@ -58,6 +62,11 @@ def train(
         )
         if promote_if_better:
             _promote(registry, result.version, force=False)
+
+
+def _compared_on(extra: dict[str, object]) -> str:
+    """Which lists a model's figures come from, as ``maillage models`` says it."""
+    return "projets jugés" if extra.get("compared_on") == "judged projects" else "validation"
 
 
 def _choice(figures: dict[float, float] | None) -> str:
@@ -97,7 +106,7 @@ def models() -> None:
             mark = "*" if m.version == served else " "
             out.print(
                 f"{mark} {m.version}  {m.extra.get('ranker_kind')}  {m.encoder_id}  "
-                f"validation nDCG@10 {metrics.get('validation_ndcg10', float('nan')):.4f} "
+                f"nDCG@10 {_compared_on(m.extra)} {metrics.get('validation_ndcg10', float('nan')):.4f} "
                 f"(servi alors : {metrics.get('current_validation_ndcg10', float('nan')):.4f})",
                 highlight=False,
             )

@@ -273,3 +273,24 @@ def test_hand_judged_projects_choose_the_content_weight_and_the_calibration(setu
     assert extra["metrics"]["validation_ndcg10"] == result.validation_ndcg10
     assert set(extra["content_choice_judged"]) == {str(w) for w in result.judged_choice}
     assert extra["compared_on"] == "judged projects"
+    # the validation lists' figures stay beside, at the weight served
+    assert extra["validation_lists_ndcg10"]["model"] == result.content_choice[result.content_share]
+
+
+def test_judged_projects_without_a_fit_leave_the_validation_lists_in_charge(setup) -> None:  # type: ignore[no-untyped-def]
+    from eval.judged import judged_path, read_judged
+
+    store, index, encoder, root = setup
+    none = [(q.initiative, q.relevant, None) for q in read_judged(judged_path("dev"), set(index.resources))
+            if not q.relevant]
+    assert none  # the dev split has projects that nothing fits
+    registry = ModelRegistry(root / "rankers-none")
+    result = train_from_catalogue(store, index, encoder, registry, today=TODAY, judged=none, **FAST)
+    assert result.judged_choice is None and result.judged_projects == len(none)
+    assert result.content_choice and result.content_share == max(result.content_choice, key=lambda w: (
+        result.content_choice[w], -w))  # chosen on the validation lists
+    assert result.validation_ndcg10 == result.content_choice[result.content_share]
+    extra = json.loads((root / "rankers-none" / result.version / "manifest.json").read_text())["extra"]
+    assert extra["compared_on"] == "validation lists"
+    calibration = registry.load_calibration(result.version, encoder_id=encoder.model_id)
+    assert calibration is not None and "validation lists" in calibration.fitted_on
