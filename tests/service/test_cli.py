@@ -171,3 +171,22 @@ def test_train_names_the_bad_line_of_a_judged_file(loaded: Path) -> None:
     assert "judged.jsonl line 1" in result.output and "unknown resource id 'res-404'" in result.output, result.output
     result = runner.invoke(app, ["train", "--judged", str(loaded / "absent.jsonl")])
     assert result.exit_code != 0 and "fichier de projets jugés absent" in result.output, result.output
+
+
+def test_train_on_hand_judged_projects_says_where_its_weight_was_chosen(env: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    dev = root / "eval" / "judged" / "dev.jsonl"
+    assert runner.invoke(app, ["demo"]).exit_code == 0  # the demo catalogue the dev projects are graded over
+    result = runner.invoke(app, ["train", "--judged", str(dev)])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "nDCG@10 des projets jugés" in flat and "choisi sur les 35 projets jugés de dev.jsonl" in flat, flat
+    models = " ".join(runner.invoke(app, ["models"]).output.split())
+    assert "nDCG@10 projets jugés" in models, models
+    # projects that nothing fits give no list to choose on: the validation lists stay in charge, and it is said
+    none = write(env / "none.jsonl", [json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines()
+                                      if line.strip() and not json.loads(line)["fits"]])
+    result = runner.invoke(app, ["train", "--judged", str(none)])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "Attention : aucun des 7 projets jugés de none.jsonl" in flat and "choisi sur les listes de validation" in flat
