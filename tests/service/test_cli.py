@@ -189,4 +189,5 @@ def test_train_on_hand_judged_projects_says_where_its_weight_was_chosen(env: Pat
     result = runner.invoke(app, ["train", "--judged", str(none)])
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
-    assert "Attention : aucun des 7 projets jugés de none.jsonl" in flat and "choisi sur les listes de validation" in flat
+    assert "Attention : aucun des 7 projets jugés de none.jsonl" in flat
+    assert "choisi sur les listes de validation" in flat
