@@ -28,7 +28,7 @@ import numpy as np
 from indexes.dense import IndexFileError
 from indexes.french import FRENCH_STOP_WORDS, FrenchAnalyzer
 
-__all__ = ["FORMAT_VERSION", "FRENCH_STOP_WORDS", "FrenchAnalyzer", "SparseIndex", "SparseIndexFileError"]
+__all__ = ["FORMAT_VERSION", "FRENCH_STOP_WORDS", "FrenchAnalyzer", "SparseIndex", "SparseIndexFileError", "top_rows"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "sparse.json"
@@ -38,6 +38,8 @@ _RECENT_QUERIES = 32
 """Score rows kept per fit: more than the queries being matched at once (a batch of 16, the admission
 workers), so that a match's search and its pool's scores read one row (each ``(n,)`` float32)."""
 _MISS = object()
+_SAMPLE = 16_384
+"""Rows of the strided sample :func:`top_rows` reads its cut from (vectors of at least four times as many)."""
 
 
 class SparseIndexFileError(IndexFileError, ValueError):
@@ -203,14 +205,7 @@ class SparseIndex:
             masked = np.zeros_like(scores)
             masked[rows] = scores[rows]
             scores = masked
-        cand = np.flatnonzero(scores > 0)
-        if cand.size > k:
-            part = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-            kth = scores[part].min()
-            above = cand[scores[cand] > kth]
-            tied = cand[scores[cand] == kth]  # ascending rows: insertion order breaks the tie
-            cand = np.concatenate([above, tied[: k - above.size]])
-        top = cand[np.lexsort((cand, -scores[cand]))]
+        top = top_rows(scores, k)
         out_scores[: top.size] = scores[top]
         out_ids[: top.size] = [fit.ids[r] for r in top]
         return out_scores, out_ids
@@ -297,6 +292,36 @@ class SparseIndex:
         self = cls(config["analyzer"], k1=config["k1"], b=config["b"])
         self._docs = docs
         return self
+
+
+def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` best positive ``scores``, best first, ties broken by row (insertion order).
+
+    At a million rows, gathering every positive row and partitioning them cost 12 ms of a 17 ms search.
+    A large vector is first cut at a value read from a strided sample (``_SAMPLE`` rows, cut where
+    about four times ``k`` rows are expected above it): when at least ``k`` rows reach the cut, the
+    ``k``-th best score reaches it too, so every row of the answer (ties included) is kept and the
+    exact selection below runs on a few hundred rows; otherwise it runs on every positive row.
+    """
+    n = scores.size
+    cand = None
+    if n >= 4 * _SAMPLE:
+        step = n // _SAMPLE
+        sample = scores[::step]
+        m = min(sample.size, 4 * k // step + 1)
+        cut = np.partition(sample, sample.size - m)[sample.size - m]
+        if cut > 0:
+            above_cut = np.flatnonzero(scores >= cut)
+            cand = above_cut if above_cut.size >= k else None
+    if cand is None:
+        cand = np.flatnonzero(scores > 0)
+    if cand.size > k:
+        part = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        kth = scores[part].min()
+        above = cand[scores[cand] > kth]
+        tied = cand[scores[cand] == kth]  # ascending rows: insertion order breaks the tie
+        cand = np.concatenate([above, tied[: k - above.size]])
+    return cand[np.lexsort((cand, -scores[cand]))]
 
 
 def _read_config(path: Path) -> dict[str, Any]:

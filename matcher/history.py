@@ -24,18 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from indexes import Encoder, SparseIndex, encode_in_batches
+from indexes import DenseIndex, Encoder, SparseIndex, encode_in_batches
 from matcher.history_view import HistoryView
 from matcher.places import departement_of, place_terms, zone_of
 from matcher.schemas import Decision, Initiative, Outcome
 from matcher.textclf import TextClassifier, TextClassifierConfig, VectorClassifier, VectorClassifierConfig
 
-__all__ = ["CLASSIFIER_FOLDS", "NEGATIVE", "POSITIVE", "History", "HistoryError", "HistoryView"]
+__all__ = ["CLASSIFIER_FOLDS", "KNN_INDEX_FROM", "NEGATIVE", "POSITIVE", "History", "HistoryError", "HistoryView"]
 
 CLASSIFIER_FOLDS = 5
 
 POSITIVE = frozenset({Decision.obtained, Decision.applied, Decision.shortlisted, Decision.contacted, Decision.pinned})
 NEGATIVE = frozenset({Decision.refused, Decision.dismissed, Decision.excluded})
+KNN_INDEX_FROM = 300_000
+"""Rows from which the kNN vote searches an index (an IVF, :class:`indexes.DenseIndex`'s kind at this size)
+instead of scoring every row: at a million rows, ``vectors @ query`` reads 1.5 GB per query."""
 _CUTS = 4  # date cuts whose answers History.cut_memo keeps (the observatory asks one month end at a time)
 
 
@@ -82,6 +85,9 @@ class History:
     cuts: dict[float, dict[object, Any]] = field(init=False, repr=False, default_factory=dict)
     """Answers that depend only on a date cut (``before``, nothing excluded), per cut: every query of
     the observatory's month ends shares them (:meth:`cut_memo`)."""
+    knn_index: DenseIndex | None = field(init=False, repr=False, default=None)
+    """From :data:`KNN_INDEX_FROM` rows, the past initiatives' vectors in a :class:`indexes.DenseIndex`
+    (FAISS id = row), which the kNN vote searches instead of scoring every row."""
     _folds: dict[tuple[str, int], TextClassifier | VectorClassifier] = field(init=False, repr=False,
                                                                             default_factory=dict)
     _folds_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -107,6 +113,8 @@ class History:
         self.rows_at = {p: np.asarray(idx, dtype=np.int64) for p, idx in by_place.items()}
         self.sums = {rid: self.vectors[idx].sum(axis=0) for rid, idx in self.rows_of.items()}
         self.count = {rid: len(idx) for rid, idx in self.rows_of.items()}
+        if len(self.initiative_ids) >= KNN_INDEX_FROM:
+            self.knn_index = DenseIndex.build(self.initiative_ids, self.vectors)  # FAISS ids: rows, in order
 
     @classmethod
     def empty(cls, dim: int) -> History:

@@ -97,23 +97,36 @@ class HistoryView:
         h = self.h
         if len(h) == 0:
             return {}, {}, {}
-        sims = h.vectors @ query
-        if self.mask is not None:
-            sims = np.where(self.mask, sims, -np.inf)
-        k = min(k, len(sims))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.isfinite(sims[top])]
-        weights = np.maximum(sims[top], 0.0) ** KNN_SHARPNESS
+        top, top_sims = self._nearest(query, k)
+        weights = np.maximum(top_sims, 0.0) ** KNN_SHARPNESS
         total = float(weights.sum()) or 1.0
         vote: defaultdict[str, float] = defaultdict(float)
         best: dict[str, float] = {}
         nearest: dict[str, str] = {}
-        for row, w, s in zip(top, weights, sims[top], strict=True):
+        for row, w, s in zip(top, weights, top_sims, strict=True):
             for rid in h.resources_of[row]:
                 vote[rid] += float(w) / total
                 if float(s) > best.get(rid, -np.inf):
                     best[rid], nearest[rid] = float(s), h.initiative_ids[row]
         return dict(vote), best, nearest
+
+    def _nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, similarities)`` of the ``k`` most similar visible rows: every row scored, or from
+        :data:`matcher.history.KNN_INDEX_FROM` rows on, the history's index searched (IVF: the best
+        rows' similarities scored again from their float16 copies, within ~1e-3 of the exact ones)."""
+        h, mask = self.h, self.mask
+        if h.knn_index is not None:
+            allowed = None if mask is None else self._memoised("knn_rows", lambda: np.flatnonzero(mask))
+            scores, found = h.knn_index.search(query[None, :], k, allowed=allowed)
+            rows = np.fromiter((h.row[i] for i in found[0] if i is not None), dtype=np.int64)
+            return rows, scores[0][: rows.size]
+        sims = h.vectors @ query
+        if mask is not None:
+            sims = np.where(mask, sims, -np.inf)
+        k = min(k, len(sims))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.isfinite(sims[top])]
+        return top, sims[top]
 
     def lexical_votes(self, text: str, *, k: int = 30) -> dict[str, float]:
         """Like :meth:`knn_votes` with BM25 neighbours: votes weighted by BM25 score, summing to ≤ 1."""

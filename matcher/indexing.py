@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from indexes import (
     publish,
     verify,
 )
+from matcher.covered import CoveredSets
 from matcher.history import History
 from matcher.schemas import Initiative, Provider, Resource
 from matcher.store import Catalogue
@@ -219,6 +220,11 @@ class InitiativeIndex:
     dense: DenseIndex
     sparse: SparseIndex
     initiatives: dict[str, Initiative]
+    covered: CoveredSets = field(init=False, repr=False, compare=False)
+    """The initiatives each resource coverage reaches, kept per coverage (the index is never edited)."""
+
+    def __post_init__(self) -> None:
+        self.covered = CoveredSets(self.initiatives, self.dense, self.sparse)
 
     @classmethod
     def build(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 from indexes import Encoder
-from matcher import territory
 from matcher.eligibility import check_all, is_eligible
 from matcher.explain import Grounds, reasons_for, shared_words
 from matcher.fusion import reciprocal_rank_fusion
@@ -31,13 +30,13 @@ def initiatives_for(
         raise NotFoundError("resource", resource_id)
     resource = index.resources[resource_id]
     text = resource_document(resource, index.providers.get(resource.provider_id))
-    allowed = [i for i, ini in initiatives.initiatives.items() if territory.covers(resource.coverage, ini.territory)]
-    if not allowed:
+    covered = initiatives.covered.get(resource.coverage)
+    if not covered.count:
         return []
-    n = min(len(allowed), max(candidates, k))
+    n = min(covered.count, max(candidates, k))
     vector = encoder.encode_queries([text])
-    _, dense_found = initiatives.dense.search(vector, n, allowed=allowed)
-    _, sparse_found = initiatives.sparse.search(text, n, allowed=allowed)
+    _, dense_found = initiatives.dense.search(vector, n, allowed=covered.dense)
+    _, sparse_found = initiatives.sparse.search(text, n, allowed=covered.sparse)
     fused = reciprocal_rank_fusion(
         [{iid: rank for rank, iid in enumerate((i for i in found if i is not None), start=1)}
          for found in (dense_found[0], sparse_found)], k=rrf_k)

@@ -1,7 +1,7 @@
 """Benchmark at a million items: the dense index of resources and the reverse index of initiatives.
 
-``python scripts/bench_scale.py --resources 1m --initiatives 1m`` builds, from the demo's real e5
-vectors (159 resources, 335 initiatives, encoded with multilingual-e5-small: from the home's
+``python scripts/bench_scale.py --resources 1m --initiatives 1m`` (a size of 0 skips a direction) builds,
+from the demo's real e5 vectors (159 resources, 335 initiatives, encoded with multilingual-e5-small: from the home's
 embedding cache when it holds them) plus seeded Gaussian noise (:mod:`eval.bench_data`, the same
 synthetic catalogues as ``maillage bench``), one :class:`indexes.DenseIndex` per direction, of the kind
 it picks by size, and prints and writes (``bench/scale.json``):
@@ -13,7 +13,9 @@ it picks by size, and prints and writes (``bench/scale.json``):
   (float32, every allowed item scored) measured on the same queries — the exact search is the
   baseline, timed in the same run;
 - snapshot write and load times; the reverse direction (resource vectors as queries over the
-  initiatives, filtered to a département-sized share) p50.
+  initiatives, filtered to a département-sized share) p50;
+- with ``--reverse N``, the reverse match itself (:mod:`eval.bench_reverse`: ``matcher.reverse`` over N
+  initiatives), and with ``--history N``, a history of N past initiatives (:mod:`eval.bench_history`).
 
 Allowed sets are given to the index as FAISS ids (``DenseIndex.faiss_ids``, computed once per set as a
 territory's cache would); the cost of mapping a set's catalogue ids is printed separately.
@@ -43,7 +45,9 @@ sys.path.insert(0, str(ROOT))
 import faiss  # noqa: E402
 
 from eval.bench_data import demo_texts, noise_norm_for, size_label, synthetic_catalogue  # noqa: E402
-from indexes import DenseIndex, SparseIndex, load_encoder  # noqa: E402
+from eval.bench_history import history_at  # noqa: E402
+from eval.bench_reverse import reverse_at  # noqa: E402
+from indexes import DenseIndex, Encoder, SparseIndex, load_encoder  # noqa: E402
 
 SHARES = (1.0, 0.5, 0.1, 0.01, 0.001)
 NPROBE_SWEEP = (8, 16, 32, 48, 64)
@@ -60,10 +64,13 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _encoder(home: Path, model: str) -> Encoder:
+    return load_encoder(model, models_dir=home / "models" / "encoders", cache_path=home / "cache" / "embeddings.sqlite")
+
+
 def _base_vectors(home: Path, model: str) -> tuple[np.ndarray, np.ndarray]:
     full, _, queries, _ = demo_texts()
-    encoder = load_encoder(model, models_dir=home / "models" / "encoders",
-                           cache_path=home / "cache" / "embeddings.sqlite")
+    encoder = _encoder(home, model)
     return encoder.encode_documents(full), encoder.encode_queries(queries)
 
 
@@ -200,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--initiatives", type=_size, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--sparse", type=_size, default=0, help="also BM25 over this many initiatives' texts")
+    ap.add_argument("--reverse", type=_size, default=0,
+                    help="also the reverse match (matcher.reverse) over this many initiatives")
+    ap.add_argument("--history", type=_size, default=0,
+                    help="also a history (matcher.history) of this many past initiatives")
+    ap.add_argument("--history-resources", type=_size, default=2_000,
+                    help="the catalogue the history's partnerships spread over (each has a model to fit)")
     ap.add_argument("--home", type=Path, default=Path(os.environ.get("MAILLAGE_HOME", "var")))
     ap.add_argument("--model", default="multilingual-e5-small")
     ap.add_argument("--seed", type=int, default=0)
@@ -214,19 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="maillage-scale-") as tmp:
         # Resources: queries are initiatives' vectors (a project looking for resources).
         queries = ini_base[rng.integers(0, len(ini_base), args.queries)]
-        index = _direction(f"resources_{size_label(args.resources)}", res_base, args.resources, queries, rng, out,
-                           Path(tmp))
-        del index
-        gc.collect()
+        if args.resources:
+            _direction(f"resources_{size_label(args.resources)}", res_base, args.resources, queries, rng, out,
+                       Path(tmp))
+            gc.collect()
         # Initiatives: queries are resources' vectors (the reverse match: who could this call reach).
         queries = res_base[rng.integers(0, len(res_base), args.queries)]
-        index = _direction(f"initiatives_{size_label(args.initiatives)}", ini_base, args.initiatives, queries, rng,
-                           out, Path(tmp))
-        del index
+        if args.initiatives:
+            _direction(f"initiatives_{size_label(args.initiatives)}", ini_base, args.initiatives, queries, rng,
+                       out, Path(tmp))
         if args.sparse:
             _, _, query_texts, _ = demo_texts()
             picked = [query_texts[i] for i in rng.integers(0, len(query_texts), min(args.queries, 50))]
             _sparse(args.sparse, query_texts, picked, rng, out, Path(tmp))
+    if args.reverse:
+        gc.collect()
+        out.update(reverse_at(_encoder(args.home, args.model), args.reverse, rng))
+    if args.history:
+        gc.collect()
+        out.update(history_at(_encoder(args.home, args.model), args.history, rng, resources=args.history_resources))
     out["peak_rss_mb"] = _peak_mb()
     load_end = os.getloadavg()
     out["load_average_start"] = [round(v, 2) for v in load_start]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from indexes.dense import IndexFileError
-from indexes.sparse import CONFIG_FILE, TOKENS_FILE, FrenchAnalyzer, SparseIndex, SparseIndexFileError
+from indexes.sparse import CONFIG_FILE, TOKENS_FILE, FrenchAnalyzer, SparseIndex, SparseIndexFileError, top_rows
 
 DOCS = {
     "jardin": "Appel à projets jardins partagés : potagers et compost dans les quartiers.",
@@ -268,3 +268,32 @@ def test_corrupt_files_raise_value_error_naming_the_file(tmp_path: Path, damage:
     with pytest.raises(ValueError, match=bad.name) as info:
         SparseIndex.load(tmp_path)
     assert isinstance(info.value, SparseIndexFileError) and isinstance(info.value, IndexFileError)
+
+
+def _naive_top(scores: np.ndarray, k: int) -> np.ndarray:
+    pos = np.flatnonzero(scores > 0)
+    return pos[np.lexsort((pos, -scores[pos]))][:k]
+
+
+@pytest.mark.parametrize("positive_share", [1.0, 0.5, 0.01, 0.0001])
+@pytest.mark.parametrize("k", [1, 10, 200, 5000])
+def test_top_rows_of_a_large_vector_equal_a_full_sort_ties_included(positive_share: float, k: int) -> None:
+    rng = np.random.default_rng(int(positive_share * 1e4) + k)
+    n = 300_000  # past the size from which the cut read from a sample is used
+    scores = np.round(rng.random(n) * 5, 1).astype(np.float32)  # few distinct values: many ties
+    scores[rng.random(n) >= positive_share] = 0
+    got = top_rows(scores, k)
+    np.testing.assert_array_equal(got, _naive_top(scores, k))
+
+
+def test_top_rows_when_fewer_than_k_rows_reach_the_sample_s_cut() -> None:
+    """The sampled rows hold the only high scores: fewer than k rows reach the cut read from them, so the
+    selection runs on every positive row and the answer is still complete."""
+    n = 200_000
+    step = n // 16_384  # the stride of the sample
+    scores = np.zeros(n, dtype=np.float32)
+    scores[1::7] = 0.5
+    scores[0:50 * step:step] = 9.0
+    got = top_rows(scores, 100)
+    assert got.size == 100
+    np.testing.assert_array_equal(got, _naive_top(scores, 100))
