@@ -23,8 +23,8 @@ from matcher.ranker import LearnedRanker, PriorRanker
 from matcher.recommender import Recommender, RecommenderConfig
 from matcher.store import Catalogue, sqlite_url
 from training.calibrate import calibrate
-from training.flow import Example, TrainConfig, choose_content_share, held_out_examples, train_ranker
-from training.pairs import COLD_RATE, build_pairs
+from training.flow import Example, TrainConfig, choose_on_judged, held_out_examples, train_ranker
+from training.pairs import COLD_RATE
 
 __all__ = ["MaillageSystem", "Ranking", "not_fitted"]
 
@@ -161,13 +161,10 @@ class MaillageSystem:
         """Record the content weight training chose on its validation lists, or choose it again on the
         set's calibration queries when it has some: hand judgments of the queries to come (the judged
         dev split), not the history the ranker learned from, say how far that history is trusted."""
-        lists = None
-        if evalset.calibration:
-            lists = build_pairs(base, [(q.initiative, q.relevant, None) for q in evalset.calibration],
-                                today=evalset.today)
-        if lists is not None and len(lists.groups):  # else the weight training chose stays
-            kept.content_share, choice = choose_content_share(kept, lists, share=self.config.prior_share,
-                                                              cold_share=self.config.cold_share)
+        chosen = choose_on_judged(base, kept, [(q.initiative, q.relevant, None) for q in evalset.calibration],
+                                  evalset.today)
+        if chosen is not None:  # else the weight training chose stays
+            kept.content_share, choice, _ = chosen
         self.gate_["content_share"] = kept.content_share
         self.gate_["content_choice"] = choice  # type: ignore[assignment]
 

@@ -31,7 +31,7 @@ from training.fit import FitReport, fit_ranker, ndcg_of_lists
 from training.pairs import COLD_RATE, PairSet, build_pairs, simulate_cold
 
 __all__ = ["CONTENT_GRID", "Example", "Gate", "TooFewExamples", "TrainConfig", "TrainOutcome", "choose_content_share",
-           "gate_and_fit", "held_out_examples", "served_ndcg10", "thin_evenly", "train_ranker"]
+           "choose_on_judged", "gate_and_fit", "held_out_examples", "served_ndcg10", "thin_evenly", "train_ranker"]
 
 CONTENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 """Weights of the content order :func:`choose_content_share` tries (``docs/decisions.md``, "trust
@@ -229,6 +229,21 @@ def choose_content_share(ranker: LearnedRanker, lists: PairSet, *, share: float 
         ranker.content_share = keep
     best = max(figures.values())
     return min(w for w, v in figures.items() if v >= best), figures
+
+
+def choose_on_judged(base: Recommender, ranker: LearnedRanker, judged: Sequence[Example], today: date
+                     ) -> tuple[float, dict[float, float], PairSet] | None:
+    """:func:`choose_content_share` on hand-judged projects (judgments of the queries a deployment
+    expects, not the history the ranker learned from), their candidates from ``base``: ``(weight,
+    figures, lists)``, or None when no project was given or no list holds a fitting resource (the
+    weight training chose then stays). ``ranker`` is left as it was. The best of six weights on the
+    lists it is then judged on: an optimistic figure, the more so the fewer the projects."""
+    lists = build_pairs(base, judged, today=today) if judged else None
+    if lists is None or not len(lists.groups):
+        return None
+    weight, figures = choose_content_share(ranker, lists, share=base.config.prior_share,
+                                           cold_share=base.config.cold_share)
+    return weight, figures, lists
 
 
 def held_out_examples(examples: Sequence[Example], config: TrainConfig | None = None) -> list[Example]:

@@ -30,12 +30,12 @@ from training.flow import (
     TooFewExamples,
     TrainConfig,
     TrainOutcome,
-    choose_content_share,
+    choose_on_judged,
     held_out_examples,
     served_ndcg10,
     train_ranker,
 )
-from training.pairs import COLD_RATE, build_pairs
+from training.pairs import COLD_RATE
 
 __all__ = ["TrainResult", "examples_from_outcomes", "train_from_catalogue"]
 
@@ -180,13 +180,11 @@ def _calibration(served_as: Recommender, judged: Sequence[Example] | None, valid
 
 def _trust_judged(base: Recommender, model: LearnedRanker, reference: PriorRanker | LearnedRanker,
                   judged: Sequence[Example], today: date) -> tuple[float, dict[float, float] | None, float]:
-    """The content weight chosen on the hand-judged projects' served lists, their nDCG@10 per weight
-    and ``reference``'s as served (``model`` left as it is); ``(model's weight, None, 0)`` when no
-    project was given or no list holds a fitting resource. The best of six weights on the lists it is
-    then compared on: an optimistic figure, the more so the fewer the projects."""
-    lists = build_pairs(base, judged, today=today) if judged else None
-    if lists is None or not len(lists.groups):
+    """The content weight chosen on the hand-judged projects (:func:`training.flow.choose_on_judged`),
+    their nDCG@10 per weight and ``reference``'s as served; ``(model's weight, None, 0)`` when no list
+    is usable."""
+    chosen = choose_on_judged(base, model, judged, today)
+    if chosen is None:
         return model.content_share, None, 0.0
-    share, cold_share = base.config.prior_share, base.config.cold_share
-    weight, figures = choose_content_share(model, lists, share=share, cold_share=cold_share)
-    return weight, figures, served_ndcg10(reference, lists, share, cold_share)
+    weight, figures, lists = chosen
+    return weight, figures, served_ndcg10(reference, lists, base.config.prior_share, base.config.cold_share)

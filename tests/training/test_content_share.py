@@ -128,25 +128,28 @@ def test_the_evaluation_chooses_again_on_hand_judgments_and_keeps_training_s_cho
     from types import SimpleNamespace
 
     import eval.maillage_system as ms
+    import training.flow as flow
+    from matcher.recommender import RecommenderConfig
 
+    base = SimpleNamespace(config=RecommenderConfig())  # the candidates come from the patched build_pairs
     rng = np.random.default_rng(7)
     kept = _history_ranker(rng)
     judged = _lists(rng, 30, "content")  # the judgments reward content
-    monkeypatch.setattr(ms, "build_pairs", lambda base, examples, today: judged)
+    monkeypatch.setattr(flow, "build_pairs", lambda base, examples, today: judged)
     system = ms.MaillageSystem()
     trained = {0.0: 0.9, 0.25: 0.8}
     kept.content_share = 0.0
     query = SimpleNamespace(initiative=None, relevant=frozenset({"r"}))
-    system._trust_content(SimpleNamespace(calibration=[query], today=None), None, kept, trained)  # type: ignore[arg-type]
+    system._trust_content(SimpleNamespace(calibration=[query], today=None), base, kept, trained)  # type: ignore[arg-type]
     want, figures = choose_content_share(kept, judged)
     assert kept.content_share == want > 0 and system.gate_["content_choice"] == figures
     # no judgments: training's choice is recorded as it is
     kept.content_share = 0.25
-    system._trust_content(SimpleNamespace(calibration=[], today=None), None, kept, trained)  # type: ignore[arg-type]
+    system._trust_content(SimpleNamespace(calibration=[], today=None), base, kept, trained)  # type: ignore[arg-type]
     assert kept.content_share == 0.25 and system.gate_ == {**system.gate_, "content_share": 0.25,
                                                           "content_choice": trained}
     # judgments with no usable list (no relevant resource retrieved): training's choice stays
-    monkeypatch.setattr(ms, "build_pairs", lambda base, examples, today: PairSet(
+    monkeypatch.setattr(flow, "build_pairs", lambda base, examples, today: PairSet(
         np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64), [], 1))
-    system._trust_content(SimpleNamespace(calibration=[query], today=None), None, kept, trained)  # type: ignore[arg-type]
+    system._trust_content(SimpleNamespace(calibration=[query], today=None), base, kept, trained)  # type: ignore[arg-type]
     assert kept.content_share == 0.25 and system.gate_["content_choice"] == trained
