@@ -26,14 +26,11 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from eval.batch import COLUMNS
 from indexes.cache import CachedEncoder
@@ -129,15 +126,15 @@ def iter_shards(initiatives: Iterable[Initiative], size: int) -> Iterator[Shard]
 def match_shard(rec: Recommender, initiatives: Sequence[Initiative], *, k: int, today: date) -> dict[str, list[Any]]:
     """One column list per name of :data:`eval.batch.COLUMNS`, one row per (initiative, rank), in input
     order. Query texts are encoded :data:`ENCODE_CHUNK` at a time (the same chunks wherever the shard is
-    computed, so the same vectors; the next chunk while this one is ranked: :func:`_encoded_ahead`), then
-    each initiative is matched by ``Recommender.recommend`` with its vector."""
+    computed, so the same vectors), then each initiative is matched by ``Recommender.recommend`` with its
+    vector."""
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     texts = [MatchQuery.from_initiative(ini).text for ini in initiatives]
     # Past the embedding cache: a register's texts are matched once, and a million query vectors in the
     # cache's SQLite file would bloat it and make every worker wait on its lock.
     encoder = rec.encoder.encoder if isinstance(rec.encoder, CachedEncoder) else rec.encoder
-    for start, vectors in zip(range(0, len(initiatives), ENCODE_CHUNK), _encoded_ahead(encoder.encode_queries, texts),
-                              strict=True):
+    for start in range(0, len(initiatives), ENCODE_CHUNK):
+        vectors = encoder.encode_queries(texts[start : start + ENCODE_CHUNK])
         for ini, vector in zip(initiatives[start : start + ENCODE_CHUNK], vectors, strict=True):
             for m in rec.recommend(ini, k, today=today, query_vector=vector).matches:
                 row = (ini.id, m.rank, m.resource_id, m.title, m.provider or "", m.kind or "", m.score,
@@ -146,23 +143,6 @@ def match_shard(rec: Recommender, initiatives: Sequence[Initiative], *, k: int, 
                 for name, value in zip(COLUMNS, row, strict=True):
                     cols[name].append(value)
     return cols
-
-
-def _encoded_ahead(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> Iterator[np.ndarray]:
-    """The vectors of ``texts``, :data:`ENCODE_CHUNK` at a time, in order; the next chunk is encoded in a
-    thread while the caller ranks this one. The encoder runs outside Python's lock and the ranking
-    inside it, so the two overlap instead of taking turns on one core. The chunks are the same as
-    without the thread, so are the vectors."""
-    chunks = [texts[s : s + ENCODE_CHUNK] for s in range(0, len(texts), ENCODE_CHUNK)]
-    if not chunks:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="maillage-batch-encode") as pool:
-        pending = pool.submit(encode, chunks[0])
-        for j in range(len(chunks)):
-            vectors = pending.result()
-            if j + 1 < len(chunks):
-                pending = pool.submit(encode, chunks[j + 1])
-            yield vectors
 
 
 def _csv_bytes(cols: dict[str, list[Any]]) -> bytes:
