@@ -87,7 +87,7 @@ def _catalogue(encoder: Encoder, size: int, rng: np.random.Generator
 
 
 def _large(demo: Any, copies: dict[str, list[str]], n: int, rng: np.random.Generator,
-           out: dict[str, Any], label: str) -> Any:
+           out: dict[str, Any], label: str, models: bool) -> Any:
     """A history of ``n`` rows copied from ``demo`` (see the module docstring), with each part timed."""
     from matcher.history import History, _documents
     from matcher.textclf import TextClassifier, VectorClassifier
@@ -107,18 +107,20 @@ def _large(demo: Any, copies: dict[str, list[str]], n: int, rng: np.random.Gener
     t = time.perf_counter()
     h.sparse = SparseIndex().build(ids, texts)
     out[f"{label}.bm25_build_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    h.classifier = TextClassifier().fit(_documents(texts, places), labels)
-    out[f"{label}.text_model_fit_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    h.vector_classifier = VectorClassifier().fit(vectors, labels)
-    out[f"{label}.vector_model_fit_s"] = round(time.perf_counter() - t, 1)
-    out[f"{label}.resources_with_a_model"] = len(h.vector_classifier.classes_)
+    if models:
+        t = time.perf_counter()
+        h.classifier = TextClassifier().fit(_documents(texts, places), labels)
+        out[f"{label}.text_model_fit_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        h.vector_classifier = VectorClassifier().fit(vectors, labels)
+        out[f"{label}.vector_model_fit_s"] = round(time.perf_counter() - t, 1)
+        out[f"{label}.resources_with_a_model"] = len(h.vector_classifier.classes_)
     out[f"{label}.resources_with_history"] = len(positives)
     out[f"{label}.peak_rss_mb_after_build"] = _peak_mb()
+    fits = (f", text model {out[f'{label}.text_model_fit_s']} s, vector model {out[f'{label}.vector_model_fit_s']} s"
+            if models else ", models of past partnerships not fitted")
     print(f"{label}: {n:,} past initiatives over {len(positives):,} resources; rows + kNN index "
-          f"{out[f'{label}.rows_and_knn_index_s']} s, BM25 {out[f'{label}.bm25_build_s']} s, text model "
-          f"{out[f'{label}.text_model_fit_s']} s, vector model {out[f'{label}.vector_model_fit_s']} s "
+          f"{out[f'{label}.rows_and_knn_index_s']} s, BM25 {out[f'{label}.bm25_build_s']} s{fits} "
           f"(peak RSS {out[f'{label}.peak_rss_mb_after_build']:.0f} MB)", flush=True)
     return h
 
@@ -140,8 +142,9 @@ def _snapshot(h: Any, dim: int, out: dict[str, Any], label: str) -> None:
 
 
 def history_at(encoder: Encoder, n: int, rng: np.random.Generator, resources: int = 2_000,
-               repeats: int = 2) -> dict[str, Any]:
-    """``history_{n}.*`` figures (see the module docstring)."""
+               repeats: int = 2, models: bool = True) -> dict[str, Any]:
+    """``history_{n}.*`` figures (see the module docstring); ``models=False`` leaves the text and vector
+    models unfitted (their features then read 0: the per-query figures leave out their scoring)."""
     import faiss
 
     from eval.bench_rank import _Precomputed, _served_ranker
@@ -150,7 +153,8 @@ def history_at(encoder: Encoder, n: int, rng: np.random.Generator, resources: in
     label = f"history_{size_label(n)}"
     index, copies, demo, queries = _catalogue(encoder, resources, rng)
     out: dict[str, Any] = {f"{label}.rows": n, f"{label}.catalogue": resources, f"{label}.demo_rows": len(demo)}
-    large = _large(demo, copies, n, rng, out, label)
+    large = _large(demo, copies, n, rng, out, label, models)
+    out[f"{label}.models_fitted"] = models
     _snapshot(large, encoder.dim, out, label)
     vectors = dict(zip([q.text for q in queries], encoder.encode_queries([q.text for q in queries]), strict=True))
     given, ranker = _Precomputed(encoder, vectors), _served_ranker(rng)
