@@ -28,7 +28,8 @@ from matcher.schemas import Initiative
 __all__ = ["MAX_IDS", "Covered", "CoveredSets"]
 
 MAX_IDS = 4_000_000
-"""Default bound on the ids held by all kept coverages together, 64 per coverage added (~50 MB)."""
+"""Default bound on the ids held by all kept coverages together, each coverage counting both its arrays
+(dense and sparse, int64) plus 64: at most ~32 MB."""
 _OVERHEAD = 64
 
 
@@ -97,7 +98,8 @@ class CoveredSets:
 
     @staticmethod
     def _cost(found: Covered) -> int:
-        return _OVERHEAD + (0 if found.dense is None else found.dense.size)
+        held = sum(0 if a is None else a.size for a in (found.dense, found.sparse))
+        return _OVERHEAD + held
 
     def _compute(self, coverage: tuple[str, ...]) -> Covered:
         groups = self._by_territory()
