@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import os
-import resource as rusage
 import tempfile
 import time
 from collections import Counter
@@ -29,19 +28,12 @@ from typing import Any
 import numpy as np
 
 from eval.bench_data import noise_norm_for, size_label
+from eval.bench_measure import peak_mib, percentile_ms
 from indexes import DenseIndex, Encoder, SparseIndex
 
 __all__ = ["history_at"]
 
 TOP_K = 10
-
-
-def _peak_mb() -> float:
-    return round(rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _ms(ts: list[float], q: float) -> float:
-    return round(float(np.percentile(ts, q)) * 1e3, 2)
 
 
 def _noisy(base: np.ndarray, src: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -116,7 +108,7 @@ def _large(demo: Any, copies: dict[str, list[str]], n: int, rng: np.random.Gener
         out[f"{label}.vector_model_fit_s"] = round(time.perf_counter() - t, 1)
         out[f"{label}.resources_with_a_model"] = len(h.vector_classifier.classes_)
     out[f"{label}.resources_with_history"] = len(positives)
-    out[f"{label}.peak_rss_mb_after_build"] = _peak_mb()
+    out[f"{label}.peak_rss_mb_after_build"] = peak_mib()
     fits = (f", text model {out[f'{label}.text_model_fit_s']} s, vector model {out[f'{label}.vector_model_fit_s']} s"
             if models else ", models of past partnerships not fitted")
     print(f"{label}: {n:,} past initiatives over {len(positives):,} resources; rows + kNN index "
@@ -182,9 +174,11 @@ def history_at(encoder: Encoder, n: int, rng: np.random.Generator, resources: in
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     for name, key in (("large", "after_encoding"), ("demo", "after_encoding_demo_history"), ("knn", "knn_vote"),
                       ("knn_exact", "knn_every_row_scored"), ("lexical", "lexical_vote")):
-        out[f"{label}.{key}_p50_ms"], out[f"{label}.{key}_p99_ms"] = _ms(ts[name], 50), _ms(ts[name], 99)
-    out[f"{label}.after_encoding_ratio_p50"] = round(_ms(ts["large"], 50) / max(_ms(ts["demo"], 50), 1e-3), 2)
-    out[f"{label}.peak_rss_mb"] = _peak_mb()
+        out[f"{label}.{key}_p50_ms"] = percentile_ms(ts[name], 50)
+        out[f"{label}.{key}_p99_ms"] = percentile_ms(ts[name], 99)
+    out[f"{label}.after_encoding_ratio_p50"] = round(
+        out[f"{label}.after_encoding_p50_ms"] / max(out[f"{label}.after_encoding_demo_history_p50_ms"], 1e-3), 2)
+    out[f"{label}.peak_rss_mb"] = peak_mib()
     print(f"  {label}: after encoding p50 {out[f'{label}.after_encoding_p50_ms']} ms, p99 "
           f"{out[f'{label}.after_encoding_p99_ms']} ms (demo history of {len(demo)} rows: "
           f"{out[f'{label}.after_encoding_demo_history_p50_ms']} ms, ×{out[f'{label}.after_encoding_ratio_p50']}); kNN "

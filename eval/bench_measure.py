@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TOP_K", "files_bytes", "interleaved", "rate", "rrf", "timed", "with_baseline"]
+__all__ = ["TOP_K", "files_bytes", "interleaved", "peak_mib", "percentile_ms", "rate", "rrf", "timed", "with_baseline"]
 
 TOP_K = 10
 """The list length that every retrieval figure is measured for."""
@@ -51,6 +51,18 @@ def rate(encode: Callable[[list[str]], object], texts: list[str], repeats: int) 
     """Texts per second of ``encode(texts)`` in one batch call, median over ``repeats`` (after a warm-up)."""
     encode(texts[:8])
     return float(np.median([len(texts) / timed(encode, texts) for _ in range(repeats)]))
+
+
+def peak_mib() -> float:
+    """The process's peak resident memory so far, in MiB (``ru_maxrss`` is in KiB on Linux)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def percentile_ms(seconds: Sequence[float], q: float, ndigits: int = 2) -> float:
+    """The ``q``-th percentile of timings given in seconds, in milliseconds."""
+    return round(float(np.percentile(seconds, q)) * 1e3, ndigits)
 
 
 def files_bytes(paths: Sequence[Path]) -> int:

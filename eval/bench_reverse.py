@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import os
-import resource as rusage
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -27,33 +26,13 @@ from typing import Any
 import numpy as np
 
 from eval.bench_data import noise_norm_for, size_label
+from eval.bench_measure import peak_mib, percentile_ms
 from indexes import DenseIndex, Encoder, SparseIndex
 
 __all__ = ["reverse_at"]
 
 TOP_K = 10
 TODAY = date(2026, 12, 1)
-
-
-class _Given:
-    """An encoder whose query vectors were computed beforehand (timings exclude encoding)."""
-
-    def __init__(self, vectors: dict[str, np.ndarray], dim: int) -> None:
-        self.vectors, self.dim, self.model_id = vectors, dim, "given"
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError("the reverse match encodes its resource as a query")
-
-
-def _peak_mb() -> float:
-    return round(rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _ms(ts: list[float], q: float) -> float:
-    return round(float(np.percentile(ts, q)) * 1e3, 2)
 
 
 def _demo(encoder: Encoder) -> tuple[Any, list[Any], np.ndarray, dict[str, np.ndarray]]:
@@ -102,13 +81,13 @@ def _initiatives(demo: list[Any], base: np.ndarray, n: int, rng: np.random.Gener
     sparse = SparseIndex().build(ids, texts)
     out[f"{label}.sparse_build_s"] = round(time.perf_counter() - t, 1)
     out[f"{label}.dense_kind"] = dense.kind
-    out[f"{label}.peak_rss_mb_after_build"] = _peak_mb()
+    out[f"{label}.peak_rss_mb_after_build"] = peak_mib()
     print(f"{label}: {n:,} initiatives, dense {dense.kind} built in {out[f'{label}.dense_build_s']} s, BM25 in "
           f"{out[f'{label}.sparse_build_s']} s (peak RSS {out[f'{label}.peak_rss_mb_after_build']:.0f} MB)", flush=True)
     return InitiativeIndex(dense, sparse, inis)
 
 
-def _before(index: Any, encoder: _Given, initiatives: Any, resource_id: str, k: int, today: date, *,
+def _before(index: Any, encoder: Encoder, initiatives: Any, resource_id: str, k: int, today: date, *,
             candidates: int, rrf_k: int) -> list[str]:
     """The reverse match's retrieval as it was before :mod:`matcher.covered` (the baseline)."""
     from matcher import territory
@@ -141,6 +120,7 @@ def reverse_at(encoder: Encoder, n: int, rng: np.random.Generator, baseline_quer
     """``reverse_{n}.*`` figures (see the module docstring)."""
     import faiss
 
+    from eval.bench_rank import _Precomputed
     from matcher.recommender import RecommenderConfig
     from matcher.reverse import initiatives_for
 
@@ -148,7 +128,7 @@ def reverse_at(encoder: Encoder, n: int, rng: np.random.Generator, baseline_quer
     index, demo, base, resource_vectors = _demo(encoder)
     out: dict[str, Any] = {f"{label}.initiatives": n, f"{label}.resources_asking": len(index.resources)}
     initiatives = _initiatives(demo, base, n, rng, out, label)
-    given = _Given(resource_vectors, encoder.dim)
+    given = _Precomputed(encoder, resource_vectors)
     cfg = RecommenderConfig()
     faiss.omp_set_num_threads(1)
 
@@ -170,12 +150,13 @@ def reverse_at(encoder: Encoder, n: int, rng: np.random.Generator, baseline_quer
     out.update({
         f"{label}.coverages": initiatives.covered.made,
         f"{label}.reached_share_p50": round(float(np.median(reached)), 4),
-        f"{label}.first_of_coverage_p50_ms": _ms(cold, 50), f"{label}.first_of_coverage_p99_ms": _ms(cold, 99),
-        f"{label}.p50_ms": _ms(warm, 50), f"{label}.p99_ms": _ms(warm, 99),
-        f"{label}.baseline_resources": len(base_rids), f"{label}.baseline_p50_ms": _ms(before, 50),
-        f"{label}.same_resources_p50_ms": _ms(ours_same, 50),
-        f"{label}.speedup_p50": round(_ms(before, 50) / max(_ms(ours_same, 50), 1e-3), 1),
-        f"{label}.peak_rss_mb": _peak_mb(),
+        f"{label}.first_of_coverage_p50_ms": percentile_ms(cold, 50),
+        f"{label}.first_of_coverage_p99_ms": percentile_ms(cold, 99),
+        f"{label}.p50_ms": percentile_ms(warm, 50), f"{label}.p99_ms": percentile_ms(warm, 99),
+        f"{label}.baseline_resources": len(base_rids), f"{label}.baseline_p50_ms": percentile_ms(before, 50),
+        f"{label}.same_resources_p50_ms": percentile_ms(ours_same, 50),
+        f"{label}.speedup_p50": round(percentile_ms(before, 50) / max(percentile_ms(ours_same, 50), 1e-3), 1),
+        f"{label}.peak_rss_mb": peak_mib(),
     })
     print(f"  {label}: {len(rids)} resources (coverages reach a median {out[f'{label}.reached_share_p50']:.1%} of the "
           f"initiatives), after encoding p50 {out[f'{label}.p50_ms']} ms, p99 {out[f'{label}.p99_ms']} ms; first "

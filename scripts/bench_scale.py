@@ -28,7 +28,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ import faiss  # noqa: E402
 
 from eval.bench_data import demo_texts, noise_norm_for, size_label, synthetic_catalogue  # noqa: E402
 from eval.bench_history import history_at  # noqa: E402
+from eval.bench_measure import peak_mib, percentile_ms  # noqa: E402
 from eval.bench_reverse import reverse_at  # noqa: E402
 from indexes import DenseIndex, Encoder, SparseIndex, load_encoder  # noqa: E402
 
@@ -61,7 +61,7 @@ def _size(text: str) -> int:
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return peak_mib()
 
 
 def _encoder(home: Path, model: str) -> Encoder:
@@ -79,7 +79,7 @@ def _files_bytes(paths: list[Path]) -> int:
 
 
 def _p(ts: list[float], q: float) -> float:
-    return round(float(np.percentile(ts, q)) * 1e3, 3)
+    return percentile_ms(ts, q, 3)
 
 
 def _searches(index: DenseIndex, x: np.ndarray, qv: np.ndarray, rng: np.random.Generator,
